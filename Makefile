@@ -1,0 +1,65 @@
+# gridwatch: two commands. `make demo` serves the demo district, `make test` runs the whole suite.
+# Both install what is missing (Debian packages, .venv) and are quick on a second run.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+GW := $(VENV)/bin/gridwatch
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PG_PKGS := postgresql-15 postgresql-15-postgis-3
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: demo test system-db system-browser venv db data demo-accounts serve bench clean
+
+demo: system-db venv db
+	$(GW) load-demo
+	@$(MAKE) --no-print-directory demo-accounts
+	$(GW) serve --host $(HOST) --port $(PORT)
+
+test: system-db system-browser venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Debian packages, installed only when missing (apt-get update once, then install).
+system-db:
+	@if ! ls /usr/lib/postgresql/*/lib/postgis-3.so >/dev/null 2>&1; then \
+	  echo "installing PostgreSQL + PostGIS ($(PG_PKGS))"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(PG_PKGS); \
+	fi
+
+system-browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  echo "installing Chromium for the browser tests"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; \
+	fi
+
+# The virtual environment, reinstalled only when the packaging metadata changes.
+venv: $(VENV)/.installed
+$(VENV)/.installed: setup.cfg pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "gridwatch needs Python 3.11+ (set PYTHON=/path/to/python3.11)"; exit 1; }
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV) || { echo "python venv failed: apt-get install python3-venv"; exit 1; }
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $@
+
+db: venv
+	$(GW) db start
+	$(GW) db upgrade
+
+data: venv
+	$(PY) -m data.generate
+
+# Demo accounts (demo only: change or remove them on a real deployment).
+demo-accounts: venv
+	$(GW) demo-accounts
+
+serve: venv
+	$(GW) serve --host $(HOST) --port $(PORT)
+
+bench: venv db
+	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	-$(GW) db stop
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,53 @@
+"""gridwatch: grid management and Skynet camera registry for 大安区 (510304).
+
+``create_app(settings=None)`` is the composition root of the web application.
+"""
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from flask import Flask, g
+
+from app.config import Settings
+from app.db import Database
+
+
+def _secret_key(settings: Settings) -> str:
+    if settings.secret_key:
+        return settings.secret_key
+    path = Path(settings.var_dir) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Flask:
+    """Build the Flask application: defaults, then ``gridwatch.toml``, then the environment, then ``settings``."""
+    settings = settings or Settings()
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=_secret_key(settings), JSON_AS_ASCII=False, MAX_CONTENT_LENGTH=50 * 2**20,
+                      SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+    app.json.ensure_ascii = False
+    app.extensions["gridwatch.settings"] = settings
+    app.extensions["gridwatch.db"] = database or Database.from_settings(settings)
+
+    @app.teardown_appcontext
+    def _close_session(exc):
+        s = g.pop("db_session", None)
+        if s is not None:
+            if exc is not None:
+                s.rollback()
+            s.close()
+
+    from app import errors, views
+    from app.features import register_blueprints
+
+    errors.register(app)
+    app.register_blueprint(views.bp)
+    register_blueprints(app)
+    return app

@@ -1,0 +1,238 @@
+"""The ``gridwatch`` command: a thin layer over library functions (each also callable in-process)."""
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import click
+
+from app.config import Settings
+from gis.errors import GridwatchError, InvalidData
+
+
+class Context:
+    """What every command needs: the settings, and a database opened on first use."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._db = None
+
+    @property
+    def db(self):
+        if self._db is None:
+            from app.db import Database
+
+            self._db = Database.from_settings(self.settings)
+        return self._db
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def report_errors(fn):
+    """Turn domain errors into a clear message and the error kind's exit code (no traceback)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except InvalidData as exc:
+            click.secho(f"error: {exc.source + ': ' if exc.source else ''}{len(exc.errors)} problem(s)", fg="red",
+                        err=True)
+            for e in exc.errors[:200]:
+                click.echo(f"  {e}", err=True)
+            if len(exc.errors) > 200:
+                click.echo(f"  … and {len(exc.errors) - 200} more", err=True)
+            sys.exit(exc.exit_code)
+        except GridwatchError as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            sys.exit(exc.exit_code)
+    return wrapper
+
+
+@click.group()
+@click.option("--config", type=click.Path(dir_okay=False), help="gridwatch.toml to read (default ./gridwatch.toml)")
+@click.pass_context
+def main(ctx: click.Context, config: str | None) -> None:
+    """gridwatch: grid management and Skynet camera registry (大安区 510304)."""
+    if ctx.obj is None:
+        ctx.obj = Context(Settings(config_file=config))
+
+
+# -- database ---------------------------------------------------------------------------
+@main.group()
+def db() -> None:
+    """The database: embedded cluster under var/ (when DATABASE_URL is unset) and migrations."""
+
+
+def _cluster(settings: Settings):
+    from app.pgcluster import Cluster
+
+    return Cluster(settings.var_path / "pg")
+
+
+@db.command("start")
+@pass_ctx
+@report_errors
+def db_start(c: Context) -> None:
+    """Create (first time) and start the embedded PostgreSQL+PostGIS cluster."""
+    from app.pgcluster import ClusterError
+
+    if c.settings.database_url:
+        click.echo(f"DATABASE_URL is set: using that server; the embedded cluster is not started.")
+        return
+    cluster = _cluster(c.settings)
+    try:
+        started = cluster.start()
+        created = cluster.ensure_database("gridwatch")
+    except ClusterError as exc:
+        click.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(1)
+    click.echo(("started" if started else "already running") + (", database created" if created else "")
+               + f": {cluster.url()}")
+
+
+@db.command("stop")
+@pass_ctx
+def db_stop(c: Context) -> None:
+    """Stop the embedded cluster."""
+    if c.settings.database_url:
+        click.echo("DATABASE_URL is set: there is no embedded cluster to stop.")
+        return
+    click.echo("stopped" if _cluster(c.settings).stop() else "not running")
+
+
+@db.command("status")
+@pass_ctx
+def db_status(c: Context) -> None:
+    """Say whether the database runs, and print its URL (for psql and QGIS)."""
+    from app.db import database_url
+
+    if c.settings.database_url:
+        click.echo(f"external server (DATABASE_URL): {database_url(c.settings)}")
+        return
+    cluster = _cluster(c.settings)
+    state = "running" if cluster.running() else ("stopped" if cluster.initialised else "not created")
+    click.echo(f"embedded cluster {state} in {cluster.root}")
+    click.echo(f"url: {cluster.url()}")
+    click.echo(f"psql: psql '{cluster.psql_url()}'")
+    if state != "running":
+        sys.exit(1)
+
+
+@db.command("upgrade")
+@click.option("--revision", default="heads", show_default=True)
+@pass_ctx
+def db_upgrade(c: Context, revision: str) -> None:
+    """Apply the Alembic migrations."""
+    from app import migrate
+
+    migrate.upgrade(c.db.engine, revision)
+    click.echo(f"database at revision {migrate.current_heads(c.db.engine)}")
+
+
+# -- demo and export --------------------------------------------------------------------
+@main.command("load-demo")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@pass_ctx
+@report_errors
+def load_demo_cmd(c: Context, data_dir: Path | None) -> None:
+    """Load the generated demo district (idempotent)."""
+    from tqdm import tqdm
+
+    from app.demo import load_demo
+
+    data_dir = data_dir or Path(c.settings.data_dir)
+    bar = tqdm(total=6, desc="load-demo", unit="step", file=sys.stderr)
+
+    def step(label: str) -> None:
+        bar.set_postfix_str(label)
+        bar.update(1)
+
+    with c.db.session() as s:
+        counts = load_demo(s, data_dir, progress=step)
+    bar.close()
+    click.echo(", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+@main.command("export")
+@click.argument("layer")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_ctx
+@report_errors
+def export_cmd(c: Context, layer: str, file: Path) -> None:
+    """Write a stored LAYER to FILE (.geojson, .gpkg, .csv, .xlsx by suffix)."""
+    from app.layers_db import read_layer
+    from gis.io import write_frame
+
+    with c.db.session() as s:
+        frame = read_layer(s, layer)
+    write_frame(frame, file, layer=layer.replace("-", "_"))
+    click.echo(f"{len(frame)} {layer} → {file}")
+
+
+# -- users ------------------------------------------------------------------------------
+@main.group()
+def users() -> None:
+    """User accounts (admin, operator, planner, grid_lead)."""
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(["admin", "operator", "planner", "grid_lead"]))
+@click.option("--grid", "grid_code", help="for grid_lead: the grid whose lead this account is")
+@click.option("--password-stdin", is_flag=True, help="read the password from the first line of stdin")
+@pass_ctx
+@report_errors
+def users_add(c: Context, username: str, role: str, grid_code: str | None, password_stdin: bool) -> None:
+    """Create or update an account; the password comes from a prompt (or stdin with --password-stdin)."""
+    from app.accounts.service import add_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+    with c.db.session() as s:
+        user = add_user(s, username, password, role=role, grid_code=grid_code)
+    click.echo(f"user {user.username} ({user.role}) saved")
+
+
+@main.command("demo-accounts")
+@pass_ctx
+@report_errors
+def demo_accounts(c: Context) -> None:
+    """Create the demo's accounts (admin, operator, planner, lead); for the demo only."""
+    from app.demo import DEMO_ACCOUNTS, create_demo_accounts
+
+    with c.db.session() as s:
+        lead_grid = create_demo_accounts(s)
+    for name, (role, password) in DEMO_ACCOUNTS.items():
+        click.echo(f"  {name:<9} {password:<18} {role}" + (f" of grid {lead_grid}" if role == "grid_lead" else ""))
+
+
+# -- server -----------------------------------------------------------------------------
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@pass_ctx
+def serve(c: Context, host: str, port: int, threads: int) -> None:
+    """Serve the web application."""
+    from werkzeug.serving import run_simple
+
+    from app import create_app
+
+    application = create_app(c.settings)
+    click.echo(f"gridwatch serving on http://{host}:{port}/  (Ctrl+C to stop)")
+    run_simple(host, port, application, threaded=threads > 1, use_reloader=False)
+
+
+def _register_features() -> None:
+    from app.features import cli_commands
+
+    for cmd in cli_commands():
+        main.add_command(cmd)
+
+
+_register_features()

@@ -1,0 +1,128 @@
+"""Settings: one table of ``Setting(name, default, help)``.
+
+Values come from the defaults, then an optional ``gridwatch.toml`` (path in ``GRIDWATCH_CONFIG``,
+else ``./gridwatch.toml``), then environment variables (``GRIDWATCH_<NAME>``, and ``DATABASE_URL``),
+then explicit overrides (tests). Each value is checked against its default's type.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+
+
+SETTINGS = [
+    Setting("database_url", "", "SQLAlchemy URL of the PostGIS database; empty = the embedded cluster under var/"),
+    Setting("var_dir", str(PROJECT_ROOT / "var"), "where the embedded cluster and caches live"),
+    Setting("data_dir", str(PROJECT_ROOT / "data"), "demo district and reference tables"),
+    Setting("secret_key", "", "Flask session secret; empty = a random key kept in var/secret_key"),
+    Setting("basemap", "none", "none | osm | tianditu | amap | an XYZ URL template of an intranet tile server"),
+    Setting("tianditu_key", "", "Tianditu tk key, needed when basemap = tianditu"),
+    Setting("language", "zh", "default interface language: zh or en"),
+    Setting("district_code", "510304", "GB/T 2260 code of the district"),
+    Setting("camera_centre_code", "51030400", "GB/T 28181 centre code (first 8 digits) cameras must carry"),
+    Setting("district_bbox", [104.55, 29.20, 105.00, 29.55], "lon/lat extent of the district (W, S, E, N)"),
+    Setting("extent_margin_m", 2000.0, "how far outside the district extent a coordinate may lie before it is refused"),
+    Setting("camera_min_spacing_m", 2.0, "two cameras closer than this are reported as a probable duplicate"),
+    Setting("duplicate_radius_m", 50.0, "a new incident this close to an open one of the same category is a suspected duplicate"),
+    Setting("duplicate_window_h", 24.0, "... and reported within this many hours of it"),
+    Setting("households_per_grid", [300, 500], "local guideline for households per urban grid (a setting, not a rule)"),
+    Setting("timezone", "Asia/Shanghai", "time zone of the district"),
+]
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+_ENV_ALIASES = {"database_url": "DATABASE_URL"}
+
+
+def _coerce(setting: Setting, value: Any, source: str) -> Any:
+    default = setting.default
+    if isinstance(default, bool):
+        if isinstance(value, str):
+            low = value.strip().lower()
+            if low in {"1", "true", "yes", "on"}:
+                return True
+            if low in {"0", "false", "no", "off", ""}:
+                return False
+        if isinstance(value, bool):
+            return value
+    elif isinstance(default, (int, float)) and not isinstance(default, bool):
+        try:
+            return type(default)(value)
+        except (TypeError, ValueError):
+            pass
+    elif isinstance(default, list):
+        if isinstance(value, str):
+            value = [v for v in value.replace(";", ",").split(",") if v.strip()]
+        if isinstance(value, (list, tuple)):
+            try:
+                return [type(default[0])(v) for v in value] if default else list(value)
+            except (TypeError, ValueError):
+                pass
+    elif isinstance(default, str):
+        if isinstance(value, str):
+            return value
+    raise ValueError(f"setting {setting.name!r} from {source}: {value!r} is not a {type(default).__name__}")
+
+
+class Settings(Mapping[str, Any]):
+    """Read-only mapping of setting name → value (also readable as attributes)."""
+
+    def __init__(self, values: Mapping[str, Any] | None = None, *, environ: Mapping[str, str] | None = None,
+                 config_file: str | os.PathLike | None = None):
+        env = os.environ if environ is None else environ
+        data = {s.name: s.default for s in SETTINGS}
+        path = Path(config_file or env.get("GRIDWATCH_CONFIG") or "gridwatch.toml")
+        if path.is_file():
+            with open(path, "rb") as fh:
+                for key, value in tomllib.load(fh).items():
+                    data[key] = self._checked(key, value, str(path))
+        for s in SETTINGS:
+            env_name = _ENV_ALIASES.get(s.name, f"GRIDWATCH_{s.name.upper()}")
+            if env.get(env_name) not in (None, ""):
+                data[s.name] = _coerce(s, env[env_name], env_name)
+        for key, value in (values or {}).items():
+            data[key] = self._checked(key, value, "overrides")
+        self._data = data
+
+    @staticmethod
+    def _checked(key: str, value: Any, source: str) -> Any:
+        if key not in _BY_NAME:
+            raise ValueError(f"unknown setting {key!r} in {source}; known: {', '.join(sorted(_BY_NAME))}")
+        return _coerce(_BY_NAME[key], value, source)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self._data[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def __iter__(self):
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def replace(self, **values: Any) -> "Settings":
+        merged = dict(self._data)
+        merged.update({k: self._checked(k, v, "replace") for k, v in values.items()})
+        new = object.__new__(Settings)
+        new._data = merged
+        return new
+
+    @property
+    def var_path(self) -> Path:
+        return Path(self.var_dir)

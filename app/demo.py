@@ -1,0 +1,155 @@
+"""``gridwatch load-demo``: load the generated demo district from data/demo into the database.
+
+Idempotent: every row is upserted by its natural key, so a second run leaves the same rows.
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import geopandas as gpd
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.errors import InvalidData
+
+LOADERS: list[tuple[str, str]] = []
+
+
+def _read(path: Path) -> gpd.GeoDataFrame:
+    if not path.exists():
+        raise InvalidData(f"missing demo file; run `python -m data.generate` (make demo does)", source=str(path))
+    return gpd.read_file(path, engine="pyogrio")
+
+
+def _rows(frame: gpd.GeoDataFrame, columns: list[str]) -> list[dict]:
+    out = []
+    for rec, geom in zip(frame[columns].to_dict("records"), frame.geometry):
+        rec["wkt"] = geom.wkt
+        out.append(rec)
+    return out
+
+
+def load_reference(session: Session, data_dir: Path) -> int:
+    """Incident categories and their deadlines from data/reference/categories.csv."""
+    path = data_dir / "reference" / "categories.csv"
+    with open(path, encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    session.execute(text(
+        "INSERT INTO categories (code, name_zh, name_en, weight, urgent_h, high_h, normal_h, low_h) "
+        "VALUES (:code, :name_zh, :name_en, :weight, :urgent_h, :high_h, :normal_h, :low_h) "
+        "ON CONFLICT (code) DO UPDATE SET name_zh = EXCLUDED.name_zh, name_en = EXCLUDED.name_en, "
+        "weight = EXCLUDED.weight, urgent_h = EXCLUDED.urgent_h, high_h = EXCLUDED.high_h, "
+        "normal_h = EXCLUDED.normal_h, low_h = EXCLUDED.low_h"), rows)
+    return len(rows)
+
+
+def load_boundaries(session: Session, demo: Path) -> dict[str, int]:
+    streets = _read(demo / "streets.geojson")
+    session.execute(text(
+        "INSERT INTO streets (code, name, kind, geom) VALUES (:code, :name, :kind, "
+        "ST_Multi(ST_GeomFromText(:wkt, 4326))) ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, "
+        "kind = EXCLUDED.kind, geom = EXCLUDED.geom"), _rows(streets, ["code", "name", "kind"]))
+    comms = _read(demo / "communities.geojson")
+    session.execute(text(
+        "INSERT INTO communities (code, name, street_code, urban, households, population, geom) VALUES "
+        "(:code, :name, :street_code, :urban, :households, :population, ST_Multi(ST_GeomFromText(:wkt, 4326))) "
+        "ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, street_code = EXCLUDED.street_code, "
+        "urban = EXCLUDED.urban, households = EXCLUDED.households, population = EXCLUDED.population, "
+        "geom = EXCLUDED.geom"),
+        _rows(comms, ["code", "name", "street_code", "urban", "households", "population"]))
+    grids = _read(demo / "grids.geojson")
+    session.execute(text(
+        "INSERT INTO grids (code, name, community_code, households, population, geom) VALUES "
+        "(:code, :name, :community_code, :households, :population, ST_Multi(ST_GeomFromText(:wkt, 4326))) "
+        "ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, community_code = EXCLUDED.community_code, "
+        "households = EXCLUDED.households, population = EXCLUDED.population, geom = EXCLUDED.geom"),
+        _rows(grids, ["code", "name", "community_code", "households", "population"]))
+    return {"streets": len(streets), "communities": len(comms), "grids": len(grids)}
+
+
+def load_context_layers(session: Session, demo: Path) -> dict[str, int]:
+    roads = _read(demo / "roads.geojson")
+    session.execute(text(
+        "INSERT INTO roads (id, name, road_class, geom) VALUES (:road_id, :name, :road_class, "
+        "ST_GeomFromText(:wkt, 4326)) ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, "
+        "road_class = EXCLUDED.road_class, geom = EXCLUDED.geom"), _rows(roads, ["road_id", "name", "road_class"]))
+    buildings = _read(demo / "buildings.geojson")
+    session.execute(text(
+        "INSERT INTO buildings (id, height_m, geom) VALUES (:building_id, :height_m, ST_GeomFromText(:wkt, 4326)) "
+        "ON CONFLICT (id) DO UPDATE SET height_m = EXCLUDED.height_m, geom = EXCLUDED.geom"),
+        _rows(buildings, ["building_id", "height_m"]))
+    centres = _read(demo / "service_centres.geojson")
+    session.execute(text(
+        "INSERT INTO service_centres (name, community_code, geom) VALUES (:name, :community_code, "
+        "ST_GeomFromText(:wkt, 4326)) ON CONFLICT (name) DO UPDATE SET community_code = EXCLUDED.community_code, "
+        "geom = EXCLUDED.geom"), _rows(centres, ["name", "community_code"]))
+    sites = _read(demo / "renovation_sites.geojson")
+    session.execute(text(
+        "INSERT INTO renovation_sites (name, community_code, households, geom) VALUES (:name, :community_code, "
+        ":households, ST_Multi(ST_GeomFromText(:wkt, 4326))) ON CONFLICT (name) DO UPDATE SET "
+        "community_code = EXCLUDED.community_code, households = EXCLUDED.households, geom = EXCLUDED.geom"),
+        _rows(sites, ["name", "community_code", "households"]))
+    return {"roads": len(roads), "buildings": len(buildings), "service-centres": len(centres),
+            "renovation-sites": len(sites)}
+
+
+def load_members(session: Session, demo: Path) -> int:
+    with open(demo / "members.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    people = {r["member_id"]: r for r in rows}
+    session.execute(text(
+        "INSERT INTO members (external_id, name, phone) VALUES (:member_id, :name, :phone) "
+        "ON CONFLICT (external_id) DO UPDATE SET name = EXCLUDED.name, phone = EXCLUDED.phone"),
+        list(people.values()))
+    ids = dict(session.execute(text("SELECT external_id, id FROM members WHERE external_id IS NOT NULL")).all())
+    roles = [{"member_id": ids[r["member_id"]], "grid_code": r["grid_code"], "role": role}
+             for r in rows for role in r["roles"].split(";") if role]
+    session.execute(text(
+        "INSERT INTO member_roles (member_id, grid_code, role) VALUES (:member_id, :grid_code, :role) "
+        "ON CONFLICT ON CONSTRAINT uq_member_roles_member_grid_role DO NOTHING"), roles)
+    return len(people)
+
+
+def load_demo(session: Session, data_dir: Path, *, progress=None) -> dict[str, int]:
+    """Load everything in ``data_dir/demo`` in one transaction (the caller commits)."""
+    from app.incidents.bulk import load_incidents
+    from app.loaders import load_cameras
+
+    demo = data_dir / "demo"
+    steps = [
+        ("categories", lambda: {"categories": load_reference(session, data_dir)}),
+        ("boundaries", lambda: load_boundaries(session, demo)),
+        ("context layers", lambda: load_context_layers(session, demo)),
+        ("members", lambda: {"members": load_members(session, demo)}),
+        ("cameras", lambda: {"cameras": load_cameras(session, demo / "cameras.csv")}),
+        ("incidents", lambda: {"incidents": load_incidents(session, demo / "incidents.csv")}),
+    ]
+    counts: dict[str, int] = {}
+    for label, step in steps:
+        if progress:
+            progress(label)
+        counts.update(step())
+    return counts
+
+
+DEMO_ACCOUNTS = {
+    "admin": ("admin", "demo-admin-pw"),
+    "operator": ("operator", "demo-operator-pw"),
+    "planner": ("planner", "demo-planner-pw"),
+    "lead": ("grid_lead", "demo-lead-pw"),
+}
+
+
+def create_demo_accounts(session: Session) -> str:
+    """Demo log-ins; the grid lead leads the first grid of 华大社区 (or the first grid). Returns that grid."""
+    from app.accounts.service import add_user
+
+    grid = session.execute(text(
+        "SELECT g.code FROM grids g JOIN communities c ON c.code = g.community_code "
+        "ORDER BY (c.name = '华大社区') DESC, g.code LIMIT 1")).scalar()
+    if grid is None:
+        raise InvalidData("no grids loaded: run `gridwatch load-demo` first")
+    for name, (role, password) in DEMO_ACCOUNTS.items():
+        add_user(session, name, password, role=role, grid_code=grid if role == "grid_lead" else None)
+    return grid

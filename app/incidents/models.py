@@ -1,0 +1,88 @@
+"""Grid incidents (网格事件), their categories and their workflow events."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, String, Text, func)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Base
+
+STATES = ("reported", "accepted", "voided", "dispatched", "in_progress", "resolved", "closed")
+OPEN_STATES = ("reported", "accepted", "dispatched", "in_progress", "resolved")
+SOURCES = ("patrol", "video", "public", "hotline", "wechat", "higher_office")
+PRIORITIES = ("urgent", "high", "normal", "low")
+
+
+class Category(Base):
+    """An incident category (事件类别) with its deadline per priority, loaded from data/reference."""
+
+    __tablename__ = "categories"
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(40))
+    name_en: Mapped[str] = mapped_column(String(60))
+    weight: Mapped[float] = mapped_column(Float, default=1.0)
+    urgent_h: Mapped[float] = mapped_column(Float)
+    high_h: Mapped[float] = mapped_column(Float)
+    normal_h: Mapped[float] = mapped_column(Float)
+    low_h: Mapped[float] = mapped_column(Float)
+
+    def deadline_hours(self, priority: str) -> float:
+        return float(getattr(self, f"{priority}_h"))
+
+
+class Incident(Base):
+    """A grid incident. Its state is the result of its events (``incident_events``)."""
+
+    __tablename__ = "incidents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(60), unique=True)
+    category_code: Mapped[str] = mapped_column(ForeignKey("categories.code"), index=True)
+    source: Mapped[str] = mapped_column(String(20))
+    description: Mapped[str] = mapped_column(Text, default="")
+    address: Mapped[str | None] = mapped_column(String(200))
+    geom = mapped_column(Geometry("POINT", srid=4326, spatial_index=True), nullable=False)
+    grid_code: Mapped[str | None] = mapped_column(String(15), index=True)
+    community_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    priority: Mapped[str] = mapped_column(String(10), default="normal")
+    reporter_name: Mapped[str | None] = mapped_column(String(60))
+    reporter_phone: Mapped[str | None] = mapped_column(String(30))
+    reporter_email: Mapped[str | None] = mapped_column(String(120))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
+    state: Mapped[str] = mapped_column(String(12), default="reported", index=True)
+    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
+                                                 onupdate=func.now())
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
+    duplicate_status: Mapped[str | None] = mapped_column(String(12))  # suspected | confirmed | rejected
+    events: Mapped[list["IncidentEvent"]] = relationship(back_populates="incident", cascade="all, delete-orphan",
+                                                         order_by="IncidentEvent.id")
+    __table_args__ = (
+        CheckConstraint(f"state IN {STATES!r}", name="state"),
+        CheckConstraint(f"source IN {SOURCES!r}", name="source"),
+        CheckConstraint(f"priority IN {PRIORITIES!r}", name="priority"),
+        CheckConstraint("grid_code IS NULL OR grid_code ~ '^[0-9]{15}$'", name="grid_code_format"),
+        CheckConstraint("community_code IS NULL OR community_code ~ '^[0-9]{12}$'", name="community_code_format"),
+        CheckConstraint("duplicate_status IS NULL OR duplicate_status IN ('suspected', 'confirmed', 'rejected')",
+                        name="duplicate_status"),
+        Index("ix_incidents_open_deadline", "deadline", postgresql_where=f"state IN {OPEN_STATES!r}"),
+    )
+
+
+class IncidentEvent(Base):
+    """One step of an incident's timeline: who did what, when, and why."""
+
+    __tablename__ = "incident_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor: Mapped[str] = mapped_column(String(60))
+    action: Mapped[str] = mapped_column(String(30))
+    from_state: Mapped[str | None] = mapped_column(String(12))
+    to_state: Mapped[str | None] = mapped_column(String(12))
+    note: Mapped[str | None] = mapped_column(Text)
+    incident: Mapped[Incident] = relationship(back_populates="events")

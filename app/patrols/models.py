@@ -1,0 +1,21 @@
+"""Patrol track points (巡查轨迹) of grid members."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from geoalchemy2 import Geometry
+from sqlalchemy import DateTime, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base
+
+
+class PatrolPoint(Base):
+    __tablename__ = "patrol_points"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    track_id: Mapped[str | None] = mapped_column(String(60))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    geom = mapped_column(Geometry("POINT", srid=4326, spatial_index=True), nullable=False)
+    grid_code: Mapped[str | None] = mapped_column(String(15), index=True)
+    __table_args__ = (Index("ix_patrol_points_member_at", "member_id", "at", unique=True),)

@@ -1,0 +1,176 @@
+"""A private PostgreSQL + PostGIS cluster: the embedded default store and the test server.
+
+The cluster listens on a Unix socket only (no TCP port to collide with). PostgreSQL refuses to run
+as root, so when we are root the server runs as an unprivileged system user (``postgres``).
+"""
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+SUPERUSER = "gridwatch"
+
+
+class ClusterError(RuntimeError):
+    """The embedded cluster cannot be created or started; the message says what to do."""
+
+
+def find_bindir() -> Path:
+    """The newest PostgreSQL server bindir on this machine (``/usr/lib/postgresql/N/bin``)."""
+    env = os.environ.get("GRIDWATCH_PG_BINDIR")
+    candidates = [env] if env else sorted(glob.glob("/usr/lib/postgresql/*/bin"),
+                                          key=lambda p: int(Path(p).parent.name), reverse=True)
+    for cand in candidates:
+        if cand and (Path(cand) / "initdb").exists():
+            return Path(cand)
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).parent
+    raise ClusterError("PostgreSQL server binaries not found: install them with "
+                       "`apt-get install postgresql-15 postgresql-15-postgis-3` (make demo does this)")
+
+
+def _can_reach(user: str, path: Path) -> bool:
+    """Whether ``user`` can traverse every ancestor of ``path`` (so it can use a directory we give it)."""
+    probe = path.parent
+    while not probe.exists():
+        probe = probe.parent
+    r = subprocess.run(["runuser", "-u", user, "--", "test", "-x", str(probe)], capture_output=True)
+    return r.returncode == 0
+
+
+class Cluster:
+    """A PostgreSQL cluster under ``root`` (``pgdata/``, ``run/`` socket dir, ``postgres.log``).
+
+    Parameters
+    ----------
+    root
+        Directory of the cluster. When running as root and the server user cannot reach it, the
+        cluster lives in a directory under ``/var/tmp`` instead, named after ``root``.
+    fast
+        Turn off fsync and friends: for throw-away test clusters only.
+    """
+
+    def __init__(self, root: str | os.PathLike, *, fast: bool = False, server_user: str = "postgres"):
+        self.requested_root = Path(root).resolve()
+        self.fast = fast
+        self.server_user = server_user if os.geteuid() == 0 else None
+        self.root = self.requested_root
+        if self.server_user:
+            try:
+                pwd.getpwnam(self.server_user)
+            except KeyError:
+                raise ClusterError(f"running as root needs the unprivileged user {self.server_user!r} "
+                                   "to run PostgreSQL; create it (`adduser --system postgres`)") from None
+            if not _can_reach(self.server_user, self.requested_root):
+                digest = hashlib.sha1(str(self.requested_root).encode()).hexdigest()[:10]
+                self.root = Path(tempfile.gettempdir().replace("/tmp", "/var/tmp")) / f"gridwatch-pg-{digest}"
+        self.datadir = self.root / "pgdata"
+        self.sockdir = self.root / "run"
+        self.logfile = self.root / "postgres.log"
+        self._bindir: Path | None = None
+
+    @property
+    def bindir(self) -> Path:
+        if self._bindir is None:
+            self._bindir = find_bindir()
+        return self._bindir
+
+    # -- running commands -------------------------------------------------------------
+    def _run(self, args: list[str], *, check: bool = True) -> subprocess.CompletedProcess:
+        cmd = [str(self.bindir / args[0]), *args[1:]]
+        if self.server_user:
+            cmd = ["runuser", "-u", self.server_user, "--", *cmd]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if check and r.returncode != 0:
+            log_tail = ""
+            if self.logfile.exists():
+                log_tail = "\n".join(self.logfile.read_text(errors="replace").splitlines()[-15:])
+            raise ClusterError(f"{args[0]} failed ({r.returncode}): {r.stderr.strip() or r.stdout.strip()}"
+                               + (f"\n--- {self.logfile} ---\n{log_tail}" if log_tail else ""))
+        return r
+
+    def _own(self, path: Path) -> None:
+        if self.server_user:
+            pw = pwd.getpwnam(self.server_user)
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+
+    # -- lifecycle --------------------------------------------------------------------
+    @property
+    def initialised(self) -> bool:
+        return (self.datadir / "PG_VERSION").exists()
+
+    def init(self) -> bool:
+        """Create the cluster if it does not exist. Returns True when it was created now."""
+        if self.initialised:
+            return False
+        for d in (self.root, self.sockdir):
+            d.mkdir(parents=True, exist_ok=True)
+            os.chmod(d, 0o700)
+            self._own(d)
+        self._run(["initdb", "-D", str(self.datadir), "-U", SUPERUSER, "-A", "trust", "-E", "UTF8",
+                   "--locale=C.UTF-8", "--no-instructions"])
+        conf = ["listen_addresses = ''", f"unix_socket_directories = '{self.sockdir}'",
+                "max_connections = 60", "shared_buffers = 128MB", "timezone = 'UTC'"]
+        if self.fast:
+            conf += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
+        with open(self.datadir / "postgresql.auto.conf", "a") as fh:
+            fh.write("\n".join(conf) + "\n")
+        return True
+
+    def running(self) -> bool:
+        if not self.initialised:
+            return False
+        return self._run(["pg_ctl", "-D", str(self.datadir), "status"], check=False).returncode == 0
+
+    def start(self) -> bool:
+        """Initialise if needed and start. Returns True when it was started now."""
+        self.init()
+        if self.running():
+            return False
+        if not self.logfile.exists():
+            self.logfile.touch()
+            self._own(self.logfile)
+        self._run(["pg_ctl", "-D", str(self.datadir), "-l", str(self.logfile), "-w", "-t", "60", "start"])
+        return True
+
+    def stop(self) -> bool:
+        if not self.running():
+            return False
+        self._run(["pg_ctl", "-D", str(self.datadir), "-m", "fast", "-w", "stop"])
+        return True
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    # -- databases --------------------------------------------------------------------
+    def url(self, database: str = "gridwatch") -> str:
+        return f"postgresql+psycopg://{SUPERUSER}@/{database}?host={self.sockdir}"
+
+    def psql_url(self, database: str = "gridwatch") -> str:
+        return f"postgresql://{SUPERUSER}@/{database}?host={self.sockdir}"
+
+    def ensure_database(self, name: str = "gridwatch") -> bool:
+        """Create database ``name`` with PostGIS if missing. Returns True when created now."""
+        import psycopg
+
+        with psycopg.connect(f"host={self.sockdir} user={SUPERUSER} dbname=postgres", autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{name}"')
+        with psycopg.connect(f"host={self.sockdir} user={SUPERUSER} dbname={name}", autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        return not exists
+
+    def drop_database(self, name: str) -> None:
+        import psycopg
+
+        with psycopg.connect(f"host={self.sockdir} user={SUPERUSER} dbname=postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,103 @@
+"""Camera tables: the current record, status events and the edit history.
+
+Grid, community and street codes on a camera are derived values computed by ``gis.geocode``, not
+foreign keys: the registry does not depend on the grid tables.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (CheckConstraint, Date, DateTime, Float, ForeignKey, Integer, MetaData, SmallInteger,
+                        String, Text, func)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+PROGRAMMES = ("skynet", "xueliang", "huiyan", "compound", "other")
+STATUSES = ("ON", "OFF", "VLOST", "DEFECT")
+EVENTS = ("ON", "OFF", "VLOST", "DEFECT", "ADD", "DEL", "UPDATE")
+PTZ_TYPES = (1, 2, 3, 4, 5)
+POINT_CLASSES = (1, 2, 3, 9)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    })
+
+
+class Camera(Base):
+    """A video point (GB/T 28181 catalog item) with what coverage analysis needs."""
+
+    __tablename__ = "cameras"
+    device_id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    point_name: Mapped[str | None] = mapped_column(String(100))
+    programme: Mapped[str] = mapped_column(String(12), default="skynet", index=True)
+    point_class: Mapped[int | None] = mapped_column(SmallInteger)
+    ptz_type: Mapped[int | None] = mapped_column(SmallInteger)
+    function_types: Mapped[str | None] = mapped_column(String(40))
+    height_m: Mapped[float | None] = mapped_column(Float)
+    azimuth: Mapped[float | None] = mapped_column(Float)
+    fov: Mapped[float | None] = mapped_column(Float)
+    vfov: Mapped[float | None] = mapped_column(Float)
+    range_m: Mapped[float | None] = mapped_column(Float)
+    install_date: Mapped[date | None] = mapped_column(Date)
+    management_unit: Mapped[str | None] = mapped_column(String(100))
+    contact: Mapped[str | None] = mapped_column(String(60))
+    record_days: Mapped[int | None] = mapped_column(Integer)
+    address: Mapped[str | None] = mapped_column(String(200))
+    source_crs: Mapped[str] = mapped_column(String(20), default="wgs84")
+    status: Mapped[str] = mapped_column(String(8), default="ON", index=True)
+    grid_code: Mapped[str | None] = mapped_column(String(15), index=True)
+    community_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    street_code: Mapped[str | None] = mapped_column(String(9), index=True)
+    geom = mapped_column(Geometry("POINT", srid=4326, spatial_index=True), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_by: Mapped[str | None] = mapped_column(String(60))
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint("device_id ~ '^[0-9]{20}$'", name="device_id_format"),
+        CheckConstraint(f"programme IN {PROGRAMMES!r}", name="programme"),
+        CheckConstraint(f"status IN {STATUSES!r}", name="status"),
+        CheckConstraint("ptz_type IS NULL OR ptz_type BETWEEN 1 AND 5", name="ptz_type"),
+        CheckConstraint("point_class IS NULL OR point_class IN (1, 2, 3, 9)", name="point_class"),
+        CheckConstraint("azimuth IS NULL OR (azimuth >= 0 AND azimuth <= 360)", name="azimuth"),
+        CheckConstraint("fov IS NULL OR (fov > 0 AND fov <= 360)", name="fov"),
+        CheckConstraint("range_m IS NULL OR range_m > 0", name="range"),
+        CheckConstraint("grid_code IS NULL OR grid_code ~ '^[0-9]{15}$'", name="grid_code_format"),
+        CheckConstraint("community_code IS NULL OR community_code ~ '^[0-9]{12}$'", name="community_code_format"),
+        CheckConstraint("street_code IS NULL OR street_code ~ '^[0-9]{9}$'", name="street_code_format"),
+    )
+
+
+class CameraEvent(Base):
+    """A catalog event (ON, OFF, VLOST, DEFECT, ADD, DEL, UPDATE) with time and actor."""
+
+    __tablename__ = "camera_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(20), index=True)
+    event: Mapped[str] = mapped_column(String(8))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor: Mapped[str] = mapped_column(String(60))
+    note: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (CheckConstraint(f"event IN {EVENTS!r}", name="event"),)
+
+
+class CameraRevision(Base):
+    """The full record of a camera after each change: any past state can be read back."""
+
+    __tablename__ = "camera_revisions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(20), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor: Mapped[str] = mapped_column(String(60))
+    data: Mapped[dict] = mapped_column(JSONB)
+    deleted: Mapped[bool] = mapped_column(default=False)

@@ -1,0 +1,142 @@
+"""Readers and writers of tabular and vector files, registered by file suffix in one dict each.
+
+Every importer and exporter goes through these, so a district's CSV, Excel, GeoJSON, GeoPackage or
+Shapefile is read the same way everywhere (pyogrio/GDAL for vector formats).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import geopandas as gpd
+import pandas as pd
+
+from gis.errors import InvalidData
+
+
+@dataclass
+class Table:
+    """What a reader returns: text columns, an optional geometry column, and each row's line label.
+
+    ``lines`` holds what a user sees in their file: the spreadsheet line number (header = 1) for CSV
+    and Excel, the feature number (1-based) for vector files.
+    """
+
+    frame: pd.DataFrame
+    geometry: gpd.GeoSeries | None
+    lines: list[int]
+    crs: str | None = None
+
+
+def _csv(path: Path) -> Table:
+    last_error: Exception | None = None
+    for encoding in ("utf-8-sig", "gb18030"):  # Chinese spreadsheets are often saved as GBK/GB18030
+        try:
+            df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding, skipinitialspace=True)
+            break
+        except UnicodeDecodeError as exc:
+            last_error = exc
+        except pd.errors.ParserError as exc:
+            raise InvalidData(f"cannot parse CSV: {exc}", source=str(path)) from exc
+    else:
+        raise InvalidData(f"cannot decode the file as UTF-8 or GB18030: {last_error}", source=str(path))
+    df.columns = [str(c).strip() for c in df.columns]
+    return Table(df, None, [i + 2 for i in range(len(df))])
+
+
+def _xlsx(path: Path) -> Table:
+    try:
+        df = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
+    except Exception as exc:  # openpyxl raises many kinds for a broken workbook
+        raise InvalidData(f"cannot read the workbook: {exc}", source=str(path)) from exc
+    df.columns = [str(c).strip() for c in df.columns]
+    return Table(df, None, [i + 2 for i in range(len(df))])
+
+
+def _vector(path: Path) -> Table:
+    try:
+        gdf = gpd.read_file(path, engine="pyogrio")
+    except Exception as exc:  # pyogrio.errors.DataSourceError and friends
+        raise InvalidData(f"cannot read the layer: {exc}", source=str(path)) from exc
+    crs = gdf.crs.to_string() if gdf.crs is not None else None
+    geometry = gdf.geometry if "geometry" in gdf.columns else None
+    frame = pd.DataFrame(gdf.drop(columns="geometry", errors="ignore"))
+    for col in frame.columns:
+        frame[col] = frame[col].map(lambda v: "" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v))
+    return Table(frame, geometry, [i + 1 for i in range(len(frame))], crs)
+
+
+READERS: dict[str, Callable[[Path], Table]] = {
+    ".csv": _csv,
+    ".txt": _csv,
+    ".xlsx": _xlsx,
+    ".geojson": _vector,
+    ".json": _vector,
+    ".gpkg": _vector,
+    ".shp": _vector,
+    ".zip": _vector,
+    ".gpx": _vector,
+}
+
+
+def read_table(path: str | Path) -> Table:
+    """Read ``path`` with the reader registered for its suffix."""
+    path = Path(path)
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise InvalidData(f"unsupported file type {path.suffix!r}; use one of {', '.join(sorted(READERS))}",
+                          source=str(path))
+    if not path.exists():
+        raise InvalidData("file not found", source=str(path))
+    return reader(path)
+
+
+def _flat(gdf: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Geometry as lon/lat for points, WKT otherwise: for CSV and Excel."""
+    df = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    geom = gdf.geometry
+    if len(geom) and (geom.geom_type == "Point").all():
+        df["lon"] = geom.x.round(8)
+        df["lat"] = geom.y.round(8)
+    else:
+        df["wkt"] = geom.to_wkt(rounding_precision=8)
+    return df
+
+
+def _write_csv(gdf, path: Path, **_):
+    _flat(gdf).to_csv(path, index=False, encoding="utf-8-sig")
+
+
+def _write_xlsx(gdf, path: Path, **_):
+    _flat(gdf).to_excel(path, index=False, engine="openpyxl")
+
+
+def _write_vector(driver: str):
+    def write(gdf, path: Path, layer: str | None = None):
+        kw = {"layer": layer} if layer and driver == "GPKG" else {}
+        if path.exists() and driver != "GPKG":
+            path.unlink()
+        gdf.to_file(path, driver=driver, engine="pyogrio", **kw)
+    return write
+
+
+WRITERS = {
+    ".csv": _write_csv,
+    ".xlsx": _write_xlsx,
+    ".geojson": _write_vector("GeoJSON"),
+    ".json": _write_vector("GeoJSON"),
+    ".gpkg": _write_vector("GPKG"),
+    ".shp": _write_vector("ESRI Shapefile"),
+}
+
+
+def write_frame(gdf: gpd.GeoDataFrame, path: str | Path, *, layer: str | None = None) -> Path:
+    """Write ``gdf`` (EPSG:4326) to ``path`` with the writer registered for its suffix."""
+    path = Path(path)
+    writer = WRITERS.get(path.suffix.lower())
+    if writer is None:
+        raise InvalidData(f"cannot write {path.suffix!r}; use one of {', '.join(sorted(WRITERS))}", source=str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer(gdf, path, layer=layer)
+    return path

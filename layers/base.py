@@ -1,0 +1,52 @@
+"""The base map: no basemap by default (command centres often have no internet), or a configured one."""
+from __future__ import annotations
+
+import folium
+
+from layers.assets import localise
+
+DA_AN_CENTRE = (29.3665, 104.7713)  # lat, lon
+
+BASEMAPS = {
+    "osm": ("https://tile.openstreetmap.org/{z}/{x}/{y}.png", "© OpenStreetMap contributors"),
+    "tianditu": ("https://t0.tianditu.gov.cn/DataServer?T=vec_w&x={x}&y={y}&l={z}&tk={tk}", "© 天地图"),
+    "amap": ("https://webrd01.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
+             "© 高德地图"),
+}
+
+
+def basemap_url(basemap: str, tianditu_key: str = "") -> tuple[str, str] | None:
+    """(tile URL template, attribution) for a basemap setting, or None for no basemap."""
+    if not basemap or basemap == "none":
+        return None
+    if basemap in BASEMAPS:
+        url, attr = BASEMAPS[basemap]
+        if basemap == "tianditu":
+            if not tianditu_key:
+                raise ValueError("basemap 'tianditu' needs a key: set GRIDWATCH_TIANDITU_KEY")
+            url = url.replace("{tk}", tianditu_key)
+        return url, attr
+    if "{z}" in basemap and "{x}" in basemap and "{y}" in basemap:
+        return basemap, "intranet tiles"
+    raise ValueError(f"basemap {basemap!r}: use none, osm, tianditu, amap or an XYZ URL with {{z}}/{{x}}/{{y}}")
+
+
+def base_map(bounds: tuple[float, float, float, float] | None = None, *, basemap: str = "none",
+             tianditu_key: str = "", height: str = "100%") -> folium.Map:
+    """A Leaflet map fitted to ``bounds`` (W, S, E, N in lon/lat), with the configured basemap."""
+    m = folium.Map(location=DA_AN_CENTRE, zoom_start=12, tiles=None, control_scale=True,
+                   prefer_canvas=True, height=height)
+    tiles = basemap_url(basemap, tianditu_key)
+    if tiles:
+        folium.TileLayer(tiles=tiles[0], attr=tiles[1], name="basemap", overlay=False, control=False).add_to(m)
+    if bounds is not None:
+        w, s, e, n = bounds
+        m.fit_bounds([[s, w], [n, e]])
+    return m
+
+
+def finish(m: folium.Map, *, asset_prefix: str = "/vendor", layer_control: bool = True) -> folium.Map:
+    """Add the layer control and point every script at local copies."""
+    if layer_control:
+        folium.LayerControl(collapsed=False).add_to(m)
+    return localise(m, asset_prefix)

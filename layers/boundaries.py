@@ -1,0 +1,44 @@
+"""Boundary layers: streets (街道/镇), communities (社区) and grids (网格)."""
+from __future__ import annotations
+
+import folium
+import geopandas as gpd
+
+from layers import popups, style
+
+
+def _boundary(frame: gpd.GeoDataFrame, name: str, line_style: dict, fields: list[tuple[str, str]],
+              *, show: bool = True) -> folium.FeatureGroup:
+    fg = folium.FeatureGroup(name=name, show=show)
+    if len(frame):
+        data = frame.to_crs(4326)
+        keep = [c for _, c in fields if c in data.columns]
+        data = data[keep + ["name", data.geometry.name]].copy() if "name" in data.columns and "name" not in keep \
+            else data[keep + [data.geometry.name]].copy()
+        data["popup"] = popups.column(data, "name" if "name" in data.columns else keep[0], fields)
+        folium.GeoJson(
+            data.to_json(drop_id=True),
+            name=name,
+            style_function=lambda _f, s=dict(line_style): s,
+            popup=folium.GeoJsonPopup(fields=["popup"], labels=False),
+            tooltip=folium.GeoJsonTooltip(fields=["name"] if "name" in data.columns else keep[:1], labels=False),
+        ).add_to(fg)
+    return fg
+
+
+def streets(frame: gpd.GeoDataFrame, *, show: bool = True) -> folium.FeatureGroup:
+    """Street and town boundaries; ``frame`` has ``code``, ``name``, ``kind``."""
+    return _boundary(frame, "街道/镇 streets", style.STREET_STYLE, [("code", "code"), ("kind", "kind")], show=show)
+
+
+def communities(frame: gpd.GeoDataFrame, *, show: bool = True) -> folium.FeatureGroup:
+    """Community boundaries; ``frame`` has ``code``, ``name``, ``street_code``."""
+    return _boundary(frame, "社区 communities", style.COMMUNITY_STYLE,
+                     [("code", "code"), ("street", "street_code")], show=show)
+
+
+def grids(frame: gpd.GeoDataFrame, *, show: bool = True) -> folium.FeatureGroup:
+    """Grid boundaries; ``frame`` has ``code``, ``name``, ``community_code``, ``households``."""
+    return _boundary(frame, "网格 grids", style.GRID_STYLE,
+                     [("code", "code"), ("community", "community_code"), ("households", "households"),
+                      ("population", "population")], show=show)

@@ -1,0 +1,6 @@
+"""Colours and line styles shared by the layers, so a legend always matches its features."""
+
+CAMERA_STATUS_COLOURS = {"ON": "#1a9850", "OFF": "#7f7f7f", "VLOST": "#d73027", "DEFECT": "#fdae61"}
+STREET_STYLE = {"color": "#4d004b", "weight": 3, "fill": False}
+COMMUNITY_STYLE = {"color": "#2166ac", "weight": 2, "fill": False, "dashArray": "6 4"}
+GRID_STYLE = {"color": "#666666", "weight": 1, "fillColor": "#9ecae1", "fillOpacity": 0.08}
