@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (CheckConstraint, Date, DateTime, Float, ForeignKey, Integer, MetaData, SmallInteger,
-                        String, Text, func)
+                        String, Text, func, text)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -37,7 +37,7 @@ class Camera(Base):
     device_id: Mapped[str] = mapped_column(String(20), primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     point_name: Mapped[str | None] = mapped_column(String(100))
-    programme: Mapped[str] = mapped_column(String(12), default="skynet", index=True)
+    programme: Mapped[str] = mapped_column(String(12), default="skynet", server_default="skynet", index=True)
     point_class: Mapped[int | None] = mapped_column(SmallInteger)
     ptz_type: Mapped[int | None] = mapped_column(SmallInteger)
     function_types: Mapped[str | None] = mapped_column(String(40))
@@ -51,13 +51,13 @@ class Camera(Base):
     contact: Mapped[str | None] = mapped_column(String(60))
     record_days: Mapped[int | None] = mapped_column(Integer)
     address: Mapped[str | None] = mapped_column(String(200))
-    source_crs: Mapped[str] = mapped_column(String(20), default="wgs84")
-    status: Mapped[str] = mapped_column(String(8), default="ON", index=True)
+    source_crs: Mapped[str] = mapped_column(String(20), default="wgs84", server_default="wgs84")
+    status: Mapped[str] = mapped_column(String(8), default="ON", server_default="ON", index=True)
     grid_code: Mapped[str | None] = mapped_column(String(15), index=True)
     community_code: Mapped[str | None] = mapped_column(String(12), index=True)
     street_code: Mapped[str | None] = mapped_column(String(9), index=True)
     geom = mapped_column(Geometry("POINT", srid=4326, spatial_index=True), nullable=False)
-    version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1", nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_by: Mapped[str | None] = mapped_column(String(60))
 
@@ -100,4 +100,4 @@ class CameraRevision(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     actor: Mapped[str] = mapped_column(String(60))
     data: Mapped[dict] = mapped_column(JSONB)
-    deleted: Mapped[bool] = mapped_column(default=False)
+    deleted: Mapped[bool] = mapped_column(default=False, server_default=text("false"))

@@ -36,9 +36,9 @@ class Community(Base):
     code: Mapped[str] = mapped_column(String(12), primary_key=True)
     name: Mapped[str] = mapped_column(String(60))
     street_code: Mapped[str] = mapped_column(ForeignKey("streets.code"), index=True)
-    urban: Mapped[bool] = mapped_column(Boolean, default=True)
-    households: Mapped[int] = mapped_column(Integer, default=0)
-    population: Mapped[int] = mapped_column(Integer, default=0)
+    urban: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    households: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    population: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=False)
     __table_args__ = (
         CheckConstraint(f"code {COMMUNITY.sql_check}", name="code_format"),
@@ -53,8 +53,8 @@ class Grid(Base):
     code: Mapped[str] = mapped_column(String(15), primary_key=True)
     name: Mapped[str] = mapped_column(String(80))
     community_code: Mapped[str] = mapped_column(ForeignKey("communities.code"), index=True)
-    households: Mapped[int] = mapped_column(Integer, default=0)
-    population: Mapped[int] = mapped_column(Integer, default=0)
+    households: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    population: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     __table_args__ = (

@@ -3,15 +3,10 @@ from alembic import context
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, pool
 
+from app.migrations_support import include_object
 from app.models import METADATA
 
 config = context.config
-
-
-def include_object(obj, name, type_, reflected, compare_to):
-    if type_ == "table" and reflected and name in {"spatial_ref_sys"}:
-        return False
-    return alembic_helpers.include_object(obj, name, type_, reflected, compare_to)
 
 
 def run_migrations_online() -> None:

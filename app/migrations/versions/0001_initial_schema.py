@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 01:55:15.342945
+Create Date: 2026-11-29 02:01:45.239940
 """
 from alembic import op
 import sqlalchemy as sa
@@ -39,7 +39,7 @@ def upgrade() -> None:
     sa.Column('code', sa.String(length=40), nullable=False),
     sa.Column('name_zh', sa.String(length=40), nullable=False),
     sa.Column('name_en', sa.String(length=60), nullable=False),
-    sa.Column('weight', sa.Float(), nullable=False),
+    sa.Column('weight', sa.Float(), server_default='1', nullable=False),
     sa.Column('urgent_h', sa.Float(), nullable=False),
     sa.Column('high_h', sa.Float(), nullable=False),
     sa.Column('normal_h', sa.Float(), nullable=False),
@@ -98,9 +98,9 @@ def upgrade() -> None:
     sa.Column('code', sa.String(length=12), nullable=False),
     sa.Column('name', sa.String(length=60), nullable=False),
     sa.Column('street_code', sa.String(length=9), nullable=False),
-    sa.Column('urban', sa.Boolean(), nullable=False),
-    sa.Column('households', sa.Integer(), nullable=False),
-    sa.Column('population', sa.Integer(), nullable=False),
+    sa.Column('urban', sa.Boolean(), server_default=sa.text('true'), nullable=False),
+    sa.Column('households', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('population', sa.Integer(), server_default='0', nullable=False),
     sa.Column('geom', Geometry(geometry_type='MULTIPOLYGON', srid=4326, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
     sa.CheckConstraint("code ~ '^[0-9]{12}$'", name=op.f('ck_communities_code_format')),
     sa.CheckConstraint('left(code, 9) = street_code', name=op.f('ck_communities_code_under_street')),
@@ -114,17 +114,17 @@ def upgrade() -> None:
     sa.Column('external_id', sa.String(length=60), nullable=True),
     sa.Column('category_code', sa.String(length=40), nullable=False),
     sa.Column('source', sa.String(length=20), nullable=False),
-    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('description', sa.Text(), server_default='', nullable=False),
     sa.Column('address', sa.String(length=200), nullable=True),
     sa.Column('geom', Geometry(geometry_type='POINT', srid=4326, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
     sa.Column('grid_code', sa.String(length=15), nullable=True),
     sa.Column('community_code', sa.String(length=12), nullable=True),
-    sa.Column('priority', sa.String(length=10), nullable=False),
+    sa.Column('priority', sa.String(length=10), server_default='normal', nullable=False),
     sa.Column('reporter_name', sa.String(length=60), nullable=True),
     sa.Column('reporter_phone', sa.String(length=30), nullable=True),
     sa.Column('reporter_email', sa.String(length=120), nullable=True),
     sa.Column('assignee_id', sa.Integer(), nullable=True),
-    sa.Column('state', sa.String(length=12), nullable=False),
+    sa.Column('state', sa.String(length=12), server_default='reported', nullable=False),
     sa.Column('reported_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('dispatched_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('deadline', sa.DateTime(timezone=True), nullable=True),
@@ -184,8 +184,8 @@ def upgrade() -> None:
     sa.Column('code', sa.String(length=15), nullable=False),
     sa.Column('name', sa.String(length=80), nullable=False),
     sa.Column('community_code', sa.String(length=12), nullable=False),
-    sa.Column('households', sa.Integer(), nullable=False),
-    sa.Column('population', sa.Integer(), nullable=False),
+    sa.Column('households', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('population', sa.Integer(), server_default='0', nullable=False),
     sa.Column('geom', Geometry(geometry_type='MULTIPOLYGON', srid=4326, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.CheckConstraint("code ~ '^[0-9]{15}$'", name=op.f('ck_grids_code_format')),
@@ -240,7 +240,7 @@ def upgrade() -> None:
     sa.Column('at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('actor', sa.String(length=60), nullable=False),
     sa.Column('data', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-    sa.Column('deleted', sa.Boolean(), nullable=False),
+    sa.Column('deleted', sa.Boolean(), server_default=sa.text('false'), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_camera_revisions'))
     )
     op.create_index(op.f('ix_camera_revisions_device_id'), 'camera_revisions', ['device_id'], unique=False)
@@ -248,7 +248,7 @@ def upgrade() -> None:
     sa.Column('device_id', sa.String(length=20), nullable=False),
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('point_name', sa.String(length=100), nullable=True),
-    sa.Column('programme', sa.String(length=12), nullable=False),
+    sa.Column('programme', sa.String(length=12), server_default='skynet', nullable=False),
     sa.Column('point_class', sa.SmallInteger(), nullable=True),
     sa.Column('ptz_type', sa.SmallInteger(), nullable=True),
     sa.Column('function_types', sa.String(length=40), nullable=True),
@@ -262,13 +262,13 @@ def upgrade() -> None:
     sa.Column('contact', sa.String(length=60), nullable=True),
     sa.Column('record_days', sa.Integer(), nullable=True),
     sa.Column('address', sa.String(length=200), nullable=True),
-    sa.Column('source_crs', sa.String(length=20), nullable=False),
-    sa.Column('status', sa.String(length=8), nullable=False),
+    sa.Column('source_crs', sa.String(length=20), server_default='wgs84', nullable=False),
+    sa.Column('status', sa.String(length=8), server_default='ON', nullable=False),
     sa.Column('grid_code', sa.String(length=15), nullable=True),
     sa.Column('community_code', sa.String(length=12), nullable=True),
     sa.Column('street_code', sa.String(length=9), nullable=True),
     sa.Column('geom', Geometry(geometry_type='POINT', srid=4326, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
-    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('updated_by', sa.String(length=60), nullable=True),
     sa.CheckConstraint("community_code IS NULL OR community_code ~ '^[0-9]{12}$'", name=op.f('ck_cameras_community_code_format')),
