@@ -1,0 +1,48 @@
+"""The first map page: every layer, popups, and no external URL."""
+from __future__ import annotations
+
+import re
+
+from layers.assets import ASSET_FILES
+
+EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["'](?:https?:)?//""", re.I)
+URL = re.compile(r"https?://[^\s\"'<>)]+")
+
+
+def _home(client):
+    return client.get("/")
+
+
+def test_home_map_has_every_layer(client):
+    r = _home(client)
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    for name in ("街道/镇 streets", "社区 communities", "网格 grids", "摄像头 cameras"):
+        assert name in html
+    assert html.count("L.circleMarker(") >= 371
+    assert "L.control.layers(" in html
+    assert "510304001" in html
+
+
+def test_home_map_loads_nothing_from_outside(client):
+    html = _home(client).get_data(as_text=True)
+    assert not EXTERNAL.search(html)
+    loaded = re.findall(r"""<(?:script|link)[^>]+(?:src|href)=["']([^"']+)""", html)
+    assert loaded and all(u.startswith("/vendor/") for u in loaded)
+    # No absolute URL at all, except the SVG/XML namespaces some libraries embed as identifiers.
+    others = [u for u in URL.findall(html) if "www.w3.org" not in u]
+    assert others == []
+
+
+def test_vendor_assets_are_served(client):
+    for name in ASSET_FILES:
+        r = client.get(f"/vendor/{name}")
+        assert r.status_code == 200, name
+        assert len(r.data) > 0
+    assert client.get("/vendor/nope.js").status_code == 404
+
+
+def test_healthz_reports_database(client):
+    r = client.get("/healthz")
+    assert r.status_code == 200
+    assert r.get_json() == {"status": "ok", "database": "reachable"}
