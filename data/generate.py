@@ -142,6 +142,11 @@ def _round(geoms):
     return shapely.transform(geoms, lambda c: np.round(c, DECIMALS))
 
 
+def _union(geoms):
+    """Union on the 1e-7 degree grid, exteriors counter-clockwise (RFC 7946)."""
+    return _round(shapely.orient_polygons(shapely.union_all(geoms, grid_size=PRECISION_DEG)))
+
+
 def write_geojson(path: Path, name: str, features: list[tuple[dict, object]]) -> None:
     """Write a RFC 7946 FeatureCollection, one feature per line, keys in a fixed order.
 
@@ -288,10 +293,10 @@ def build_hierarchy(rng):
     ray = LineString([centre, centre + direction * 40000])
     edge = shapely.get_coordinates(ray.intersection(district.exterior))[0]
     core_c = centre + (edge - centre) * 0.74
-    core = _blob(rng, core_c, 3000, 0.15).intersection(district)
+    core = _blob(rng, core_c, 2600, 0.15).intersection(district)
 
     urban = _hex_seeds(rng, core, 400)
-    rural = _hex_seeds(rng, district.difference(core.buffer(500)), 1800)
+    rural = _hex_seeds(rng, district.difference(core.buffer(500)), 2000)
     street_of, comm_of = [], []
     lab, cen = _kmeans(rng, urban, 4)
     order = np.argsort(_clockwise_from_north(cen - core_c), kind="stable")
@@ -308,6 +313,10 @@ def build_hierarchy(rng):
             street_of += [scode] * len(cpts)
             comm_of += [f"{scode}{i + 1:03d}"] * len(cpts)
     rlab, rcen = _kmeans(rng, rural, 12)
+    # Peri-urban ring: medium grids so the outer urban cells do not sprawl into the countryside.
+    peri = _hex_seeds(rng, district.intersection(core.buffer(1500)).difference(core.buffer(350)), 750)
+    rural = np.vstack([rural, peri])
+    rlab = np.argmin(((rural[:, None, :] - rcen[None]) ** 2).sum(-1), axis=1)
     order = np.argsort(_clockwise_from_north(rcen - centre), kind="stable")
     rural_seeds = []
     for rank, j in enumerate(order):
@@ -328,8 +337,7 @@ def build_hierarchy(rng):
     cells = shapely.get_parts(shapely.voronoi_polygons(
         MultiPoint(seeds), extend_to=district.buffer(5000), ordered=True))
     cells = shapely.intersection(cells, district)
-    cells_ll = shapely.set_precision(shapely.orient_polygons(to_lonlat(cells)), PRECISION_DEG)
-    cells_ll = _round(cells_ll)
+    cells_ll = _round(shapely.orient_polygons(shapely.set_precision(to_lonlat(cells), PRECISION_DEG)))
     cells_ll = np.array([g.geoms[0] if g.geom_type == "MultiPolygon" and len(g.geoms) == 1 else g
                          for g in cells_ll], dtype=object)
     return {"district_m": district, "centre": centre, "core_c": core_c, "towns": towns,
@@ -371,15 +379,15 @@ def build_units(rng, h):
             grids.append(({"code": f"{ccode}{serial:03d}", "name": f"{cname}第{serial}网格",
                            "community_code": ccode, "street_code": ccode[:9],
                            "households": hh, "population": pop}, grids_ll[k]))
-        geom = _round(shapely.union_all(grids_ll[idx], grid_size=PRECISION_DEG))
+        geom = _union(grids_ll[idx])
         communities.append(({"code": ccode, "name": cname, "street_code": ccode[:9], "urban": urban,
                              "households": hh_sum, "population": pop_sum}, geom))
     for scode in sorted(streets_ref):
         parts = [g for p, g in communities if p["street_code"] == scode]
-        geom = _round(shapely.union_all(parts, grid_size=PRECISION_DEG))
+        geom = _union(parts)
         r = streets_ref[scode]
         streets.append(({"code": scode, "name": r["name"], "kind": r["kind"]}, geom))
-    district = _round(shapely.union_all([g for _, g in streets], grid_size=PRECISION_DEG))
+    district = _union([g for _, g in streets])
     return grids, communities, streets, district
 
 
@@ -425,7 +433,7 @@ def build_roads(rng, h, streets_m):
               ("盐都大道", [far(20), towns["510304103"], core_c + [900, -300], far(200)])]
     for name, pts in trunks:
         names.used.add(name)
-        add(_wiggle(pts, rng, 350, 80), name, "trunk", 800, 1600, False)
+        add(_wiggle(pts, rng, 700, 80), name, "trunk", 800, 1600, False)
     # Urban street grids: one jittered, rotated grid per urban street, with dropped pieces.
     thetas = {}
     for props, geom in streets_m:
@@ -502,7 +510,7 @@ def build_buildings(rng, roads, district_m):
                 r["urban"] or r["road_class"] == "residential"):
             continue
         line = r["geom"]
-        step = rng.uniform(30, 45)
+        step = rng.uniform(34, 48)
         d = np.arange(step / 2, line.length, step)
         if len(d) == 0:
             continue
@@ -512,7 +520,7 @@ def build_buildings(rng, roads, district_m):
         t /= np.maximum(np.linalg.norm(t, axis=1), 1e-9)[:, None]
         n = np.column_stack([-t[:, 1], t[:, 0]])
         for side in (-1, 1):
-            keep = rng.random(len(d)) < 0.7
+            keep = rng.random(len(d)) < 0.45
             w = rng.uniform(12, 34, len(d))
             dep = rng.uniform(10, 22, len(d))
             off = HALF_WIDTH_M[r["road_class"]] + rng.uniform(3, 9, len(d)) + dep / 2
@@ -521,7 +529,8 @@ def build_buildings(rng, roads, district_m):
             dirs.append(t[keep])
             sizes.append(np.column_stack([w, dep])[keep])
             tall.append(np.full(keep.sum(), r["road_class"] == "primary" and r["urban"]))
-    c, t, s, tall = map(np.vstack, (centres, dirs, sizes)) + (np.concatenate(tall),)
+    c, t, s = (np.vstack(a) for a in (centres, dirs, sizes))
+    tall = np.concatenate(tall)
     n = np.column_stack([-t[:, 1], t[:, 0]])
     corners = np.stack([c + a * t * s[:, :1] / 2 + b * n * s[:, 1:] / 2
                         for a, b in ((-1, -1), (1, -1), (1, 1), (-1, 1), (-1, -1))], axis=1)
@@ -546,3 +555,448 @@ def build_buildings(rng, roads, district_m):
     floors = np.where(tall, rng.integers(6, 33, len(polys)), rng.integers(2, 10, len(polys)))
     heights = np.round(floors * rng.uniform(2.9, 3.3, len(polys)), 1)
     return polys, heights
+
+
+# --------------------------------------------------------------------------------------------
+# cameras
+
+def _intersections(roads, urban_m):
+    """Road crossings (metres) with the two road names, whether both are major, and a bearing."""
+    geoms = np.array([r["geom"] for r in roads])
+    a, b = STRtree(geoms).query(geoms, predicate="intersects")
+    m = (a < b) & np.array([roads[i]["name"] != roads[j]["name"] for i, j in zip(a, b)], bool)
+    a, b = a[m], b[m]
+    out, seen = [], np.empty((0, 2))
+    for i, j, g in zip(a, b, shapely.intersection(geoms[a], geoms[b])):
+        for p in shapely.get_parts(g):
+            if p.geom_type != "Point":
+                continue
+            xy = np.array(p.coords[0])
+            if len(seen) and np.min(np.hypot(*(seen - xy).T)) < 30:
+                continue
+            seen = np.vstack([seen, xy])
+            ri, rj = roads[i], roads[j]
+            out.append({"xy": xy, "a": ri["name"], "b": rj["name"],
+                        "major": CLASS_RANK[ri["road_class"]] <= 1 and CLASS_RANK[rj["road_class"]] <= 1,
+                        "bearing": _bearing_at(ri["geom"], p),
+                        "urban": bool(shapely.contains_xy(urban_m, *xy))})
+    return out
+
+
+class _Placer:
+    """Accept camera positions that keep a minimum spacing and stay inside an area."""
+
+    def __init__(self, area, min_m=6.0):
+        self.area, self.min_m, self.xy = area, min_m, np.empty((0, 2))
+
+    def accept(self, xy):
+        if not shapely.contains_xy(self.area, *xy):
+            return False
+        if len(self.xy) and np.min(np.hypot(*(self.xy - xy).T)) < self.min_m:
+            return False
+        self.xy = np.vstack([self.xy, xy])
+        return True
+
+
+def _road_point(rng, roads, weights, offset_lo, offset_hi):
+    r = roads[rng.choice(len(roads), p=weights / weights.sum())]
+    line = r["geom"]
+    d = rng.uniform(0, line.length)
+    p = line.interpolate(d)
+    bearing = _bearing_at(line, p)
+    side = rng.choice([-1, 1])
+    a = math.radians(bearing + 90 * side)
+    xy = np.array(p.coords[0]) + rng.uniform(offset_lo, offset_hi) * np.array([math.sin(a), math.cos(a)])
+    number = 2 * int(d // 12) + (1 if side > 0 else 2)
+    return xy, bearing, r["name"], number
+
+
+def build_cameras(rng, roads, intersections, district_m, urban_m, locate, towns):
+    """Skynet (371), 雪亮 and compound cameras as rows in CAMERA_COLUMNS order (metres in 'xy')."""
+    placer = _Placer(district_m)
+    cams = []
+
+    def add(group, xy, azimuth, point_name, address, community="", **kw):
+        if not placer.accept(xy):
+            return False
+        cams.append(dict(group=group, xy=xy, azimuth=azimuth, point_name=point_name,
+                         address=address, community=community, **kw))
+        return True
+
+    def corner(rng, it, dist):
+        a = math.radians(it["bearing"] + 45 + 90 * int(rng.integers(4)))
+        return it["xy"] + dist * np.array([math.sin(a), math.cos(a)])
+
+    def fill(group, n, make):
+        got = 0
+        for _ in range(n * 50):
+            if got == n:
+                return
+            got += bool(make())
+        raise RuntimeError(f"could not place {n} cameras of group {group}")
+
+    urban_x = [it for it in intersections if it["urban"]]
+    major = [it for it in urban_x if it["major"]]
+    # Entry checkpoints where trunk roads enter the district.
+    for r in roads:
+        if r["road_class"] != "trunk":
+            continue
+        for end in (0.0, 1.0):
+            p = r["geom"].interpolate(end, normalized=True)
+            if district_m.exterior.distance(p) < 1:
+                q = r["geom"].interpolate(abs(end * r["geom"].length - 150))
+                a = math.radians(_bearing_at(r["geom"], q) + 90)
+                add("checkpoint", np.array(q.coords[0]) + 6 * np.array([math.sin(a), math.cos(a)]),
+                    _bearing_at(r["geom"], q), f"{r['name']}入城方向",
+                    f"自贡市大安区{r['name']}入城方向", major_point=True)
+    site = lambda it: f"{it['a']}与{it['b']}交叉口"  # noqa: E731
+    n_entry = len(cams)
+    fill("checkpoint", 36 - n_entry, lambda: (lambda it: add(
+        "checkpoint", corner(rng, it, 9), it["bearing"], site(it), "自贡市大安区" + site(it),
+        major_point=True))(major[rng.integers(len(major))]))
+    w = np.array([3.0 if it["major"] else 1.0 for it in urban_x])
+    for s in sorted(towns):
+        near = [it for it in intersections if np.hypot(*(it["xy"] - towns[s])) < 900]
+        if near:
+            it = near[0]
+            add("dome", corner(rng, it, 7), 0.0, site(it), "自贡市大安区" + site(it), major_point=False)
+    fill("dome", 90 - sum(c["group"] == "dome" for c in cams), lambda: (lambda it: add(
+        "dome", corner(rng, it, 7), 0.0, site(it), "自贡市大安区" + site(it),
+        major_point=it["major"]))(urban_x[rng.choice(len(urban_x), p=w / w.sum())]))
+
+    def bullet(pool, weights, group="bullet", lo=3.0, hi=9.0):
+        xy, bearing, name, num = _road_point(rng, pool, weights, lo, hi)
+        az = (bearing + 180 * int(rng.integers(2))) % 360
+        community = ""
+        if group in ("xueliang", "compound"):
+            community = locate(xy)  # the urban community's name, or None outside the urban core
+            if community is None:
+                return False
+        return add(group, xy, az, f"{name}{num}号", f"自贡市大安区{name}{num}号旁", major_point=False,
+                   community=community)
+
+    urban_roads = [r for r in roads
+                   if shapely.intersects(urban_m, r["geom"]) and r["road_class"] != "secondary"]
+    uw = np.array([r["geom"].length * (3 if CLASS_RANK[r["road_class"]] <= 1 else 1) for r in urban_roads])
+    town_roads = [r for r in roads if any(r["geom"].distance(Point(t)) < 800 for t in towns.values())
+                  and not shapely.intersects(urban_m, r["geom"])]
+    rural_roads = [r for r in roads if r["road_class"] in ("trunk", "secondary") and r not in urban_roads]
+    lengths = lambda rs: np.array([r["geom"].length for r in rs])  # noqa: E731
+    fill("bullet", 36, lambda: bullet(town_roads, lengths(town_roads)))
+    fill("bullet", 12, lambda: bullet(rural_roads, lengths(rural_roads)))
+    fill("bullet", 371 - len(cams), lambda: bullet(urban_roads, uw))
+    res = [r for r in urban_roads if r["road_class"] == "residential"]
+    fill("xueliang", 60, lambda: bullet(res, lengths(res), "xueliang"))
+    fill("compound", 40, lambda: bullet(res, lengths(res), "compound", 8, 12))
+    return cams
+
+
+def camera_rows(rng, cams, to_ll):
+    """Give every camera its GB/T 28181 ID (one serial counter, increasing in file order) and fields."""
+    group_rank = {"checkpoint": 0, "dome": 1, "bullet": 2, "xueliang": 3, "compound": 4}
+    cams = sorted(cams, key=lambda c: (group_rank[c["group"]], round(float(c["xy"][0]), 3)))
+    lonlat = to_ll(cams)
+    rows = []
+    for serial, (c, (lon, lat)) in enumerate(zip(cams, lonlat), start=1):
+        g = c["group"]
+        skynet = g in ("checkpoint", "dome", "bullet")
+        programme = "skynet" if skynet else g
+        industry = "00" if skynet else ("01" if g == "xueliang" or rng.random() < .3 else "02")
+        dtype = {"checkpoint": "121", "dome": "132"}.get(g, "131" if g == "bullet" and rng.random() < .2
+                                                          else "132")
+        network = ("5" if rng.random() < .85 else "0") if skynet else "0"
+        ptz = {"checkpoint": 3, "dome": 1}.get(g, 2 if g != "bullet" and rng.random() < .3 else 3)
+        pclass = 1 if g == "checkpoint" or c["major_point"] else (3 if g == "compound" else 2)
+        fn = {"checkpoint": ["01;03", "03", "03;04"], "dome": ["02;03", "99", "02"],
+              "bullet": ["03", "02", "99", "02;03"], "xueliang": ["02", "99"],
+              "compound": ["01;02", "02"]}[g]
+        years = {"xueliang": (2018, 2024), "compound": (2020, 2024)}.get(g, (2014, 2023))
+        day = datetime(years[0], 1, 1) + timedelta(days=int(rng.integers(0, 365 * (years[1] - years[0] + 1))))
+        label = {1: "球机", 2: "半球", 3: "卡口" if g == "checkpoint" else "枪机"}[ptz]
+        fov = 360 if ptz == 1 else int(rng.integers(40, 71) if g == "checkpoint" else rng.integers(40, 111))
+        rng_m = (rng.integers(40, 81) if g == "checkpoint" else rng.integers(80, 201) if ptz == 1
+                 else rng.integers(30, 61) if g == "compound" else rng.integers(30, 151))
+        unit = POLICE_UNIT if skynet else c["community"]
+        rows.append({
+            "device_id": f"{DISTRICT_CODE}00{industry}{dtype}{network}{serial:06d}",
+            "name": f"{c['point_name']}{label}", "point_name": c["point_name"],
+            "programme": programme, "point_class": pclass, "ptz_type": ptz,
+            "function_types": str(rng.choice(fn)),
+            "height_m": round(float(rng.uniform(6, 10) if ptz == 1 else rng.uniform(5.5, 7.5)
+                                    if g == "checkpoint" else rng.uniform(2.8, 4.5)
+                                    if g == "compound" else rng.uniform(4, 8)), 1),
+            "azimuth": round(float(c["azimuth"]), 1), "fov": fov, "vfov": int(rng.integers(20, 61)),
+            "range_m": int(rng_m), "install_date": day.date().isoformat(), "management_unit": unit,
+            "contact": _landline(rng), "record_days": 90 if pclass == 1 else 30,
+            "address": c["address"], "status": "OFF" if rng.random() < .04 else "ON",
+            "lon": repr(float(lon)), "lat": repr(float(lat))})
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# people: grid members (网格员)
+
+def build_members(rng, grids, n_shared=12):
+    """Rows of members.csv: one lead per grid, 2-4 members per grid, a few members in two grids."""
+    role_order = ["lead", "publicity", "security", "mediator"]
+    phones, people, slots = set(), [], []
+    for props, _ in grids:
+        k = int(rng.integers(2, 5))
+        grid_slots = []
+        for i in range(k):
+            people.append((_person(rng), _mobile(rng, phones)))
+            extra = [str(r) for r in rng.choice(role_order[1:], size=int(rng.choice([1, 2], p=[.75, .25])),
+                                                replace=False)]
+            roles = (["lead"] + extra[:1] if rng.random() < .35 else ["lead"]) if i == 0 else extra
+            grid_slots.append([len(people) - 1, roles])
+        slots.append((props["code"], grid_slots))
+    # A few members also serve the next grid of the same community (never as its lead).
+    candidates = [i for i in range(1, len(slots)) if slots[i][0][:12] == slots[i - 1][0][:12]
+                  and len(slots[i][1]) >= 3]
+    for i in sorted(rng.choice(candidates, size=min(n_shared, len(candidates)), replace=False)):
+        donor = slots[i - 1][1][int(rng.integers(len(slots[i - 1][1])))][0]
+        slots[i][1][-1][0] = donor
+    ids, rows = {}, []
+    for code, grid_slots in slots:
+        for person, roles in grid_slots:
+            mid = ids.setdefault(person, f"M{len(ids) + 1:05d}")
+            name, phone = people[person]
+            rows.append({"member_id": mid, "name": name, "phone": phone, "grid_code": code,
+                         "roles": ";".join(r for r in role_order if r in roles)})
+    rows.sort(key=lambda r: (r["member_id"], r["grid_code"]))
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# incidents (事件)
+
+def _day_weights():
+    days = np.arange(365)
+    dates = [datetime(YEAR, 1, 1) + timedelta(days=int(d)) for d in days]
+    w = 1 + 0.18 * np.sin(2 * np.pi * (days - 100) / 365)  # busier in summer
+    w *= np.array([0.65 if d.weekday() >= 5 else 1.0 for d in dates])
+    w *= np.array([0.5 if datetime(YEAR, 1, 28) <= d <= datetime(YEAR, 2, 4) else
+                   0.7 if datetime(YEAR, 10, 1) <= d <= datetime(YEAR, 10, 7) else 1.0 for d in dates])
+    return w / w.sum()
+
+
+def _stamp(seconds):
+    return (datetime(YEAR, 1, 1) + timedelta(seconds=int(seconds))).strftime("%Y-%m-%dT%H:%M:%S+08:00")
+
+
+def incident_points(rng, n, grids, grids_m, hotspots, towns):
+    """Incident locations (metres): hotspots, urban grids by households, town centres, rural grids."""
+    urban = np.array([p["code"][6] == "0" for p, _ in grids])
+    hh = np.array([p["households"] for p, _ in grids], float)
+
+    def in_grids(idx_pool, weights, k):
+        chosen = rng.choice(idx_pool, size=k, p=weights / weights.sum())
+        out = []
+        for g in np.unique(chosen):
+            out.append(_random_points_in(rng, grids_m[g], int(np.sum(chosen == g))))
+        return np.vstack(out) if out else np.empty((0, 2))
+
+    counts = rng.multinomial(n, [.30, .42, .13, .15])
+    hot_xy, hot_w = np.array([h for h, _ in hotspots]), np.array([w for _, w in hotspots])
+    h = rng.choice(len(hot_xy), size=counts[0], p=hot_w / hot_w.sum())
+    town_xy = np.array([towns[s] for s in sorted(towns)])
+    t = rng.integers(0, len(town_xy), counts[2])
+    parts = [hot_xy[h] + rng.normal(0, 120, (counts[0], 2)),
+             in_grids(np.flatnonzero(urban), hh[urban], counts[1]),
+             town_xy[t] + rng.normal(0, 350, (counts[2], 2)),
+             in_grids(np.flatnonzero(~urban), np.ones((~urban).sum()), counts[3])]
+    return np.vstack(parts), (lambda k: in_grids(np.flatnonzero(urban), hh[urban], k))
+
+
+def build_incidents(rng, grids, grids_m, grids_ll, hotspots, towns, roads, names, members, categories):
+    """Rows of incidents.csv over calendar year 2025, sorted by reported_at."""
+    n = int(round(rng.normal(16000, 150)))
+    xy, refill = incident_points(rng, n, grids, grids_m, hotspots, towns)
+    tree = STRtree(grids_ll)
+    tr = _transformer(False)
+    while True:
+        ll = np.round(np.column_stack(tr.transform(xy[:, 0], xy[:, 1])), DECIMALS)
+        pi, gi = tree.query(shapely.points(ll), predicate="within")
+        grid_of = np.full(len(xy), -1)
+        grid_of[pi] = gi
+        bad = np.flatnonzero(grid_of < 0)
+        if len(bad) == 0:
+            break
+        xy[bad] = refill(len(bad))
+    seconds = (rng.choice(365, n, p=_day_weights()) * 86400
+               + rng.choice(24, n, p=np.array(HOUR_WEIGHT) / sum(HOUR_WEIGHT)) * 3600
+               + rng.integers(0, 3600, n))
+    order = np.lexsort((ll[:, 1], ll[:, 0], seconds))
+    road_geoms = np.array([r["geom"] for r in roads])
+    pi, ri = STRtree(road_geoms).query_nearest(shapely.points(xy))
+    nearest = np.full(len(xy), -1)
+    nearest[pi[::-1]] = ri[::-1]  # first hit wins on ties
+    cats = {c["code"]: c for c in categories}
+    cat_codes, cat_p = list(CATEGORY_SHARE), np.array(list(CATEGORY_SHARE.values()))
+    sources, src_p = list(SOURCE_SHARE), np.array(list(SOURCE_SHARE.values()))
+    by_grid = {}
+    for m in members:
+        by_grid.setdefault(m["grid_code"], []).append(m)
+    phones, rows = set(), []
+    operators = [(_person(rng), _landline(rng)) for _ in range(8)]
+    offices = ["区综治中心", "区委社治委", "区数字化城管中心", "区应急管理局"]
+    dec10 = (datetime(YEAR, 12, 10) - datetime(YEAR, 1, 1)).days * 86400
+    for serial, k in enumerate(order, start=1):
+        props = grids[grid_of[k]][0]
+        cat = str(rng.choice(cat_codes, p=cat_p / cat_p.sum()))
+        pri = str(rng.choice(PRIORITIES, p=PRIORITY_SHARE.get(cat, DEFAULT_PRIORITY_SHARE)))
+        src = str(rng.choice(sources, p=src_p / src_p.sum()))
+        road = roads[nearest[k]]["name"]
+        if src == "patrol":
+            m = by_grid[props["code"]][int(rng.integers(len(by_grid[props["code"]])))]
+            reporter = (m["name"], m["phone"])
+        elif src == "video":
+            reporter = operators[int(rng.integers(len(operators)))]
+        elif src == "higher_office":
+            reporter = (offices[int(rng.integers(len(offices)))], _landline(rng))
+        else:
+            reporter = (_person(rng), _mobile(rng, phones))
+        u = rng.random()
+        p_open = 0.35 if seconds[k] >= dec10 else 0.005
+        closed_at = ""
+        if u < 0.01:
+            state = "voided"
+        elif u < 0.01 + p_open:
+            state = OPEN_STATES[int(rng.integers(len(OPEN_STATES)))]
+        else:
+            state = "closed"
+            deadline_h = float(cats[cat][f"{pri}_h"])
+            dur = max(600.0, deadline_h * 3600 * rng.lognormal(math.log(0.45), 0.7))
+            closed_at = _stamp(seconds[k] + dur)
+        rows.append({
+            "external_id": f"DA{YEAR}-{serial:06d}", "category": cat, "source": src,
+            "description": str(rng.choice(DESCRIPTIONS[cat])).format(r=road),
+            "address": f"自贡市大安区{names[props['street_code']]}{names[props['community_code']]}{road}附近",
+            "lon": repr(float(ll[k, 0])), "lat": repr(float(ll[k, 1])), "priority": pri,
+            "reported_at": _stamp(seconds[k]), "reporter_name": reporter[0],
+            "reporter_phone": reporter[1], "state": state, "closed_at": closed_at})
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# service centres (党群服务中心) and renovation sites (老旧小区改造)
+
+RENOVATION_NAMES = ["东锅小区", "红旗二村小区", "学苑小区", "燊海小区", "盐厂宿舍小区", "机械厂小区",
+                    "新华村小区", "五星小区"]
+
+
+def build_service_centres(communities, communities_m):
+    out = []
+    for (props, geom_ll), geom_m in zip(communities, communities_m):
+        if not props["urban"]:
+            continue
+        p = to_lonlat(shapely.point_on_surface(geom_m))
+        if not geom_ll.contains(p):
+            p = _round(shapely.point_on_surface(geom_ll))
+        out.append(({"name": f"{props['name']}党群服务中心", "community_code": props["code"]}, p))
+    return out
+
+
+def build_renovation_sites(rng, communities, communities_m, roads, thetas):
+    major = shapely.union_all([shapely.buffer(r["geom"], HALF_WIDTH_M[r["road_class"]])
+                               for r in roads if CLASS_RANK[r["road_class"]] <= 1])
+    urban = [i for i, (p, _) in enumerate(communities) if p["urban"]]
+    out = []
+    for name, i in zip(RENOVATION_NAMES, sorted(rng.choice(urban, size=8, replace=False))):
+        props, geom_ll = communities[i]
+        theta = math.radians(thetas[props["street_code"]])
+        u = np.array([math.sin(theta), math.cos(theta)])
+        v = np.array([u[1], -u[0]])
+        for _ in range(2000):
+            c = _random_points_in(rng, communities_m[i], 1)[0]
+            w, d = rng.uniform(150, 260), rng.uniform(110, 200)
+            ring = [c + a * u * w / 2 + b * v * d / 2 for a, b in ((-1, -1), (1, -1), (1, 1), (-1, 1))]
+            site = shapely.Polygon(ring)
+            site_ll = shapely.orient_polygons(to_lonlat(site))
+            if geom_ll.contains(site_ll) and not site.intersects(major):
+                break
+        else:
+            raise RuntimeError(f"no room for renovation site in {props['name']}")
+        out.append(({"name": name, "community_code": props["code"],
+                     "households": int(rng.integers(200, 901))}, site_ll))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the recipe
+
+def generate(out_dir: Path = DEFAULT_OUT) -> dict[str, Path]:
+    """Write the demo district into ``out_dir`` and return {file name: path}."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(SEED)
+    h = build_hierarchy(rng)
+    grids, communities, streets, district = build_units(rng, h)
+    grids_m = to_metric(np.array([g for _, g in grids], dtype=object))
+    communities_m = to_metric(np.array([g for _, g in communities], dtype=object))
+    streets_m = [(p, to_metric(g)) for p, g in streets]
+    h["district_m"] = to_metric(district)
+    urban_m = shapely.union_all([g for p, g in streets_m if p["kind"] == "street"])
+    roads, thetas = build_roads(rng, h, streets_m)
+    buildings, heights = build_buildings(rng, roads, h["district_m"])
+    sites = build_renovation_sites(rng, communities, communities_m, roads, thetas)
+    crossings = _intersections(roads, urban_m)
+    comm_tree = STRtree(communities_m)
+
+    def locate(xy):
+        hit = comm_tree.query(Point(xy), predicate="within")
+        return communities[hit[0]][0]["name"] if len(hit) and communities[hit[0]][0]["urban"] else None
+
+    cams = build_cameras(rng, roads, crossings, h["district_m"], urban_m, locate, h["towns"])
+    tr = _transformer(False)
+    cam_rows = camera_rows(rng, cams, lambda cs: np.round(np.column_stack(
+        tr.transform([c["xy"][0] for c in cs], [c["xy"][1] for c in cs])), DECIMALS))
+    members = build_members(rng, grids)
+    major_x = [it["xy"] for it in crossings if it["urban"] and it["major"]]
+    markets = [(major_x[i], 1.5) for i in rng.choice(len(major_x), 8, replace=False)]
+    urban_res = [r for r in roads if r["urban"]]
+    schools = [(_road_point(rng, urban_res, np.ones(len(urban_res)), 40, 60)[0], 1.0) for _ in range(10)]
+    names = {p["code"]: p["name"] for p, _ in streets + communities}
+    incidents = build_incidents(rng, grids, grids_m, np.array([g for _, g in grids], dtype=object),
+                                markets + schools, h["towns"], roads, names, members,
+                                read_reference("categories.csv"))
+    road_ll = to_lonlat(np.array([r["geom"] for r in roads], dtype=object))
+    b_ll = shapely.orient_polygons(to_lonlat(buildings))
+    b_order = np.lexsort((shapely.get_coordinates(shapely.centroid(b_ll))[:, 0],
+                          -shapely.get_coordinates(shapely.centroid(b_ll))[:, 1]))
+    files = {
+        "district.geojson": [({"code": DISTRICT_CODE, "name": DISTRICT_NAME}, district)],
+        "streets.geojson": streets, "communities.geojson": communities, "grids.geojson": grids,
+        "roads.geojson": [({"road_id": r["road_id"], "name": r["name"], "road_class": r["road_class"]}, g)
+                          for r, g in zip(roads, road_ll)],
+        "buildings.geojson": [({"building_id": i, "height_m": float(heights[k])}, b_ll[k])
+                              for i, k in enumerate(b_order, start=1)],
+        "service_centres.geojson": build_service_centres(communities, communities_m),
+        "renovation_sites.geojson": sites,
+    }
+    paths = {}
+    for fname, feats in files.items():
+        paths[fname] = out_dir / fname
+        write_geojson(paths[fname], fname.split(".")[0], feats)
+    for fname, cols, rows in (("cameras.csv", CAMERA_COLUMNS, cam_rows),
+                              ("incidents.csv", INCIDENT_COLUMNS, incidents),
+                              ("members.csv", ["member_id", "name", "phone", "grid_code", "roles"], members)):
+        paths[fname] = out_dir / fname
+        write_csv(paths[fname], cols, rows)
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m data.generate", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory (data/demo/)")
+    args = parser.parse_args(argv)
+    t0 = time.perf_counter()
+    paths = generate(args.out)
+    for name, path in paths.items():
+        print(f"{path}  {path.stat().st_size:>10,d} bytes")
+    print(f"generated {len(paths)} files in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
