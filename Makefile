@@ -30,7 +30,7 @@ system-db:
 system-browser:
 	@if ! command -v chromium >/dev/null 2>&1; then \
 	  echo "installing Chromium for the browser tests"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-wqy-zenhei; \
 	fi
 
 # The virtual environment, reinstalled only when the packaging metadata changes.

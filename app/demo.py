@@ -127,9 +127,9 @@ def load_demo(session: Session, data_dir: Path, *, progress=None) -> dict[str, i
     ]
     counts: dict[str, int] = {}
     for label, step in steps:
+        counts.update(step())
         if progress:
             progress(label)
-        counts.update(step())
     return counts
 
 
