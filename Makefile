@@ -28,8 +28,8 @@ system-db:
 	fi
 
 system-browser:
-	@if ! command -v chromium >/dev/null 2>&1; then \
-	  echo "installing Chromium for the browser tests"; \
+	@if ! command -v chromium >/dev/null 2>&1 || ! dpkg -s fonts-wqy-zenhei >/dev/null 2>&1; then \
+	  echo "installing Chromium (and a CJK font for its screenshots) for the browser tests"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-wqy-zenhei; \
 	fi
 
