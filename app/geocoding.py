@@ -1,0 +1,125 @@
+"""The application side of geocoding: grid/community/street codes for stored points.
+
+Grid codes of incidents and cameras are stored values computed by :class:`gis.geocode.GridIndex`
+(DESIGN.md), refreshed by :func:`regeocode_incidents` / :func:`regeocode_cameras` when grids change.
+The index is kept in memory per process and rebuilt when the grids table changes.
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.geocode import GridIndex
+
+_LOCK = threading.Lock()
+_CACHE: dict[tuple, tuple] = {}   # (database, table) -> (key, index, extra)
+
+# (count, max(updated_at)) is the documented key; point count and area sums also catch edits that
+# keep the timestamp (updates inside one transaction share now()).
+_KEY_SQL = {
+    "grids": "SELECT count(*), max(updated_at), sum(ST_NPoints(geom)), sum(ST_Area(geom)) FROM grids",
+    "communities": "SELECT count(*), NULL, sum(ST_NPoints(geom)), sum(ST_Area(geom)) FROM communities",
+}
+
+
+def _database_id(session: Session) -> tuple:
+    bind = session.get_bind()
+    url = bind.engine.url if hasattr(bind, "engine") else bind.url
+    name = session.execute(text("SELECT current_database()")).scalar()
+    return (url.render_as_string(hide_password=True), name)
+
+
+def _cached(session: Session, table: str) -> tuple[GridIndex, dict]:
+    from app.layers_db import read_layer
+
+    key = tuple(session.execute(text(_KEY_SQL[table])).one())
+    slot = (_database_id(session), table)
+    with _LOCK:
+        hit = _CACHE.get(slot)
+        if hit is not None and hit[0] == key:
+            return hit[1], hit[2]
+    frame = read_layer(session, table)
+    index = GridIndex.from_frame(frame, code="code")
+    parent = "community_code" if table == "grids" else "street_code"
+    parents = dict(zip(frame["code"], frame[parent]))
+    with _LOCK:
+        _CACHE[slot] = (key, index, parents)
+    return index, parents
+
+
+def grid_index(session: Session) -> GridIndex:
+    """The process-wide :class:`GridIndex` of the stored grids (网格), rebuilt when the grids change."""
+    return _cached(session, "grids")[0]
+
+
+def community_index(session: Session) -> GridIndex:
+    """The same for communities (社区): used for points that fall in no grid."""
+    return _cached(session, "communities")[0]
+
+
+def locate_all(session: Session, lon, lat) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(grid_codes, community_codes, street_codes) for lon/lat arrays (EPSG:4326); None where none.
+
+    The community is the grid's community; a point in no grid gets the community covering it.
+    The street is the community's street.
+    """
+    lon = np.atleast_1d(np.asarray(lon, dtype=float))
+    lat = np.atleast_1d(np.asarray(lat, dtype=float))
+    gindex, grid_parent = _cached(session, "grids")
+    cindex, community_parent = _cached(session, "communities")
+    grids = gindex.locate(lon, lat)
+    communities = np.array([grid_parent.get(g) if g is not None else None for g in grids], dtype=object)
+    missing = np.flatnonzero(communities == None)  # noqa: E711 (element-wise on an object array)
+    if len(missing):
+        communities[missing] = cindex.locate(lon[missing], lat[missing])
+    streets = np.array([community_parent.get(c) if c is not None else None for c in communities], dtype=object)
+    return grids, communities, streets
+
+
+def locate_codes(session: Session, lon, lat) -> tuple[np.ndarray, np.ndarray]:
+    """(grid_codes, community_codes) object arrays for lon/lat (EPSG:4326); None outside."""
+    grids, communities, _ = locate_all(session, lon, lat)
+    return grids, communities
+
+
+def _points(session: Session, sql: str):
+    rows = session.execute(text(sql)).all()
+    ids = [r[0] for r in rows]
+    lon = np.array([r[1] for r in rows], dtype=float)
+    lat = np.array([r[2] for r in rows], dtype=float)
+    return ids, lon, lat
+
+
+def regeocode_incidents(session: Session) -> int:
+    """Recompute every incident's grid and community code; returns how many rows changed."""
+    ids, lon, lat = _points(session, "SELECT id, ST_X(geom), ST_Y(geom) FROM incidents ORDER BY id")
+    if not ids:
+        return 0
+    grids, communities = locate_codes(session, lon, lat)
+    result = session.execute(text(
+        "UPDATE incidents AS i SET grid_code = v.g, community_code = v.c "
+        "FROM unnest(CAST(:ids AS integer[]), CAST(:g AS text[]), CAST(:c AS text[])) AS v(id, g, c) "
+        "WHERE i.id = v.id AND (i.grid_code IS DISTINCT FROM v.g OR i.community_code IS DISTINCT FROM v.c)"),
+        {"ids": ids, "g": list(grids), "c": list(communities)})
+    return result.rowcount
+
+
+def regeocode_cameras(session: Session) -> int:
+    """Recompute every camera's grid, community and street code; returns how many rows changed.
+
+    Derived codes are not user edits: the camera's ``version`` and ``updated_at`` are left alone.
+    """
+    ids, lon, lat = _points(session, "SELECT device_id, ST_X(geom), ST_Y(geom) FROM cameras ORDER BY device_id")
+    if not ids:
+        return 0
+    grids, communities, streets = locate_all(session, lon, lat)
+    result = session.execute(text(
+        "UPDATE cameras AS k SET grid_code = v.g, community_code = v.c, street_code = v.s "
+        "FROM unnest(CAST(:ids AS text[]), CAST(:g AS text[]), CAST(:c AS text[]), CAST(:s AS text[])) "
+        "AS v(id, g, c, s) WHERE k.device_id = v.id AND (k.grid_code IS DISTINCT FROM v.g "
+        "OR k.community_code IS DISTINCT FROM v.c OR k.street_code IS DISTINCT FROM v.s)"),
+        {"ids": ids, "g": list(grids), "c": list(communities), "s": list(streets)})
+    return result.rowcount
