@@ -42,6 +42,7 @@ class Incident(Base):
     source: Mapped[str] = mapped_column(String(20))
     description: Mapped[str] = mapped_column(Text, default="", server_default="")
     address: Mapped[str | None] = mapped_column(String(200))
+    media_url: Mapped[str | None] = mapped_column(String(500))  # migration 0005_incidents
     geom = mapped_column(Geometry("POINT", srid=4326, spatial_index=True), nullable=False)
     grid_code: Mapped[str | None] = mapped_column(String(15), index=True)
     community_code: Mapped[str | None] = mapped_column(String(12), index=True)

@@ -1,0 +1,96 @@
+"""Read-only incident queries for dashboards and APIs: lists, timelines, overdue flags, on-time rate."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy.orm import Session
+
+from app.incidents.models import OPEN_STATES, Incident, IncidentEvent
+from gis.errors import NotFound
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def is_overdue(incident: Incident, now: datetime | None = None) -> bool:
+    """True when an open incident is past its deadline (closed or voided ones never are)."""
+    return bool(incident.state in OPEN_STATES and incident.deadline is not None
+                and incident.deadline < (now or _now()))
+
+
+def on_time_rate(session: Session, start: datetime, end: datetime, grid_codes=None, *,
+                 now: datetime | None = None) -> float | None:
+    """Honest on-time rate of incidents dispatched in [start, end).
+
+    rate = closed on time / (closed + still open past their deadline at ``now``).
+    Incidents that are open but not yet due count in neither; voided ones never count.
+    None when nothing qualifies.
+    """
+    row = session.execute(text(
+        "SELECT count(*) FILTER (WHERE state = 'closed' AND closed_at <= deadline) AS on_time, "
+        "count(*) FILTER (WHERE state = 'closed') AS closed, "
+        "count(*) FILTER (WHERE state = ANY(:open) AND deadline < :now) AS late_open "
+        "FROM incidents WHERE deadline IS NOT NULL AND dispatched_at >= :start AND dispatched_at < :end "
+        "AND (CAST(:grids AS text[]) IS NULL OR grid_code = ANY(:grids))"),
+        {"open": list(OPEN_STATES), "now": now or _now(), "start": start, "end": end,
+         "grids": list(grid_codes) if grid_codes is not None else None}).one()
+    denominator = row.closed + row.late_open
+    return row.on_time / denominator if denominator else None
+
+
+def _filters(*, states=None, categories=None, start=None, end=None, street=None, community=None,
+             grid_codes=None, bbox=None, overdue=None, now=None) -> list:
+    conds = []
+    if states:
+        conds.append(Incident.state.in_(list(states)))
+    if categories:
+        conds.append(Incident.category_code.in_(list(categories)))
+    if start is not None:
+        conds.append(Incident.reported_at >= start)
+    if end is not None:
+        conds.append(Incident.reported_at < end)
+    if street:
+        conds.append(Incident.community_code.startswith(street, autoescape=True))
+    if community:
+        conds.append(Incident.community_code == community)
+    if grid_codes is not None:
+        conds.append(Incident.grid_code.in_(list(grid_codes)))
+    if bbox is not None:
+        w, s, e, n = (float(v) for v in bbox)
+        conds.append(Incident.geom.intersects(func.ST_MakeEnvelope(w, s, e, n, 4326)))
+    if overdue is not None:
+        late = and_(Incident.state.in_(OPEN_STATES), Incident.deadline < (now or _now()))
+        conds.append(late if overdue else or_(Incident.deadline.is_(None), ~late))
+    return conds
+
+
+def list_incidents(session: Session, *, states=None, categories=None, start: datetime | None = None,
+                   end: datetime | None = None, street: str | None = None, community: str | None = None,
+                   grid_codes=None, bbox=None, overdue: bool | None = None, limit: int | None = 500,
+                   offset: int = 0) -> list[Incident]:
+    """Incidents newest first, filtered by state, category, reported time [start, end), 9-digit street,
+    12-digit community, grid codes, ``bbox`` = (W, S, E, N) lon/lat in EPSG:4326, and overdue flag."""
+    stmt = (select(Incident).where(*_filters(states=states, categories=categories, start=start, end=end,
+                                             street=street, community=community, grid_codes=grid_codes,
+                                             bbox=bbox, overdue=overdue))
+            .order_by(Incident.reported_at.desc(), Incident.id.desc()).offset(offset))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(session.scalars(stmt))
+
+
+def count_incidents(session: Session, **filters) -> int:
+    """How many incidents ``list_incidents`` would return without limit and offset."""
+    return session.scalar(select(func.count()).select_from(Incident).where(*_filters(**filters)))
+
+
+def incident_timeline(session: Session, incident_id: int) -> list[dict]:
+    """The incident's events, oldest first: at, actor, action, from_state, to_state, note."""
+    if session.get(Incident, incident_id) is None:
+        raise NotFound(f"incident {incident_id} not found")
+    rows = session.scalars(select(IncidentEvent).where(IncidentEvent.incident_id == incident_id)
+                           .order_by(IncidentEvent.at, IncidentEvent.id))
+    return [{"at": e.at, "actor": e.actor, "action": e.action, "from_state": e.from_state,
+             "to_state": e.to_state, "note": e.note} for e in rows]

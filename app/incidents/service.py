@@ -1,0 +1,273 @@
+"""Incident services (事件服务): report, move along the workflow, assign, re-locate.
+
+Every function takes a SQLAlchemy ``Session`` and raises the typed errors of ``gis.errors``; nothing
+here knows about Flask or Click. Every change writes an ``IncidentEvent`` (actor, time, from/to
+state, note), so the timeline can rebuild the current state. Read-only queries for dashboards live
+in ``app.incidents.queries`` and are re-exported here.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+
+import numpy as np
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, object_session
+
+from app.incidents import workflow
+from app.incidents.models import OPEN_STATES, PRIORITIES, SOURCES, Category, Incident, IncidentEvent
+from app.incidents.queries import (incident_timeline, is_overdue, list_incidents, count_incidents,  # noqa: F401
+                                   on_time_rate)
+from gis.errors import Forbidden, IllegalTransition, InvalidData, NotFound, RowError
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@lru_cache(maxsize=1)
+def _default_settings():
+    from app.config import Settings
+
+    return Settings()
+
+
+def actor_name(actor) -> str:
+    """The name written into the timeline for a ``User``, a ``Member`` or a plain string."""
+    if isinstance(actor, str):
+        return actor
+    return getattr(actor, "username", None) or getattr(actor, "name", None) or str(actor)
+
+
+def locate(session: Session, lon: float, lat: float) -> tuple[str, str]:
+    """Grid and community code of one WGS-84 point, through the in-memory grid index.
+
+    Raises ``InvalidData`` when the point lies outside every grid of the district.
+    """
+    from app.geocoding import locate_codes
+
+    grids, communities = locate_codes(session, np.array([lon], float), np.array([lat], float))
+    grid, community = grids[0], communities[0]
+    if not isinstance(grid, str) or not grid:
+        raise InvalidData(RowError(None, "location", f"({lon:.6f}, {lat:.6f}) lies outside every grid of the "
+                                   "district; check the coordinates and their CRS"))
+    return grid, community
+
+
+def to_wgs84(lon, lat, crs: str) -> tuple[float, float]:
+    """One coordinate pair in ``crs`` (wgs84, cgcs2000, gcj02, bd09, EPSG:…) → WGS-84 lon/lat, validated."""
+    from gis.crs import parse_coordinates
+
+    s = _default_settings()
+    lons, lats, errors, ok = parse_coordinates([str(lon)], [str(lat)], [None], crs=crs, bbox=tuple(s.district_bbox),
+                                               margin_m=s.extent_margin_m)
+    if errors or not bool(np.asarray(ok)[0]):
+        raise InvalidData(errors or [RowError(None, "lon", f"invalid coordinates ({lon}, {lat})")])
+    return float(lons[0]), float(lats[0])
+
+
+def grid_lead(session: Session, grid_code: str | None) -> int | None:
+    """The member id of the lead (网格长) of ``grid_code``, or None."""
+    if not grid_code:
+        return None
+    return session.execute(text("SELECT member_id FROM member_roles WHERE grid_code = :g AND role = 'lead'"),
+                           {"g": grid_code}).scalar()
+
+
+def lead_grids(session: Session, user) -> set[str]:
+    """The grids whose lead is the member tied to ``user`` (empty for other accounts)."""
+    if getattr(user, "member_id", None) is None:
+        return set()
+    return set(session.execute(text("SELECT grid_code FROM member_roles WHERE member_id = :m AND role = 'lead'"),
+                               {"m": user.member_id}).scalars())
+
+
+def user_may_act_on(incident: Incident, user) -> bool:
+    """Command-centre roles act on every incident; a grid lead only on incidents of grids they lead."""
+    if user.role != "grid_lead":
+        return True
+    session = object_session(incident)
+    return session is not None and incident.grid_code in lead_grids(session, user)
+
+
+def _check_allowed(incident: Incident, action: str, user) -> None:
+    if action not in workflow.ACTIONS:
+        raise IllegalTransition(f"unknown action {action!r}; actions are {', '.join(workflow.ACTIONS)}")
+    if action not in workflow.ROLE_ACTIONS.get(user.role, frozenset()):
+        raise Forbidden(f"role {user.role!r} may not {action} incidents")
+    if not user_may_act_on(incident, user):
+        raise Forbidden(f"incident {incident.id} lies in grid {incident.grid_code}, which {actor_name(user)} does "
+                        "not lead")
+    legal = workflow.legal_actions(incident.state, incident.duplicate_status)
+    if action not in legal:
+        why = (" (it is not flagged as a suspected duplicate)"
+               if action in workflow.NEEDS_SUSPECTED_DUPLICATE and workflow.next_state(incident.state, action)
+               else "")
+        raise IllegalTransition(f"incident {incident.id} is {incident.state!r}: cannot {action}{why}; "
+                                f"allowed now: {', '.join(legal) or 'nothing (final state)'}")
+
+
+def _event(incident: Incident, actor, action: str, from_state, to_state, note=None, at=None) -> IncidentEvent:
+    ev = IncidentEvent(actor=actor_name(actor), action=action, from_state=from_state, to_state=to_state,
+                       note=note, at=at or _now())
+    incident.events.append(ev)
+    return ev
+
+
+def get_incident(session: Session, incident_id: int, *, lock: bool = False) -> Incident:
+    stmt = select(Incident).where(Incident.id == incident_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    inc = session.scalar(stmt)
+    if inc is None:
+        raise NotFound(f"incident {incident_id} not found")
+    return inc
+
+
+def _category(session: Session, code: str) -> Category:
+    cat = session.get(Category, code)
+    if cat is None:
+        known = ", ".join(session.scalars(select(Category.code).order_by(Category.code)))
+        raise InvalidData(RowError(None, "category", f"unknown category {code!r}; known: {known}"))
+    return cat
+
+
+def deadline_for(category: Category, priority: str, dispatched_at: datetime) -> datetime:
+    """Deadline = dispatch time + the category's hours for ``priority`` (``categories.<priority>_h``)."""
+    return dispatched_at + timedelta(hours=category.deadline_hours(priority))
+
+
+def find_duplicate(session: Session, category: str, lon: float, lat: float, at: datetime, *,
+                   radius_m: float, window_h: float, exclude_id: int | None = None) -> int | None:
+    """The nearest open incident of ``category`` within ``radius_m`` metres and ``window_h`` hours of ``at``."""
+    return session.execute(text(
+        "SELECT id FROM incidents WHERE category_code = :c AND state = ANY(:open) "
+        "AND reported_at BETWEEN :t0 AND :t1 AND (:x IS NULL OR id <> :x) "
+        "AND ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :r) "
+        "ORDER BY geom::geography <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, id LIMIT 1"),
+        {"c": category, "open": list(OPEN_STATES), "t0": at - timedelta(hours=window_h),
+         "t1": at + timedelta(hours=window_h), "x": exclude_id, "lon": lon, "lat": lat, "r": radius_m}).scalar()
+
+
+def report_incident(session: Session, *, category: str, source: str, description: str, lon: float, lat: float,
+                    crs: str = "wgs84", address: str | None = None, priority: str = "normal",
+                    reporter_name: str | None = None, reporter_phone: str | None = None,
+                    reporter_email: str | None = None, actor, reported_at: datetime | None = None,
+                    external_id: str | None = None, media_url: str | None = None, settings=None) -> Incident:
+    """Store a new incident (事件上报) in state ``reported``, geocoded to its grid and community.
+
+    ``lon``/``lat`` are in ``crs`` (WGS-84 by default) and stored as WGS-84. A report of the same
+    category within ``duplicate_radius_m`` and ``duplicate_window_h`` (settings) of an open incident
+    is linked to it as a suspected duplicate, for a person to confirm or reject.
+    """
+    settings = settings or _default_settings()
+    problems = []
+    if source not in SOURCES:
+        problems.append(RowError(None, "source", f"{source!r} is not one of {', '.join(SOURCES)}"))
+    if priority not in PRIORITIES:
+        problems.append(RowError(None, "priority", f"{priority!r} is not one of {', '.join(PRIORITIES)}"))
+    if problems:
+        raise InvalidData(problems)
+    _category(session, category)
+    if crs.lower() not in ("wgs84", "epsg:4326"):
+        lon, lat = to_wgs84(lon, lat, crs)
+    lon, lat = float(lon), float(lat)
+    if not (np.isfinite(lon) and np.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
+        raise InvalidData(RowError(None, "lon", f"({lon}, {lat}) is not a WGS-84 longitude/latitude"))
+    grid, community = locate(session, lon, lat)
+    at = reported_at or _now()
+    dup = find_duplicate(session, category, lon, lat, at, radius_m=settings.duplicate_radius_m,
+                         window_h=settings.duplicate_window_h)
+    inc = Incident(category_code=category, source=source, description=description or "", address=address,
+                   geom=f"SRID=4326;POINT({lon!r} {lat!r})", grid_code=grid, community_code=community,
+                   priority=priority, reporter_name=reporter_name, reporter_phone=reporter_phone,
+                   reporter_email=reporter_email, state="reported", reported_at=at, external_id=external_id,
+                   media_url=media_url, duplicate_of_id=dup, duplicate_status="suspected" if dup else None)
+    session.add(inc)
+    _event(inc, actor, "report", None, "reported",
+           note=f"suspected duplicate of incident {dup}" if dup else None, at=at)
+    session.flush()
+    return inc
+
+
+def transition(session: Session, incident_id: int, action: str, user, note: str | None = None, **kw) -> Incident:
+    """Take one workflow ``action`` on an incident; raise and change nothing when it is not allowed.
+
+    Keyword arguments: ``member_id`` for ``dispatch`` and ``reassign`` (default: the grid's lead);
+    ``lon``/``lat`` for ``move``; ``at`` (aware datetime) to back-date the step.
+
+    Raises
+    ------
+    Forbidden
+        The user's role may not take ``action``, or a grid lead acts outside their grids.
+    IllegalTransition
+        The incident's state does not allow ``action`` (the message names the allowed ones).
+    """
+    if action == "move":
+        return move_incident(session, incident_id, kw["lon"], kw["lat"], user, note)
+    inc = get_incident(session, incident_id, lock=True)
+    _check_allowed(inc, action, user)
+    at = kw.get("at") or _now()
+    before, after = inc.state, workflow.next_state(inc.state, action)
+    if action in ("dispatch", "reassign"):
+        member = kw.get("member_id") or grid_lead(session, inc.grid_code)
+        if member is None:
+            raise NotFound(f"grid {inc.grid_code} has no lead to {action} incident {inc.id} to; name a member")
+        if session.execute(text("SELECT 1 FROM members WHERE id = :m"), {"m": member}).scalar() is None:
+            raise NotFound(f"member {member} not found")
+        note = note or f"to member {member}"
+        inc.assignee_id = member
+    if action == "dispatch":
+        inc.dispatched_at = at
+        inc.deadline = deadline_for(_category(session, inc.category_code), inc.priority, at)
+    elif action == "pass_check":
+        inc.closed_at = at
+    elif action == "confirm_duplicate":
+        inc.duplicate_status = "confirmed"
+        note = note or f"duplicate of incident {inc.duplicate_of_id}"
+        inc.closed_at = at
+    elif action == "reject_duplicate":
+        inc.duplicate_status = "rejected"
+    elif action == "void":
+        inc.closed_at = at
+    inc.state = after
+    inc.updated_at = at
+    _event(inc, user, action, before, after, note, at)
+    session.flush()
+    return inc
+
+
+def bulk_assign(session: Session, ids, member_id: int, user, note: str | None = None) -> list[Incident]:
+    """Reassign every incident in ``ids`` to ``member_id``; all or nothing."""
+    out = []
+    with session.begin_nested():
+        for incident_id in ids:
+            out.append(transition(session, int(incident_id), "reassign", user, note, member_id=member_id))
+    return out
+
+
+def move_incident(session: Session, incident_id: int, lon: float, lat: float, user, note: str | None) -> Incident:
+    """Move an incident to WGS-84 ``lon``/``lat``: re-geocode, and re-dispatch when the grid changes.
+
+    A dispatched or in-progress incident whose grid changes goes back to ``dispatched``, assigned to
+    the new grid's lead; the deadline stays (the reporter's clock does not restart). ``note`` (why)
+    is required.
+    """
+    if not (note or "").strip():
+        raise InvalidData(RowError(None, "note", "say why the incident moves"))
+    inc = get_incident(session, incident_id, lock=True)
+    _check_allowed(inc, "move", user)
+    grid, community = locate(session, float(lon), float(lat))
+    at, before, old_grid = _now(), inc.state, inc.grid_code
+    inc.geom = f"SRID=4326;POINT({float(lon)!r} {float(lat)!r})"
+    inc.grid_code, inc.community_code = grid, community
+    inc.updated_at = at
+    text_note = f"{note.strip()} (grid {old_grid} → {grid})" if grid != old_grid else note.strip()
+    _event(inc, user, "move", before, before, text_note, at)
+    if grid != old_grid and before in ("dispatched", "in_progress"):
+        inc.assignee_id = grid_lead(session, grid)
+        inc.state = "dispatched"
+        _event(inc, user, "dispatch", before, "dispatched",
+               f"re-dispatched to the lead of grid {grid} (member {inc.assignee_id}) after the move", at)
+    session.flush()
+    return inc

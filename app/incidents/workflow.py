@@ -1,0 +1,91 @@
+"""The incident workflow (事件处置流程) as data: which action moves which state where, and who may act.
+
+The closed loop of DOMAIN.md: 报告 reported → 立案 accepted (or voided) → 派遣 dispatched to the grid
+(the deadline clock starts) → 处置 in_progress → 处理反馈 resolved → 督查核查: pass → closed (feedback to
+the reporter), fail → back to dispatched. Everything here is plain data plus two small functions, so
+the dashboards, the Open311 API and the tests read the same table.
+"""
+from __future__ import annotations
+
+from app.incidents.models import OPEN_STATES, STATES
+
+#: (state, action) → next state, for the actions that move an incident along the loop.
+TRANSITIONS: dict[tuple[str, str], str] = {
+    ("reported", "accept"): "accepted",
+    ("reported", "void"): "voided",
+    ("accepted", "dispatch"): "dispatched",
+    ("dispatched", "start"): "in_progress",
+    ("in_progress", "resolve"): "resolved",
+    ("resolved", "pass_check"): "closed",
+    ("resolved", "fail_check"): "dispatched",
+    # confirming a suspected duplicate closes the copy as voided (the original carries on)
+    ("reported", "confirm_duplicate"): "voided",
+    ("accepted", "confirm_duplicate"): "voided",
+}
+
+#: Actions that leave the state as it is, and the states in which they make sense.
+IN_PLACE: dict[str, tuple[str, ...]] = {
+    "reassign": ("dispatched", "in_progress"),
+    "move": ("reported", "accepted", "dispatched", "in_progress"),
+    "reject_duplicate": OPEN_STATES,
+    "comment": STATES,
+}
+
+FLOW_ACTIONS = ("accept", "void", "dispatch", "start", "resolve", "pass_check", "fail_check")
+ACTIONS = FLOW_ACTIONS + ("reassign", "move", "confirm_duplicate", "reject_duplicate", "comment")
+
+_COMMAND_CENTRE = frozenset({"accept", "void", "dispatch", "pass_check", "fail_check", "reassign", "move",
+                             "confirm_duplicate", "reject_duplicate", "comment"})
+
+#: Account role → the actions it may take. Grid leads act only on incidents of grids they lead
+#: (checked by the service); they do the work (start, resolve) but do not open, dispatch or check
+#: cases, so the 督查 check stays independent of the people who did the work.
+ROLE_ACTIONS: dict[str, frozenset[str]] = {
+    "admin": frozenset(ACTIONS),
+    "operator": _COMMAND_CENTRE,
+    "grid_lead": frozenset({"start", "resolve", "comment"}),
+    "planner": frozenset(),
+}
+
+#: Actions that only make sense while the incident is flagged as a suspected duplicate.
+NEEDS_SUSPECTED_DUPLICATE = frozenset({"confirm_duplicate", "reject_duplicate"})
+
+
+def next_state(state: str, action: str) -> str | None:
+    """The state ``action`` leads to from ``state``; the same state for in-place actions; None if illegal."""
+    if (state, action) in TRANSITIONS:
+        return TRANSITIONS[(state, action)]
+    if state in IN_PLACE.get(action, ()):
+        return state
+    return None
+
+
+def legal_actions(state: str, duplicate_status: str | None = None) -> list[str]:
+    """Every action the workflow allows from ``state``, whoever asks, in ``ACTIONS`` order."""
+    out = []
+    for action in ACTIONS:
+        if next_state(state, action) is None:
+            continue
+        if action in NEEDS_SUSPECTED_DUPLICATE and duplicate_status != "suspected":
+            continue
+        out.append(action)
+    return out
+
+
+def allowed_actions(incident, user) -> list[str]:
+    """The actions ``user`` may take on ``incident`` now (state, role and, for grid leads, their grids).
+
+    Parameters
+    ----------
+    incident : app.incidents.models.Incident
+        A persistent incident (its session is used to look up the grids a grid lead leads).
+    user : app.accounts.models.User
+        The account asking.
+    """
+    from app.incidents.service import user_may_act_on
+
+    role_ok = ROLE_ACTIONS.get(user.role, frozenset())
+    candidates = [a for a in legal_actions(incident.state, incident.duplicate_status) if a in role_ok]
+    if candidates and not user_may_act_on(incident, user):
+        return []
+    return candidates
