@@ -1,30 +1,23 @@
-"""The home map page, health check and the locally served map scripts."""
+"""The home page (sends each role to its dashboard), health check and the locally served map scripts."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, send_file
+from flask import Blueprint, abort, jsonify, redirect, send_file, url_for
 from sqlalchemy import text
 
 from app import web
-from app.layers_db import district_bounds, read_layer
-from layers import boundaries, cameras as camera_layer
+from app.accounts.auth import current_user, home_endpoint
 from layers.assets import ASSET_FILES
-from layers.base import base_map, finish
 
 bp = Blueprint("core", __name__)
 
 
 @bp.get("/")
 def home():
-    s = web.db_session()
-    st = web.settings()
-    m = base_map(district_bounds(s), basemap=st.basemap, tianditu_key=st.tianditu_key)
-    boundaries.streets(read_layer(s, "streets")).add_to(m)
-    boundaries.communities(read_layer(s, "communities")).add_to(m)
-    boundaries.grids(read_layer(s, "grids"), show=True).add_to(m)
-    camera_layer.cameras(read_layer(s, "cameras")).add_to(m)
-    finish(m)
-    html = m.get_root().render()
-    return html.replace("<head>", "<head><title>gridwatch · 大安区</title>", 1)
+    # the map holds incidents and camera positions: nothing is shown before log-in
+    user = current_user()
+    if user is None:
+        return redirect(url_for("accounts.login"))
+    return redirect(url_for(home_endpoint(user)))
 
 
 @bp.get("/healthz")

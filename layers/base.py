@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import folium
+import geopandas as gpd
+import numpy as np
+import shapely
 
 from layers.assets import localise
 
@@ -27,8 +30,49 @@ def basemap_url(basemap: str, tianditu_key: str = "") -> tuple[str, str] | None:
             url = url.replace("{tk}", tianditu_key)
         return url, attr
     if "{z}" in basemap and "{x}" in basemap and "{y}" in basemap:
+        if not basemap.startswith(("http://", "https://", "/")):
+            raise ValueError(f"basemap {basemap!r}: an XYZ URL must start with http://, https:// or /")
         return basemap, "intranet tiles"
     raise ValueError(f"basemap {basemap!r}: use none, osm, tianditu, amap or an XYZ URL with {{z}}/{{x}}/{{y}}")
+
+
+#: basemaps whose tiles are drawn in GCJ-02 (火星坐标): data must be shifted to sit on the right street
+GCJ02_BASEMAPS = frozenset({"amap"})
+
+
+def display_crs(basemap: str) -> str:
+    """``"gcj02"`` when the basemap's tiles are GCJ-02, else ``"wgs84"``."""
+    return "gcj02" if basemap in GCJ02_BASEMAPS else "wgs84"
+
+
+def shift_lonlat(lon, lat, basemap: str) -> tuple[np.ndarray, np.ndarray]:
+    """Display coordinates for WGS-84 lon/lat arrays on ``basemap`` (unchanged unless it is GCJ-02)."""
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    if display_crs(basemap) != "gcj02":
+        return lon, lat
+    from gis.crs import wgs84_to_gcj02  # display only: stored data stays WGS-84
+
+    out = wgs84_to_gcj02(lon, lat)
+    return np.asarray(out[0], dtype=float), np.asarray(out[1], dtype=float)
+
+
+def to_display(frame: gpd.GeoDataFrame, basemap: str) -> gpd.GeoDataFrame:
+    """``frame`` in EPSG:4326, its geometry shifted to GCJ-02 when ``basemap`` is Amap (display only).
+
+    Every layer of a page goes through this one frame transform, so markers, boundaries and cones
+    stay aligned with each other and with the tiles. The CRS label stays 4326: GCJ-02 has no EPSG code.
+    """
+    data = frame.to_crs(4326) if frame.crs is not None else frame.set_crs(4326)
+    if display_crs(basemap) != "gcj02" or not len(data):
+        return data
+
+    def _shift(coords: np.ndarray) -> np.ndarray:
+        x, y = shift_lonlat(coords[:, 0], coords[:, 1], basemap)
+        return np.column_stack([x, y])
+
+    out = data.copy()
+    out[out.geometry.name] = shapely.transform(data.geometry.to_numpy(), _shift)
+    return out
 
 
 def base_map(bounds: tuple[float, float, float, float] | None = None, *, basemap: str = "none",

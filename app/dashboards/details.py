@@ -1,0 +1,129 @@
+"""One incident's details for the map (事件详情), and the search box (no Flask here).
+
+Scoping: an incident outside the user's grids is reported as not found, so a grid lead cannot even
+learn that another grid's incident number exists.
+"""
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.accounts.auth import mask_name, mask_phone, sees_reporters
+from app.incidents.models import OPEN_STATES
+from gis.errors import NotFound
+from layers.base import shift_lonlat, to_display
+
+SEEING_RADIUS_M = 600.0  # no camera in the registry sees farther than this (range_m is at most a few hundred m)
+
+
+def _cameras_near(s: Session, lon: float, lat: float) -> gpd.GeoDataFrame:
+    sql = ("SELECT device_id, name, status, ptz_type, azimuth, fov, vfov, range_m, height_m, geom FROM cameras "
+           "WHERE ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography, :r) "
+           "ORDER BY device_id")
+    return gpd.read_postgis(text(sql), s.connection(), geom_col="geom", crs=4326,
+                            params={"x": lon, "y": lat, "r": SEEING_RADIUS_M})
+
+
+def cameras_seeing_spot(s: Session, lon: float, lat: float, basemap: str) -> dict:
+    """Cameras that see (lon, lat) per ``gis.coverage.cameras_seeing``, with their view cones as GeoJSON.
+
+    Adapter: only cameras within ``SEEING_RADIUS_M`` are handed to ``cameras_seeing`` (a spatial
+    index query first, so a click stays fast whatever the registry size).
+    """
+    try:
+        from gis.coverage import cameras_seeing, view_sectors
+    except ImportError:  # coverage analysis not installed in this build: the panel says so
+        return {"available": False, "cameras": [], "cones": {"type": "FeatureCollection", "features": []}}
+    near = _cameras_near(s, lon, lat)
+    if not len(near):
+        return {"available": True, "cameras": [], "cones": {"type": "FeatureCollection", "features": []}}
+    seen = cameras_seeing(near, lon, lat)
+    seen = seen[seen["sees"].astype(bool)] if "sees" in seen.columns else seen
+    rows = near.set_index("device_id").loc[list(seen["device_id"])].reset_index()
+    rows = gpd.GeoDataFrame(rows, geometry="geom", crs=4326)
+    cones = gpd.GeoDataFrame({"device_id": rows["device_id"].to_numpy(), "status": rows["status"].to_numpy()},
+                             geometry=view_sectors(rows).to_numpy() if len(rows) else [], crs=4326)
+    cams = []
+    for rec in seen.to_dict("records"):
+        cams.append({k: (round(float(v), 1) if isinstance(v, float) else (bool(v) if k in ("sees", "after_turn")
+                                                                           else v))
+                     for k, v in rec.items() if k in ("device_id", "distance_m", "bearing_deg", "sees", "after_turn")})
+    return {"available": True, "cameras": cams, "cones": json.loads(to_display(cones, basemap).to_json(drop_id=True))}
+
+
+def incident_detail(s: Session, user, incident_id: int, grids, *, basemap: str, lang: str = "zh") -> dict:
+    """Details, timeline, allowed actions and the cameras that see the spot; reporter masked unless
+    the role needs it."""
+    row = s.execute(text(
+        "SELECT i.id, i.external_id, i.state, i.category_code, k.name_zh, k.name_en, i.description, i.address, "
+        "i.priority, i.source, i.reporter_name, i.reporter_phone, i.reported_at, i.dispatched_at, i.deadline, "
+        "i.closed_at, i.grid_code, i.community_code, m.name AS assignee, "
+        "(i.state = ANY(:open) AND i.deadline < now()) AS overdue, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat "
+        "FROM incidents i JOIN categories k ON k.code = i.category_code "
+        "LEFT JOIN members m ON m.id = i.assignee_id WHERE i.id = :id"),
+        {"id": incident_id, "open": list(OPEN_STATES)}).mappings().first()
+    if row is None or (grids is not None and row["grid_code"] not in grids):
+        raise NotFound(f"incident {incident_id} not found")
+    d = dict(row)
+    d["category"] = d.pop("name_en") if lang == "en" else d.pop("name_zh")
+    d.pop("name_zh", None), d.pop("name_en", None)
+    if not sees_reporters(user):
+        d["reporter_name"], d["reporter_phone"] = mask_name(d["reporter_name"]), mask_phone(d["reporter_phone"])
+    for key in ("reported_at", "dispatched_at", "deadline", "closed_at"):
+        d[key] = d[key].isoformat() if d[key] is not None else None
+    x, y = shift_lonlat([d["lon"]], [d["lat"]], basemap)
+    d["display"] = [float(x[0]), float(y[0])]
+    from app.incidents.queries import incident_timeline
+
+    timeline = [{**e, "at": e["at"].isoformat()} for e in incident_timeline(s, incident_id)]
+    return {"incident": d, "timeline": timeline, "actions": _actions(s, user, incident_id),
+            "seeing": cameras_seeing_spot(s, d["lon"], d["lat"], basemap)}
+
+
+def _actions(s: Session, user, incident_id: int) -> list[str]:
+    from app.incidents.models import Incident
+    from app.incidents.workflow import allowed_actions
+
+    return list(allowed_actions(s.get(Incident, incident_id), user))
+
+
+def search(s: Session, q: str, grids, *, basemap: str, limit: int = 10) -> list[dict]:
+    """Incidents (number or address), cameras (ID or name) and grids (code or name) matching ``q``.
+
+    Each hit: ``kind``, ``id``, ``label`` and display ``lon``/``lat`` to fly to.
+    """
+    q = (q or "").strip()[:100]
+    if not q:
+        return []
+    like = "%" + q.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
+    scope = "AND grid_code = ANY(:grids)" if grids is not None else ""
+    params = {"q": q, "like": like, "limit": limit, "grids": sorted(grids or [])}
+    id_match = "id = CAST(:q AS bigint) OR " if q.isdigit() and len(q) < 18 else ""
+    queries = [
+        ("incident", f"SELECT id::text AS id, coalesce(external_id, id::text) || ' ' || coalesce(address, '') AS label, "
+                     f"geom FROM incidents WHERE ({id_match}external_id ILIKE :like OR address ILIKE :like) {scope} "
+                     f"ORDER BY (external_id = :q OR id::text = :q) DESC, reported_at DESC LIMIT :limit"),
+        ("camera", f"SELECT device_id AS id, device_id || ' ' || coalesce(name, '') AS label, geom FROM cameras "
+                   f"WHERE (device_id LIKE :like OR name ILIKE :like OR address ILIKE :like) {scope} "
+                   f"ORDER BY device_id LIMIT :limit"),
+        ("grid", f"SELECT code AS id, code || ' ' || name AS label, ST_PointOnSurface(geom) AS geom FROM grids "
+                 f"WHERE (code LIKE :like OR name ILIKE :like) {scope.replace('grid_code', 'code')} "
+                 f"ORDER BY code LIMIT :limit"),
+    ]
+    hits = []
+    for kind, sql in queries:
+        frame = gpd.read_postgis(text(sql), s.connection(), geom_col="geom", crs=4326, params=params)
+        shown = to_display(frame, basemap)
+        hits += [{"kind": kind, "id": i, "label": label, "lon": round(x, 6), "lat": round(y, 6)}
+                 for i, label, x, y in zip(frame["id"], frame["label"], shown.geometry.x, shown.geometry.y)]
+    return hits
+
+
+def incident_detail_scope(s: Session, incident_id: int, grids) -> None:
+    """Raise NotFound unless the incident exists and lies in ``grids`` (None = anywhere)."""
+    grid = s.execute(text("SELECT grid_code FROM incidents WHERE id = :id"), {"id": incident_id}).first()
+    if grid is None or (grids is not None and grid[0] not in grids):
+        raise NotFound(f"incident {incident_id} not found")

@@ -1,0 +1,74 @@
+"""Compose the dashboard maps from ``layers`` builders and cut them into parts a page template embeds.
+
+Folium renders a whole HTML document; a dashboard needs its scripts (head), the map ``<div>`` and the
+map script separately, plus the JavaScript names of the layers the page script talks to.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import folium
+import geopandas as gpd
+from sqlalchemy.orm import Session
+
+from app.dashboards import service
+from app.layers_db import district_bounds, read_layer
+from layers import boundaries, cameras as camera_layer, incidents as incident_layer
+from layers.base import base_map, finish, to_display
+
+
+@dataclass
+class MapParts:
+    head: str
+    body: str
+    script: str
+    names: dict = field(default_factory=dict)  # role in the page → Folium JS variable name
+    info: dict = field(default_factory=dict)
+
+
+def render_parts(m: folium.Map, names: dict, info: dict | None = None) -> MapParts:
+    root = m.get_root()
+    root.render()
+    names = {"map": m.get_name(), **names}
+    return MapParts(head=root.header.render(), body=root.html.render(), script=root.script.render(),
+                    names=names, info=info or {})
+
+
+def _bounds(frame: gpd.GeoDataFrame):
+    if not len(frame):
+        return None
+    return tuple(float(v) for v in frame.total_bounds)
+
+
+def _scoped(s: Session, layer: str, grids, column: str = "grid_code") -> gpd.GeoDataFrame:
+    if grids is None:
+        return read_layer(s, layer)
+    return read_layer(s, layer, where=f"{column} = ANY(:grids)", params={"grids": sorted(grids)})
+
+
+def incident_map(s: Session, settings, flt: service.IncidentFilter, grids, *, lang: str = "zh",
+                 max_markers: int = service.PAGE_MARKERS, boundaries_layers: bool = True) -> MapParts:
+    """Operator / grid-lead map: boundaries, cameras by status, clustered incidents, heat on demand."""
+    basemap = settings.basemap
+    grid_frame = _scoped(s, "grids", grids, column="code")
+    bounds = district_bounds(s) if grids is None else _bounds(grid_frame)
+    m = base_map(bounds, basemap=basemap, tianditu_key=settings.tianditu_key)
+    if boundaries_layers and grids is None:
+        boundaries.streets(to_display(read_layer(s, "streets"), basemap), show=False).add_to(m)
+        boundaries.communities(to_display(read_layer(s, "communities"), basemap)).add_to(m)
+    boundaries.grids(to_display(grid_frame, basemap), show=grids is not None).add_to(m)
+    camera_layer.cameras(to_display(_scoped(s, "cameras", grids), basemap)).add_to(m)
+    frame, total = service.incident_frame(s, flt, grids, limit=max_markers, lang=lang)
+    inc = incident_layer.incidents(to_display(frame, basemap))
+    inc.add_to(m)
+    incident_layer.heat(to_display(service.heat_cells(s, flt, grids), basemap), weight="n").add_to(m)
+    cones = folium.FeatureGroup(name="视野 view cones", show=True).add_to(m)
+    finish(m)
+    names = {"incidents": inc.get_name(), "cones": cones.get_name(), "cluster": _child_name(inc)}
+    return render_parts(m, names, {"shown": len(frame), "total": total})
+
+
+def _child_name(group: folium.FeatureGroup) -> str:
+    for child in group._children.values():
+        return child.get_name()
+    return group.get_name()

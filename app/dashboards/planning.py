@@ -1,0 +1,127 @@
+"""The planner dashboard (覆盖规划): coverage ratio per grid, view cones, blind spots, incidents outside
+camera view, the least-covered grids, a what-if of K new sites, and coverage report downloads.
+
+Adapters over ``gis.coverage`` / ``gis.placement`` (issue 5); the per-grid coverage is cached per
+process until the camera registry or the grids change (its computation is the expensive part).
+"""
+from __future__ import annotations
+
+import io
+import tempfile
+from pathlib import Path
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from flask import current_app
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.dashboards.pages import MapParts, render_parts
+from app.incidents.models import OPEN_STATES
+from app.layers_db import district_bounds, read_layer
+from gis.errors import InvalidData
+from layers import cameras as camera_layer, coverage as coverage_layer, incidents as incident_layer
+from layers.base import base_map, finish, to_display
+
+LEAST_COVERED = 15
+FORMATS = {"csv": "text/csv; charset=utf-8", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+           "gpkg": "application/geopackage+sqlite3"}
+
+
+def _version(s: Session) -> tuple:
+    return tuple(s.execute(text(
+        "SELECT (SELECT count(*) FROM cameras), (SELECT max(updated_at) FROM cameras), "
+        "(SELECT count(*) FROM grids), (SELECT max(updated_at) FROM grids)")).one())
+
+
+def grid_coverage(s: Session) -> gpd.GeoDataFrame:
+    """Grids with ``area_m2``, ``covered_m2``, ``ratio``, ``redundant_m2`` (ON cameras only: an
+    offline camera covers nothing)."""
+    cache = current_app.extensions.setdefault("gridwatch.dashboards.coverage", {})
+    key = (id(current_app.extensions["gridwatch.db"]), _version(s))
+    if key in cache:
+        return cache[key].copy()
+    from gis.coverage import coverage_by_area
+
+    grids = read_layer(s, "grids")
+    cams = read_layer(s, "cameras", where="status = 'ON'")
+    table = pd.DataFrame(coverage_by_area(cams, grids, code="code"))
+    out = grids.merge(table[["code", "area_m2", "covered_m2", "ratio", "redundant_m2"]], on="code", how="left")
+    cache.clear()
+    cache[key] = out
+    return out.copy()
+
+
+def _blind(cams: gpd.GeoDataFrame, grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    from gis import coverage
+
+    spots = coverage.blind_spots(cams, grids)
+    return spots if isinstance(spots, gpd.GeoDataFrame) else gpd.GeoDataFrame(geometry=gpd.GeoSeries(spots), crs=4326)
+
+
+def outside_view(s: Session, cams: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Open incidents no ON camera's view sector contains (in EPSG:4326)."""
+    from gis.coverage import view_sectors
+
+    inc = read_layer(s, "incidents", where="state = ANY(:open)", params={"open": list(OPEN_STATES)})
+    if not len(inc) or not len(cams):
+        return inc
+    sectors = gpd.GeoSeries(view_sectors(cams), crs=4326)
+    tree = shapely.STRtree(sectors.to_numpy())
+    hit = tree.query(inc.geometry.to_numpy(), predicate="within")
+    inside = np.zeros(len(inc), dtype=bool)
+    inside[hit[0]] = True
+    return inc[~inside]
+
+
+def planner_map(s: Session, settings) -> tuple[MapParts, pd.DataFrame]:
+    basemap = settings.basemap
+    m = base_map(district_bounds(s), basemap=basemap, tianditu_key=settings.tianditu_key)
+    cov = grid_coverage(s)
+    coverage_layer.coverage_choropleth(to_display(cov, basemap)).add_to(m)
+    coverage_layer.ratio_legend().add_to(m)
+    cams = read_layer(s, "cameras", where="status = 'ON'")
+    camera_layer.cameras(to_display(read_layer(s, "cameras"), basemap), cones=False, show=True).add_to(m)
+    from gis.coverage import view_sectors
+
+    cones = gpd.GeoDataFrame({"status": cams["status"].to_numpy()}, geometry=gpd.GeoSeries(view_sectors(cams)).to_numpy(),
+                             crs=4326)
+    folium.GeoJson(to_display(cones, basemap).to_json(drop_id=True), name="视野 view cones",
+                   style_function=lambda _f: {"color": "#1a9850", "weight": 1, "fillOpacity": 0.12}).add_to(m)
+    coverage_layer.blind_spots(to_display(_blind(cams, cov), basemap)).add_to(m)
+    out = outside_view(s, cams).assign(overdue=False)
+    out = out.rename(columns={"code": "id", "category_code": "category"})
+    incident_layer.incidents(to_display(out, basemap), name="视野外事件 outside view", show=False).add_to(m)
+    sites = folium.FeatureGroup(name="建议点位 proposed sites", show=True).add_to(m)
+    finish(m)
+    table = cov.drop(columns=cov.geometry.name).sort_values(["ratio", "code"]).head(LEAST_COVERED)
+    parts = render_parts(m, {"sites": sites.get_name()}, {"outside_view": len(out)})
+    return parts, table[["code", "name", "area_m2", "covered_m2", "ratio"]]
+
+
+def what_if(s: Session, k: int, *, basemap: str) -> dict:
+    """K proposed new sites (``gis.placement.plan_sites``) with the coverage they add, as map GeoJSON."""
+    from app.dashboards.placement_adapter import plan
+
+    return plan(s, k, basemap=basemap)
+
+
+def coverage_file(s: Session, fmt: str) -> tuple[bytes, str]:
+    """The per-grid coverage report as CSV, XLSX or GeoPackage bytes."""
+    if fmt not in FORMATS:
+        raise InvalidData(f"format: {fmt!r}; use one of {', '.join(FORMATS)}")
+    cov = grid_coverage(s)
+    cols = ["code", "name", "community_code", "street_code", "area_m2", "covered_m2", "ratio", "redundant_m2"]
+    if fmt == "csv":
+        return ("\ufeff" + cov[cols].to_csv(index=False)).encode("utf-8"), FORMATS[fmt]
+    if fmt == "xlsx":
+        buf = io.BytesIO()
+        cov[cols].to_excel(buf, index=False, sheet_name="coverage")
+        return buf.getvalue(), FORMATS[fmt]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "coverage.gpkg"
+        cov[cols + [cov.geometry.name]].to_file(path, driver="GPKG", layer="coverage_by_grid", engine="pyogrio")
+        return path.read_bytes(), FORMATS[fmt]

@@ -1,0 +1,99 @@
+"""Interface language (界面语言): Chinese by default, English on request.
+
+The catalogue is data: ``MESSAGES[key] = {"zh": ..., "en": ...}``. The language comes from ``?lang=``
+(remembered in the session), then the session, then the ``language`` setting.
+"""
+from __future__ import annotations
+
+from flask import request, session
+
+LANGUAGES = ("zh", "en")
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "app_title": {"zh": "大安区网格化管理", "en": "Da'an grid management"},
+    "login": {"zh": "登录", "en": "Log in"},
+    "logout": {"zh": "退出", "en": "Log out"},
+    "username": {"zh": "用户名", "en": "Username"},
+    "password": {"zh": "密码", "en": "Password"},
+    "bad_login": {"zh": "用户名或密码错误", "en": "Wrong username or password"},
+    "operator": {"zh": "指挥中心", "en": "Command centre"},
+    "planner": {"zh": "覆盖规划", "en": "Coverage planning"},
+    "grid": {"zh": "我的网格", "en": "My grids"},
+    "stats": {"zh": "统计", "en": "Statistics"},
+    "filters": {"zh": "筛选", "en": "Filters"},
+    "category": {"zh": "类别", "en": "Category"},
+    "state": {"zh": "状态", "en": "State"},
+    "period_from": {"zh": "开始日期", "en": "From"},
+    "period_to": {"zh": "结束日期", "en": "To"},
+    "street": {"zh": "街道/镇", "en": "Street"},
+    "community": {"zh": "社区", "en": "Community"},
+    "all": {"zh": "全部", "en": "All"},
+    "apply": {"zh": "应用", "en": "Apply"},
+    "search": {"zh": "搜索", "en": "Search"},
+    "search_hint": {"zh": "事件编号、摄像头编号、网格编码或地址", "en": "Incident no., camera ID, grid code or address"},
+    "incident": {"zh": "事件", "en": "Incident"},
+    "incidents": {"zh": "事件", "en": "Incidents"},
+    "open_incidents": {"zh": "未办结事件", "en": "Open incidents"},
+    "heat": {"zh": "事件热力图", "en": "Incident heat map"},
+    "cameras": {"zh": "摄像头", "en": "Cameras"},
+    "details": {"zh": "详情", "en": "Details"},
+    "timeline": {"zh": "处理过程", "en": "Timeline"},
+    "seen_by": {"zh": "可见摄像头", "en": "Cameras that see it"},
+    "overdue": {"zh": "超期", "en": "Overdue"},
+    "deadline": {"zh": "办理期限", "en": "Deadline"},
+    "truncated": {"zh": "仅显示最新的 {shown} / {total} 条；放大地图按范围加载", "en":
+                  "Showing the newest {shown} of {total}; zoom in to load by area"},
+    "coverage": {"zh": "覆盖率", "en": "Coverage ratio"},
+    "blind_spots": {"zh": "盲区", "en": "Blind spots"},
+    "outside_view": {"zh": "视野外事件", "en": "Incidents outside camera view"},
+    "least_covered": {"zh": "覆盖率最低的网格", "en": "Least-covered grids"},
+    "what_if": {"zh": "新增点位模拟", "en": "What-if: new sites"},
+    "k_sites": {"zh": "新增点位数 K", "en": "New sites K"},
+    "plan": {"zh": "计算", "en": "Plan"},
+    "gain": {"zh": "覆盖增加", "en": "Coverage gain"},
+    "proposed_sites": {"zh": "建议点位", "en": "Proposed sites"},
+    "download": {"zh": "下载", "en": "Download"},
+    "members": {"zh": "网格员", "en": "Members"},
+    "name": {"zh": "姓名", "en": "Name"},
+    "phone": {"zh": "电话", "en": "Phone"},
+    "roles": {"zh": "角色", "en": "Roles"},
+    "actions": {"zh": "操作", "en": "Actions"},
+    "note": {"zh": "备注", "en": "Note"},
+    "patrols": {"zh": "近期巡查覆盖", "en": "Patrol coverage, recent days"},
+    "unpatrolled": {"zh": "未巡查网格", "en": "Grids not patrolled"},
+    "per_month": {"zh": "每月事件数", "en": "Incidents per month"},
+    "per_category": {"zh": "按类别", "en": "By category"},
+    "per_street": {"zh": "按街道", "en": "By street"},
+    "per_community": {"zh": "按社区", "en": "By community"},
+    "per_grid": {"zh": "按网格（前30）", "en": "By grid (top 30)"},
+    "resolution_time": {"zh": "办结用时分布（小时）", "en": "Resolution time (hours)"},
+    "on_time_rate": {"zh": "按期办结率", "en": "On-time rate"},
+    "camera_status": {"zh": "摄像头状态", "en": "Camera status"},
+    "count": {"zh": "数量", "en": "Count"},
+    "ratio": {"zh": "比例", "en": "Ratio"},
+    "no_actions": {"zh": "无可执行操作", "en": "No actions available"},
+    "done": {"zh": "已完成", "en": "Done"},
+    "grid_code": {"zh": "网格编码", "en": "Grid code"},
+    "reported_at": {"zh": "上报时间", "en": "Reported"},
+    "description": {"zh": "描述", "en": "Description"},
+    "address": {"zh": "地址", "en": "Address"},
+    "reporter": {"zh": "报告人", "en": "Reporter"},
+    "not_available": {"zh": "该功能暂不可用", "en": "Not available yet"},
+}
+
+
+def current_language(default: str = "zh") -> str:
+    """The request's language: ``?lang=`` (remembered), then the session, then ``default``."""
+    asked = request.args.get("lang")
+    if asked in LANGUAGES:
+        session["lang"] = asked
+        return asked
+    chosen = session.get("lang")
+    return chosen if chosen in LANGUAGES else (default if default in LANGUAGES else "zh")
+
+
+def translate(key: str, lang: str, **values) -> str:
+    """The message ``key`` in ``lang``; an unknown key is shown as itself so a gap is visible, not fatal."""
+    entry = MESSAGES.get(key)
+    text = key if entry is None else entry.get(lang) or entry["zh"]
+    return text.format(**values) if values else text

@@ -1,0 +1,133 @@
+"""Coverage layers (覆盖): grid choropleth of camera coverage ratio with a legend, blind spots (盲区)
+and proposed camera sites (建议点位).
+
+Builders take GeoDataFrames in EPSG:4326 (already shifted for display when the basemap needs it).
+"""
+from __future__ import annotations
+
+from html import escape
+
+import folium
+import geopandas as gpd
+import numpy as np
+from branca.element import MacroElement
+from jinja2 import Template
+
+from layers import popups
+
+#: class breaks of the coverage ratio (0–1) and their colours (ColorBrewer RdYlGn, 5 classes)
+RATIO_BREAKS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+RATIO_COLOURS = ("#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641")
+NO_DATA_COLOUR = "#cccccc"
+BLIND_STYLE = {"color": "#67001f", "weight": 1, "fillColor": "#b2182b", "fillOpacity": 0.35}
+SITE_COLOUR = "#2c7bb6"
+
+
+def ratio_colour(ratio) -> np.ndarray:
+    """Colour of each coverage ratio (0–1) by ``RATIO_BREAKS``; NaN gets ``NO_DATA_COLOUR``."""
+    r = np.asarray(ratio, dtype=float)
+    idx = np.clip(np.searchsorted(RATIO_BREAKS, r, side="right") - 1, 0, len(RATIO_COLOURS) - 1)
+    out = np.asarray(RATIO_COLOURS, dtype=object)[idx]
+    out[np.isnan(r)] = NO_DATA_COLOUR
+    return out
+
+
+class Legend(MacroElement):
+    """A fixed legend box (a Leaflet control) with escaped labels; no external script (branca's
+    colormap legend would pull d3 from a CDN)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function() {
+            var legend = L.control({position: {{ this.position|tojson }}});
+            legend.onAdd = function() {
+                var div = L.DomUtil.create('div', 'gw-legend');
+                div.innerHTML = {{ this.html|tojson }};
+                return div;
+            };
+            legend.addTo({{ this._parent.get_name() }});
+        })();
+        {% endmacro %}
+    """)
+
+    def __init__(self, title: str, items: list[tuple[str, str]], position: str = "bottomright"):
+        super().__init__()
+        self._name = "Legend"
+        self.position = position
+        rows = "".join(f'<div><i style="background:{escape(c)};display:inline-block;width:14px;height:10px;'
+                       f'margin-right:4px"></i>{escape(label)}</div>' for c, label in items)
+        self.html = (f'<div style="background:#fff;padding:6px 8px;border-radius:4px;font:12px sans-serif;'
+                     f'box-shadow:0 0 4px #888"><b>{escape(title)}</b>{rows}</div>')
+
+
+def ratio_legend(title: str = "覆盖率 coverage") -> Legend:
+    items = [(c, f"{lo:.0%}–{hi:.0%}") for c, lo, hi in zip(RATIO_COLOURS, RATIO_BREAKS, RATIO_BREAKS[1:])]
+    return Legend(title, items + [(NO_DATA_COLOUR, "—")])
+
+
+def coverage_choropleth(frame: gpd.GeoDataFrame, *, name: str = "覆盖率 coverage", show: bool = True
+                        ) -> folium.FeatureGroup:
+    """Grids coloured by coverage ``ratio`` (0–1), with their legend as a child of the group's map.
+
+    ``frame`` has ``code``, ``ratio`` and optionally ``name``, ``area_m2``, ``covered_m2``.
+    Add the returned group to a map and then ``ratio_legend().add_to(map)``.
+    """
+    fg = folium.FeatureGroup(name=name, show=show)
+    if not len(frame):
+        return fg
+    data = frame.to_crs(4326)
+    cols = [c for c in ("code", "name", "ratio", "area_m2", "covered_m2") if c in data.columns]
+    out = data[cols + [data.geometry.name]].copy()
+    out["ratio"] = out["ratio"].astype(float)
+    out["colour"] = ratio_colour(out["ratio"])
+    shown = out.assign(ratio_pct=(out["ratio"] * 100).round(1), area_m2=out.get("area_m2", np.nan))
+    out["popup"] = popups.column(shown, "code", [("name", "name"), ("coverage %", "ratio_pct"),
+                                                 ("area m²", "area_m2")])
+    out = out.drop(columns=[c for c in ("area_m2", "covered_m2") if c in out.columns])
+    out["ratio"] = out["ratio"].round(4).where(out["ratio"].notna(), None)
+    folium.GeoJson(
+        out.to_json(drop_id=True), name=name, control=False,
+        style_function=lambda f: {"color": "#555", "weight": 1, "fillColor": f["properties"]["colour"],
+                                  "fillOpacity": 0.6},
+        popup=folium.GeoJsonPopup(fields=["popup"], labels=False),
+    ).add_to(fg)
+    return fg
+
+
+def blind_spots(frame: gpd.GeoDataFrame, *, name: str = "盲区 blind spots", show: bool = True
+                ) -> folium.FeatureGroup:
+    """Blind-spot polygons (areas no camera sees), with their area in the tooltip if ``area_m2`` is given."""
+    fg = folium.FeatureGroup(name=name, show=show)
+    if not len(frame):
+        return fg
+    data = frame.to_crs(4326)
+    keep = [c for c in ("grid_code", "code", "area_m2") if c in data.columns]
+    out = data[keep + [data.geometry.name]].copy()
+    if "area_m2" in out.columns:
+        out["area_m2"] = out["area_m2"].astype(float).round(0)
+    folium.GeoJson(out.to_json(drop_id=True), name=name, control=False,
+                   style_function=lambda _f: dict(BLIND_STYLE),
+                   tooltip=folium.GeoJsonTooltip(fields=keep) if keep else None).add_to(fg)
+    return fg
+
+
+def proposed_sites(frame: gpd.GeoDataFrame, *, cones: gpd.GeoSeries | None = None,
+                   name: str = "建议点位 proposed sites", show: bool = True) -> folium.FeatureGroup:
+    """Proposed camera sites as blue markers, optionally with their view cones (``cones``, EPSG:4326).
+
+    ``frame`` holds points; a ``gain_m2`` column (area the site adds) shows in the popup.
+    """
+    fg = folium.FeatureGroup(name=name, show=show)
+    if not len(frame):
+        return fg
+    data = frame.to_crs(4326)
+    if cones is not None and len(cones):
+        folium.GeoJson(gpd.GeoDataFrame(geometry=gpd.GeoSeries(cones).to_crs(4326).to_numpy(), crs=4326).to_json(),
+                       name=name, control=False,
+                       style_function=lambda _f: {"color": SITE_COLOUR, "weight": 1, "fillOpacity": 0.2}).add_to(fg)
+    fields = [(label, c) for label, c in (("gain m²", "gain_m2"), ("rank", "rank")) if c in data.columns]
+    html = popups.column(data.assign(_title="建议点位 proposed site"), "_title", fields)
+    for x, y, popup in zip(data.geometry.x, data.geometry.y, html):
+        folium.CircleMarker(location=(y, x), radius=7, color="#000", weight=2, fill=True, fill_color=SITE_COLOUR,
+                            fill_opacity=0.95, popup=folium.Popup(popup, max_width=260)).add_to(fg)
+    return fg

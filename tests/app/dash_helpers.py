@@ -1,0 +1,33 @@
+"""Shared helpers of the auth and dashboard tests: log in through the real form, read CSRF tokens."""
+from __future__ import annotations
+
+import re
+
+from app.demo import DEMO_ACCOUNTS
+
+TOKEN = re.compile(r'name="csrf-token" content="([^"]+)"')
+
+
+def csrf(client, path: str = "/login") -> str:
+    html = client.get(path).get_data(as_text=True)
+    return TOKEN.search(html).group(1)
+
+
+def login(client, account: str):
+    """Log in as one of the demo accounts (admin, operator, planner, lead) via the form."""
+    _role, password = DEMO_ACCOUNTS[account]
+    r = client.post("/login", data={"username": account, "password": password, "csrf_token": csrf(client)})
+    assert r.status_code == 302, r.get_data(as_text=True)[:500]
+    return r
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def lead_grid(app, demo_db):
+    """Create the demo accounts inside the test's rolled-back transaction; returns the lead's grid."""
+    from app.demo import create_demo_accounts
+
+    with demo_db.session() as s:
+        return create_demo_accounts(s)
