@@ -1,0 +1,171 @@
+"""``gridwatch geocode``, ``regeocode``, ``check-grids`` and ``grids import``."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from app.cli import Context, pass_ctx, report_errors
+
+CHUNK = 50_000
+
+
+def _crs_option(fn):
+    return click.option("--crs", default=None, metavar="CRS",
+                        help="coordinate system of the input: wgs84 | cgcs2000 | gcj02 | bd09 | EPSG:nnnn "
+                             "(default: the file's own, else wgs84)")(fn)
+
+
+@click.command("geocode")
+@click.argument("infile", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("outfile", type=click.Path(dir_okay=False, path_type=Path))
+@_crs_option
+@click.option("--lon-field", default="lon", show_default=True, help="longitude / x column of a CSV or Excel file")
+@click.option("--lat-field", default="lat", show_default=True, help="latitude / y column of a CSV or Excel file")
+@pass_ctx
+@report_errors
+def geocode_cmd(c: Context, infile: Path, outfile: Path, crs: str | None, lon_field: str, lat_field: str) -> None:
+    """Add grid_code and community_code to the points of INFILE (CSV/Excel/GeoJSON/GPKG), written to OUTFILE."""
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+    from tqdm import tqdm
+
+    from app.geocoding import locate_codes
+    from gis.crs import STORAGE_CRS, parse_coordinates, parse_crs
+    from gis.errors import InvalidData, RowError
+    from gis.io import read_table, write_frame
+
+    table = read_table(infile)
+    frame = table.frame
+    if table.geometry is not None:
+        geoms = np.asarray(table.geometry.to_numpy(), dtype=object)
+        bad = [RowError(table.lines[i], "geometry", "not a point") for i, g in enumerate(geoms)
+               if g is None or g.geom_type != "Point"]
+        if bad:
+            raise InvalidData(bad, source=str(infile))
+        xs, ys = shapely.get_x(geoms), shapely.get_y(geoms)
+        fields = ("x", "y")
+        default_crs = "wgs84" if table.crs in (None, "EPSG:4326", "OGC:CRS84") else table.crs
+    else:
+        missing = [f for f in (lon_field, lat_field) if f not in frame.columns]
+        if missing:
+            raise InvalidData([RowError(None, f, f"missing column {f!r}; name the columns with --lon-field/"
+                                        "--lat-field") for f in missing], source=str(infile))
+        xs, ys = frame[lon_field].tolist(), frame[lat_field].tolist()
+        fields = (lon_field, lat_field)
+        default_crs = "wgs84"
+    crs = parse_crs(crs or default_crs)
+    lon, lat, errors, _ = parse_coordinates(xs, ys, table.lines, crs=crs, bbox=tuple(c.settings.district_bbox),
+                                            margin_m=c.settings.extent_margin_m, fields=fields)
+    if errors:
+        raise InvalidData(errors, source=str(infile))
+    grid_codes = np.empty(len(lon), dtype=object)
+    community_codes = np.empty(len(lon), dtype=object)
+    with c.db.session() as s:
+        with tqdm(total=len(lon), desc="geocode", unit="pt", file=sys.stderr) as bar:
+            for start in range(0, len(lon), CHUNK):
+                sl = slice(start, start + CHUNK)
+                grid_codes[sl], community_codes[sl] = locate_codes(s, lon[sl], lat[sl])
+                bar.update(len(lon[sl]))
+    out = gpd.GeoDataFrame(frame.copy(), geometry=gpd.points_from_xy(lon, lat), crs=STORAGE_CRS)
+    out["grid_code"] = grid_codes
+    out["community_code"] = community_codes
+    if table.geometry is None and outfile.suffix.lower() in (".csv", ".xlsx"):
+        out = out.drop(columns=[f for f in (lon_field, lat_field) if f not in ("lon", "lat")])
+    write_frame(out, outfile)
+    inside = int(sum(g is not None for g in grid_codes))
+    click.echo(f"{len(out)} points, {inside} in a grid, {len(out) - inside} outside every grid → {outfile}")
+
+
+@click.command("regeocode")
+@pass_ctx
+@report_errors
+def regeocode_cmd(c: Context) -> None:
+    """Recompute the grid, community (and street) codes of every stored incident and camera."""
+    from app.geocoding import regeocode_cameras, regeocode_incidents
+
+    with c.db.session() as s:
+        n_inc = regeocode_incidents(s)
+        n_cam = regeocode_cameras(s)
+    click.echo(f"re-geocoded: {n_inc} incident(s) and {n_cam} camera(s) changed")
+
+
+@click.command("check-grids")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--communities", "communities_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="community polygons (default: the communities in the database)")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="GeoPackage to write the problem geometries to (open it in QGIS)")
+@_crs_option
+@click.option("--sliver-m2", default=200.0, show_default=True, type=float, help="smaller grids are slivers")
+@pass_ctx
+@report_errors
+def check_grids_cmd(c: Context, file: Path, communities_file: Path | None, out_file: Path | None,
+                    crs: str | None, sliver_m2: float) -> None:
+    """Check the topology of the grid layer FILE; exit 1 when there is any problem."""
+    import geopandas as gpd
+
+    from app.grids.service import geometry_to_wgs84
+    from gis.crs import STORAGE_CRS
+    from gis.io import read_table, write_frame
+    from gis.topology import check_grids
+
+    table = read_table(file)
+    if table.geometry is None or "code" not in table.frame.columns:
+        from gis.errors import InvalidData
+
+        raise InvalidData("a grid layer needs polygons and a 'code' column", source=str(file))
+    src = crs or ("wgs84" if table.crs in (None, "EPSG:4326", "OGC:CRS84") else table.crs)
+    grids = gpd.GeoDataFrame(table.frame, geometry=geometry_to_wgs84(table.geometry.to_numpy(), src),
+                             crs=STORAGE_CRS)
+    if communities_file is not None:
+        ct = read_table(communities_file)
+        communities = gpd.GeoDataFrame(ct.frame, geometry=ct.geometry.to_numpy(), crs=ct.crs or STORAGE_CRS)
+    else:
+        from app.layers_db import read_layer
+
+        with c.db.session() as s:
+            communities = read_layer(s, "communities")
+    report = check_grids(grids, communities, sliver_m2=sliver_m2)
+    click.echo(report.summary())
+    for p in report.errors:
+        click.echo(f"  {p}")
+    if out_file is not None:
+        frame = report.to_frame()
+        write_frame(frame[frame.geometry.notna()].reset_index(drop=True), out_file, layer="problems")
+        click.echo(f"problem geometries → {out_file}")
+    if not report.ok:
+        sys.exit(1)
+
+
+@click.group("grids")
+def grids_group() -> None:
+    """The grid layer (网格)."""
+
+
+@grids_group.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@_crs_option
+@click.option("--repair", is_flag=True, help="fix invalid rings and overlaps/gaps narrower than --tolerance-m")
+@click.option("--tolerance-m", default=1.0, show_default=True, type=float)
+@click.option("--dry-run", is_flag=True, help="check (and repair) but write nothing")
+@pass_ctx
+@report_errors
+def grids_import(c: Context, file: Path, crs: str | None, repair: bool, tolerance_m: float, dry_run: bool) -> None:
+    """Import (upsert) grids from FILE; refused when the layer has topology errors (unless --repair)."""
+    from app.grids.service import import_grids
+
+    with c.db.session() as s:
+        result = import_grids(s, file, crs=crs, repair=repair, dry_run=dry_run, tolerance_m=tolerance_m)
+    for change in result.changes:
+        click.echo(f"  repaired: {change}")
+    if dry_run:
+        click.echo(f"dry run: {result.inserted} grid(s) would be added and {result.updated} updated; nothing written")
+        return
+    click.echo(f"{result.inserted} grid(s) added, {result.updated} updated; re-geocoded "
+               f"{result.incidents_changed} incident(s) and {result.cameras_changed} camera(s)")
+
+
+COMMANDS = [geocode_cmd, regeocode_cmd, check_grids_cmd, grids_group]
