@@ -142,7 +142,7 @@ def find_duplicate(session: Session, category: str, lon: float, lat: float, at: 
     """The nearest open incident of ``category`` within ``radius_m`` metres and ``window_h`` hours of ``at``."""
     return session.execute(text(
         "SELECT id FROM incidents WHERE category_code = :c AND state = ANY(:open) "
-        "AND reported_at BETWEEN :t0 AND :t1 AND (:x IS NULL OR id <> :x) "
+        "AND reported_at BETWEEN :t0 AND :t1 AND (CAST(:x AS integer) IS NULL OR id <> CAST(:x AS integer)) "
         "AND ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :r) "
         "ORDER BY geom::geography <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, id LIMIT 1"),
         {"c": category, "open": list(OPEN_STATES), "t0": at - timedelta(hours=window_h),

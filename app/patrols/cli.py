@@ -1,0 +1,86 @@
+"""``gridwatch patrols …``: import tracks and report patrol figures."""
+from __future__ import annotations
+
+import sys
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import click
+
+from app.cli import Context, pass_ctx, report_errors
+
+
+@click.group("patrols")
+def patrols() -> None:
+    """Patrol tracks (巡查) of grid members."""
+
+
+@patrols.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--member", default=None, help="whose track: member external id (M00001) or numeric id; "
+                                            "needed for GPX and for CSV without a member_id column")
+@click.option("--crs", default=None, help="CRS of CSV lon/lat: wgs84 (default), cgcs2000, gcj02, bd09, EPSG:nnnn")
+@pass_ctx
+@report_errors
+def import_cmd(c: Context, file: Path, member: str | None, crs: str | None) -> None:
+    """Import GPS points from FILE (.csv with member_id,time,lon,lat, or .gpx tracks)."""
+    from tqdm import tqdm
+
+    from app.patrols.importer import import_patrols
+
+    with c.db.session() as s, tqdm(total=1, desc="patrols", unit="file", file=sys.stderr) as bar:
+        rep = import_patrols(s, file, member=member, crs=crs, settings=c.settings)
+        bar.update(1)
+    click.echo(f"{rep.points} points: inserted {rep.inserted}, already stored {rep.existing}")
+
+
+def _day(value: str | None, default: date) -> date:
+    if not value:
+        return default
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2025-03-01") from None
+
+
+@patrols.command("report")
+@click.option("--from", "day_from", default=None, help="first day (YYYY-MM-DD; default 7 days ago)")
+@click.option("--to", "day_to", default=None, help="last day (default today)")
+@click.option("--grid", "grids", multiple=True, help="only these grid codes (repeatable)")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="write .csv or .xlsx instead of printing")
+@pass_ctx
+@report_errors
+def report_cmd(c: Context, day_from: str | None, day_to: str | None, grids: tuple[str, ...], out: Path | None) -> None:
+    """Minutes in the assigned grid and share of its roads passed within 30 m, per member, grid and day."""
+    from app.patrols.service import patrol_report
+
+    today = datetime.now().date()
+    d1 = _day(day_to, today)
+    d0 = _day(day_from, d1 - timedelta(days=6))
+    with c.db.session() as s:
+        frame = patrol_report(s, d0, d1, list(grids) or None, settings=c.settings)
+    if out is None:
+        click.echo(frame.to_string(index=False) if len(frame) else "no patrol points in that period")
+        return
+    if out.suffix.lower() == ".xlsx":
+        frame.to_excel(out, index=False, engine="openpyxl")
+    else:
+        frame.to_csv(out, index=False, encoding="utf-8-sig")
+    click.echo(f"{len(frame)} rows → {out}")
+
+
+@patrols.command("unpatrolled")
+@click.option("--days", default=7, show_default=True, type=int)
+@click.option("--grid", "grids", multiple=True, help="only these grid codes (repeatable)")
+@pass_ctx
+def unpatrolled_cmd(c: Context, days: int, grids: tuple[str, ...]) -> None:
+    """Grids nobody patrolled in the last DAYS days."""
+    from app.patrols.service import unpatrolled_grids
+
+    with c.db.session() as s:
+        frame = unpatrolled_grids(s, days, list(grids) or None)
+    click.echo(frame.to_string(index=False) if len(frame) else f"every grid was patrolled in the last {days} days")
+
+
+COMMANDS = [patrols]
