@@ -1,27 +1,11 @@
 """``gridwatch api-keys …``: Open311 API keys (only their SHA-256 is stored)."""
 from __future__ import annotations
 
-import hashlib
-import secrets
-
 import click
 from sqlalchemy import text
 
 from app.cli import Context, pass_ctx, report_errors
-from gis.errors import Conflict, InvalidData, NotFound
-
-
-def add_api_key(session, name: str) -> str:
-    """Create a key called ``name``; returns the key itself, which is shown once and never stored."""
-    name = (name or "").strip()
-    if not name or len(name) > 80:
-        raise InvalidData("name: use 1–80 characters (who the key is for, e.g. wechat-miniprogram)")
-    if session.execute(text("SELECT 1 FROM api_keys WHERE name = :n"), {"n": name}).scalar():
-        raise Conflict(f"an API key named {name!r} exists; revoke it first or pick another name")
-    key = secrets.token_urlsafe(32)
-    session.execute(text("INSERT INTO api_keys (name, key_sha256) VALUES (:n, :d)"),
-                    {"n": name, "d": hashlib.sha256(key.encode("utf-8")).hexdigest()})
-    return key
+from gis.errors import NotFound
 
 
 @click.group("api-keys")
@@ -35,6 +19,8 @@ def api_keys() -> None:
 @report_errors
 def add_cmd(c: Context, name: str) -> None:
     """Issue a key for NAME and print it once (only its SHA-256 is kept)."""
+    from app.open311.keys import add_api_key
+
     with c.db.session() as s:
         key = add_api_key(s, name)
     click.echo(key)

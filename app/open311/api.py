@@ -8,7 +8,6 @@ Errors are always ``[{"code": N, "description": "…"}]`` (``<errors><error>…`
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import datetime, timedelta, timezone
 from xml.sax.saxutils import escape
@@ -205,12 +204,6 @@ def get_requests(session: Session, args, fmt: str = "json", *, tz: str = "Asia/S
     return _respond(200, fmt, "service_requests", "request", _rows(session, list(session.scalars(stmt)), tz))
 
 
-def _key_name(session: Session, api_key: str) -> str | None:
-    digest = hashlib.sha256(api_key.encode("utf-8")).hexdigest()
-    return session.execute(text("SELECT name FROM api_keys WHERE key_sha256 = :d AND active"),
-                           {"d": digest}).scalar()
-
-
 def post_request(session: Session, form, fmt: str = "json", *, settings=None):
     """``POST requests.{fmt}`` (form-encoded): report an incident from an Open311 client.
 
@@ -225,6 +218,8 @@ def post_request(session: Session, form, fmt: str = "json", *, settings=None):
     api_key = (form.get("api_key") or "").strip()
     if not api_key:
         return error(403, "api_key is required; ask the district for one (gridwatch api-keys add NAME)", fmt)
+    from app.open311.keys import key_name as _key_name
+
     key_name = _key_name(session, api_key)
     if key_name is None:
         return error(403, "api_key is not valid", fmt)
