@@ -79,7 +79,7 @@ def patrol_report(session: Session, day_from: date, day_to: date, grid_codes=Non
     if pts.empty:
         return pd.DataFrame(columns=REPORT_COLUMNS)
     at = pd.to_datetime(pts["at"], utc=True)
-    pts = pts.assign(day=at.dt.tz_convert(tz).dt.date, t=at.astype("int64") / 1e9)
+    pts = pts.assign(day=at.dt.tz_convert(tz).dt.date, t=(at - pd.Timestamp(0, tz="UTC")).dt.total_seconds())
     xy = shapely.get_coordinates(to_metric(gpd.GeoSeries(gpd.points_from_xy(pts["lon"], pts["lat"]),
                                                          crs="EPSG:4326")))
     pts["x"], pts["y"] = xy[:, 0], xy[:, 1]

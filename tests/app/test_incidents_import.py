@@ -1,0 +1,142 @@
+"""Bulk incident import: every bad row reported, reject vs skip, idempotency, timelines, other formats."""
+from __future__ import annotations
+
+import csv
+from datetime import timedelta
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from sqlalchemy import text
+
+from app.incidents.importer import import_incidents
+from gis.errors import InvalidData
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "data" / "demo" / "incidents.csv"
+
+
+def _demo_rows(n: int) -> list[dict]:
+    with open(DEMO, encoding="utf-8") as fh:
+        rows = [r for _, r in zip(range(n), csv.DictReader(fh))]
+    for r in rows:
+        r["external_id"] = "T-" + r["external_id"]
+    return rows
+
+
+def _write(path: Path, rows: list[dict]) -> Path:
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, cols)
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def bad_file(tmp_path):
+    rows = _demo_rows(12)
+    rows[1]["category"] = "potholes"                                 # line 3
+    rows[2]["source"] = "fax"                                        # line 4
+    rows[3]["reported_at"] = "32/13/2025"                            # line 5
+    rows[4]["lon"], rows[4]["lat"] = rows[4]["lat"], rows[4]["lon"]  # line 6: swapped
+    rows[5]["external_id"] = rows[0]["external_id"]                  # line 7: duplicate id
+    rows[6].update(state="closed", closed_at="")                     # line 8
+    rows[7].update(lon="116.4", lat="39.9")                          # line 9: Beijing
+    rows[8].update(state="dispatched", closed_at="2025-01-05T00:00:00+08:00")  # line 10
+    return _write(tmp_path / "bad.csv", rows), rows
+
+
+def _count(session, prefix="T-"):
+    return session.execute(text("SELECT count(*) FROM incidents WHERE external_id LIKE :p"),
+                           {"p": prefix + "%"}).scalar()
+
+
+def test_reject_reports_every_bad_row_and_writes_nothing(demo_session, bad_file):
+    path, _ = bad_file
+    with pytest.raises(InvalidData) as err:
+        import_incidents(demo_session, path)
+    got = {(e.line, e.field) for e in err.value.errors}
+    assert got == {(3, "category"), (4, "source"), (5, "reported_at"), (6, "lon/lat"), (7, "external_id"),
+                   (8, "closed_at"), (9, "lon/lat"), (10, "closed_at")}
+    assert "swapped" in next(e.reason for e in err.value.errors if e.line == 6)
+    assert _count(demo_session) == 0
+
+
+def test_skip_writes_good_rows_and_is_idempotent(demo_session, bad_file):
+    path, rows = bad_file
+    report = import_incidents(demo_session, path, on_error="skip")
+    assert (report.rows, report.inserted, report.existing, report.rejected) == (12, 4, 0, 8)
+    good = [rows[i]["external_id"] for i in (0, 9, 10, 11)]
+    stored = demo_session.execute(text(
+        "SELECT external_id, state, grid_code, deadline, dispatched_at, reported_at, closed_at FROM incidents "
+        "WHERE external_id LIKE 'T-%' ORDER BY external_id")).all()
+    assert [r[0] for r in stored] == sorted(good)
+    for r in stored:
+        oracle = demo_session.execute(text(
+            "SELECT g.code FROM grids g JOIN incidents i ON ST_Covers(g.geom, i.geom) WHERE i.external_id = :e"),
+            {"e": r[0]}).scalar()
+        assert r.grid_code == oracle
+        if r.state == "closed":
+            assert r.dispatched_at == r.reported_at and r.deadline > r.dispatched_at
+    again = import_incidents(demo_session, path, on_error="skip")
+    assert (again.inserted, again.existing) == (0, 4) and _count(demo_session) == 4
+
+
+def test_timeline_replays_to_the_stored_state(demo_session, tmp_path):
+    rows = _demo_rows(40)
+    import_incidents(demo_session, _write(tmp_path / "ok.csv", rows))
+    bad = demo_session.execute(text(
+        "SELECT i.external_id FROM incidents i WHERE i.external_id LIKE 'T-%' AND i.state IS DISTINCT FROM "
+        "(SELECT e.to_state FROM incident_events e WHERE e.incident_id = i.id ORDER BY e.at DESC, e.id DESC LIMIT 1)"
+    )).scalars().all()
+    assert bad == []
+    first = demo_session.execute(text(
+        "SELECT count(*) FROM incidents i WHERE i.external_id LIKE 'T-%' AND NOT EXISTS (SELECT 1 FROM "
+        "incident_events e WHERE e.incident_id = i.id AND e.action = 'report' AND e.at = i.reported_at)")).scalar()
+    assert first == 0
+
+
+def test_geojson_in_metric_crs_and_xlsx(demo_session, tmp_path):
+    from gis.crs import to_metric
+
+    rows = _demo_rows(5)
+    frame = pd.DataFrame(rows)
+    gdf = gpd.GeoDataFrame(frame.drop(columns=["lon", "lat"]),
+                           geometry=gpd.points_from_xy(frame["lon"].astype(float), frame["lat"].astype(float)),
+                           crs="EPSG:4326")
+    path = tmp_path / "m.geojson"
+    to_metric(gdf).to_file(path, driver="GeoJSON", engine="pyogrio")
+    assert import_incidents(demo_session, path).inserted == 5
+    got = demo_session.execute(text("SELECT external_id, ST_X(geom), ST_Y(geom) FROM incidents "
+                                    "WHERE external_id LIKE 'T-%' ORDER BY external_id")).all()
+    for (ext, x, y), r in zip(got, sorted(rows, key=lambda r: r["external_id"])):
+        assert ext == r["external_id"] and abs(x - float(r["lon"])) < 1e-7 and abs(y - float(r["lat"])) < 1e-7
+    xrows = _demo_rows(8)[5:]
+    pd.DataFrame(xrows).to_excel(tmp_path / "x.xlsx", index=False, engine="openpyxl")
+    assert import_incidents(demo_session, tmp_path / "x.xlsx").inserted == 3
+
+
+def test_cli_dry_run_reject_and_skip(cli, demo_db, bad_file):
+    path, _ = bad_file
+    dry = cli(demo_db, "incidents", "import", str(path), "--dry-run", "--on-error", "skip")
+    assert dry.exit_code == 0 and "would insert 4" in dry.stdout
+    rejected = cli(demo_db, "incidents", "import", str(path))
+    assert rejected.exit_code == 2 and "line 3" in rejected.stderr and "potholes" in rejected.stderr
+    with demo_db.session() as s:
+        assert _count(s) == 0
+    done = cli(demo_db, "incidents", "import", str(path), "--on-error", "skip")
+    assert done.exit_code == 0 and "inserted 4" in done.stdout
+    with demo_db.session() as s:
+        assert _count(s) == 4
+
+
+def test_demo_file_loaded_through_importer(demo_session):
+    with open(DEMO, encoding="utf-8") as fh:
+        n = sum(1 for _ in csv.DictReader(fh))
+    stored = demo_session.execute(text(
+        "SELECT count(*), count(*) FILTER (WHERE grid_code IS NULL), "
+        "count(*) FILTER (WHERE state = 'closed' AND deadline IS NULL) FROM incidents WHERE external_id LIKE 'DA%'"
+    )).one()
+    assert tuple(stored) == (n, 0, 0)

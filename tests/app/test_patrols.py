@@ -1,0 +1,134 @@
+"""Patrol tracks on the demo district: planted tracks with known minutes, road share against PostGIS."""
+from __future__ import annotations
+
+import csv
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import gpxpy.gpx
+import pytest
+from sqlalchemy import text
+
+from app.patrols.importer import import_patrols
+from app.patrols.service import patrol_report, unpatrolled_grids
+from gis.errors import InvalidData
+
+CST = timezone(timedelta(hours=8))
+DAY1, DAY2 = date(2026, 4, 6), date(2026, 4, 7)
+
+
+@pytest.fixture
+def setup(demo_session):
+    """A grid with a lead and a road piece inside it, points along that road, and a far grid."""
+    row = demo_session.execute(text(
+        "WITH piece AS (SELECT g.code, r.member_id, m.external_id, (ST_Dump(ST_Intersection(rd.geom, g.geom))).geom AS "
+        "geom FROM grids g JOIN member_roles r ON r.grid_code = g.code AND r.role = 'lead' JOIN members m "
+        "ON m.id = r.member_id JOIN roads rd ON ST_Intersects(rd.geom, g.geom)) "
+        "SELECT code, member_id, external_id, ST_AsText(geom) FROM piece WHERE GeometryType(geom) = 'LINESTRING' "
+        "ORDER BY ST_Length(geom::geography) DESC LIMIT 1")).one()
+    grid, member, ext, _ = row
+    pts = demo_session.execute(text(
+        "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_LineInterpolatePoint(ST_GeomFromText(:w, 4326), 0.1 + 0.8 * k / 9.0) "
+        "AS p FROM generate_series(0, 9) AS k ORDER BY k) s"), {"w": row[3]}).all()
+    far = demo_session.execute(text(
+        "SELECT code, ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) FROM grids "
+        "WHERE NOT ST_DWithin(geom, (SELECT geom FROM grids WHERE code = :g), 0.02) ORDER BY code LIMIT 1"),
+        {"g": grid}).one()
+    return {"grid": grid, "member": member, "ext": ext, "pts": [tuple(p) for p in pts], "far": far}
+
+
+def _csv(path: Path, rows) -> Path:
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["member_id", "time", "lon", "lat"])
+        w.writerows(rows)
+    return path
+
+
+def _planted(setup, tmp_path):
+    t1 = datetime(2026, 4, 6, 9, 0, tzinfo=CST)
+    rows = [(setup["ext"], (t1 + timedelta(minutes=2 * k)).isoformat(), x, y) for k, (x, y) in enumerate(setup["pts"])]
+    t2 = datetime(2026, 4, 7, 9, 0, tzinfo=CST)
+    (x0, y0), far = setup["pts"][0], setup["far"]
+    times = [0, 2, 4, 34, 35, 36]     # 2 + 2, then a 30-minute gap (capped at 10), then out and back in
+    where = [(x0, y0)] * 4 + [(far[1], far[2]), (x0, y0)]
+    rows += [(setup["ext"], (t2 + timedelta(minutes=m)).isoformat(), x, y) for m, (x, y) in zip(times, where)]
+    return _csv(tmp_path / "track.csv", rows)
+
+
+def test_minutes_and_road_share_on_planted_tracks(demo_session, setup, tmp_path):
+    rep = import_patrols(demo_session, _planted(setup, tmp_path))
+    assert (rep.points, rep.inserted) == (16, 16)
+    frame = patrol_report(demo_session, DAY1, DAY2, [setup["grid"]])
+    mine = frame[frame["member_id"] == setup["member"]].set_index("day")
+    assert mine.loc[DAY1, "minutes_in_grid"] == pytest.approx(18.0)
+    assert mine.loc[DAY2, "minutes_in_grid"] == pytest.approx(4 + 10)
+    assert mine.loc[DAY2, "points"] == 5
+    line = "LINESTRING(" + ", ".join(f"{x!r} {y!r}" for x, y in setup["pts"]) + ")"
+    oracle = demo_session.execute(text(
+        "WITH r AS (SELECT ST_Transform(ST_Intersection(ST_Collect(rd.geom), g.geom), 4544) AS geom FROM grids g "
+        "JOIN roads rd ON ST_Intersects(rd.geom, g.geom) WHERE g.code = :g GROUP BY g.geom), "
+        "b AS (SELECT ST_Buffer(ST_Transform(ST_GeomFromText(:t, 4326), 4544), 30) AS geom) "
+        "SELECT ST_Length(r.geom), ST_Length(ST_Intersection(r.geom, b.geom)) FROM r, b"),
+        {"g": setup["grid"], "t": line}).one()
+    assert mine.loc[DAY1, "road_length_m"] == pytest.approx(oracle[0], abs=0.2)
+    assert mine.loc[DAY1, "road_covered_m"] == pytest.approx(oracle[1], abs=0.5)
+    assert mine.loc[DAY1, "road_share"] == pytest.approx(oracle[1] / oracle[0], abs=1e-3)
+    assert 0 < mine.loc[DAY1, "road_share"] < 1
+
+
+def test_import_is_idempotent_and_gpx_works(demo_session, setup, tmp_path):
+    path = _planted(setup, tmp_path)
+    import_patrols(demo_session, path)
+    again = import_patrols(demo_session, path)
+    assert (again.inserted, again.existing) == (0, 16)
+    gpx = gpxpy.gpx.GPX()
+    track = gpxpy.gpx.GPXTrack(name="morning")
+    seg = gpxpy.gpx.GPXTrackSegment()
+    t = datetime(2026, 4, 8, 1, 0, tzinfo=timezone.utc)  # 09:00 district time
+    for k, (x, y) in enumerate(setup["pts"][:4]):
+        seg.points.append(gpxpy.gpx.GPXTrackPoint(y, x, time=t + timedelta(minutes=3 * k)))
+    track.segments.append(seg)
+    gpx.tracks.append(track)
+    (tmp_path / "t.gpx").write_text(gpx.to_xml(), encoding="utf-8")
+    with pytest.raises(InvalidData, match="--member"):
+        import_patrols(demo_session, tmp_path / "t.gpx")
+    assert import_patrols(demo_session, tmp_path / "t.gpx", member=setup["ext"]).inserted == 4
+    day3 = patrol_report(demo_session, date(2026, 4, 8), date(2026, 4, 8), [setup["grid"]])
+    assert day3.set_index("member_id").loc[setup["member"], "minutes_in_grid"] == pytest.approx(9.0)
+
+
+def test_bad_rows_are_reported(demo_session, setup, tmp_path):
+    path = _csv(tmp_path / "bad.csv", [("M99999", "2026-04-06T09:00:00+08:00", 104.7, 29.35),
+                                       (setup["ext"], "yesterday", 104.7, 29.35),
+                                       (setup["ext"], "2026-04-06T09:00:00+08:00", 29.35, 104.7)])
+    with pytest.raises(InvalidData) as err:
+        import_patrols(demo_session, path)
+    assert {(e.line, e.field) for e in err.value.errors} == {(2, "member_id"), (3, "time"), (4, "lon/lat")}
+    assert demo_session.execute(text("SELECT count(*) FROM patrol_points")).scalar() == 0
+
+
+def test_unpatrolled_grids(demo_session, setup, tmp_path):
+    import_patrols(demo_session, _planted(setup, tmp_path))
+    now = datetime(2026, 4, 8, 12, 0, tzinfo=CST)
+    codes = [setup["grid"], setup["far"][0]]
+    # the far grid got one point on day 2, so both were patrolled within 3 days; neither within 12 hours
+    assert list(unpatrolled_grids(demo_session, 3, codes, now=now)["grid_code"]) == []
+    assert sorted(unpatrolled_grids(demo_session, 0.5, codes, now=now)["grid_code"]) == sorted(codes)
+    late = unpatrolled_grids(demo_session, 1, codes, now=now + timedelta(days=1))
+    assert sorted(late["grid_code"]) == sorted(codes)
+    assert unpatrolled_grids(demo_session, 2, codes, now=now + timedelta(hours=10))["grid_code"].tolist() == []
+
+
+def test_cli_import_and_report(cli, demo_db, setup, tmp_path):
+    path = _planted(setup, tmp_path)
+    out = cli(demo_db, "patrols", "import", str(path))
+    assert out.exit_code == 0 and "inserted 16" in out.stdout
+    report = tmp_path / "r.csv"
+    res = cli(demo_db, "patrols", "report", "--from", "2026-04-06", "--to", "2026-04-07", "--grid", setup["grid"],
+              "--out", str(report))
+    assert res.exit_code == 0
+    import pandas as pd
+
+    frame = pd.read_csv(report, encoding="utf-8-sig")
+    assert set(frame["grid_code"].astype(str)) == {setup["grid"]} and 18.0 in set(frame["minutes_in_grid"])
