@@ -72,10 +72,12 @@ def _metric_geoms(frame: gpd.GeoDataFrame) -> np.ndarray:
     return np.asarray(to_metric(frame.geometry).to_numpy(), dtype=object)
 
 
-def _polygonal(geom):
-    """make_valid, keeping only the polygonal part (a repaired bow-tie must stay a polygon)."""
+def _polygonal(geom, min_area: float = 0.0):
+    """make_valid, keeping only the polygonal parts (a repaired bow-tie must stay a polygon) larger
+    than ``min_area`` (repairs leave crumbs of float noise that would be invalid once reprojected)."""
     fixed = shapely.make_valid(geom)
-    parts = [p for p in shapely.get_parts(fixed) if p.geom_type in ("Polygon", "MultiPolygon")]
+    parts = [p for p in shapely.get_parts(shapely.get_parts(fixed))
+             if p.geom_type == "Polygon" and p.area > min_area]
     return shapely.union_all(parts) if parts else shapely.Polygon()
 
 
@@ -165,7 +167,7 @@ def _check_communities(report, communities, community_code, codes, fixed, tree, 
         k = by_code.get(parent)
         if k is None:
             # "their" community is the one holding most of the grid
-            hits = shapely.intersection(cgeoms, fixed[i]).area if len(cgeoms) else np.zeros(0)
+            hits = shapely.area(shapely.intersection(cgeoms, fixed[i])) if len(cgeoms) else np.zeros(0)
             home = ccodes[int(np.argmax(hits))] if len(hits) and hits.max() > 0 else None
             where = f"; it lies in community {home}" if home else ""
             err.append(Problem("community", (c,), f"grid code {c} does not start with its community's code"
@@ -224,7 +226,7 @@ def repair_grids(grids: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None, 
             continue
         loser = i if codes[i] > codes[j] else j
         winner = j if loser == i else i
-        geoms[loser] = _polygonal(shapely.difference(geoms[loser], geoms[winner]))
+        geoms[loser] = _polygonal(shapely.difference(geoms[loser], geoms[winner]), min_area_m2)
         changed[loser] = True
         changes.append(f"grid {codes[loser]}: removed {inter.area:.2f} m² overlapping grid {codes[winner]}")
     if communities is not None and len(communities):
@@ -236,7 +238,7 @@ def repair_grids(grids: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None, 
                 continue
             outside = shapely.difference(geoms[i], cg)
             if outside.area > min_area_m2 and _thin(outside, tolerance_m):
-                geoms[i] = _polygonal(shapely.intersection(geoms[i], cg))
+                geoms[i] = _polygonal(shapely.intersection(geoms[i], cg), min_area_m2)
                 changed[i] = True
                 changes.append(f"grid {c}: clipped {outside.area:.2f} m² outside community {c[:12]}")
         tree = shapely.STRtree(geoms)
@@ -254,11 +256,13 @@ def repair_grids(grids: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None, 
                     continue
                 shared = [shapely.intersection(geoms[k].boundary, part.boundary).length for k in near]
                 k = near[int(np.argmax(shared))]
-                geoms[k] = _polygonal(shapely.union(geoms[k], part))
+                geoms[k] = _polygonal(shapely.union(geoms[k], part), min_area_m2)
                 changed[k] = True
                 changes.append(f"grid {codes[k]}: filled a {part.area:.2f} m² gap in community {cc}")
     if changed.any():
         back = gpd.GeoSeries(geoms[changed], crs="EPSG:4544").to_crs(crs).to_numpy()
+        bad = ~shapely.is_valid(back)
+        back[bad] = [_polygonal(g) for g in back[bad]]
         new = np.asarray(out.geometry.to_numpy(), dtype=object)
         new[changed] = back
         out = out.set_geometry(gpd.GeoSeries(new, index=out.index, crs=crs))

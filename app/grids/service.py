@@ -6,6 +6,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -111,13 +112,18 @@ def import_grids(session: Session, path: str | Path, *, crs: str | None = None, 
     if errors:
         raise InvalidData(errors, source=str(path))
 
-    if repair:
-        grids, result.changes = repair_grids(grids, communities, tolerance_m=tolerance_m)
+    # the layer that results: the file's grids plus the stored grids it does not replace
     stored = read_layer(session, "grids")
     others = stored[~stored["code"].isin(grids["code"])]
+    cols = ["code", "name", "households", "population"]
     layer = gpd.GeoDataFrame(
-        {"code": list(grids["code"]) + list(others["code"])},
+        pd.concat([grids[cols], pd.DataFrame(others[cols])], ignore_index=True),
         geometry=list(grids.geometry) + list(others.geometry), crs=gcrs.STORAGE_CRS)
+    from_file = np.arange(len(layer)) < len(grids)
+    if repair:
+        before = layer.geometry.to_numpy()
+        layer, result.changes = repair_grids(layer, communities, tolerance_m=tolerance_m)
+        from_file |= ~shapely.equals_exact(layer.geometry.to_numpy(), before, 0)
     touched = {c[: COMMUNITY.length] for c in layer["code"]}
     report = check_grids(layer, communities[communities["code"].isin(touched)])
     result.report = report
@@ -128,6 +134,7 @@ def import_grids(session: Session, path: str | Path, *, crs: str | None = None, 
                 f"{tolerance_m:g} m and invalid rings; run check-grids to see the problems on a map)")
         rows.append(RowError(None, None, f"grid layer refused: {report.summary()}{hint}"))
         raise InvalidData(rows, source=str(path))
+    grids = layer[from_file]
 
     existing = set(stored["code"])
     result.updated = int(grids["code"].isin(existing).sum())

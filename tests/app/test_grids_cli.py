@@ -1,0 +1,166 @@
+"""gridwatch geocode / regeocode / check-grids / grids import, run in-process on PostGIS."""
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from sqlalchemy import text
+
+from gis.crs import from_metric, to_metric, wgs84_to_gcj02
+from tests.geometries import plant_defects
+
+DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
+
+
+def _oracle(session, lon, lat):
+    return session.execute(text(
+        "SELECT (SELECT min(code) FROM grids g WHERE ST_Covers(g.geom, ST_SetSRID(ST_MakePoint(x, y), 4326))) "
+        "FROM unnest(CAST(:x AS float8[]), CAST(:y AS float8[])) WITH ORDINALITY AS p(x, y, i) ORDER BY i"),
+        {"x": list(lon), "y": list(lat)}).scalars().all()
+
+
+def test_geocode_csv_in_gcj02(cli, demo_db, tmp_path):
+    rng = np.random.default_rng(3)
+    lon, lat = rng.uniform(104.70, 104.85, 300), rng.uniform(29.30, 29.42, 300)
+    glon, glat = wgs84_to_gcj02(lon, lat)
+    src = tmp_path / "pts.csv"
+    pd.DataFrame({"name": [f"p{i}" for i in range(300)], "X": glon, "Y": glat}).to_csv(src, index=False)
+    out = tmp_path / "out.csv"
+    res = cli(demo_db, "geocode", str(src), str(out), "--crs", "gcj02", "--lon-field", "X", "--lat-field", "Y")
+    assert res.exit_code == 0, res.output
+    got = pd.read_csv(out, dtype=str, keep_default_na=False)
+    with demo_db.Session() as s:
+        expected = _oracle(s, got["lon"].astype(float), got["lat"].astype(float))
+        communities = [s.execute(text("SELECT community_code FROM grids WHERE code = :c"), {"c": c}).scalar()
+                       if c else None for c in expected]
+    assert [c or None for c in got["grid_code"]] == expected
+    assert np.abs(got["lon"].astype(float) - lon).max() < 1e-7
+    assert [c or None for c in got["community_code"]][:50] == [c for c in communities][:50]
+    assert got["name"].tolist()[:3] == ["p0", "p1", "p2"]
+
+
+def test_geocode_reports_bad_rows_and_bad_crs(cli, demo_db, tmp_path):
+    src = tmp_path / "bad.csv"
+    src.write_text("lon,lat\n104.77,29.36\n29.36,104.77\nabc,29.3\n")
+    res = cli(demo_db, "geocode", str(src), str(tmp_path / "o.csv"))
+    assert res.exit_code == 2
+    assert "line 3" in res.output and "swapped" in res.output and "line 4" in res.output
+    res = cli(demo_db, "geocode", str(src), str(tmp_path / "o.csv"), "--crs", "mars")
+    assert res.exit_code != 0 and "gcj02" in res.output
+
+
+def test_geocode_geojson_points(cli, demo_db, tmp_path):
+    pts = gpd.GeoDataFrame({"id": [1, 2]}, geometry=gpd.points_from_xy([104.7713, 104.60], [29.3665, 29.25]),
+                           crs=4326)
+    src = tmp_path / "pts.geojson"
+    pts.to_file(src)
+    out = tmp_path / "out.gpkg"
+    res = cli(demo_db, "geocode", str(src), str(out))
+    assert res.exit_code == 0, res.output
+    got = gpd.read_file(out)
+    with demo_db.Session() as s:
+        assert [c if isinstance(c, str) else None for c in got["grid_code"]] == _oracle(s, [104.7713, 104.60], [29.3665, 29.25])
+
+
+def test_regeocode_fixes_stale_codes(cli, demo_db):
+    with demo_db.Session() as s:
+        s.execute(text("UPDATE incidents SET grid_code = NULL, community_code = NULL WHERE id % 3 = 0"))
+        s.execute(text("UPDATE cameras SET grid_code = NULL, street_code = NULL"))
+        s.commit()
+    res = cli(demo_db, "regeocode")
+    assert res.exit_code == 0, res.output
+    with demo_db.Session() as s:
+        wrong = s.execute(text("SELECT count(*) FROM incidents i WHERE grid_code IS DISTINCT FROM "
+                               "(SELECT min(code) FROM grids g WHERE ST_Covers(g.geom, i.geom))")).scalar()
+        no_street = s.execute(text("SELECT count(*) FROM cameras WHERE community_code IS NOT NULL AND "
+                                   "street_code IS DISTINCT FROM left(community_code, 9)")).scalar()
+    assert wrong == 0 and no_street == 0
+    assert "incident" in res.output and "camera" in res.output
+
+
+def test_check_grids_clean_and_broken(cli, demo_db, tmp_path):
+    res = cli(demo_db, "check-grids", str(DEMO / "grids.geojson"))
+    assert res.exit_code == 0, res.output
+    assert "no problems" in res.output
+    grids = gpd.read_file(DEMO / "grids.geojson")
+    communities = gpd.read_file(DEMO / "communities.geojson")
+    broken, planted = plant_defects(grids, communities)
+    src = tmp_path / "broken.gpkg"
+    broken.to_file(src)
+    out = tmp_path / "problems.gpkg"
+    res = cli(demo_db, "check-grids", str(src), "--communities", str(DEMO / "communities.geojson"),
+              "--out", str(out))
+    assert res.exit_code == 1
+    for kind in ("invalid", "overlap", "gap", "sliver", "duplicate", "outside"):
+        assert f"{kind}:" in res.output
+    problems = gpd.read_file(out, layer="problems")
+    assert {"overlap", "gap", "sliver"} <= set(problems["kind"]) and problems.crs.to_epsg() == 4326
+
+
+def _shifted_grid(session):
+    """The demo grid at the district's west edge, moved 0.4 m west-east into its neighbours."""
+    grids = gpd.read_postgis(text("SELECT code, name, geom FROM grids ORDER BY code"), session.connection(),
+                             geom_col="geom", crs=4326)
+    return grids
+
+
+def test_grids_import_refuses_then_repairs(cli, demo_db, tmp_path):
+    with demo_db.Session() as s:
+        grids = _shifted_grid(s)
+    metric = to_metric(grids.geometry)
+    target = 10
+    grids.loc[target, "geom"] = from_metric(metric.iloc[target].buffer(0.3, join_style="mitre"))
+    grids = grids.rename_geometry("geometry")
+    grids["households"] = 42
+    src = tmp_path / "grids.geojson"
+    grids.iloc[[target]].to_file(src)
+    res = cli(demo_db, "grids", "import", str(src))
+    assert res.exit_code == 2 and "overlap" in res.output and "--repair" in res.output
+    res = cli(demo_db, "grids", "import", str(src), "--repair", "--dry-run")
+    assert res.exit_code == 0, res.output
+    assert "dry run" in res.output and "repaired:" in res.output
+    with demo_db.Session() as s:
+        assert s.execute(text("SELECT households FROM grids WHERE code = :c"),
+                         {"c": grids.loc[target, "code"]}).scalar() != 42
+    res = cli(demo_db, "grids", "import", str(src), "--repair")
+    assert res.exit_code == 0, res.output
+    assert "removed" in res.output or "clipped" in res.output
+    assert "0 grid(s) added" in res.output and "updated" in res.output
+    with demo_db.Session() as s:
+        assert s.execute(text("SELECT households FROM grids WHERE code = :c"),
+                         {"c": grids.loc[target, "code"]}).scalar() == 42
+        overlaps = s.execute(text("SELECT count(*) FROM grids a JOIN grids b ON a.code < b.code AND "
+                                  "ST_Area(ST_Transform(ST_Intersection(a.geom, b.geom), 4544)) > 0.01")).scalar()
+    assert overlaps == 0
+
+
+def test_grids_import_new_grid_and_bad_code(cli, demo_db, tmp_path):
+    with demo_db.Session() as s:
+        grids = _shifted_grid(s).rename_geometry("geometry")
+    bad = grids.iloc[[0]].copy()
+    bad["code"] = "123"
+    src = tmp_path / "bad.geojson"
+    bad.to_file(src)
+    res = cli(demo_db, "grids", "import", str(src))
+    assert res.exit_code == 2 and "line 1" in res.output and "15 digits" in res.output
+    # split a grid in two: the old code keeps the west half, a new code takes the east half
+    g = grids.iloc[0]
+    m = to_metric(g.geometry)
+    minx, miny, maxx, maxy = m.bounds
+    mid = (minx + maxx) / 2
+    west = from_metric(shapely.intersection(m, shapely.box(minx - 1, miny - 1, mid, maxy + 1)))
+    east = from_metric(shapely.intersection(m, shapely.box(mid, miny - 1, maxx + 1, maxy + 1)))
+    new_code = g["code"][:12] + "900"
+    layer = gpd.GeoDataFrame({"code": [g["code"], new_code], "name": ["west", "east"]},
+                             geometry=[west, east], crs=4326)
+    src = tmp_path / "split.gpkg"
+    layer.to_file(src)
+    res = cli(demo_db, "grids", "import", str(src))
+    assert res.exit_code == 0, res.output
+    assert "1 grid(s) added, 1 updated" in res.output
+    with demo_db.Session() as s:
+        wrong = s.execute(text("SELECT count(*) FROM incidents i WHERE grid_code IS DISTINCT FROM "
+                               "(SELECT min(code) FROM grids g WHERE ST_Covers(g.geom, i.geom))")).scalar()
+    assert wrong == 0
