@@ -167,7 +167,7 @@ def export_cmd(c: Context, layer: str, file: Path) -> None:
 
     with c.db.session() as s:
         frame = read_layer(s, layer)
-    write_frame(frame, file, layer=layer.replace("-", "_"))
+    write_frame(frame, file, layer=layer.replace("-", "_"), timezone=c.settings.timezone)
     click.echo(f"{len(frame)} {layer} → {file}")
 
 

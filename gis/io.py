@@ -93,8 +93,14 @@ def read_table(path: str | Path) -> Table:
 
 
 def _flat(gdf: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Geometry as lon/lat for points, WKT otherwise: for CSV and Excel."""
+    """Geometry as lon/lat for points, WKT otherwise: for CSV and Excel.
+
+    Zoned timestamps become ISO 8601 text with their offset (Excel has no zoned datetimes).
+    """
     df = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    for col in df.columns:
+        if isinstance(df[col].dtype, pd.DatetimeTZDtype):
+            df[col] = df[col].map(lambda t: "" if pd.isna(t) else t.isoformat())
     geom = gdf.geometry
     if len(geom) and (geom.geom_type == "Point").all():
         df["lon"] = geom.x.round(8)
@@ -131,9 +137,18 @@ WRITERS = {
 }
 
 
-def write_frame(gdf: gpd.GeoDataFrame, path: str | Path, *, layer: str | None = None) -> Path:
-    """Write ``gdf`` (EPSG:4326) to ``path`` with the writer registered for its suffix."""
+def write_frame(gdf: gpd.GeoDataFrame, path: str | Path, *, layer: str | None = None,
+                timezone: str | None = None) -> Path:
+    """Write ``gdf`` (EPSG:4326) to ``path`` with the writer registered for its suffix.
+
+    ``timezone`` (e.g. ``"Asia/Shanghai"``) converts zoned timestamp columns for the reader's benefit.
+    """
     path = Path(path)
+    if timezone:
+        gdf = gdf.copy()
+        for col in gdf.columns:
+            if isinstance(gdf[col].dtype, pd.DatetimeTZDtype):
+                gdf[col] = gdf[col].dt.tz_convert(timezone)
     writer = WRITERS.get(path.suffix.lower())
     if writer is None:
         raise InvalidData(f"cannot write {path.suffix!r}; use one of {', '.join(sorted(WRITERS))}", source=str(path))

@@ -116,6 +116,8 @@ def test_export_every_layer_in_every_format(cli, demo_db, tmp_path, layer, suffi
                "incidents": ["grid_code", "community_code", "street_code"], "members": ["grid_code"]}
     for col in parents.get(layer, []):
         assert col in frame.columns
+    if layer == "incidents" and suffix in (".csv", ".xlsx"):
+        assert frame["reported_at"].str.endswith("+08:00").all()  # in the district's time zone, offset kept
     if layer == "cameras":
         assert set(frame["programme"]) <= {"skynet", "xueliang", "huiyan", "compound", "other"}
         assert frame["code"].astype(str).str.fullmatch(r"\d{20}").all()
