@@ -92,7 +92,7 @@ def read_table(path: str | Path) -> Table:
     return reader(path)
 
 
-def _flat(gdf: gpd.GeoDataFrame) -> pd.DataFrame:
+def _flat(gdf: gpd.GeoDataFrame, timezone: str | None = None) -> pd.DataFrame:
     """Geometry as lon/lat for points, WKT otherwise: for CSV and Excel.
 
     Zoned timestamps become ISO 8601 text with their offset (Excel has no zoned datetimes).
@@ -100,7 +100,8 @@ def _flat(gdf: gpd.GeoDataFrame) -> pd.DataFrame:
     df = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
     for col in df.columns:
         if isinstance(df[col].dtype, pd.DatetimeTZDtype):
-            df[col] = df[col].map(lambda t: "" if pd.isna(t) else t.isoformat())
+            zoned = df[col].dt.tz_convert(timezone) if timezone else df[col]
+            df[col] = zoned.map(lambda t: "" if pd.isna(t) else t.isoformat())
     geom = gdf.geometry
     if len(geom) and (geom.geom_type == "Point").all():
         df["lon"] = geom.x.round(8)
@@ -110,16 +111,17 @@ def _flat(gdf: gpd.GeoDataFrame) -> pd.DataFrame:
     return df
 
 
-def _write_csv(gdf, path: Path, **_):
-    _flat(gdf).to_csv(path, index=False, encoding="utf-8-sig")
+def _write_csv(gdf, path: Path, timezone: str | None = None, **_):
+    _flat(gdf, timezone).to_csv(path, index=False, encoding="utf-8-sig")
 
 
-def _write_xlsx(gdf, path: Path, **_):
-    _flat(gdf).to_excel(path, index=False, engine="openpyxl")
+def _write_xlsx(gdf, path: Path, timezone: str | None = None, **_):
+    _flat(gdf, timezone).to_excel(path, index=False, engine="openpyxl")
 
 
 def _write_vector(driver: str):
-    def write(gdf, path: Path, layer: str | None = None):
+    # GeoPackage stores timestamps in UTC by its specification, so vector files keep them as they are.
+    def write(gdf, path: Path, layer: str | None = None, **_):
         kw = {"layer": layer} if layer and driver == "GPKG" else {}
         if path.exists() and driver != "GPKG":
             path.unlink()
@@ -141,17 +143,12 @@ def write_frame(gdf: gpd.GeoDataFrame, path: str | Path, *, layer: str | None = 
                 timezone: str | None = None) -> Path:
     """Write ``gdf`` (EPSG:4326) to ``path`` with the writer registered for its suffix.
 
-    ``timezone`` (e.g. ``"Asia/Shanghai"``) converts zoned timestamp columns for the reader's benefit.
+    ``timezone`` (e.g. ``"Asia/Shanghai"``): CSV and Excel show zoned timestamps in it, with the offset.
     """
     path = Path(path)
-    if timezone:
-        gdf = gdf.copy()
-        for col in gdf.columns:
-            if isinstance(gdf[col].dtype, pd.DatetimeTZDtype):
-                gdf[col] = gdf[col].dt.tz_convert(timezone)
     writer = WRITERS.get(path.suffix.lower())
     if writer is None:
         raise InvalidData(f"cannot write {path.suffix!r}; use one of {', '.join(sorted(WRITERS))}", source=str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    writer(gdf, path, layer=layer)
+    writer(gdf, path, layer=layer, timezone=timezone)
     return path
