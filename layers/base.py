@@ -80,6 +80,7 @@ def base_map(bounds: tuple[float, float, float, float] | None = None, *, basemap
     """A Leaflet map fitted to ``bounds`` (W, S, E, N in lon/lat), with the configured basemap."""
     m = folium.Map(location=DA_AN_CENTRE, zoom_start=12, tiles=None, control_scale=True,
                    prefer_canvas=True, height=height)
+    m.options["maxZoom"] = 19  # folium gives maxZoom only to tile layers; needed with no basemap too
     tiles = basemap_url(basemap, tianditu_key)
     if tiles:
         folium.TileLayer(tiles=tiles[0], attr=tiles[1], name="basemap", overlay=False, control=False).add_to(m)

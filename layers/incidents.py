@@ -10,6 +10,7 @@ import folium
 import geopandas as gpd
 import pandas as pd
 from folium.plugins import HeatMap, MarkerCluster
+from folium.utilities import JsCode
 
 from layers import popups
 
@@ -71,7 +72,9 @@ def incidents(frame: gpd.GeoDataFrame, *, name: str = "事件 incidents", show: 
         marker=folium.CircleMarker(radius=MARKER_RADIUS, weight=2, fill=True, fill_opacity=0.85),
         style_function=lambda f: {"color": f["properties"]["stroke"], "fillColor": f["properties"]["colour"],
                                   "weight": 3 if f["properties"]["overdue"] else 1},
-        popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=360),
+        # each marker owns its popup: a cluster takes the markers out of the GeoJSON group, so a popup
+        # bound on the group would never open; the HTML is escaped by layers.popups
+        on_each_feature=JsCode("function (f, layer) { layer.bindPopup(f.properties.popup, {maxWidth: 360}); }"),
     ).add_to(parent)
     return fg
 

@@ -40,12 +40,13 @@ def cameras_seeing_spot(s: Session, lon: float, lat: float, basemap: str) -> dic
     near = _cameras_near(s, lon, lat)
     if not len(near):
         return {"available": True, "cameras": [], "cones": {"type": "FeatureCollection", "features": []}}
-    seen = cameras_seeing(near, lon, lat)
-    seen = seen[seen["sees"].astype(bool)] if "sees" in seen.columns else seen
-    rows = near.set_index("device_id").loc[list(seen["device_id"])].reset_index()
-    rows = gpd.GeoDataFrame(rows, geometry="geom", crs=4326)
-    cones = gpd.GeoDataFrame({"device_id": rows["device_id"].to_numpy(), "status": rows["status"].to_numpy()},
-                             geometry=view_sectors(rows).to_numpy() if len(rows) else [], crs=4326)
+    seen = cameras_seeing(near, lon, lat)  # those that see it, then those that would after a turn
+    rows = near[near["device_id"].isin(list(seen["device_id"]))]
+    sectors = view_sectors(rows) if len(rows) else gpd.GeoSeries([], crs=4326)
+    turn = dict(zip(seen["device_id"], seen["after_turn"].astype(bool)))
+    ids = rows.loc[sectors.index, "device_id"].to_numpy()
+    cones = gpd.GeoDataFrame({"device_id": ids, "after_turn": [turn.get(i, False) for i in ids]},
+                             geometry=sectors.to_numpy(), crs=4326)
     cams = []
     for rec in seen.to_dict("records"):
         cams.append({k: (round(float(v), 1) if isinstance(v, float) else (bool(v) if k in ("sees", "after_turn")
@@ -100,12 +101,13 @@ def search(s: Session, q: str, grids, *, basemap: str, limit: int = 10) -> list[
         return []
     like = "%" + q.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
     scope = "AND grid_code = ANY(:grids)" if grids is not None else ""
-    params = {"q": q, "like": like, "limit": limit, "grids": sorted(grids or [])}
-    id_match = "id = CAST(:q AS bigint) OR " if q.isdigit() and len(q) < 18 else ""
+    params = {"q": q, "like": like, "limit": limit, "grids": sorted(grids or []),
+              "qid": int(q) if q.isdigit() and len(q) < 18 else -1}
+    id_match = "id = :qid OR "
     queries = [
         ("incident", f"SELECT id::text AS id, coalesce(external_id, id::text) || ' ' || coalesce(address, '') AS label, "
                      f"geom FROM incidents WHERE ({id_match}external_id ILIKE :like OR address ILIKE :like) {scope} "
-                     f"ORDER BY (external_id = :q OR id::text = :q) DESC, reported_at DESC LIMIT :limit"),
+                     f"ORDER BY (external_id = CAST(:q AS text) OR id = :qid) DESC, reported_at DESC LIMIT :limit"),
         ("camera", f"SELECT device_id AS id, device_id || ' ' || coalesce(name, '') AS label, geom FROM cameras "
                    f"WHERE (device_id LIKE :like OR name ILIKE :like OR address ILIKE :like) {scope} "
                    f"ORDER BY device_id LIMIT :limit"),

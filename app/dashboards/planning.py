@@ -12,9 +12,7 @@ from pathlib import Path
 
 import folium
 import geopandas as gpd
-import numpy as np
 import pandas as pd
-import shapely
 from flask import current_app
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -56,25 +54,19 @@ def grid_coverage(s: Session) -> gpd.GeoDataFrame:
 
 
 def _blind(cams: gpd.GeoDataFrame, grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    from gis import coverage
+    from gis.coverage import blind_spots
 
-    spots = coverage.blind_spots(cams, grids)
-    return spots if isinstance(spots, gpd.GeoDataFrame) else gpd.GeoDataFrame(geometry=gpd.GeoSeries(spots), crs=4326)
+    return blind_spots(cams, grids, code="code")
 
 
 def outside_view(s: Session, cams: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Open incidents no ON camera's view sector contains (in EPSG:4326)."""
-    from gis.coverage import view_sectors
+    from gis.coverage import seen_mask
 
     inc = read_layer(s, "incidents", where="state = ANY(:open)", params={"open": list(OPEN_STATES)})
-    if not len(inc) or not len(cams):
+    if not len(inc):
         return inc
-    sectors = gpd.GeoSeries(view_sectors(cams), crs=4326)
-    tree = shapely.STRtree(sectors.to_numpy())
-    hit = tree.query(inc.geometry.to_numpy(), predicate="within")
-    inside = np.zeros(len(inc), dtype=bool)
-    inside[hit[0]] = True
-    return inc[~inside]
+    return inc[~seen_mask(cams, inc.geometry)]
 
 
 def planner_map(s: Session, settings) -> tuple[MapParts, pd.DataFrame]:
@@ -87,8 +79,7 @@ def planner_map(s: Session, settings) -> tuple[MapParts, pd.DataFrame]:
     camera_layer.cameras(to_display(read_layer(s, "cameras"), basemap), cones=False, show=True).add_to(m)
     from gis.coverage import view_sectors
 
-    cones = gpd.GeoDataFrame({"status": cams["status"].to_numpy()}, geometry=gpd.GeoSeries(view_sectors(cams)).to_numpy(),
-                             crs=4326)
+    cones = gpd.GeoDataFrame(geometry=view_sectors(cams).to_numpy(), crs=4326)
     folium.GeoJson(to_display(cones, basemap).to_json(drop_id=True), name="视野 view cones",
                    style_function=lambda _f: {"color": "#1a9850", "weight": 1, "fillOpacity": 0.12}).add_to(m)
     coverage_layer.blind_spots(to_display(_blind(cams, cov), basemap)).add_to(m)

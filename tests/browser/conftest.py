@@ -1,0 +1,115 @@
+"""A live gridwatch server over a committed demo database, and a headless Chromium that may only
+talk to it.
+
+Rolled-back test connections cannot be shared with a server thread, so this module makes its own
+database (``database_factory``), loads the demo district and the demo accounts, and commits.
+Every request the browser makes to anything other than 127.0.0.1 is aborted and recorded.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from sqlalchemy import text
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+XSS = '<script>window.__xss=1</script><img src="/xss.png" onerror="window.__xss=2">'
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def live_data(database_factory):
+    """(engine, facts): demo district + accounts + an XSS incident in the lead's grid, committed."""
+    from app.db import Database
+    from app.demo import create_demo_accounts, load_demo
+
+    eng = database_factory("browser")
+    with Database(eng).session() as s:
+        load_demo(s, ROOT / "data")
+        grid = create_demo_accounts(s)
+        xss_id = s.execute(text(
+            "INSERT INTO incidents (external_id, category_code, source, description, address, state, grid_code, "
+            "community_code, geom) SELECT 'XSS-1', (SELECT min(code) FROM categories), 'public', :d, :a, "
+            "'reported', g.code, g.community_code, ST_PointOnSurface(g.geom) FROM grids g WHERE g.code = :g "
+            "RETURNING id"), {"d": XSS, "a": XSS[:190], "g": grid}).scalar()
+        other_id = s.execute(text("SELECT min(id) FROM incidents WHERE grid_code <> :g"), {"g": grid}).scalar()
+    return eng, {"grid": grid, "xss_id": xss_id, "other_id": other_id}
+
+
+@pytest.fixture(scope="session")
+def live_server(live_data, tmp_path_factory):
+    """Base URL of a real werkzeug server in a thread on 127.0.0.1 (random port)."""
+    from werkzeug.serving import make_server
+
+    from app import create_app
+    from app.config import Settings
+    from app.db import Database
+
+    tmp = tmp_path_factory.mktemp("live")
+    settings = Settings({"var_dir": str(tmp / "var"), "secret_key": "browser-secret",
+                         "data_dir": str(ROOT / "data")}, environ={}, config_file=tmp / "none.toml")
+    app = create_app(settings, database=Database(live_data[0]))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    pw = sync_playwright().start()
+    browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+    pw.stop()
+
+
+class Watched:
+    """A page plus what it tried: ``blocked`` non-local URLs and console ``errors``."""
+
+    def __init__(self, page, base: str):
+        self.page, self.base, self.blocked, self.errors = page, base, [], []
+
+    def goto(self, path: str):
+        return self.page.goto(self.base + path, wait_until="load")
+
+    def login(self, account: str):
+        from app.demo import DEMO_ACCOUNTS
+
+        self.goto("/login")
+        self.page.fill("input[name=username]", account)
+        self.page.fill("input[name=password]", DEMO_ACCOUNTS[account][1])
+        with self.page.expect_navigation():
+            self.page.click("button[type=submit]")
+
+    def screenshot(self, name: str):
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+@pytest.fixture
+def web(chromium, live_server):
+    context = chromium.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    watched = Watched(page, live_server)
+
+    def _route(route):
+        host = urlparse(route.request.url).hostname
+        if host == "127.0.0.1":
+            return route.continue_()
+        watched.blocked.append(route.request.url)
+        return route.abort()
+
+    context.route("**/*", _route)
+    page.on("console", lambda msg: watched.errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: watched.errors.append(str(exc)))
+    yield watched
+    context.close()
