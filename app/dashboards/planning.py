@@ -7,6 +7,7 @@ process until the camera registry or the grids change (its computation is the ex
 from __future__ import annotations
 
 import io
+import json
 import tempfile
 from pathlib import Path
 
@@ -93,11 +94,28 @@ def planner_map(s: Session, settings) -> tuple[MapParts, pd.DataFrame]:
     return parts, table[["code", "name", "area_m2", "covered_m2", "ratio"]]
 
 
-def what_if(s: Session, k: int, *, basemap: str) -> dict:
-    """K proposed new sites (``gis.placement.plan_sites``) with the coverage they add, as map GeoJSON."""
-    from app.dashboards.placement_adapter import plan
+def what_if(s: Session, k: int, *, basemap: str, days: int = 365) -> dict:
+    """K proposed new sites at road intersections (``gis.placement.plan_sites``, MCLP) that cover the most
+    incidents of the last ``days`` not yet seen by an ON camera; their coverage discs and the gain, as
+    map GeoJSON (display coordinates)."""
+    from gis.coverage import view_sectors
+    from gis.crs import from_metric, to_metric
+    from gis.placement import DEFAULT_SITE_RANGE_M, plan_sites, road_intersections
 
-    return plan(s, k, basemap=basemap)
+    cams = read_layer(s, "cameras", where="status = 'ON'")
+    demand = read_layer(s, "incidents", where="reported_at >= (SELECT max(reported_at) FROM incidents) - "
+                                              "make_interval(days => :d)", params={"d": days}).assign(weight=1.0)
+    plan = plan_sites(road_intersections(read_layer(s, "roads")), demand, k, existing=view_sectors(cams),
+                      areas=read_layer(s, "grids"), code="code")
+    sites = plan.sites
+    discs = gpd.GeoDataFrame(geometry=from_metric(to_metric(sites.geometry).buffer(DEFAULT_SITE_RANGE_M)),
+                             crs=4326) if len(sites) else gpd.GeoDataFrame(geometry=[], crs=4326)
+    shown = to_display(sites[[c for c in ("rank", "gain", "share", "code") if c in sites.columns]
+                             + [sites.geometry.name]], basemap)
+    return {"k": plan.k, "sites": json.loads(shown.to_json(drop_id=True)),
+            "cones": json.loads(to_display(discs, basemap).to_json(drop_id=True)),
+            "new_incidents": plan.new_demand, "total_incidents": plan.total_demand,
+            "share_before": plan.share_before, "share_after": plan.share_after, "notes": plan.notes}
 
 
 def coverage_file(s: Session, fmt: str) -> tuple[bytes, str]:

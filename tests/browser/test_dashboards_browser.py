@@ -82,3 +82,19 @@ def test_statistics_page(web):
     assert web.page.locator("svg.gw-chart rect").count() > 10
     web.screenshot("statistics")
     _clean(web)
+
+
+def test_planner_dashboard_and_what_if(web):
+    web.login("planner")
+    assert web.page.url.endswith("/dashboard/planner")
+    web.page.wait_for_function("window.gw && window.gw.map")
+    overlays = web.page.evaluate(COUNT_LAYERS)["overlays"]
+    assert any("覆盖率" in o for o in overlays) and any("盲区" in o for o in overlays)
+    assert web.page.locator(".gw-legend").count() == 1
+    assert web.page.locator("#gw-least tr").count() > 5
+    web.page.fill("#gw-whatif input[name=k]", "3")
+    web.page.click("#gw-whatif button")
+    web.page.wait_for_function("window.gw.sites.getLayers().length >= 2", timeout=60000)
+    assert "→" in web.page.inner_text("#gw-gain")
+    web.screenshot("planner")
+    _clean(web)
