@@ -1,0 +1,127 @@
+"""Dashboard layer builders, by structure (Folium writes random ids), plus the registry meta-test."""
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import folium
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from layers import base, coverage, incidents
+from layers.registry import LAYERS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _render(*groups) -> str:
+    m = base.base_map((104.6, 29.3, 104.9, 29.45))
+    for g in groups:
+        g.add_to(m)
+    base.finish(m)
+    return re.sub(r"\s+", "", m.get_root().render())
+
+
+def _points(n=3):
+    return shapely.points(np.linspace(104.70, 104.80, n), np.linspace(29.30, 29.40, n))
+
+
+def test_incidents(tmp_path):
+    frame = gpd.GeoDataFrame({"id": [1, 2, 3], "state": ["reported", "dispatched", "closed"],
+                              "overdue": [False, True, False], "description": ["<script>alert(1)</script>", "a", "b"]},
+                             geometry=_points(), crs=4326)
+    fg = incidents.incidents(frame)
+    assert isinstance(fg, folium.FeatureGroup)
+    html = _render(fg)
+    assert "L.markerClusterGroup" in html and "<script>alert" not in html and "lt;script" in html
+    props = incidents.marker_properties(frame)
+    assert list(props["colour"]) == [incidents.STATE_COLOURS[s] for s in frame["state"]]
+    assert list(props["stroke"])[1] == incidents.OVERDUE_STROKE and list(props["stroke"])[0] != incidents.OVERDUE_STROKE
+    assert incidents.incidents(frame.iloc[:0]).get_name()  # empty frame: an empty group
+
+
+def test_incident_heat():
+    frame = gpd.GeoDataFrame({"n": [1, 4, 2]}, geometry=_points(), crs=4326)
+    fg = incidents.heat(frame, weight="n")
+    assert not fg.show
+    html = _render(fg)
+    assert "L.heatLayer" in html and "/vendor/heat/leaflet_heat.min.js" in html
+    assert "[29.4,104.8,0.5]" in html  # weights normalised by the largest cell
+
+
+def test_coverage():
+    grids = gpd.GeoDataFrame({"code": ["a", "b", "c"], "ratio": [0.1, 0.95, np.nan]},
+                             geometry=shapely.buffer(_points(), 0.01), crs=4326)
+    assert list(coverage.ratio_colour(grids["ratio"])) == [coverage.RATIO_COLOURS[0], coverage.RATIO_COLOURS[-1],
+                                                           coverage.NO_DATA_COLOUR]
+    m_html = _render(coverage.coverage_choropleth(grids), coverage.ratio_legend())
+    assert "gw-legend" in m_html and coverage.RATIO_COLOURS[0] in m_html and "d3" not in m_html.lower().split("vendor")[0]
+
+
+def test_blind_spots():
+    spots = gpd.GeoDataFrame({"code": ["a"], "area_m2": [1234.4]}, geometry=shapely.buffer(_points(1), 0.002), crs=4326)
+    html = _render(coverage.blind_spots(spots))
+    assert coverage.BLIND_STYLE["fillColor"] in html and "1234.0" in html
+
+
+def test_proposed_sites():
+    sites = gpd.GeoDataFrame({"rank": [1, 2], "gain_m2": [10.0, 5.0]}, geometry=_points(2), crs=4326)
+    fg = coverage.proposed_sites(sites, cones=gpd.GeoSeries(shapely.buffer(_points(2), 0.001), crs=4326))
+    html = _render(fg)
+    assert html.count("L.circleMarker(") == 2 and coverage.SITE_COLOUR in html
+
+
+def test_streets():
+    assert "streets" in LAYERS and LAYERS["streets"].__module__ == "layers.boundaries"
+
+
+def test_communities():
+    assert LAYERS["communities"].__name__ == "communities"
+
+
+def test_grids():
+    g = gpd.GeoDataFrame({"code": ["510304001001001"], "name": ["<b>x</b>"]},
+                         geometry=shapely.buffer(_points(1), 0.01), crs=4326)
+    html = _render(LAYERS["grids"](g))
+    assert "<b>x</b>" not in html
+
+
+def test_cameras():
+    cams = gpd.GeoDataFrame({"device_id": ["1"], "name": ["c"], "status": ["ON"]}, geometry=_points(1), crs=4326)
+    assert _render(LAYERS["cameras"](cams)).count("L.circleMarker(") == 1
+
+
+def test_amap_display_shift_moves_every_vertex_like_the_point_function():
+    from gis.crs import wgs84_to_gcj02
+
+    poly = gpd.GeoDataFrame(geometry=[shapely.box(104.7, 29.3, 104.71, 29.31)], crs=4326)
+    shifted = base.to_display(poly, "amap").geometry.iloc[0]
+    xy = shapely.get_coordinates(poly.geometry.iloc[0])
+    ex, ey = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
+    np.testing.assert_allclose(shapely.get_coordinates(shifted), np.column_stack([ex, ey]), atol=1e-12)
+    assert base.to_display(poly, "osm").geometry.iloc[0].equals(poly.geometry.iloc[0])
+    moved = shapely.get_coordinates(shifted) - xy
+    assert 0.002 < np.abs(moved).max() < 0.01  # some hundreds of metres near Da'an
+
+
+def test_basemaps():
+    assert base.basemap_url("none") is None
+    assert base.basemap_url("tianditu", "KEY")[0].endswith("tk=KEY")
+    assert base.basemap_url("http://tiles.local/{z}/{x}/{y}.png")[1] == "intranet tiles"
+    for bad in ("tianditu", "ftp://x/{z}/{x}/{y}", "nonsense"):
+        try:
+            base.basemap_url(bad)
+        except ValueError:
+            continue
+        raise AssertionError(bad)
+
+
+def test_every_registered_layer_has_a_test_and_a_docs_line():
+    tests = {node.name for path in (ROOT / "tests" / "layers").glob("test_*.py")
+             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))) if isinstance(node, ast.FunctionDef)}
+    docs = (ROOT / "docs" / "dashboards.md").read_text(encoding="utf-8")
+    missing = [n for n in LAYERS if f"test_{n}" not in tests]
+    undocumented = [n for n in LAYERS if f"`{n}`" not in docs]
+    assert not missing and not undocumented, (missing, undocumented)
