@@ -34,6 +34,16 @@ def render_parts(m: folium.Map, names: dict, info: dict | None = None) -> MapPar
                     names=names, info=info or {})
 
 
+DISPLAY_TOLERANCE_DEG = 2e-5  # ~2 m: invisible at district zoom, cuts the vertices of boundaries, arcs, blind spots
+
+
+def light(frame: gpd.GeoDataFrame, basemap: str) -> gpd.GeoDataFrame:
+    """Display copy (``to_display``) with simplified polygons, so boundary and cone layers stay small."""
+    out = to_display(frame, basemap)
+    out[out.geometry.name] = out.geometry.simplify(DISPLAY_TOLERANCE_DEG, preserve_topology=True)
+    return out[~out.geometry.is_empty]
+
+
 def _bounds(frame: gpd.GeoDataFrame):
     if not len(frame):
         return None
@@ -54,9 +64,9 @@ def incident_map(s: Session, settings, flt: service.IncidentFilter, grids, *, la
     bounds = district_bounds(s) if grids is None else _bounds(grid_frame)
     m = base_map(bounds, basemap=basemap, tianditu_key=settings.tianditu_key)
     if boundaries_layers and grids is None:
-        boundaries.streets(to_display(read_layer(s, "streets"), basemap), show=False).add_to(m)
-        boundaries.communities(to_display(read_layer(s, "communities"), basemap)).add_to(m)
-    boundaries.grids(to_display(grid_frame, basemap), show=grids is not None).add_to(m)
+        boundaries.streets(light(read_layer(s, "streets"), basemap), show=False).add_to(m)
+        boundaries.communities(light(read_layer(s, "communities"), basemap)).add_to(m)
+    boundaries.grids(light(grid_frame, basemap), show=grids is not None).add_to(m)
     camera_layer.cameras(to_display(_scoped(s, "cameras", grids), basemap)).add_to(m)
     frame, total = service.incident_frame(s, flt, grids, limit=max_markers, lang=lang)
     inc = incident_layer.incidents(to_display(frame, basemap))

@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.dashboards.pages import MapParts, render_parts
+from app.dashboards.pages import MapParts, light as _light, render_parts
 from app.incidents.models import OPEN_STATES
 from app.layers_db import district_bounds, read_layer
 from gis.errors import InvalidData
@@ -26,6 +26,7 @@ from layers import cameras as camera_layer, coverage as coverage_layer, incident
 from layers.base import base_map, finish, to_display
 
 LEAST_COVERED = 15
+OUTSIDE_MARKERS = 1000  # most 'outside camera view' markers a planner page embeds
 FORMATS = {"csv": "text/csv; charset=utf-8", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
            "gpkg": "application/geopackage+sqlite3"}
 
@@ -74,23 +75,25 @@ def planner_map(s: Session, settings) -> tuple[MapParts, pd.DataFrame]:
     basemap = settings.basemap
     m = base_map(district_bounds(s), basemap=basemap, tianditu_key=settings.tianditu_key)
     cov = grid_coverage(s)
-    coverage_layer.coverage_choropleth(to_display(cov, basemap)).add_to(m)
+    coverage_layer.coverage_choropleth(_light(cov, basemap)).add_to(m)
     coverage_layer.ratio_legend().add_to(m)
     cams = read_layer(s, "cameras", where="status = 'ON'")
     camera_layer.cameras(to_display(read_layer(s, "cameras"), basemap), cones=False, show=True).add_to(m)
     from gis.coverage import view_sectors
 
     cones = gpd.GeoDataFrame(geometry=view_sectors(cams).to_numpy(), crs=4326)
-    folium.GeoJson(to_display(cones, basemap).to_json(drop_id=True), name="视野 view cones",
+    folium.GeoJson(_light(cones, basemap).to_json(drop_id=True), name="视野 view cones",
                    style_function=lambda _f: {"color": "#1a9850", "weight": 1, "fillOpacity": 0.12}).add_to(m)
-    coverage_layer.blind_spots(to_display(_blind(cams, cov), basemap)).add_to(m)
+    coverage_layer.blind_spots(_light(_blind(cams, cov), basemap)).add_to(m)
     out = outside_view(s, cams).assign(overdue=False)
+    n_outside = len(out)
+    out = out.sort_values("reported_at", ascending=False).head(OUTSIDE_MARKERS)  # the newest; count stays exact
     out = out.rename(columns={"code": "id", "category_code": "category"})
     incident_layer.incidents(to_display(out, basemap), name="视野外事件 outside view", show=False).add_to(m)
     sites = folium.FeatureGroup(name="建议点位 proposed sites", show=True).add_to(m)
     finish(m)
     table = cov.drop(columns=cov.geometry.name).sort_values(["ratio", "code"]).head(LEAST_COVERED)
-    parts = render_parts(m, {"sites": sites.get_name()}, {"outside_view": len(out)})
+    parts = render_parts(m, {"sites": sites.get_name()}, {"outside_view": n_outside})
     return parts, table[["code", "name", "area_m2", "covered_m2", "ratio"]]
 
 

@@ -21,7 +21,7 @@ from gis.errors import InvalidData, NotFound, RowError
 from layers.base import display_crs, shift_lonlat, to_display
 from layers.incidents import marker_properties
 
-PAGE_MARKERS = 3000       # most markers a page embeds; beyond that the page loads by bounding box
+PAGE_MARKERS = 1000       # most markers a page embeds; beyond that the page loads by bounding box
 API_LIMIT = 2000          # most features one /api/incidents answer carries
 HEAT_CELL_DEG = 0.001     # heat layer cell (about 100 m × 110 m at Da'an): one weighted point per cell
 
