@@ -85,7 +85,7 @@ def view_sector(lon: float, lat: float, azimuth_deg: float, fov_deg: float, rang
     Returns
     -------
     shapely.Polygon
-        Built in EPSG:4544 with arc vertices every ``viewshed.ARC_STEP_DEG``° (area within 0.01 % of
+        Built in EPSG:4544 with arc vertices every ``viewshed.ARC_STEP_DEG``° (area within 0.02 % of
         π r² fov / 360), returned in EPSG:4326.
 
     Examples

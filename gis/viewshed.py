@@ -21,8 +21,8 @@ import pandas as pd
 import shapely
 
 #: arc vertex spacing; a regular polygon of this step inscribed in the circle loses
-#: 1 − sin(θ)/θ ≈ θ²/6 ≈ 0.005 % of a sector's area (the contract allows 0.5 %)
-ARC_STEP_DEG = 1.0
+#: 1 − sin(θ)/θ ≈ θ²/6 ≈ 0.02 % of a sector's area (the contract allows 0.5 %)
+ARC_STEP_DEG = 2.0
 #: what a camera with no azimuth / fov / range is taken to have (documented in docs/coverage.md)
 DEFAULT_AZIMUTH_DEG = 0.0
 DEFAULT_FOV_DEG = 60.0

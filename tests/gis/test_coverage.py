@@ -52,7 +52,7 @@ def test_view_sector_area_matches_exact_sector(az, fov, rng):
     lon, lat = lonlat(0, 0)
     area = to_metric(coverage.view_sector(lon, lat, az, fov, rng)).area
     assert area == pytest.approx(math.pi * rng ** 2 * fov / 360, rel=5e-3)
-    assert area == pytest.approx(math.pi * rng ** 2 * fov / 360, rel=1e-4)  # we do better than the contract
+    assert area == pytest.approx(math.pi * rng ** 2 * fov / 360, rel=3e-4)  # 2° arcs: 0.02 %, better than the contract
 
 
 @pytest.mark.parametrize("az", [0, 37, 90, 180, 271.5])
@@ -67,7 +67,7 @@ def test_view_sector_points_along_azimuth_clockwise_from_north(az):
 def test_domes_and_full_fov_give_the_disc(fov, ptz):
     lon, lat = lonlat(0, 0)
     disc = to_metric(coverage.view_sector(lon, lat, 90, fov, 120, ptz_type=ptz))
-    assert disc.area == pytest.approx(math.pi * 120 ** 2, rel=1e-4)
+    assert disc.area == pytest.approx(math.pi * 120 ** 2, rel=3e-4)
     assert disc.contains(shapely.Point(X0 - 100, Y0)) and disc.contains(shapely.Point(X0, Y0 + 100))
 
 
@@ -83,7 +83,7 @@ def test_missing_parameters_take_documented_defaults():
     frame = cams([(0, 0, np.nan, np.nan, np.nan, 3, "ON"), (0, 0, None, 0, -5, 3, "ON")])
     for poly in to_metric(coverage.view_sectors(frame)):
         expected = math.pi * viewshed.DEFAULT_RANGE_M ** 2 * viewshed.DEFAULT_FOV_DEG / 360
-        assert poly.area == pytest.approx(expected, rel=1e-4)
+        assert poly.area == pytest.approx(expected, rel=3e-4)
         assert poly.centroid.y > Y0  # default azimuth 0: pointing north
 
 
@@ -102,8 +102,8 @@ def test_sector_and_disc_inside_grids_and_a_grid_with_no_camera():
     frame = cams([(0, 0, 30, 75, 120, 3, "ON"), (700, 0, 0, 360, 60, 2, "ON")])
     out = coverage.coverage_by_area(frame, grid).set_index("code")
     assert list(out.index) == list(grid["code"])
-    assert out["covered_m2"].iloc[0] == pytest.approx(math.pi * 120 ** 2 * 75 / 360, rel=1e-4)
-    assert out["covered_m2"].iloc[1] == pytest.approx(math.pi * 60 ** 2, rel=1e-4)
+    assert out["covered_m2"].iloc[0] == pytest.approx(math.pi * 120 ** 2 * 75 / 360, rel=3e-4)
+    assert out["covered_m2"].iloc[1] == pytest.approx(math.pi * 60 ** 2, rel=3e-4)
     assert out["covered_m2"].iloc[2] == 0 and out["ratio"].iloc[2] == 0
 
 
