@@ -55,6 +55,8 @@ class Camera(Base):
     status: Mapped[str] = mapped_column(String(8), default="ON", server_default="ON", index=True)
     grid_code: Mapped[str | None] = mapped_column(String(15), index=True)
     community_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    # what the record says (import column or management unit), as opposed to the geocoded community_code
+    declared_community_code: Mapped[str | None] = mapped_column(String(12))
     street_code: Mapped[str | None] = mapped_column(String(9), index=True)
     geom = mapped_column(Geometry("POINT", srid=4326, spatial_index=True), nullable=False)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1", nullable=False)
@@ -74,6 +76,8 @@ class Camera(Base):
         CheckConstraint("grid_code IS NULL OR grid_code ~ '^[0-9]{15}$'", name="grid_code_format"),
         CheckConstraint("community_code IS NULL OR community_code ~ '^[0-9]{12}$'", name="community_code_format"),
         CheckConstraint("street_code IS NULL OR street_code ~ '^[0-9]{9}$'", name="street_code_format"),
+        CheckConstraint("declared_community_code IS NULL OR declared_community_code ~ '^[0-9]{12}$'",
+                        name="declared_community_code_format"),
     )
 
 

@@ -1,0 +1,278 @@
+"""Camera record fields: names, Chinese headers, value parsing and per-row validation.
+
+One definition of every importable field (:data:`FIELDS`), the header aliases a district's
+spreadsheet uses (:data:`HEADER_ALIASES`, English, Chinese and the 10-character Shapefile names) and
+:func:`validate_rows`, which turns a frame of text cells into typed values and a list of
+:class:`~gis.errors.RowError`. Positions are checked by the importer (``gis.crs``), not here.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+
+from camera_registry.gb28181 import InvalidDeviceId, parse_device_id
+from camera_registry.models import PROGRAMMES, STATUSES
+from gis.codes import COMMUNITY
+from gis.errors import RowError
+
+
+@dataclass(frozen=True)
+class Field:
+    """An importable camera attribute: its column, Chinese header, Shapefile name and kind."""
+
+    name: str
+    zh: str
+    kind: str  # text | int | float | date | code
+    shp: str = ""
+    max_len: int | None = None
+
+    @property
+    def shp_name(self) -> str:
+        return self.shp or self.name
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("device_id", "设备编码", "code"),
+    Field("name", "设备名称", "text", max_len=100),
+    Field("point_name", "点位名称", "text", max_len=100),
+    Field("programme", "建设工程", "code"),
+    Field("point_class", "点位类型", "int", shp="pt_class"),
+    Field("ptz_type", "摄像机类型", "int"),
+    Field("function_types", "功能类型", "code", shp="func_types"),
+    Field("height_m", "安装高度", "float"),
+    Field("azimuth", "方位角", "float"),
+    Field("fov", "水平视场角", "float"),
+    Field("vfov", "垂直视场角", "float"),
+    Field("range_m", "最大可视距离", "float"),
+    Field("install_date", "安装时间", "date", shp="inst_date"),
+    Field("management_unit", "管理单位", "text", shp="mgmt_unit", max_len=100),
+    Field("contact", "联系方式", "text", max_len=60),
+    Field("record_days", "录像保存天数", "int", shp="rec_days"),
+    Field("address", "安装地址", "text", max_len=200),
+    Field("status", "在线状态", "code"),
+    Field("declared_community_code", "所属社区编码", "code", shp="decl_comm"),
+    Field("source_crs", "来源坐标系", "text", shp="src_crs", max_len=20),
+)
+BY_NAME = {f.name: f for f in FIELDS}
+# Derived values that an export writes and an import ignores (recomputed from the position).
+DERIVED: dict[str, tuple[str, str]] = {  # name -> (Chinese header, Shapefile name)
+    "grid_code": ("网格编码", "grid_code"),
+    "community_code": ("所在社区编码", "comm_code"),
+    "street_code": ("街道编码", "street_cd"),
+}
+POSITION = {"lon": "经度", "lat": "纬度"}
+REQUIRED = ("device_id", "name")
+# GB/T 28181-2022 catalog: InstallTime, ManagementUnit, ContactInfo and RecordSaveDays are mandatory for
+# class-1 (一类) points; the position (mandatory for classes 1 and 2) is required of every row here.
+CLASS1_REQUIRED = ("install_date", "management_unit", "contact", "record_days")
+
+HEADER_ALIASES: dict[str, str] = {}
+for _f in FIELDS:
+    for _alias in (_f.name, _f.zh, _f.shp_name):
+        HEADER_ALIASES[_alias.lower()] = _f.name
+for _name, (_zh, _shp) in DERIVED.items():
+    for _alias in (_name, _zh, _shp):
+        HEADER_ALIASES[_alias.lower()] = _name
+HEADER_ALIASES.update({
+    "设备id": "device_id", "设备编号": "device_id", "国标编码": "device_id", "deviceid": "device_id",
+    "名称": "name", "摄像机名称": "name",
+    "点位名": "point_name", "通用名称": "point_name",
+    "所属工程": "programme", "工程": "programme", "项目": "programme",
+    "点位级别": "point_class", "point_type": "point_class", "pointtype": "point_class",
+    "ptz类型": "ptz_type", "ptztype": "ptz_type", "云台类型": "ptz_type",
+    "function_type": "function_types", "functiontype": "function_types",
+    "高度": "height_m", "安装高度(米)": "height_m", "安装高度(m)": "height_m", "height": "height_m",
+    "朝向": "azimuth", "方向角": "azimuth", "direction": "azimuth",
+    "视场角": "fov", "horizontalfieldangle": "fov", "verticalfieldangle": "vfov",
+    "可视距离": "range_m", "最大可视距离(米)": "range_m", "maxviewdistance": "range_m",
+    "安装日期": "install_date", "installtime": "install_date",
+    "managementunit": "management_unit", "管理部门": "management_unit",
+    "联系电话": "contact", "contactinfo": "contact",
+    "存储天数": "record_days", "recordsavedays": "record_days",
+    "地址": "address", "安装位置": "address",
+    "状态": "status", "设备状态": "status",
+    "declared_community": "declared_community_code", "社区编码": "declared_community_code",
+    "lon": "lon", "lat": "lat", "经度": "lon", "longitude": "lon", "lng": "lon", "x": "lon",
+    "纬度": "lat", "latitude": "lat", "y": "lat",
+})
+
+PROGRAMME_ALIASES = {
+    "天网": "skynet", "天网工程": "skynet", "雪亮": "xueliang", "雪亮工程": "xueliang", "慧眼": "huiyan",
+    "慧眼工程": "huiyan", "智慧平安小区": "compound", "平安小区": "compound", "其他": "other", "其它": "other",
+    **{p: p for p in PROGRAMMES},
+}
+STATUS_ALIASES = {"在线": "ON", "离线": "OFF", "视频丢失": "VLOST", "故障": "DEFECT", **{s: s for s in STATUSES}}
+CLASS_ALIASES = {"一类": 1, "二类": 2, "三类": 3, "其他": 9, "1": 1, "2": 2, "3": 3, "9": 9}
+PTZ_ALIASES = {"球机": 1, "半球": 2, "固定枪机": 3, "枪机": 3, "遥控枪机": 4, "遥控半球": 5,
+               **{str(i): i for i in range(1, 6)}}
+FUNCTION_TYPES = ("01", "02", "03", "04", "05", "99")
+
+# (low, high, low inclusive, high inclusive, unit) of numeric fields
+RANGES = {
+    "azimuth": (0.0, 360.0, True, True, "degrees clockwise from north"),
+    "fov": (0.0, 360.0, False, True, "degrees"),
+    "vfov": (0.0, 180.0, False, True, "degrees"),
+    "range_m": (0.0, 10_000.0, False, True, "metres"),
+    "height_m": (0.0, 300.0, False, True, "metres above ground"),
+    "record_days": (1, 3650, True, True, "days"),
+}
+
+
+def canonical_header(header: str) -> str | None:
+    """The field a column header names (English, Chinese or Shapefile spelling), or None."""
+    key = re.sub(r"\s+", "", str(header)).lower().replace("（", "(").replace("）", ")")
+    return HEADER_ALIASES.get(key)
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text.replace("，", "."))
+    except ValueError:
+        return None
+    return value if value == value and abs(value) != float("inf") else None
+
+
+def _date(text: str) -> date | None:
+    # Excel cells come back as "2017-01-14 00:00:00"; a time other than midnight is not a date
+    m = re.fullmatch(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]00:00(?::00)?)?", text)
+    if not m:
+        return None
+    try:
+        return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        return None
+
+
+def _function_types(text: str) -> str | None:
+    parts = [p.strip() for p in re.split(r"[;,/、，；\s]+", text) if p.strip()]
+    out = []
+    for p in parts:
+        code = p.zfill(2) if p.isdigit() else p
+        if code not in FUNCTION_TYPES:
+            return None
+        if code not in out:
+            out.append(code)
+    return ";".join(out)
+
+
+def parse_value(name: str, text: str, *, centre: str | None):
+    """Typed value of field ``name`` from a non-empty cell, or raise ValueError with the reason."""
+    f = BY_NAME[name]
+    if name == "device_id":
+        try:
+            did = parse_device_id(text, centre)
+        except InvalidDeviceId as exc:
+            raise ValueError(f"{exc.segment}: {exc.reason}") from None
+        if not did.is_camera:
+            raise ValueError(f"type: {did.type} ({did.type_name}) is not a camera type (121, 131 or 132)")
+        return did.code
+    if name == "programme":
+        value = PROGRAMME_ALIASES.get(text.lower() if text.isascii() else text)
+        if value is None:
+            raise ValueError(f"{text!r} is not a programme: use 天网/雪亮工程/慧眼工程/智慧平安小区/其他 "
+                             f"or {'/'.join(PROGRAMMES)}")
+        return value
+    if name == "status":
+        value = STATUS_ALIASES.get(text.upper() if text.isascii() else text)
+        if value is None:
+            raise ValueError(f"{text!r} is not a status: use ON/OFF (在线/离线), VLOST or DEFECT")
+        return value
+    if name == "point_class":
+        return _alias_int(text, CLASS_ALIASES, "a point class: use 1, 2, 3 or 9 (一类/二类/三类)")
+    if name == "ptz_type":
+        return _alias_int(text, PTZ_ALIASES, "a PTZ type: use 1–5 (球机/半球/固定枪机/遥控枪机/遥控半球)")
+    if name == "function_types":
+        value = _function_types(text)
+        if value is None:
+            raise ValueError(f"{text!r}: function types are {'/'.join(FUNCTION_TYPES)} separated by ';'")
+        return value
+    if name == "declared_community_code":
+        try:
+            return COMMUNITY.validate(text, parent=centre[:6] if centre else None)
+        except ValueError as exc:
+            raise ValueError(str(exc)) from None
+    if f.kind == "date":
+        value = _date(text)
+        if value is None:
+            raise ValueError(f"{text!r} is not a date (YYYY-MM-DD)")
+        if value > date.today():
+            raise ValueError(f"{value.isoformat()} is in the future")
+        return value
+    if f.kind in ("float", "int"):
+        value = _number(text)
+        if value is None:
+            raise ValueError(f"{text!r} is not a number")
+        if f.kind == "int":
+            if value != int(value):
+                raise ValueError(f"{text!r} is not a whole number")
+            value = int(value)
+        _check_range(name, value)
+        return value
+    if f.max_len is not None and len(text) > f.max_len:
+        raise ValueError(f"longer than {f.max_len} characters ({len(text)})")
+    return text
+
+
+def _alias_int(text: str, aliases: dict, what: str) -> int:
+    key = text[:-2] if text.endswith(".0") else text
+    if key not in aliases:
+        raise ValueError(f"{text!r} is not {what}")
+    return aliases[key]
+
+
+def _check_range(name: str, value: float) -> None:
+    if name not in RANGES:
+        return
+    lo, hi, lo_in, hi_in, unit = RANGES[name]
+    ok = (value >= lo if lo_in else value > lo) and (value <= hi if hi_in else value < hi)
+    if not ok:
+        interval = f"{'[' if lo_in else '('}{lo:g}, {hi:g}{']' if hi_in else ')'}"
+        raise ValueError(f"{value:g} is outside {interval} {unit}")
+
+
+def validate_rows(frame: pd.DataFrame, lines, *, centre: str | None) -> tuple[list[dict], list[RowError]]:
+    """Typed values of every row (only the fields present as columns) and every problem found.
+
+    ``frame`` has canonical column names (see :func:`canonical_header`) and text cells; an empty
+    cell is ``None`` (cleared). Required fields and class-1 fields are checked here too.
+    """
+    present = [f.name for f in FIELDS if f.name in frame.columns]
+    errors: list[RowError] = []
+    rows: list[dict] = []
+    for line, cells in zip(lines, frame[present].itertuples(index=False, name=None)):
+        row: dict = {}
+        for name, raw in zip(present, cells):
+            text = "" if raw is None else str(raw).strip()
+            if not text:
+                row[name] = None
+                continue
+            try:
+                row[name] = parse_value(name, text, centre=centre)
+            except ValueError as exc:
+                errors.append(RowError(int(line), name, str(exc)))
+                row[name] = _BAD
+        for name in REQUIRED:
+            if row.get(name) is None:
+                errors.append(RowError(int(line), name, f"missing: every camera needs a {name} "
+                                       f"({BY_NAME[name].zh})"))
+        if row.get("point_class") == 1:
+            missing = [n for n in CLASS1_REQUIRED if row.get(n) is None]
+            if missing:
+                errors.append(RowError(int(line), ",".join(missing),
+                                       "a class-1 point (一类点位) must have " + ", ".join(
+                                           f"{n} ({BY_NAME[n].zh})" for n in missing) + " (GB/T 28181-2022)"))
+        rows.append(row)
+    return rows, errors
+
+
+class _Bad:
+    """Marks a cell that failed to parse (distinct from an empty cell)."""
+
+    def __repr__(self) -> str:
+        return "<bad>"
+
+
+_BAD = _Bad()
