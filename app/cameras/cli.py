@@ -1,0 +1,139 @@
+"""``gridwatch cameras``: import, export, status, list, near, history (thin layer over camera_registry)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from app.cli import Context, pass_ctx, report_errors
+
+LIST_COLUMNS = ["device_id", "name", "programme", "point_class", "status", "grid_code", "community_code"]
+
+
+@click.group("cameras")
+def cameras_group() -> None:
+    """The Skynet camera registry (天网点位): GB/T 28181 IDs, import/export, status, queries."""
+
+
+@cameras_group.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--crs", default=None, metavar="CRS",
+              help="coordinate system of the positions: wgs84 | cgcs2000 | gcj02 | bd09 | EPSG:nnnn "
+                   "(default: the file's own, else wgs84)")
+@click.option("--dry-run", is_flag=True, help="check and count, write nothing")
+@click.option("--on-error", type=click.Choice(["reject", "skip"]), default="reject", show_default=True,
+              help="reject: one bad row writes nothing; skip: write the good rows")
+@pass_ctx
+@report_errors
+def import_cmd(c: Context, file: Path, crs: str | None, dry_run: bool, on_error: str) -> None:
+    """Import cameras from FILE (.csv, .xlsx, .geojson, .gpkg, .shp); upsert by device ID."""
+    from tqdm import tqdm
+
+    from app.loaders import camera_import_options
+    from camera_registry.importer import import_cameras
+
+    with c.db.session() as s, tqdm(desc="cameras", unit="row", file=sys.stderr) as bar:
+        report = import_cameras(s, file, crs=crs, on_error=on_error, dry_run=dry_run, actor="cli",
+                                progress=bar.update, **camera_import_options(s, c.settings))
+    for e in report.errors[:200]:
+        click.echo(f"  skipped: {e}", err=True)
+    if len(report.errors) > 200:
+        click.echo(f"  … and {len(report.errors) - 200} more", err=True)
+    if report.ignored_columns:
+        click.echo(f"  ignored columns: {', '.join(report.ignored_columns)}", err=True)
+    click.echo(("dry run: " if dry_run else "") + report.summary())
+
+
+@cameras_group.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--chinese-headers", is_flag=True, help="设备编码, 设备名称, 经度, 纬度, … instead of English names")
+@pass_ctx
+@report_errors
+def export_cmd(c: Context, file: Path, chinese_headers: bool) -> None:
+    """Write the registry to FILE (.csv, .xlsx, .geojson, .gpkg, .shp); the importer reads it back unchanged."""
+    from camera_registry.exporter import export_cameras
+
+    with c.db.session() as s:
+        n = export_cameras(s, file, chinese_headers=chinese_headers)
+    click.echo(f"{n} cameras → {file}")
+
+
+@cameras_group.command("status")
+@click.argument("device_id")
+@click.argument("status")
+@click.option("--note", default=None, help="why (recorded with the event)")
+@click.option("--actor", default="cli", show_default=True)
+@pass_ctx
+@report_errors
+def status_cmd(c: Context, device_id: str, status: str, note: str | None, actor: str) -> None:
+    """Record STATUS (ON, OFF, VLOST, DEFECT; 在线/离线) for DEVICE_ID."""
+    from camera_registry.history import set_status
+
+    with c.db.session() as s:
+        cam = set_status(s, device_id, status, actor, note=note)
+        click.echo(f"{cam.device_id} {cam.name}: {cam.status} (version {cam.version})")
+
+
+def _print(frame, columns) -> None:
+    if frame.empty:
+        click.echo("no cameras")
+        return
+    text = frame[columns].fillna("").astype(str).to_string(index=False)
+    click.echo(text)
+    click.echo(f"{len(frame)} camera(s)")
+
+
+@cameras_group.command("list")
+@click.option("--grid", default=None, help="grid code (15 digits)")
+@click.option("--community", default=None, help="community code (12 digits)")
+@click.option("--street", default=None, help="street code (9 digits)")
+@click.option("--programme", default=None, help="skynet, xueliang, huiyan, compound, other (or 天网, 雪亮工程, …)")
+@click.option("--status", default=None, help="ON, OFF, VLOST, DEFECT")
+@click.option("--class", "point_class", default=None, help="point class 1, 2, 3 or 9")
+@pass_ctx
+@report_errors
+def list_cmd(c: Context, grid, community, street, programme, status, point_class) -> None:
+    """List cameras matching every filter given."""
+    from camera_registry.queries import cameras
+
+    with c.db.session() as s:
+        frame = cameras(s, grid=grid, community=community, street=street, programme=programme, status=status,
+                        point_class=point_class)
+    _print(frame, LIST_COLUMNS)
+
+
+@cameras_group.command("near")
+@click.argument("lon", type=float)
+@click.argument("lat", type=float)
+@click.option("--within", "within_m", type=float, default=200.0, show_default=True, help="metres")
+@pass_ctx
+@report_errors
+def near_cmd(c: Context, lon: float, lat: float, within_m: float) -> None:
+    """Cameras within --within metres of WGS-84 LON LAT, nearest first."""
+    from camera_registry.queries import cameras_within
+
+    with c.db.session() as s:
+        frame = cameras_within(s, lon, lat, within_m)
+    frame["distance_m"] = frame["distance_m"].round(1)
+    _print(frame, ["device_id", "name", "status", "distance_m"])
+
+
+@cameras_group.command("history")
+@click.argument("device_id")
+@pass_ctx
+@report_errors
+def history_cmd(c: Context, device_id: str) -> None:
+    """The events of DEVICE_ID (ADD, UPDATE, ON, OFF, VLOST, DEFECT, DEL), oldest first."""
+    from camera_registry.history import events
+
+    with c.db.session() as s:
+        rows = events(s, device_id)
+        if not rows:
+            click.echo(f"no events for {device_id}")
+            return
+        for e in rows:
+            click.echo(f"{e.at.isoformat(timespec='seconds')}  {e.event:<6} {e.actor:<12} {e.note or ''}")
+
+
+COMMANDS = [cameras_group]

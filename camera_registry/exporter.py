@@ -1,0 +1,92 @@
+"""Camera export (摄像机导出) in every format the importer reads, round-trip exact.
+
+Columns are the importable fields (:data:`camera_registry.schema.FIELDS`) plus the derived codes
+(which an import ignores); positions are WGS-84 (EPSG:4326): lon/lat columns in CSV and Excel,
+point geometries in GeoJSON, GeoPackage and Shapefile. Shapefile field names are limited to 10
+bytes, so they use the short names of the schema (``pt_class``, ``mgmt_unit``, …), which the
+importer maps back.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from camera_registry.schema import DERIVED, FIELDS, POSITION
+from gis.errors import InvalidData
+from gis.io import write_frame
+
+COLUMNS = [f.name for f in FIELDS] + list(DERIVED)
+INT_FIELDS = [f.name for f in FIELDS if f.kind == "int"]
+
+
+def cameras_frame(session: Session, where: str | None = None, params: dict | None = None) -> gpd.GeoDataFrame:
+    """The stored cameras as a GeoDataFrame (EPSG:4326) with the export columns, by ``device_id``."""
+    sql = (f"SELECT {', '.join(COLUMNS)}, version, geom FROM cameras"
+           + (f" WHERE {where}" if where else "") + " ORDER BY device_id")
+    frame = gpd.read_postgis(text(sql), session.connection(), params=params or {}, geom_col="geom")
+    if frame.crs is None:
+        frame = frame.set_crs("EPSG:4326")
+    return frame
+
+
+def _for_file(frame: gpd.GeoDataFrame, suffix: str) -> gpd.GeoDataFrame:
+    """Plain column types every driver writes the same way (text dates, nullable integers)."""
+    out = frame.drop(columns=["version"]).copy()
+    out["install_date"] = out["install_date"].map(lambda d: d.isoformat() if pd.notna(d) and d is not None else None)
+    for name in INT_FIELDS:
+        out[name] = out[name].astype("Int64")
+    if suffix in (".csv", ".xlsx"):
+        # text cells so CSV/Excel keep empty cells empty (not "nan") and integers without ".0"
+        for name in INT_FIELDS:
+            out[name] = out[name].map(lambda v: "" if pd.isna(v) else str(int(v)))
+    return out.rename_geometry("geometry")
+
+
+def export_cameras(session: Session, path: str | Path, *, chinese_headers: bool = False,
+                   where: str | None = None, params: dict | None = None) -> int:
+    """Write the registry to ``path`` (.csv, .xlsx, .geojson, .gpkg, .shp by suffix); returns the row count.
+
+    Parameters
+    ----------
+    chinese_headers : bool
+        Use the Chinese headers (设备编码, 设备名称, 经度, 纬度, …) of :data:`~camera_registry.schema.FIELDS`.
+        Not possible for Shapefiles (10-byte field names): use GeoPackage or Excel instead.
+    where, params : str, dict, optional
+        An SQL filter on the ``cameras`` table (for the CLI's filtered exports).
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if chinese_headers and suffix == ".shp":
+        raise InvalidData("Shapefile field names are limited to 10 bytes, too short for the Chinese headers; "
+                          "export to .gpkg, .xlsx or .csv instead", source=str(path))
+    frame = _for_file(cameras_frame(session, where, params), suffix)
+    names: dict[str, str] = {}
+    if suffix == ".shp":
+        names = {f.name: f.shp_name for f in FIELDS} | {k: v[1] for k, v in DERIVED.items()}
+    elif chinese_headers:
+        names = {f.name: f.zh for f in FIELDS} | {k: v[0] for k, v in DERIVED.items()}
+    frame = frame.rename(columns=names)
+    write_frame(frame, path, layer="cameras")
+    if chinese_headers and suffix in (".csv", ".xlsx"):
+        _rename_position_headers(path, suffix)
+    return len(frame)
+
+
+def _rename_position_headers(path: Path, suffix: str) -> None:
+    """``write_frame`` names the flattened point columns lon/lat; a Chinese sheet wants 经度/纬度."""
+    if suffix == ".csv":
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        df.rename(columns=POSITION).to_csv(path, index=False, encoding="utf-8-sig")
+        return
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path)
+    ws = wb.active
+    for cell in ws[1]:
+        if cell.value in POSITION:
+            cell.value = POSITION[cell.value]
+    wb.save(path)

@@ -1,0 +1,81 @@
+"""GB/T 28181 device IDs: every segment, valid and invalid."""
+from __future__ import annotations
+
+import pytest
+
+from camera_registry.gb28181 import (CAMERA_TYPES, INDUSTRIES, InvalidDeviceId, DeviceId, is_camera_type,
+                                     parse_device_id)
+
+
+def test_segments_of_a_valid_id():
+    d = parse_device_id("51030400001320000001")
+    assert d == DeviceId("51030400001320000001", "51030400", "00", "132", "0", "000001")
+    assert (d.province, d.city, d.county, d.unit) == ("51", "5103", "510304", "00")
+    assert d.is_camera and d.type_name.startswith("IPC")
+    assert str(d) == "51030400001320000001"
+
+
+@pytest.mark.parametrize("industry", sorted(INDUSTRIES))
+@pytest.mark.parametrize("type_code", ["111", "118", "121", "131", "132", "134", "150", "200", "215", "216", "299"])
+@pytest.mark.parametrize("network", list("012345678"))
+def test_every_listed_industry_type_and_network_is_accepted(industry, type_code, network):
+    code = f"51030400{industry}{type_code}{network}123456"
+    d = parse_device_id(code)
+    assert (d.industry, d.type, d.network, d.serial) == (industry, type_code, network, "123456")
+    assert is_camera_type(code) == (type_code in {"121", "131", "132"})
+
+
+def test_blanks_around_are_ignored():
+    assert parse_device_id("  51030400001310000002 ").code == "51030400001310000002"
+
+
+@pytest.mark.parametrize("code, segment, words", [
+    ("5103040000132000001", "length", "must have 20 digits, has 19"),
+    ("510304000013200000011", "length", "has 21"),
+    ("", "length", "has 0"),
+    ("5103040A001320000001", "centre code", "character 8 ('A') is not a digit"),
+    ("51030400x01320000001", "industry", "character 9"),
+    ("51030400001X20000001", "type", "character 12 ('X')"),
+    ("5103040000132-000001", "network", "character 14"),
+    ("510304000013200000O1", "serial", "character 19"),
+    ("51030200001320000001", "centre code", "51030200 is not under the district's centre 51030400"),
+    ("51030401001320000001", "centre code", "not under"),
+    ("51030400121320000001", "industry", "unknown industry code 12"),
+    ("51030400991320000001", "industry", "unknown industry code 99"),
+    ("51030400001000000001", "type", "unknown device type code 100"),
+    ("51030400003000000001", "type", "unknown device type code 300"),
+    ("51030400001329000001", "network", "unknown network code 9"),
+])
+def test_invalid_ids_name_the_segment_and_why(code, segment, words):
+    with pytest.raises(InvalidDeviceId) as info:
+        parse_device_id(code)
+    assert info.value.segment == segment
+    assert words in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+def test_non_string_is_refused():
+    with pytest.raises(InvalidDeviceId, match="must be a string"):
+        parse_device_id(51030400001320000001)
+
+
+def test_centre_prefix_is_a_parameter():
+    code = "51030401001320000001"  # grassroots unit 01
+    assert parse_device_id(code, centre="510304").unit == "01"
+    assert parse_device_id("44030600001320000001", centre=None).county == "440306"
+    with pytest.raises(InvalidDeviceId, match="44030600 is not under the district's centre 51030400"):
+        parse_device_id("44030600001320000001")
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("131", True), ("132", True), ("121", True), ("111", False), ("118", False), ("200", False), ("134", False),
+    ("51030400001210000001", True), ("51030400001180000001", False),
+])
+def test_is_camera_type(value, expected):
+    assert is_camera_type(value) is expected
+    assert CAMERA_TYPES == {"121", "131", "132"}
+
+
+def test_is_camera_type_of_a_parsed_id():
+    assert is_camera_type(parse_device_id("51030400001310000001"))
+    assert not is_camera_type(parse_device_id("51030400002000000001"))
