@@ -1,0 +1,160 @@
+"""Events, revisions, past states and optimistic concurrency (two real sessions on two connections)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+
+from camera_registry.history import camera_as_of, delete_camera, events, set_status, update_camera
+from camera_registry.importer import import_cameras
+from camera_registry.models import Camera
+from gis.errors import Conflict, InvalidData, NotFound
+
+from .conftest import count, row
+
+ID = row(1)["device_id"]
+
+
+def _current(session) -> dict:
+    """The stored row, read by SQL (the oracle for what camera_as_of must give back)."""
+    r = session.execute(text("SELECT name, azimuth, status, version, ST_X(geom) AS lon, ST_Y(geom) AS lat "
+                             "FROM cameras WHERE device_id = :d"), {"d": ID}).mappings().one()
+    return dict(r)
+
+
+def _as_of(session, at) -> dict | None:
+    data = camera_as_of(session, ID, at)
+    return None if data is None else {k: data[k] for k in ("name", "azimuth", "status", "version", "lon", "lat")}
+
+
+def test_history_reconstructs_every_past_state(session, csv_file):
+    import_cameras(session, csv_file([row(1), row(2)]))
+    states = [_current(session)]
+    update_camera(session, ID, {"azimuth": 180, "name": "改名球机"}, expected_version=1, actor="alice")
+    states.append(_current(session))
+    set_status(session, ID, "离线", "bob", note="power cut")
+    states.append(_current(session))
+    update_camera(session, ID, {"lon": 104.7720, "lat": 29.3670}, expected_version=3, actor="alice")
+    states.append(_current(session))
+    set_status(session, ID, "ON", "bob")
+    states.append(_current(session))
+    delete_camera(session, ID, "carol", note="dismantled")
+    times = session.execute(text("SELECT at FROM camera_revisions WHERE device_id = :d ORDER BY at, id"),
+                            {"d": ID}).scalars().all()
+    assert len(times) == 6 and times == sorted(times) and len(set(times)) == 6
+    assert _as_of(session, times[0] - timedelta(microseconds=1)) is None
+    for k, state in enumerate(states):
+        assert _as_of(session, times[k]) == state
+        assert _as_of(session, times[k] + (times[k + 1] - times[k]) / 2) == state  # between two changes
+    assert states[1]["azimuth"] == 180 and states[2]["status"] == "OFF" and states[3]["lon"] == 104.7720
+    assert [s["version"] for s in states] == [1, 2, 3, 4, 5]
+    assert _as_of(session, times[-1]) is None  # deleted
+    assert count(session, "cameras", "device_id = :d", d=ID) == 0
+    assert [(e.event, e.actor) for e in events(session, ID)] == [
+        ("ADD", "import"), ("UPDATE", "alice"), ("OFF", "bob"), ("UPDATE", "alice"), ("ON", "bob"), ("DEL", "carol")]
+    assert events(session, ID)[2].note == "power cut"
+    full = camera_as_of(session, ID, times[1])
+    assert full["install_date"].isoformat() == "2020-05-01" and full["device_id"] == ID
+
+
+def test_stale_expected_version_is_a_conflict(session, csv_file):
+    import_cameras(session, csv_file([row(1)]))
+    update_camera(session, ID, {"azimuth": 10}, expected_version=1, actor="a")
+    with pytest.raises(Conflict, match="is at version 2, not 1"):
+        update_camera(session, ID, {"azimuth": 20}, expected_version=1, actor="b")
+    assert _current(session)["azimuth"] == 10
+
+
+def test_edits_are_validated_like_imports(session, csv_file):
+    import_cameras(session, csv_file([row(1)]))
+    with pytest.raises(InvalidData) as info:
+        update_camera(session, ID, {"azimuth": 400, "record_days": None}, expected_version=1, actor="a")
+    assert {e.field for e in info.value.errors} == {"azimuth", "record_days"}
+    with pytest.raises(InvalidData, match="not an editable camera field"):
+        update_camera(session, ID, {"device_id": "x", "version": 9}, expected_version=1, actor="a")
+    with pytest.raises(InvalidData, match="is not a status"):
+        set_status(session, ID, "BROKEN", "a")
+    with pytest.raises(NotFound):
+        set_status(session, "51030400001325099999", "ON", "a")
+    assert _current(session)["version"] == 1 and count(session, "camera_events") == 1
+
+
+def test_a_no_op_edit_writes_no_history(session, csv_file):
+    import_cameras(session, csv_file([row(1)]))
+    update_camera(session, ID, {"azimuth": 90}, expected_version=1, actor="a")
+    set_status(session, ID, "ON", "a")
+    assert count(session, "camera_revisions") == 1 and _current(session)["version"] == 1
+
+
+@pytest.fixture(scope="module")
+def committed(database_factory):
+    """A database of its own where two sessions really run on two connections (and commit)."""
+    from app.db import Database
+
+    return Database(database_factory("camera_concurrency"))
+
+
+def test_concurrent_edits_cannot_overwrite_each_other(committed, tmp_path):
+    from .conftest import write_csv
+
+    with committed.session() as s:
+        import_cameras(s, write_csv(tmp_path / "c.csv", [row(1)]))
+    alice, bob = committed.Session(), committed.Session()
+    try:
+        seen_a = alice.get(Camera, ID).version
+        seen_b = bob.get(Camera, ID).version
+        assert seen_a == seen_b == 1
+        update_camera(alice, ID, {"azimuth": 45}, expected_version=seen_a, actor="alice")
+        alice.commit()
+        with pytest.raises(Conflict, match="someone changed it meanwhile"):
+            update_camera(bob, ID, {"azimuth": 270}, expected_version=seen_b, actor="bob")
+        bob.rollback()
+        # bob reloads and succeeds on the new version
+        fresh = bob.get(Camera, ID, populate_existing=True).version
+        update_camera(bob, ID, {"name": "鲍勃改名"}, expected_version=fresh, actor="bob")
+        bob.commit()
+    finally:
+        alice.close()
+        bob.close()
+    with committed.session() as s:
+        stored = s.execute(text("SELECT azimuth, name, version FROM cameras WHERE device_id = :d"), {"d": ID}).one()
+        actors = s.execute(text("SELECT actor FROM camera_revisions ORDER BY id")).scalars().all()
+    assert stored == (45.0, "鲍勃改名", 3)
+    assert actors == ["import", "alice", "bob"]
+
+
+def test_orm_flush_of_a_stale_object_is_refused(committed):
+    """The version column also guards ORM writes that bypass update_camera."""
+    from sqlalchemy.orm.exc import StaleDataError
+
+    alice, bob = committed.Session(), committed.Session()
+    try:
+        a, b = alice.get(Camera, ID), bob.get(Camera, ID)
+        a.contact = "0813-0000001"
+        alice.commit()
+        b.contact = "0813-0000002"
+        with pytest.raises(StaleDataError):
+            bob.flush()
+        bob.rollback()
+    finally:
+        alice.close()
+        bob.close()
+    with committed.session() as s:
+        assert s.execute(text("SELECT contact FROM cameras WHERE device_id = :d"), {"d": ID}).scalar() == \
+            "0813-0000001"
+
+
+def test_moving_a_camera_rederives_its_codes(demo_session):
+    from .conftest import postgis_locate
+
+    cam = demo_session.execute(text("SELECT device_id, version, grid_code FROM cameras ORDER BY device_id LIMIT 1")
+                               ).one()
+    target = demo_session.execute(text(
+        "SELECT code, community_code, ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) FROM grids "
+        "WHERE code <> :g ORDER BY code DESC LIMIT 1"), {"g": cam.grid_code}).one()
+    update_camera(demo_session, cam.device_id, {"lon": target[2], "lat": target[3]}, expected_version=cam.version,
+                  actor="ops", locate=postgis_locate(demo_session))
+    got = demo_session.execute(text("SELECT grid_code, community_code, street_code FROM cameras WHERE device_id = :d"),
+                               {"d": cam.device_id}).one()
+    assert got == (target[0], target[1], target[1][:9])
