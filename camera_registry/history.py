@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from camera_registry.models import STATUSES, Camera, CameraEvent, CameraRevision
-from camera_registry.schema import FIELDS, BY_NAME, parse_value, validate_rows
+from camera_registry.models import Camera, CameraEvent, CameraRevision
+from camera_registry.schema import FIELDS, parse_value, validate_rows
 from gis.errors import Conflict, InvalidData, NotFound, RowError
 
 RECORD_FIELDS = tuple(f.name for f in FIELDS if f.name != "device_id")
@@ -226,6 +226,3 @@ def revisions(session: Session, device_id: str) -> list[CameraRevision]:
     return list(session.execute(select(CameraRevision).where(CameraRevision.device_id == device_id)
                                 .order_by(CameraRevision.at, CameraRevision.id)).scalars())
 
-
-__all__ = ["STATUSES", "BY_NAME", "record_change", "set_status", "update_camera", "delete_camera",
-           "camera_as_of", "events", "revisions", "snapshot", "point", "position"]

@@ -23,12 +23,13 @@ import shapely
 from scipy.spatial import cKDTree
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from camera_registry.history import point, snapshot
 from camera_registry.models import Camera, CameraEvent, CameraRevision
-from camera_registry.schema import BY_NAME, DERIVED, FIELDS, REQUIRED, canonical_header, validate_rows
+from camera_registry.schema import BY_NAME, REQUIRED, canonical_header, validate_rows
 from gis.crs import metric_transformer, parse_coordinates, parse_crs
-from gis.errors import InvalidData, RowError
+from gis.errors import Conflict, InvalidData, RowError
 from gis.io import read_table
 
 DEFAULT_BBOX = (104.55, 29.20, 105.00, 29.55)
@@ -232,7 +233,11 @@ def import_cameras(session: Session, path: str | Path, *, crs: str | None = None
     if dry_run or not plan:
         return report
     for k in range(0, len(plan), CHUNK):
-        _write(session, plan[k:k + CHUNK], actor=actor, source=Path(path).name)
+        try:
+            _write(session, plan[k:k + CHUNK], actor=actor, source=Path(path).name)
+        except StaleDataError:
+            raise Conflict("a camera in the file was changed by someone else during the import; "
+                           "run the import again") from None
         if progress:
             progress(len(plan[k:k + CHUNK]))
     return report
@@ -265,5 +270,3 @@ def _write(session: Session, plan: list, *, actor: str, source: str) -> None:
                                    data=snapshot(camera)))
     session.flush()
 
-
-__all__ = ["ImportReport", "import_cameras", "FIELDS", "DERIVED"]
