@@ -1,28 +1,77 @@
 """Point → grid (网格) geocoding that is exact (PostGIS ``ST_Covers`` semantics) and fast.
 
-:class:`GridIndex` lays a fine raster over the grids. Each cell is classified once, at build time:
+:class:`GridIndex` lays a raster over the grids. Each cell is classified once, at build time:
 
 * *empty*: no grid touches or covers it → ``None`` without any test;
 * *pure*: exactly one grid covers the whole closed cell and no grid boundary comes near it → that
   grid, by one array lookup;
-* *boundary*: a grid boundary passes through (or within 1e-6 cell of) it, or grids overlap there →
-  its few candidate grids are tested exactly with ``shapely.intersects_xy`` (which, for a point and a
-  polygon, is ``covers``: the boundary counts as inside).
+* *line*: exactly one boundary segment (shared by the grids on its two sides, or the layer's outer
+  edge) crosses the cell and no vertex lies in it → one orientation test against that segment picks
+  the grid left or right of it. The floating-point sign is used only when it is certain (Shewchuk's
+  error bound); a point on or within rounding of the segment goes to the exact test below;
+* *boundary*: anything else near a boundary (vertices, several segments, overlapping grids) → its
+  few candidate grids are tested exactly with ``shapely.intersects_xy`` (for a point and a polygon
+  that is ``covers``: the boundary counts as inside).
 
 A point on a boundary shared by several grids gets the smallest code, as ``MIN(code)`` over a
 PostGIS ``ST_Covers`` join would. Interior classification uses an even–odd scanline over all rings,
-so holes and multipolygons need no special case.
+so holes and multipolygons need no special case; which side of a segment a grid lies on comes from
+the ring's orientation (shells counter-clockwise, holes clockwise, as GEOS reports them).
 """
 from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import shapely
 from shapely import STRtree
 
 _EPS_CELL = 1e-6        # boundary marking slack in cell units: far above float error, far below a cell
-_MAX_CELLS = 1 << 24    # 64 MB of int32 labels at most
-_MIN_CELLS = 1 << 22
-_CELLS_PER_GRID = 2048
+_MAX_CELLS = 1 << 22    # 16 MB of int32 labels: the lookup stays cache-friendly, line cells do the rest
+_MIN_CELLS = 1 << 20
+_CELLS_PER_GRID = 1024
+_RIM = 2                # empty cells around the layer: clamped out-of-range points land there
+_CHUNK = 1 << 16        # points per pass of the query pipeline
+_MAX_WORKERS = 4        # threads for large queries (never more than the usable cores)
+_ORIENT_ERR = 1e-15     # > Shewchuk's ccwerrboundA (3.3e-16): |det| above this × magnitude has a certain sign
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def default_workers() -> int:
+    """Threads :meth:`GridIndex.locate` uses by default: the usable cores, at most ``_MAX_WORKERS``."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cores, _MAX_WORKERS))
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=_MAX_WORKERS, thread_name_prefix="gridindex")
+        return _POOL
+
+
+def _unique(a: np.ndarray) -> np.ndarray:
+    """Sorted unique values (NumPy 2.4's hash-based ``np.unique`` is slow on tens of millions of int64)."""
+    a = np.sort(a)
+    if len(a) == 0:
+        return a
+    keep = np.empty(len(a), dtype=bool)
+    keep[0] = True
+    np.not_equal(a[1:], a[:-1], out=keep[1:])
+    return a[keep]
+
+
+def _firsts(sorted_values: np.ndarray) -> np.ndarray:
+    """Mask of the first element of each run of equal values in a sorted array."""
+    first = np.ones(len(sorted_values), dtype=bool)
+    np.not_equal(sorted_values[1:], sorted_values[:-1], out=first[1:])
+    return first
 
 
 class GridIndex:
@@ -40,6 +89,8 @@ class GridIndex:
         order = np.argsort(codes.astype(str), kind="stable")  # grid index order = code order: min index = min code
         self.codes = codes[order]
         self.geoms = geoms[order].copy()
+        self._n = len(self.codes)
+        self._code_or_none = np.append(self.codes, np.array([None], dtype=object))  # label n = no grid
         shapely.prepare(self.geoms)
         self._tree = STRtree(self.geoms)
         self._metric_tree = None
@@ -53,82 +104,144 @@ class GridIndex:
         return cls(gdf[code].to_numpy(), gdf.geometry.to_numpy(), **kw)
 
     def __len__(self) -> int:
-        return len(self.codes)
+        return self._n
 
     # -- build ------------------------------------------------------------------------------
     def _build(self, max_cells: int | None) -> None:
-        n = len(self.geoms)
+        n = self._n
+        self._nline = 0
+        self._line = np.zeros((0, 4))
+        self._sides = np.zeros((0, 2), dtype=np.int32)
         if n == 0:
             self._x0 = self._y0 = 0.0
             self._inv = 1.0
-            self._nx = self._ny = 0
-            self._labels = np.zeros(0, dtype=np.int32)
+            self._nx = self._ny = 1
+            self._labels = np.zeros(1, dtype=np.int32)
             self._ptr = np.zeros(1, dtype=np.int64)
             self._cand = np.zeros(0, dtype=np.int32)
             return
         w, s, e, nn = shapely.total_bounds(self.geoms)
         target = max_cells or min(_MAX_CELLS, max(_MIN_CELLS, n * _CELLS_PER_GRID))
         width, height = max(e - w, 1e-9), max(nn - s, 1e-9)
-        size = np.sqrt(width * height / target)
+        size = max(np.sqrt(width * height / target), max(width, height) / 65536)  # long thin layers stay small
         self._inv = 1.0 / size
-        # one spare cell each side: outer edges and float slack stay inside the raster
-        self._x0, self._y0 = w - size, s - size
-        self._nx = int(np.ceil(width / size)) + 3
-        self._ny = int(np.ceil(height / size)) + 3
+        # _RIM cells each side that no grid reaches even with the slack: points clamped there are outside
+        self._x0, self._y0 = w - _RIM * size, s - _RIM * size
+        self._nx = int(np.ceil(width / size)) + 2 * _RIM + 1
+        self._ny = int(np.ceil(height / size)) + 2 * _RIM + 1
+        nx = self._nx
 
-        ex0, ey0, ex1, ey1, egid = self._edges()
-        bcells, bgid = self._touching(ex0, ey0, ex1, ey1, egid)
-        iv_key0, iv_key1, count, total = self._scanline(ex0, ey0, ex1, ey1, egid)
+        ox0, oy0, ox1, oy1, egid, eleft = self._edges()
+        gx0, gy0 = (ox0 - self._x0) * self._inv, (oy0 - self._y0) * self._inv
+        gx1, gy1 = (ox1 - self._x0) * self._inv, (oy1 - self._y0) * self._inv
+        seg, segs, lmin, rmin, seg_ptr, seg_gid = self._segments(ox0, oy0, ox1, oy1, egid, eleft)
+        nseg = len(lmin)
+        raw_cell, raw_edge = self._touching(gx0, gy0, gx1, gy1)
+        key = _unique(raw_cell * nseg + seg[raw_edge])
+        del raw_cell, raw_edge
+        pc, ps = key // nseg, key % nseg                   # distinct (cell, segment) pairs, by cell
+        first = _firsts(pc)
+        ucells, ustart = pc[first], np.flatnonzero(first)
+        segs_in_cell = np.diff(np.append(ustart, len(pc)))
+        # (cell, grid) pairs: every grid owning a segment that touches the cell
+        cnt = seg_ptr[ps + 1] - seg_ptr[ps]
+        pos = np.repeat(seg_ptr[ps] - (np.cumsum(cnt) - cnt), cnt) + np.arange(int(cnt.sum()))
+        gkey = _unique(np.repeat(pc, cnt) * (n + 1) + seg_gid[pos])
+        bcells, bgid = gkey // (n + 1), gkey % (n + 1)
+        del key, pc, pos, gkey
 
-        labels = np.full(self._nx * self._ny, -1, dtype=np.int32)
+        iv_key0, iv_key1, count, total = self._scanline(gx0, gy0, gx1, gy1, egid)
+        labels = np.full(self._nx * self._ny, n, dtype=np.int32)
         pure = count == 1
         labels[pure] = total[pure]
-        # cells touched by a boundary: candidates = touching grids + grids covering them from afar
-        ucells, first = np.unique(bcells, return_index=True)
-        row = bcells // self._nx
-        col = bcells % self._nx
-        inside = self._centre_inside(iv_key0, iv_key1, bgid, row, col)
-        pos = np.searchsorted(ucells, bcells)
-        in_count = np.bincount(pos, weights=inside, minlength=len(ucells))
-        in_total = np.bincount(pos, weights=np.where(inside, bgid, 0), minlength=len(ucells))
+        # grids covering a boundary cell's centre without touching it ("hidden"): overlaps, islands
+        inside = self._centre_inside(iv_key0, iv_key1, bgid, bcells // nx, bcells % nx)
+        where = np.searchsorted(ucells, bcells)
+        in_count = np.bincount(where, weights=inside, minlength=len(ucells))
+        in_total = np.bincount(where, weights=np.where(inside, bgid, 0), minlength=len(ucells))
         hidden = count[ucells] - np.rint(in_count).astype(np.int64)
         hidden_gid = total[ucells] - np.rint(in_total).astype(np.int64)
-        pairs_cell = [bcells]
-        pairs_gid = [bgid.astype(np.int64)]
-        one = hidden == 1
-        pairs_cell.append(ucells[one])
-        pairs_gid.append(hidden_gid[one])
-        # rare: several grids overlap over a cell (untouched overlaps, or overlaps at a boundary)
-        untouched_overlap = np.flatnonzero(count >= 2)
-        untouched_overlap = untouched_overlap[~np.isin(untouched_overlap, ucells)]
+
+        # line cells: one segment, no vertex in the (slack-widened) cell, at most one hidden grid
+        s1 = ps[ustart]
+        col, row = ucells % nx, ucells // nx
+        line = (segs_in_cell == 1) & (hidden >= 0) & (hidden <= 1)
+        for sx, sy in ((segs[0], segs[1]), (segs[2], segs[3])):
+            px, py = (sx[s1] - self._x0) * self._inv, (sy[s1] - self._y0) * self._inv
+            line &= ((px < col - 2 * _EPS_CELL) | (px > col + 1 + 2 * _EPS_CELL)
+                     | (py < row - 2 * _EPS_CELL) | (py > row + 1 + 2 * _EPS_CELL))
+        hid = np.where(hidden == 1, hidden_gid, n)
+        self._nline = int(line.sum())
+        ls = s1[line]
+        # one row per line cell: a and b − a (lon/lat), and the grid left and right of a→b
+        self._line = np.column_stack([segs[0, ls], segs[1, ls], segs[2, ls] - segs[0, ls], segs[3, ls] - segs[1, ls]])
+        self._sides = np.column_stack([np.minimum(lmin[ls], hid[line]),
+                                       np.minimum(rmin[ls], hid[line])]).astype(np.int32)
+
+        # candidate grids of every special cell, for the exact test
+        pairs_cell = [bcells, ucells[hidden == 1]]
+        pairs_gid = [bgid, hidden_gid[hidden == 1]]
+        mark = np.zeros(len(labels), dtype=bool)
+        mark[ucells] = True
+        untouched_overlap = np.flatnonzero((count >= 2) & ~mark)   # rare: grids overlapping away from edges
         hard = np.concatenate([ucells[(hidden >= 2) | (hidden < 0)], untouched_overlap])
         if len(hard):
             hc, hg = self._query_cells(hard)
             pairs_cell.append(hc)
             pairs_gid.append(hg)
-        cells = np.concatenate(pairs_cell)
-        gids = np.concatenate(pairs_gid)
-        key = np.unique(cells * (len(self.geoms) + 1) + gids)
-        cells, gids = key // (len(self.geoms) + 1), key % (len(self.geoms) + 1)
-        special, start = np.unique(cells, return_index=True)
-        self._ptr = np.append(start, len(cells)).astype(np.int64)
-        self._cand = gids.astype(np.int32)
-        labels[special] = -2 - np.arange(len(special), dtype=np.int32)
+        special = np.concatenate([ucells[line], ucells[~line], untouched_overlap])
+        labels[special] = n + 1 + np.arange(len(special), dtype=np.int32)   # line cells first
+        j = labels[np.concatenate(pairs_cell)].astype(np.int64) - (n + 1)
+        ckey = _unique(j * (n + 1) + np.concatenate(pairs_gid))
+        self._ptr = np.searchsorted(ckey // (n + 1), np.arange(len(special) + 1)).astype(np.int64)
+        self._cand = (ckey % (n + 1)).astype(np.int32)
+        rim = labels.reshape(self._ny, self._nx)
+        assert (rim[[0, -1], :] == n).all() and (rim[:, [0, -1]] == n).all(), "rim cells must stay empty"
         self._labels = labels
+        # GEOS builds a prepared polygon's point locator lazily, on its first point test: do it now
+        b = shapely.bounds(self.geoms)
+        shapely.intersects_xy(self.geoms, (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2)
 
     def _edges(self):
-        """All ring edges in cell units, with their grid index."""
+        """Every non-degenerate ring edge (lon/lat), its grid index and whether the grid lies on its left."""
         parts, part_gid = shapely.get_parts(self.geoms, return_index=True)
         rings, ring_part = shapely.get_rings(parts, return_index=True)
+        shell = _firsts(ring_part)                       # get_rings lists the exterior first
+        left = shapely.is_ccw(rings) == shell            # interior is left of a CCW shell and of a CW hole
         coords, ring_id = shapely.get_coordinates(rings, return_index=True)
-        gx = (coords[:, 0] - self._x0) * self._inv
-        gy = (coords[:, 1] - self._y0) * self._inv
         same = ring_id[1:] == ring_id[:-1]
-        gid = part_gid[ring_part[ring_id[:-1][same]]]
-        return gx[:-1][same], gy[:-1][same], gx[1:][same], gy[1:][same], gid
+        x0, y0, x1, y1 = coords[:-1, 0][same], coords[:-1, 1][same], coords[1:, 0][same], coords[1:, 1][same]
+        rid = ring_id[:-1][same]
+        keep = (x0 != x1) | (y0 != y1)
+        rid = rid[keep]
+        return x0[keep], y0[keep], x1[keep], y1[keep], part_gid[ring_part[rid]], left[rid]
 
-    def _touching(self, x0, y0, x1, y1, gid):
-        """(cell, grid) pairs for every cell a ring edge passes through or near (conservative)."""
+    def _segments(self, x0, y0, x1, y1, gid, left):
+        """Merge identical edges (shared by neighbours) into segments ordered a < b.
+
+        Returns each edge's segment id, the segments' (ax, ay, bx, by), the smallest grid left and right
+        of each (``n`` if none), and the grids of each segment (CSR ``ptr``, ``gid``).
+        """
+        n = self._n
+        swap = (x0 > x1) | ((x0 == x1) & (y0 > y1))
+        ends = np.stack([np.where(swap, x1, x0), np.where(swap, y1, y0), np.where(swap, x0, x1), np.where(swap, y0, y1)])
+        on_left = left != swap
+        order = np.lexsort(ends[::-1])
+        srt = ends[:, order]
+        new = np.ones(len(order), dtype=bool)
+        new[1:] = (srt[:, 1:] != srt[:, :-1]).any(axis=0)
+        seg = np.empty(len(order), dtype=np.int64)
+        seg[order] = np.cumsum(new) - 1
+        nseg = int(new.sum())
+        lmin = np.full(nseg, n, dtype=np.int64)
+        rmin = np.full(nseg, n, dtype=np.int64)
+        np.minimum.at(lmin, seg[on_left], gid[on_left])
+        np.minimum.at(rmin, seg[~on_left], gid[~on_left])
+        ptr = np.append(np.flatnonzero(new), len(order))
+        return seg, srt[:, new], lmin, rmin, ptr, gid[order].astype(np.int64)
+
+    def _touching(self, x0, y0, x1, y1):
+        """(cell, edge) pairs, with repeats, for every cell an edge passes through or near (conservative)."""
         pieces = np.maximum(np.ceil(np.maximum(np.abs(x1 - x0), np.abs(y1 - y0))).astype(np.int64), 1)
         eid = np.repeat(np.arange(len(x0)), pieces)
         k = np.arange(len(eid)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
@@ -141,15 +254,13 @@ class GridIndex:
         c1 = np.floor(np.maximum(ax, bx) + _EPS_CELL).astype(np.int64)
         r0 = np.floor(np.minimum(ay, by) - _EPS_CELL).astype(np.int64)
         r1 = np.floor(np.maximum(ay, by) + _EPS_CELL).astype(np.int64)
-        pg = gid[eid].astype(np.int64)
-        cells, gids = [], []
+        cells, edges = [], []
         for dc in range(3):  # a piece spans at most 1 cell + slack, i.e. at most 3 columns and 3 rows
             for dr in range(3):
                 ok = (c0 + dc <= c1) & (r0 + dr <= r1)
                 cells.append(((r0 + dr) * self._nx + c0 + dc)[ok])
-                gids.append(pg[ok])
-        key = np.unique(np.concatenate(cells) * (len(self.geoms) + 1) + np.concatenate(gids))
-        return key // (len(self.geoms) + 1), key % (len(self.geoms) + 1)
+                edges.append(eid[ok])
+        return np.concatenate(cells), np.concatenate(edges)
 
     def _scanline(self, x0, y0, x1, y1, gid):
         """Even–odd fill at cell centres: per-(grid, row) column intervals, and per-cell count/sum of grids."""
@@ -204,35 +315,112 @@ class GridIndex:
         return cells[bi], gi.astype(np.int64)
 
     # -- query ------------------------------------------------------------------------------
-    def locate_index(self, lon, lat) -> np.ndarray:
-        """Index (into ``self.codes``) of the grid covering each point, smallest code on ties; -1 if none."""
-        x = np.asarray(lon, dtype=float).ravel()
-        y = np.asarray(lat, dtype=float).ravel()
-        out = np.full(len(x), -1, dtype=np.int64)
-        if self._nx == 0 or len(x) == 0:
-            return out
+    def _cell(self, v, origin: float, count: int, buf: np.ndarray, out: np.ndarray) -> None:
+        """Raster column (or row) of each coordinate into ``out``; NaN and out-of-range go to the empty rim."""
+        np.subtract(v, origin, out=buf)
+        lo, hi = buf.min(), buf.max()                    # NaN anywhere makes both NaN: slow path
         with np.errstate(invalid="ignore"):
-            cx = np.floor((x - self._x0) * self._inv)
-            cy = np.floor((y - self._y0) * self._inv)
-        inr = (cx >= 0) & (cx < self._nx) & (cy >= 0) & (cy < self._ny)
-        pidx = np.flatnonzero(inr)
-        lab = self._labels[cy[pidx].astype(np.int64) * self._nx + cx[pidx].astype(np.int64)]
-        out[pidx] = np.where(lab >= 0, lab, -1)
-        bpts = pidx[lab <= -2]
-        if len(bpts):
-            k = -2 - lab[lab <= -2].astype(np.int64)
-            start, n = self._ptr[k], self._ptr[k + 1] - self._ptr[k]
-            pt = np.repeat(bpts, n)
-            pos = np.repeat(start - (np.cumsum(n) - n), n) + np.arange(len(pt))
-            cand = self._cand[pos]
-            hit = shapely.intersects_xy(self.geoms[cand], x[pt], y[pt])
-            # pairs are ordered by point, then by ascending grid index: the first hit is the smallest code
-            hp, hc = pt[hit], cand[hit]
-            upt, first = np.unique(hp, return_index=True)
-            out[upt] = hc[first]
+            if lo >= 0 and hi * self._inv < count - 1:
+                # all inside the raster: truncation is floor, cast straight from the product
+                np.multiply(buf, self._inv, out=out, casting="unsafe")
+            else:
+                np.multiply(buf, self._inv, out=buf)
+                np.fmax(buf, 0.0, out=buf)               # fmax/fmin turn NaN into the bound
+                np.fmin(buf, count - 1, out=buf)
+                out[:] = buf
+
+    def _lookup(self, x: np.ndarray, y: np.ndarray, workers: int | None = None) -> np.ndarray:
+        """Grid index per point (int32), ``n`` (= ``len(self)``) where no grid covers it."""
+        lab = np.empty(len(x), dtype=np.int32)
+        chunks = -(-len(x) // _CHUNK)
+        workers = max(1, min(default_workers() if workers is None else int(workers), chunks // 2))
+        if workers == 1:
+            self._lookup_range(x, y, lab, 0, len(x))
+            return lab
+        # NumPy and GEOS release the GIL in the heavy steps: split the chunks between threads
+        edges = [k * chunks // workers * _CHUNK for k in range(workers)] + [len(x)]
+        jobs = [_pool().submit(self._lookup_range, x, y, lab, a, b) for a, b in zip(edges[1:-1], edges[2:])]
+        self._lookup_range(x, y, lab, edges[0], edges[1])
+        for job in jobs:
+            job.result()
+        return lab
+
+    def _lookup_range(self, x, y, lab, start: int, stop: int) -> None:
+        n, nx = self._n, self._nx
+        # chunks small enough that the temporaries stay in the CPU cache and are reused, not re-faulted
+        m = min(stop - start, _CHUNK)
+        buf, col, cell = np.empty(m), np.empty(m, dtype=np.intp), np.empty(m, dtype=np.intp)
+        for i in range(start, stop, _CHUNK):
+            xs, ys = x[i:min(i + _CHUNK, stop)], y[i:min(i + _CHUNK, stop)]
+            k = len(xs)
+            self._cell(ys, self._y0, self._ny, buf[:k], cell[:k])
+            self._cell(xs, self._x0, nx, buf[:k], col[:k])
+            c = cell[:k]
+            c *= nx
+            c += col[:k]
+            out = lab[i:i + k]
+            self._labels.take(c, out=out, mode="clip")   # indices are in range; "clip" skips a buffer
+            sp = np.flatnonzero(out > n)
+            if len(sp):
+                out[sp] = self._resolve(xs, ys, sp, out.take(sp) - (n + 1))
+
+    def _resolve(self, x, y, pts, j) -> np.ndarray:
+        """Points ``pts`` in special cell ``j``: line cells by one orientation test, the rest exactly."""
+        res = np.full(len(pts), -1, dtype=np.int32)
+        on_line = j < self._nline
+        li = None if on_line.all() else np.flatnonzero(on_line)
+        jl = j if li is None else j[li]
+        if len(jl):
+            p = pts if li is None else pts[li]
+            ax, ay, dx, dy = self._line.take(jl, axis=0).T     # 32-byte rows: NumPy's fast take path
+            left, right = self._sides.take(jl, axis=0).T
+            # orient(a, b, p) = dx·(py − ay) − dy·(px − ax) > 0: p is left of a→b. Each product has two
+            # rounded differences, as in Shewchuk's orient2d, so his error bound (3 + 16ε)ε holds.
+            u = y.take(p)
+            u -= ay
+            u *= dx
+            v = x.take(p)
+            v -= ax
+            v *= dy
+            det = u - v
+            side = np.where(det > 0, left, right)
+            np.abs(u, out=u)
+            np.abs(v, out=v)
+            u += v
+            u *= _ORIENT_ERR
+            np.abs(det, out=det)
+            side[det <= u] = -1                 # on or within rounding of the segment
+            if li is None:
+                res[:] = side
+            else:
+                res[li] = side
+        rest = np.flatnonzero(res < 0)          # not a line cell, or on/near the segment: decide exactly
+        if len(rest):
+            res[rest] = self._exact(x, y, pts[rest], j[rest])
+        return res
+
+    def _exact(self, x, y, pts, j) -> np.ndarray:
+        start, cnt = self._ptr[j], self._ptr[j + 1] - self._ptr[j]
+        pt = np.repeat(np.arange(len(pts)), cnt)
+        pos = np.repeat(start - (np.cumsum(cnt) - cnt), cnt) + np.arange(len(pt))
+        cand = self._cand[pos]
+        hit = shapely.intersects_xy(self.geoms[cand], x[pts[pt]], y[pts[pt]])
+        # pairs are ordered by point, then by ascending grid index: the first hit is the smallest code
+        hp, hc = pt[hit], cand[hit]
+        out = np.full(len(pts), self._n, dtype=np.int32)
+        first = _firsts(hp)
+        out[hp[first]] = hc[first]
         return out
 
-    def locate(self, lon, lat, *, snap_m: float | None = None):
+    def locate_index(self, lon, lat, *, workers: int | None = None) -> np.ndarray:
+        """Index (into ``self.codes``) of the grid covering each point, smallest code on ties; -1 if none."""
+        x = np.ascontiguousarray(lon, dtype=float).ravel()
+        y = np.ascontiguousarray(lat, dtype=float).ravel()
+        lab = self._lookup(x, y, workers).astype(np.int64)
+        lab[lab == self._n] = -1
+        return lab
+
+    def locate(self, lon, lat, *, snap_m: float | None = None, workers: int | None = None):
         """Grid code covering each point (lon/lat, EPSG:4326), or None outside every grid.
 
         Parameters
@@ -241,6 +429,9 @@ class GridIndex:
             WGS-84 degrees.
         snap_m : float, optional
             Give a point outside every grid the nearest grid within this many metres (EPSG:4544).
+        workers : int, optional
+            Threads for large inputs (default: the usable cores, at most 4; 1 = this thread only).
+            Answers do not depend on it.
 
         Returns
         -------
@@ -252,18 +443,17 @@ class GridIndex:
         y = np.atleast_1d(np.asarray(lat, dtype=float))
         x, y = np.broadcast_arrays(x, y)
         shape = x.shape
-        idx = self.locate_index(x, y)
-        snapped = np.zeros(len(idx), dtype=bool)
+        x, y = np.ascontiguousarray(x).ravel(), np.ascontiguousarray(y).ravel()
+        lab = self._lookup(x, y, workers)
+        snapped = np.zeros(len(lab), dtype=bool)
         if snap_m is not None and snap_m > 0:
-            miss = np.flatnonzero((idx < 0) & np.isfinite(x.ravel()) & np.isfinite(y.ravel()))
+            miss = np.flatnonzero((lab == self._n) & np.isfinite(x) & np.isfinite(y))
             if len(miss):
-                near = self._nearest(x.ravel()[miss], y.ravel()[miss], snap_m)
+                near = self._nearest(x[miss], y[miss], snap_m)
                 got = near >= 0
-                idx[miss[got]] = near[got]
+                lab[miss[got]] = near[got]
                 snapped[miss[got]] = True
-        codes = np.empty(len(idx), dtype=object)
-        codes[idx >= 0] = self.codes[idx[idx >= 0]]
-        codes = codes.reshape(shape)
+        codes = self._code_or_none.take(lab).reshape(shape)
         if scalar:
             return (codes[0], bool(snapped[0])) if snap_m is not None else codes[0]
         return (codes, snapped.reshape(shape)) if snap_m is not None else codes

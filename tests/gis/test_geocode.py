@@ -144,3 +144,24 @@ def test_app_index_refreshes_when_grids_change(demo_session):
                               "updated_at = clock_timestamp() WHERE code = :c"), {"c": code})
     assert grid_index(demo_session) is not first
     assert locate_codes(demo_session, [x], [y])[0][0] != code
+
+
+def test_large_query_threads_and_bad_coordinates_equal_postgis(session):
+    # several query chunks (so the threaded path runs), points on every vertex and edge midpoint, and
+    # NaN, infinite and far-away coordinates mixed in (they take the clamped slow path of the raster)
+    layer = random_layer(6)
+    lon, lat = probe_points(layer, 6, n_random=150_000)
+    rng = np.random.default_rng(6)
+    bad = rng.choice(len(lon), 40, replace=False)
+    lon, lat = lon.copy(), lat.copy()
+    lon[bad[:10]], lat[bad[10:20]] = np.nan, np.inf
+    lon[bad[20:30]], lat[bad[30:]] = -1e12, 1e300
+    index = GridIndex.from_frame(layer)
+    got = index.locate(lon, lat, workers=4)
+    assert (index.locate(lon, lat, workers=1) == got).all()
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    assert (got[~ok] == None).all()  # noqa: E711
+    expected = postgis_covers(session, layer, lon[ok], lat[ok])
+    mismatch = np.flatnonzero(got[ok] != expected)
+    assert not len(mismatch), [(lon[ok][i], lat[ok][i], got[ok][i], expected[i]) for i in mismatch[:5]]
+    assert (index.locate_index(lon, lat) == -1).sum() == (got == None).sum()  # noqa: E711
