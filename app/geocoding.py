@@ -17,19 +17,15 @@ from gis.geocode import GridIndex
 _LOCK = threading.Lock()
 _CACHE: dict[tuple, tuple] = {}   # (database, table) -> (key, index, extra)
 
-# (count, max(updated_at)) is the documented key; point count and area sums also catch edits that
-# keep the timestamp (updates inside one transaction share now()).
-_KEY_SQL = {
-    "grids": "SELECT count(*), max(updated_at), sum(ST_NPoints(geom)), sum(ST_Area(geom)) FROM grids",
-    "communities": "SELECT count(*), NULL, sum(ST_NPoints(geom)), sum(ST_Area(geom)) FROM communities",
-}
+# A trigger (migration 0006) stamps updated_at with clock_timestamp() on every insert or update, so
+# (count, max(updated_at)) changes with any edit, by any writer: one cheap query per lookup.
+_KEY_SQL = {table: f"SELECT count(*), max(updated_at) FROM {table}" for table in ("grids", "communities")}
 
 
-def _database_id(session: Session) -> tuple:
+def _database_id(session: Session) -> str:
     bind = session.get_bind()
     url = bind.engine.url if hasattr(bind, "engine") else bind.url
-    name = session.execute(text("SELECT current_database()")).scalar()
-    return (url.render_as_string(hide_password=True), name)
+    return url.render_as_string(hide_password=True)
 
 
 def _cached(session: Session, table: str) -> tuple[GridIndex, dict]:

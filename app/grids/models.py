@@ -40,6 +40,8 @@ class Community(Base):
     households: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     population: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=False)
+    # set by a trigger on every change (migration 0006): the geocoding index keys on it
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     __table_args__ = (
         CheckConstraint(f"code {COMMUNITY.sql_check}", name="code_format"),
         CheckConstraint("left(code, 9) = street_code", name="code_under_street"),

@@ -142,14 +142,13 @@ def import_grids(session: Session, path: str | Path, *, crs: str | None = None, 
     if dry_run:
         return result
     session.execute(text(
-        "INSERT INTO grids (code, name, community_code, households, population, geom, updated_at) "
+        "INSERT INTO grids (code, name, community_code, households, population, geom) "
         "SELECT v.code, v.name, left(v.code, 12), v.households, v.population, "
-        "ST_Multi(ST_GeomFromWKB(v.wkb, 4326)), clock_timestamp() "
+        "ST_Multi(ST_GeomFromWKB(v.wkb, 4326)) "
         "FROM unnest(CAST(:codes AS text[]), CAST(:names AS text[]), CAST(:households AS integer[]), "
         "CAST(:population AS integer[]), CAST(:wkb AS bytea[])) AS v(code, name, households, population, wkb) "
         "ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, community_code = EXCLUDED.community_code, "
-        "households = EXCLUDED.households, population = EXCLUDED.population, geom = EXCLUDED.geom, "
-        "updated_at = clock_timestamp()"),
+        "households = EXCLUDED.households, population = EXCLUDED.population, geom = EXCLUDED.geom"),
         {"codes": list(grids["code"]), "names": list(grids["name"]),
          "households": [int(v) for v in grids["households"]], "population": [int(v) for v in grids["population"]],
          "wkb": [shapely.to_wkb(g) for g in grids.geometry]})

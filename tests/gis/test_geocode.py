@@ -146,6 +146,25 @@ def test_app_index_refreshes_when_grids_change(demo_session):
     assert locate_codes(demo_session, [x], [y])[0][0] != code
 
 
+def test_app_index_sees_edits_that_do_not_touch_updated_at(demo_session):
+    """Any writer's edit refreshes the index, even two in one transaction that leave updated_at alone."""
+    from app.geocoding import community_index, grid_index, locate_codes
+
+    code = demo_session.execute(text("SELECT code FROM grids ORDER BY code LIMIT 1")).scalar()
+    x, y = demo_session.execute(text("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p "
+                                     "FROM grids WHERE code = :c) s"), {"c": code}).one()
+    for step in range(2):  # the same transaction: now() is the same both times, clock_timestamp() is not
+        before = grid_index(demo_session)
+        shift = 1 if step == 0 else -1
+        demo_session.execute(text("UPDATE grids SET geom = ST_Multi(ST_Translate(geom, :d, 0)) WHERE code = :c"),
+                             {"d": shift, "c": code})
+        assert grid_index(demo_session) is not before
+    assert locate_codes(demo_session, [x], [y])[0][0] == code  # moved away and back: found again
+    before = community_index(demo_session)
+    demo_session.execute(text("UPDATE communities SET name = name || '' WHERE code = left(:c, 12)"), {"c": code})
+    assert community_index(demo_session) is not before
+
+
 def test_large_query_threads_and_bad_coordinates_equal_postgis(session):
     # several query chunks (so the threaded path runs), points on every vertex and edge midpoint, and
     # NaN, infinite and far-away coordinates mixed in (they take the clamped slow path of the raster)
