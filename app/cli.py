@@ -79,7 +79,7 @@ def db_start(c: Context) -> None:
     from app.pgcluster import ClusterError
 
     if c.settings.database_url:
-        click.echo(f"DATABASE_URL is set: using that server; the embedded cluster is not started.")
+        click.echo("DATABASE_URL is set: using that server; the embedded cluster is not started.")
         return
     cluster = _cluster(c.settings)
     try:

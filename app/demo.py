@@ -18,7 +18,7 @@ LOADERS: list[tuple[str, str]] = []
 
 def _read(path: Path) -> gpd.GeoDataFrame:
     if not path.exists():
-        raise InvalidData(f"missing demo file; run `python -m data.generate` (make demo does)", source=str(path))
+        raise InvalidData("missing demo file; run `python -m data.generate` (make demo does)", source=str(path))
     return gpd.read_file(path, engine="pyogrio")
 
 

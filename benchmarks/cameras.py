@@ -9,9 +9,7 @@ Uses DATABASE_URL when set, else a throw-away private cluster. Prints seconds an
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -20,6 +18,8 @@ from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from scratch import scratch_engine  # noqa: E402  (benchmarks/scratch.py)
 
 
 def _timed(fn):
@@ -54,26 +54,12 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=20000)
     args = parser.parse_args()
-    from app import migrate
-    from app.db import Database, make_engine
+    from app.db import Database
     from app.demo import load_boundaries
     from app.loaders import camera_import_options
     from camera_registry.importer import import_cameras
 
-    cluster = None
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        from app.pgcluster import Cluster
-
-        cluster = Cluster(tempfile.mkdtemp(prefix="gridwatch-bench-"), fast=True)
-        cluster.start()
-        cluster.ensure_database("bench")
-        url = cluster.url("bench")
-    try:
-        engine = make_engine(url)
-        with engine.begin() as c:
-            c.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-        migrate.upgrade(engine)
+    with scratch_engine() as engine:
         db = Database(engine)
         path = ROOT / "data" / "demo" / "cameras.csv"
         with db.session() as s:
@@ -97,9 +83,6 @@ def main() -> int:
                 assert nk == npg, (nk, npg)
                 print(f"spacing check, {label} ({len(x)} points, 2 m): cKDTree {tk * 1000:.1f} ms, "
                       f"PostGIS (temp table + GiST + ST_DWithin) {tp * 1000:.1f} ms, ratio {tp / tk:.1f}x, pairs {nk}")
-    finally:
-        if cluster is not None:
-            cluster.destroy()
     return 0
 
 

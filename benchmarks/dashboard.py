@@ -19,6 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scratch import scratch_engine  # noqa: E402  (benchmarks/scratch.py)
+
 PAGES = [("operator", "operator", "/dashboard/operator"), ("grid lead", "lead", "/dashboard/grid"),
          ("planner", "planner", "/dashboard/planner"), ("statistics", "operator", "/dashboard/stats"),
          ("api bbox", "operator", "/api/incidents?bbox=104.70,29.30,104.80,29.40")]
@@ -80,22 +82,12 @@ def synthesise(engine, years: int = 9) -> None:
 
 
 def main() -> None:
-    from app import create_app, migrate
+    from app import create_app
     from app.config import Settings
-    from app.db import Database, make_engine
+    from app.db import Database
     from app.demo import create_demo_accounts, load_demo
-    from app.pgcluster import Cluster
 
-    cluster = Cluster(tempfile.mkdtemp(prefix="gridwatch-bench-pg-"), fast=True)
-    cluster.start()
-    try:
-        cluster.ensure_database("bench")
-        engine = make_engine(cluster.url("bench"))
-        from sqlalchemy import text
-
-        with engine.begin() as conn:
-            conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-        migrate.upgrade(engine)
+    with scratch_engine() as engine:
         db = Database(engine)
         with db.session() as s:
             load_demo(s, ROOT / "data")
@@ -106,9 +98,6 @@ def main() -> None:
         measure(app, "one year (demo)")
         synthesise(engine)
         measure(app, "ten years (demo + 9 synthetic years)")
-        engine.dispose()
-    finally:
-        cluster.destroy()
 
 
 if __name__ == "__main__":

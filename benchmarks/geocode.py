@@ -14,18 +14,19 @@ answer-checking run. GridIndex is timed with its default threads and with one th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from scratch import scratch_engine  # noqa: E402  (benchmarks/scratch.py)
 
 from gis.geocode import GridIndex, default_workers  # noqa: E402
 
@@ -143,27 +144,10 @@ def main() -> None:
     args = ap.parse_args()
     demo = gpd.read_file(ROOT / "data" / "demo" / "grids.geojson")
     synthetic = synthetic_layer()
-    engine = cluster = None
-    if not args.no_postgis:
-        from sqlalchemy import text
-
-        from app.db import make_engine
-        from app.pgcluster import Cluster
-
-        cluster = Cluster(tempfile.mkdtemp(prefix="gridwatch-bench-pg-"), fast=True)
-        cluster.start()
-        cluster.ensure_database("bench")
-        engine = make_engine(cluster.url("bench"))
-        with engine.begin() as conn:
-            conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-    try:
+    with contextlib.ExitStack() as stack:
+        engine = None if args.no_postgis else stack.enter_context(scratch_engine(migrated=False))
         run("demo grids (data/demo/grids.geojson)", demo, args.points, args.postgis_sample, engine, args.repeats)
         run("synthetic 10,000 grids", synthetic, args.points, args.postgis_sample, engine, args.repeats)
-    finally:
-        if engine is not None:
-            engine.dispose()
-        if cluster is not None:
-            cluster.destroy()
 
 
 if __name__ == "__main__":

@@ -8,9 +8,7 @@ Uses DATABASE_URL when set, else a throw-away private cluster. Prints ms per rep
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,30 +19,18 @@ from sqlalchemy import text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scratch import scratch_engine  # noqa: E402  (benchmarks/scratch.py)
+
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=300)
     args = parser.parse_args()
-    from app import migrate
-    from app.db import Database, make_engine
+    from app.db import Database
     from app.demo import load_demo
     from app.incidents.service import report_incident
 
-    cluster = None
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        from app.pgcluster import Cluster
-
-        cluster = Cluster(tempfile.mkdtemp(prefix="gridwatch-bench-"), fast=True)
-        cluster.start()
-        cluster.ensure_database("bench")
-        url = cluster.url("bench")
-    try:
-        engine = make_engine(url)
-        with engine.begin() as c:
-            c.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-        migrate.upgrade(engine)
+    with scratch_engine() as engine:
         db = Database(engine)
         t = time.perf_counter()
         with db.session() as s:
@@ -106,10 +92,6 @@ def main() -> int:
         print(f"report_incident (GridIndex geocode + duplicate check + event), {args.n} reports: {ours:.2f} ms each")
         print(f"bare INSERT with PostGIS ST_Covers lookup (no duplicate check, no event):      {sql:.2f} ms each")
         print(f"ratio report_incident / ST_Covers insert: {ours / sql:.2f}")
-        engine.dispose()
-    finally:
-        if cluster is not None:
-            cluster.destroy()
     return 0
 
 

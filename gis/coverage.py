@@ -24,7 +24,7 @@ import pandas as pd
 import shapely
 
 from gis import viewshed
-from gis.crs import METRIC_CRS, STORAGE_CRS, from_metric, metric_transformer, to_metric
+from gis.crs import METRIC_CRS, STORAGE_CRS, from_metric, metric_transformer
 
 #: camera states (GB/T 28181 catalog events) that produce no picture and so cover nothing
 EXCLUDED_STATUS = ("OFF", "VLOST", "DEFECT")
