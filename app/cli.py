@@ -30,6 +30,32 @@ class Context:
 pass_ctx = click.make_pass_decorator(Context)
 
 
+ROW_ERROR_LIMIT = 200
+
+
+def echo_row_errors(errors, prefix: str = "") -> None:
+    """List row errors on stderr (at most ``ROW_ERROR_LIMIT``, then how many more)."""
+    for e in errors[:ROW_ERROR_LIMIT]:
+        click.echo(f"  {prefix}{e}", err=True)
+    if len(errors) > ROW_ERROR_LIMIT:
+        click.echo(f"  … and {len(errors) - ROW_ERROR_LIMIT} more", err=True)
+
+
+def crs_option(fn):
+    """``--crs``: the coordinate system input positions arrive in (parsed by ``gis.crs.parse_crs``)."""
+    return click.option("--crs", default=None, metavar="CRS",
+                        help="coordinate system of the input: wgs84 | cgcs2000 | gcj02 | bd09 | EPSG:nnnn "
+                             "(default: the file's own, else wgs84)")(fn)
+
+
+def import_options(fn):
+    """``--crs``, ``--dry-run`` and ``--on-error``: what every row importer takes."""
+    fn = click.option("--on-error", type=click.Choice(["reject", "skip"]), default="reject", show_default=True,
+                      help="reject: one bad row writes nothing; skip: write the good rows")(fn)
+    fn = click.option("--dry-run", is_flag=True, help="check every row and report; write nothing")(fn)
+    return crs_option(fn)
+
+
 def report_errors(fn):
     """Turn domain errors into a clear message and the error kind's exit code (no traceback)."""
     @functools.wraps(fn)
@@ -39,10 +65,7 @@ def report_errors(fn):
         except InvalidData as exc:
             click.secho(f"error: {exc.source + ': ' if exc.source else ''}{len(exc.errors)} problem(s)", fg="red",
                         err=True)
-            for e in exc.errors[:200]:
-                click.echo(f"  {e}", err=True)
-            if len(exc.errors) > 200:
-                click.echo(f"  … and {len(exc.errors) - 200} more", err=True)
+            echo_row_errors(exc.errors)
             sys.exit(exc.exit_code)
         except GridwatchError as exc:
             click.secho(f"error: {exc}", fg="red", err=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from app.cli import Context, pass_ctx, report_errors
+from app.cli import Context, echo_row_errors, import_options, pass_ctx, report_errors
 
 LIST_COLUMNS = ["device_id", "name", "programme", "point_class", "status", "grid_code", "community_code"]
 
@@ -18,12 +18,7 @@ def cameras_group() -> None:
 
 @cameras_group.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--crs", default=None, metavar="CRS",
-              help="coordinate system of the positions: wgs84 | cgcs2000 | gcj02 | bd09 | EPSG:nnnn "
-                   "(default: the file's own, else wgs84)")
-@click.option("--dry-run", is_flag=True, help="check and count, write nothing")
-@click.option("--on-error", type=click.Choice(["reject", "skip"]), default="reject", show_default=True,
-              help="reject: one bad row writes nothing; skip: write the good rows")
+@import_options
 @pass_ctx
 @report_errors
 def import_cmd(c: Context, file: Path, crs: str | None, dry_run: bool, on_error: str) -> None:
@@ -36,10 +31,7 @@ def import_cmd(c: Context, file: Path, crs: str | None, dry_run: bool, on_error:
     with c.db.session() as s, tqdm(desc="cameras", unit="row", file=sys.stderr) as bar:
         report = import_cameras(s, file, crs=crs, on_error=on_error, dry_run=dry_run, actor="cli",
                                 progress=bar.update, **camera_import_options(s, c.settings))
-    for e in report.errors[:200]:
-        click.echo(f"  skipped: {e}", err=True)
-    if len(report.errors) > 200:
-        click.echo(f"  … and {len(report.errors) - 200} more", err=True)
+    echo_row_errors(report.errors, "skipped: ")
     if report.ignored_columns:
         click.echo(f"  ignored columns: {', '.join(report.ignored_columns)}", err=True)
     click.echo(("dry run: " if dry_run else "") + report.summary())

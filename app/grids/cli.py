@@ -6,21 +6,15 @@ from pathlib import Path
 
 import click
 
-from app.cli import Context, pass_ctx, report_errors
+from app.cli import Context, crs_option, pass_ctx, report_errors
 
 CHUNK = 50_000
-
-
-def _crs_option(fn):
-    return click.option("--crs", default=None, metavar="CRS",
-                        help="coordinate system of the input: wgs84 | cgcs2000 | gcj02 | bd09 | EPSG:nnnn "
-                             "(default: the file's own, else wgs84)")(fn)
 
 
 @click.command("geocode")
 @click.argument("infile", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("outfile", type=click.Path(dir_okay=False, path_type=Path))
-@_crs_option
+@crs_option
 @click.option("--lon-field", default="lon", show_default=True, help="longitude / x column of a CSV or Excel file")
 @click.option("--lat-field", default="lat", show_default=True, help="latitude / y column of a CSV or Excel file")
 @pass_ctx
@@ -98,7 +92,7 @@ def regeocode_cmd(c: Context) -> None:
               help="community polygons (default: the communities in the database)")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
               help="GeoPackage to write the problem geometries to (open it in QGIS)")
-@_crs_option
+@crs_option
 @click.option("--sliver-m2", default=200.0, show_default=True, type=float, help="smaller grids are slivers")
 @pass_ctx
 @report_errors
@@ -147,7 +141,7 @@ def grids_group() -> None:
 
 @grids_group.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@_crs_option
+@crs_option
 @click.option("--repair", is_flag=True, help="fix invalid rings and overlaps/gaps narrower than --tolerance-m")
 @click.option("--tolerance-m", default=1.0, show_default=True, type=float)
 @click.option("--dry-run", is_flag=True, help="check (and repair) but write nothing")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from app.cli import Context, pass_ctx, report_errors
+from app.cli import Context, echo_row_errors, import_options, pass_ctx, report_errors
 
 
 @click.group("incidents")
@@ -16,10 +16,7 @@ def incidents() -> None:
 
 @incidents.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--crs", default=None, help="CRS of lon/lat: wgs84 (default), cgcs2000, gcj02, bd09 or EPSG:nnnn")
-@click.option("--dry-run", is_flag=True, help="check every row and report; write nothing")
-@click.option("--on-error", type=click.Choice(["reject", "skip"]), default="reject", show_default=True,
-              help="reject: write nothing if any row is bad; skip: write the good rows")
+@import_options
 @pass_ctx
 @report_errors
 def import_cmd(c: Context, file: Path, crs: str | None, dry_run: bool, on_error: str) -> None:
@@ -31,10 +28,7 @@ def import_cmd(c: Context, file: Path, crs: str | None, dry_run: bool, on_error:
     with c.db.session() as s, tqdm(desc="incidents", unit="row", file=sys.stderr) as bar:
         report = import_incidents(s, file, crs=crs, dry_run=dry_run, on_error=on_error, settings=c.settings,
                                   progress=bar.update)
-    for e in report.errors[:200]:
-        click.echo(f"  skipped: {e}", err=True)
-    if len(report.errors) > 200:
-        click.echo(f"  … and {len(report.errors) - 200} more", err=True)
+    echo_row_errors(report.errors, "skipped: ")
     click.echo(("dry run: " if dry_run else "") + report.summary())
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from app.cli import Context, pass_ctx, report_errors
+from app.cli import Context, crs_option, pass_ctx, report_errors
 
 
 @click.group("patrols")
@@ -19,7 +19,7 @@ def patrols() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--member", default=None, help="whose track: member external id (M00001) or numeric id; "
                                             "needed for GPX and for CSV without a member_id column")
-@click.option("--crs", default=None, help="CRS of CSV lon/lat: wgs84 (default), cgcs2000, gcj02, bd09, EPSG:nnnn")
+@crs_option
 @pass_ctx
 @report_errors
 def import_cmd(c: Context, file: Path, member: str | None, crs: str | None) -> None:
