@@ -12,13 +12,14 @@ from datetime import date, datetime, time, timedelta, timezone
 
 import geopandas as gpd
 import pandas as pd
-from sqlalchemy import text
+from sqlalchemy import and_, func, select, text
 from sqlalchemy.orm import Session
 
-from app.incidents.models import OPEN_STATES, STATES
+from app.incidents.models import OPEN_STATES, STATES, Category, Incident
+from app.incidents.queries import incident_conditions
 from gis.codes import COMMUNITY, STREET
-from gis.errors import InvalidData, NotFound, RowError
-from layers.base import display_crs, shift_lonlat, to_display
+from gis.errors import InvalidData, RowError
+from layers.base import display_crs, to_display
 from layers.incidents import marker_properties
 
 PAGE_MARKERS = 1000       # most markers a page embeds; beyond that the page loads by bounding box
@@ -114,55 +115,27 @@ def display_bbox_to_wgs84(bbox, basemap: str) -> tuple[float, float, float, floa
     return w, s, e, n
 
 
-def _where(flt: IncidentFilter, grids) -> tuple[str, dict]:
-    conds, params = ["TRUE"], {}
-    if grids is not None:
-        conds.append("i.grid_code = ANY(:grids)")
-        params["grids"] = sorted(grids)
-    if flt.states:
-        conds.append("i.state = ANY(:states)")
-        params["states"] = list(flt.states)
-    if flt.categories:
-        conds.append("i.category_code = ANY(:cats)")
-        params["cats"] = list(flt.categories)
-    if flt.start:
-        conds.append("i.reported_at >= :start")
-        params["start"] = flt.start
-    if flt.end:
-        conds.append("i.reported_at < :end")
-        params["end"] = flt.end
-    if flt.street:
-        conds.append("left(i.community_code, 9) = :street")
-        params["street"] = flt.street
-    if flt.community:
-        conds.append("i.community_code = :community")
-        params["community"] = flt.community
-    if flt.since:
-        conds.append("i.updated_at > :since")
-        params["since"] = flt.since
-    if flt.bbox:
-        conds.append("i.geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326)")
-        params.update(zip("wsen", flt.bbox))
-    return " AND ".join(conds), params
-
-
-_INCIDENT_SQL = (
-    "SELECT i.id, i.external_id, i.state, i.category_code, {cat} AS category, i.description, i.address, "
-    "i.priority, i.reported_at, i.deadline, i.grid_code, i.community_code, i.updated_at, "
-    "(i.state = ANY(:open) AND i.deadline < now()) AS overdue, i.geom "
-    "FROM incidents i JOIN categories k ON k.code = i.category_code WHERE {where} "
-    "ORDER BY i.reported_at DESC, i.id DESC LIMIT :limit")
+def _conditions(flt: IncidentFilter, grids) -> list:
+    return incident_conditions(states=flt.states, categories=flt.categories, start=flt.start, end=flt.end,
+                               street=flt.street, community=flt.community, since=flt.since, bbox=flt.bbox,
+                               grid_codes=sorted(grids) if grids is not None else None)
 
 
 def incident_frame(s: Session, flt: IncidentFilter, grids, *, limit: int = PAGE_MARKERS, lang: str = "zh"
                    ) -> tuple[gpd.GeoDataFrame, int]:
     """(newest ``limit`` incidents matching ``flt`` in EPSG:4326, how many match in total)."""
-    where, params = _where(flt, grids)
-    sql = _INCIDENT_SQL.format(cat="k.name_en" if lang == "en" else "k.name_zh", where=where)
-    frame = gpd.read_postgis(text(sql), s.connection(), geom_col="geom", crs=4326,
-                             params={**params, "open": list(OPEN_STATES), "limit": limit})
-    total = len(frame) if len(frame) < limit else s.execute(
-        text(f"SELECT count(*) FROM incidents i WHERE {where}"), params).scalar()
+    conds = _conditions(flt, grids)
+    overdue = and_(Incident.state.in_(OPEN_STATES), Incident.deadline < func.now())
+    stmt = (select(Incident.id, Incident.external_id, Incident.state, Incident.category_code,
+                   (Category.name_en if lang == "en" else Category.name_zh).label("category"),
+                   Incident.description, Incident.address, Incident.priority, Incident.reported_at,
+                   Incident.deadline, Incident.grid_code, Incident.community_code, Incident.updated_at,
+                   overdue.label("overdue"), func.ST_AsEWKB(Incident.geom).label("geom"))
+            .join(Category, Category.code == Incident.category_code).where(*conds)
+            .order_by(Incident.reported_at.desc(), Incident.id.desc()).limit(limit))
+    frame = gpd.read_postgis(stmt, s.connection(), geom_col="geom", crs=4326)
+    total = len(frame) if len(frame) < limit else s.scalar(
+        select(func.count()).select_from(Incident).where(*conds))
     for col in ("reported_at", "deadline", "updated_at"):
         frame[col] = frame[col].map(_iso_minute)
     return frame, int(total)
@@ -190,7 +163,7 @@ def incident_geojson(s: Session, flt: IncidentFilter, grids, *, basemap: str, la
 
 def heat_cells(s: Session, flt: IncidentFilter, grids) -> gpd.GeoDataFrame:
     """Matching incidents counted per ~100 m cell (column ``n``): a heat layer of bounded size."""
-    where, params = _where(flt, grids)
-    sql = (f"SELECT count(*) AS n, ST_SnapToGrid(i.geom, {HEAT_CELL_DEG}) AS geom FROM incidents i "
-           f"WHERE {where} GROUP BY 2")
-    return gpd.read_postgis(text(sql), s.connection(), geom_col="geom", crs=4326, params=params)
+    cell = func.ST_SnapToGrid(Incident.geom, HEAT_CELL_DEG)
+    stmt = (select(func.count().label("n"), func.ST_AsEWKB(cell).label("geom"))
+            .where(*_conditions(flt, grids)).group_by(cell))
+    return gpd.read_postgis(stmt, s.connection(), geom_col="geom", crs=4326)

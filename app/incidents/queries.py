@@ -40,8 +40,9 @@ def on_time_rate(session: Session, start: datetime, end: datetime, grid_codes=No
     return row.on_time / denominator if denominator else None
 
 
-def _filters(*, states=None, categories=None, start=None, end=None, street=None, community=None,
-             grid_codes=None, bbox=None, overdue=None, now=None) -> list:
+def incident_conditions(*, states=None, categories=None, start=None, end=None, street=None, community=None,
+                        grid_codes=None, bbox=None, overdue=None, since=None, now=None) -> list:
+    """WHERE conditions on ``Incident`` for the filters every incident list shares (API, pages, exports)."""
     conds = []
     if states:
         conds.append(Incident.state.in_(list(states)))
@@ -60,6 +61,8 @@ def _filters(*, states=None, categories=None, start=None, end=None, street=None,
     if bbox is not None:
         w, s, e, n = (float(v) for v in bbox)
         conds.append(Incident.geom.intersects(func.ST_MakeEnvelope(w, s, e, n, 4326)))
+    if since is not None:
+        conds.append(Incident.updated_at > since)
     if overdue is not None:
         late = and_(Incident.state.in_(OPEN_STATES), Incident.deadline < (now or _now()))
         conds.append(late if overdue else or_(Incident.deadline.is_(None), ~late))
@@ -72,7 +75,7 @@ def list_incidents(session: Session, *, states=None, categories=None, start: dat
                    offset: int = 0) -> list[Incident]:
     """Incidents newest first, filtered by state, category, reported time [start, end), 9-digit street,
     12-digit community, grid codes, ``bbox`` = (W, S, E, N) lon/lat in EPSG:4326, and overdue flag."""
-    stmt = (select(Incident).where(*_filters(states=states, categories=categories, start=start, end=end,
+    stmt = (select(Incident).where(*incident_conditions(states=states, categories=categories, start=start, end=end,
                                              street=street, community=community, grid_codes=grid_codes,
                                              bbox=bbox, overdue=overdue))
             .order_by(Incident.reported_at.desc(), Incident.id.desc()).offset(offset))
@@ -83,7 +86,7 @@ def list_incidents(session: Session, *, states=None, categories=None, start: dat
 
 def count_incidents(session: Session, **filters) -> int:
     """How many incidents ``list_incidents`` would return without limit and offset."""
-    return session.scalar(select(func.count()).select_from(Incident).where(*_filters(**filters)))
+    return session.scalar(select(func.count()).select_from(Incident).where(*incident_conditions(**filters)))
 
 
 def incident_timeline(session: Session, incident_id: int) -> list[dict]:
