@@ -2,7 +2,7 @@
 and the actions allowed on each, and patrol coverage of the last days."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -52,20 +52,30 @@ def open_incidents(s: Session, user, grids, *, lang: str = "zh") -> list[dict]:
     return out
 
 
-def patrol_coverage(s: Session, grids, *, days: int = PATROL_DAYS) -> list[dict]:
-    """Per grid over the last ``days``: patrol points, members who patrolled, days with a patrol, last one."""
-    since = datetime.now(timezone.utc) - timedelta(days=days)
-    rows = s.execute(text(
-        "SELECT g.code AS grid_code, count(p.id) AS points, count(DISTINCT p.member_id) AS members, "
-        "count(DISTINCT date(p.at AT TIME ZONE 'Asia/Shanghai')) AS days, max(p.at) AS last_at "
-        "FROM grids g LEFT JOIN patrol_points p ON p.grid_code = g.code AND p.at >= :since "
-        "WHERE g.code = ANY(:g) GROUP BY g.code ORDER BY g.code"),
-        {"g": sorted(grids), "since": since}).mappings().all()
-    return [dict(r) for r in rows]
+def patrol_coverage(s: Session, grids, *, days: int = PATROL_DAYS, settings=None) -> list[dict]:
+    """Per grid over the last ``days`` (today included, district time), from the patrol report: points
+    inside the grid, members who patrolled it, days with a patrol, minutes in the grid, the best day's
+    share of the grid's roads passed within 30 m, and whether nobody patrolled it at all."""
+    from app.patrols.service import district_zone, patrol_report, unpatrolled_grids
+
+    codes = sorted(grids)
+    today = datetime.now(district_zone(settings)).date()
+    report = patrol_report(s, today - timedelta(days=days - 1), today, grid_codes=codes, settings=settings)
+    report = report[report["points"] > 0]
+    idle = set(unpatrolled_grids(s, days, grid_codes=codes)["grid_code"])
+    out = []
+    for code in codes:
+        mine = report[report["grid_code"] == code]
+        share = mine["road_share"].max() if len(mine) else None
+        out.append({"grid_code": code, "points": int(mine["points"].sum()), "members": int(mine["member_id"].nunique()),
+                    "days": int(mine["day"].nunique()), "minutes": round(float(mine["minutes_in_grid"].sum()), 1),
+                    "road_share": None if share is None or share != share else float(share),
+                    "unpatrolled": code in idle})
+    return out
 
 
-def grid_lead_data(s: Session, user, grids, *, lang: str = "zh") -> dict:
+def grid_lead_data(s: Session, user, grids, *, lang: str = "zh", settings=None) -> dict:
     info = s.execute(text("SELECT code, name FROM grids WHERE code = ANY(:g) ORDER BY code"),
                      {"g": sorted(grids)}).all()
     return {"grids": info, "members": members(s, user, grids), "incidents": open_incidents(s, user, grids, lang=lang),
-            "patrols": patrol_coverage(s, grids), "patrol_days": PATROL_DAYS}
+            "patrols": patrol_coverage(s, grids, settings=settings), "patrol_days": PATROL_DAYS}

@@ -56,7 +56,7 @@ def grid():
     flt = service.parse_filter(request.args, basemap=st.basemap)
     parts = pages.incident_map(s, st, flt, grids, lang=lang, max_markers=_page_marker_cap())
     return render_template("dashboards/grid.html", parts=parts, flt=flt, page="grid",
-                           data=grid_view.grid_lead_data(s, user, grids, lang=lang))
+                           data=grid_view.grid_lead_data(s, user, grids, lang=lang, settings=st))
 
 
 @bp.get("/dashboard/planner")

@@ -28,7 +28,7 @@ REPORT_COLUMNS = ["member_id", "member_name", "grid_code", "day", "points", "min
                   "road_covered_m", "road_share"]
 
 
-def _tz(settings) -> ZoneInfo:
+def district_zone(settings) -> ZoneInfo:
     return ZoneInfo(getattr(settings, "timezone", None) or "Asia/Shanghai")
 
 
@@ -64,7 +64,7 @@ def patrol_report(session: Session, day_from: date, day_to: date, grid_codes=Non
     Returns a DataFrame with ``REPORT_COLUMNS``, one row per member × assigned grid × day on which the
     member logged any point; ``road_share`` is NaN for a grid without roads.
     """
-    tz = _tz(settings)
+    tz = district_zone(settings)
     t0, t1 = _day_bounds(day_from, day_to, tz)
     pts = pd.DataFrame(session.execute(text(
         "SELECT p.member_id, p.at, ST_X(p.geom) AS lon, ST_Y(p.geom) AS lat, p.grid_code FROM patrol_points p "

@@ -74,3 +74,40 @@ def test_heat_cells_count_every_matching_incident_once(demo_session):
     assert int(scoped["n"].sum()) == demo_session.execute(text(
         "SELECT count(*) FROM incidents WHERE state = 'closed' AND category_code = 'dispute' AND grid_code = :g"),
         {"g": grid}).scalar()
+
+
+def test_grid_lead_sees_patrol_coverage_of_their_grid(client, lead_grid, demo_session):
+    """Points planted along the grid's own road: the page shows the patrol report's minutes and road share."""
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import text
+
+    from app.patrols.service import patrol_report
+
+    lead = demo_session.execute(text("SELECT member_id FROM member_roles WHERE grid_code = :g AND role = 'lead'"),
+                                {"g": lead_grid}).scalar()
+    pts = demo_session.execute(text(
+        "SELECT ST_X(p), ST_Y(p) FROM (SELECT (ST_DumpPoints(ST_Intersection(r.geom, g.geom))).geom AS p "
+        "FROM roads r JOIN grids g ON g.code = :g AND ST_Intersects(r.geom, g.geom)) s "
+        "WHERE ST_GeometryType(p) = 'ST_Point' LIMIT 4"), {"g": lead_grid}).all()
+    if len(pts) < 2:  # a grid without roads: walk across its inside instead
+        pts = demo_session.execute(text("SELECT ST_X(p), ST_Y(p) FROM (SELECT (ST_Dump(ST_GeneratePoints(geom, 4, 1)))"
+                                        ".geom p FROM grids WHERE code = :g) s"), {"g": lead_grid}).all()
+    start = datetime.now(timezone.utc) - timedelta(hours=1)
+    for k, (x, y) in enumerate(pts):
+        demo_session.execute(text(
+            "INSERT INTO patrol_points (member_id, at, geom, grid_code) VALUES "
+            "(:m, :at, ST_SetSRID(ST_MakePoint(:x, :y), 4326), :g)"),
+            {"m": lead, "at": start + timedelta(minutes=5 * k), "x": x, "y": y, "g": lead_grid})
+    demo_session.commit()
+    login(client, "lead")
+    html = client.get("/dashboard/grid").get_data(as_text=True)
+    table = re.search(r'<table class="gw" id="gw-patrols">(.*?)</table>', html, re.S).group(1)
+    row = re.search(rf"<tr[^>]*><td>{lead_grid}</td>(.*?)</tr>", table, re.S).group(0)
+    cells = re.findall(r"<td>([^<]*)</td>", row)
+    today = datetime.now(timezone.utc).astimezone(timezone(timedelta(hours=8))).date()
+    rep = patrol_report(demo_session, today - timedelta(days=6), today, grid_codes=[lead_grid])
+    rep = rep[rep["grid_code"] == lead_grid]
+    assert int(cells[1]) == len(pts) == int(rep["points"].sum())
+    assert float(cells[4]) == round(float(rep["minutes_in_grid"].sum()), 1) > 0
+    assert "gw-overdue" not in row  # patrolled, so not flagged
