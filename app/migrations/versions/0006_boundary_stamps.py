@@ -1,6 +1,6 @@
 """Merge the camera and incident branches; stamp every grid and community change.
 
-A trigger sets ``updated_at = clock_timestamp()`` on every insert or update of a grid or community,
+A trigger sets ``updated_at = clock_timestamp()`` on every insert or real update of a grid or community,
 so ``(count(*), max(updated_at))`` changes whenever the boundaries do (any writer, any transaction):
 the in-memory geocoding index keys on that instead of summing over every geometry per lookup.
 
@@ -21,8 +21,10 @@ TABLES = ("grids", "communities")
 def upgrade() -> None:
     op.add_column("communities", sa.Column("updated_at", sa.DateTime(timezone=True),
                                            server_default=sa.text("now()"), nullable=False))
+    # an upsert that changes nothing (a re-run of load-demo) keeps the stamp, and so the cached index
     op.execute("CREATE FUNCTION gridwatch_stamp_updated_at() RETURNS trigger LANGUAGE plpgsql AS $$ "
-               "BEGIN NEW.updated_at := clock_timestamp(); RETURN NEW; END $$")
+               "BEGIN IF TG_OP = 'INSERT' OR NEW IS DISTINCT FROM OLD THEN "
+               "NEW.updated_at := clock_timestamp(); END IF; RETURN NEW; END $$")
     for table in TABLES:
         op.execute(f"CREATE TRIGGER {table}_stamp BEFORE INSERT OR UPDATE ON {table} "
                    f"FOR EACH ROW EXECUTE FUNCTION gridwatch_stamp_updated_at()")
