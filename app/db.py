@@ -49,6 +49,8 @@ class Database:
     """An engine (or one connection, in tests) and the session factory bound to it."""
 
     def __init__(self, bind: Engine | Connection):
+        import app.models  # noqa: F401  every mapper registered, so foreign keys across features resolve
+
         self.bind = bind
         opts = {"join_transaction_mode": "create_savepoint"} if isinstance(bind, Connection) else {}
         self.Session = sessionmaker(bind=bind, expire_on_commit=False, **opts)

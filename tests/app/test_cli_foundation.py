@@ -128,3 +128,26 @@ def test_export_unknown_layer_and_suffix(cli, demo_db, tmp_path):
     assert r.exit_code != 0 and "no layer 'rivers'" in r.output
     r = cli(demo_db, "export", "grids", str(tmp_path / "x.kml"))
     assert r.exit_code != 0 and "cannot write '.kml'" in r.output
+
+
+def test_demo_commands_in_fresh_interpreters(database_factory, tmp_path):
+    """``make demo``'s sequence, each command in its own process as make runs it: an in-process test
+    would not notice a model that only some other module registers (users.member_id → members)."""
+    import os
+    import subprocess
+    import sys
+
+    engine = database_factory("fresh_cli")
+    env = {**os.environ, "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+           "GRIDWATCH_VAR_DIR": str(tmp_path / "var"), "GRIDWATCH_CONFIG": str(tmp_path / "none.toml")}
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-c", "from app.cli import main; main()", *args],
+                              capture_output=True, text=True, env=env, timeout=300)
+
+    for args in (("load-demo",), ("demo-accounts",)):
+        r = run(*args)
+        assert r.returncode == 0, (args, r.stdout[-2000:], r.stderr[-2000:])
+    assert "grid_lead of grid 5103040" in run("demo-accounts").stdout  # idempotent
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM users")).scalar() == 4
