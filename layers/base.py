@@ -1,10 +1,16 @@
 """The base map: no basemap by default (command centres often have no internet), or a configured one."""
 from __future__ import annotations
 
+import json
+
 import folium
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
+from branca.element import MacroElement
+from folium.utilities import JsCode
+from jinja2 import Template
 
 from layers.assets import localise
 
@@ -95,3 +101,61 @@ def finish(m: folium.Map, *, asset_prefix: str = "/vendor", layer_control: bool 
     if layer_control:
         folium.LayerControl(collapsed=False).add_to(m)
     return localise(m, asset_prefix)
+
+
+#: decimals of embedded lon/lat: 1e-6° is about 0.1 m at Da'an, far below what a screen shows
+COORD_DECIMALS = 6
+
+
+def _script_safe(text: str) -> str:
+    # as Jinja's tojson: nothing in the JSON can close the <script> or open a comment
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").replace("'", "\\u0027")
+
+
+def geojson_text(frame: gpd.GeoDataFrame, columns: list[str] | None = None, *,
+                 decimals: int = COORD_DECIMALS) -> str:
+    """``frame`` (EPSG:4326) as a compact FeatureCollection string that is safe inside ``<script>``.
+
+    Coordinates are rounded to ``decimals``; only ``columns`` become properties (all when None);
+    NaN/None become null, timestamps ISO text. Characters stay UTF-8 (``\\uXXXX`` would double
+    the size of Chinese text); ``< > & '`` are escaped as in Jinja's ``tojson``.
+    """
+    geoms = shapely.transform(frame.geometry.to_numpy(), lambda c: np.round(c, decimals))
+    props = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    if columns is not None:
+        props = props[[c for c in columns if c in props.columns]]
+    for col in props.columns:
+        if pd.api.types.is_datetime64_any_dtype(props[col]):
+            props[col] = props[col].map(lambda v: None if pd.isna(v) else v.isoformat())
+    records = props.astype(object).where(props.notna(), None).to_dict("records")
+    features = [f'{{"type":"Feature","geometry":{g},"properties":{json.dumps(p, ensure_ascii=False, separators=(",", ":"))}}}'
+                for g, p in zip(shapely.to_geojson(geoms), records)]
+    return _script_safe('{"type":"FeatureCollection","features":[' + ",".join(features) + "]}")
+
+
+class GeoJsonLayer(MacroElement):
+    """A Leaflet GeoJSON layer of compact embedded features (``geojson_text``) whose popups, tooltips
+    and styles come from ``layers.popups.feature_js``; points are drawn as circle markers with
+    ``point`` options. Folium's ``GeoJson`` would embed every Chinese character as a 6-byte escape
+    and style features through a per-feature lookup table."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.geoJson(null, {
+            {%- if this.point is not none %}
+            pointToLayer: function (f, ll) { return L.circleMarker(ll, {{ this.point|tojson }}); },
+            {%- endif %}
+            onEachFeature: {{ this.on_each_feature }}
+        });
+        {{ this.get_name() }}.addData({{ this.data }});
+        {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, frame: gpd.GeoDataFrame, columns: list[str] | None, on_each_feature: JsCode, *,
+                 point: dict | None = None):
+        super().__init__()
+        self._name = "GeoJsonLayer"
+        self.data = geojson_text(frame, columns)
+        self.on_each_feature = on_each_feature.js_code
+        self.point = point

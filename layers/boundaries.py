@@ -5,6 +5,7 @@ import folium
 import geopandas as gpd
 
 from layers import popups, style
+from layers.base import GeoJsonLayer
 
 
 def _boundary(frame: gpd.GeoDataFrame, name: str, line_style: dict, fields: list[tuple[str, str]],
@@ -12,17 +13,11 @@ def _boundary(frame: gpd.GeoDataFrame, name: str, line_style: dict, fields: list
     fg = folium.FeatureGroup(name=name, show=show)
     if len(frame):
         data = frame.to_crs(4326)
-        keep = [c for _, c in fields if c in data.columns]
-        data = data[keep + ["name", data.geometry.name]].copy() if "name" in data.columns and "name" not in keep \
-            else data[keep + [data.geometry.name]].copy()
-        data["popup"] = popups.column(data, "name" if "name" in data.columns else keep[0], fields)
-        folium.GeoJson(
-            data.to_json(drop_id=True),
-            name=name,
-            style_function=lambda _f, s=dict(line_style): s,
-            popup=folium.GeoJsonPopup(fields=["popup"], labels=False),
-            tooltip=folium.GeoJsonTooltip(fields=["name"] if "name" in data.columns else keep[:1], labels=False),
-        ).add_to(fg)
+        fields = [f for f in fields if f[1] in data.columns]
+        title = "name" if "name" in data.columns else fields[0][1]
+        columns = list(dict.fromkeys([title] + [c for _, c in fields]))
+        GeoJsonLayer(data, columns, popups.feature_js(title=title, fields=fields, tooltip=title,
+                                                      style=line_style)).add_to(fg)
     return fg
 
 

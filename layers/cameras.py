@@ -1,14 +1,17 @@
-"""Camera layer: one circle per camera, coloured by status (ON/OFF/VLOST/DEFECT)."""
+"""Camera layers: one circle per camera coloured by status (ON/OFF/VLOST/DEFECT), and view cones."""
 from __future__ import annotations
 
 import folium
 import geopandas as gpd
 
 from layers import popups, style
+from layers.base import GeoJsonLayer
 
 _FIELDS = [("ID", "device_id"), ("programme", "programme"), ("status", "status"), ("PTZ", "ptz_type"),
            ("azimuth °", "azimuth"), ("FOV °", "fov"), ("range m", "range_m"), ("grid", "grid_code"),
            ("address", "address")]
+POINT = {"radius": 4, "weight": 1, "fill": True, "fillOpacity": 0.9}
+CONE_STYLE = {"weight": 1, "fillOpacity": 0.15}
 
 
 def cameras(frame: gpd.GeoDataFrame, *, cones: bool = False, name: str = "摄像头 cameras",
@@ -16,25 +19,47 @@ def cameras(frame: gpd.GeoDataFrame, *, cones: bool = False, name: str = "摄像
     """Cameras as circle markers coloured by ``status``; with ``cones`` also their view sectors.
 
     ``frame`` holds the registry's columns (``device_id``, ``name``, ``status``, ``azimuth``, ``fov``,
-    ``range_m``, ``ptz_type``, …) and point geometry in any CRS.
+    ``range_m``, ``ptz_type``, …) and point geometry in any CRS. All cameras go into one GeoJSON
+    layer whose popups are built on click from the properties (``layers.popups.feature_js``).
     """
     fg = folium.FeatureGroup(name=name, show=show)
     if not len(frame):
         return fg
     data = frame.to_crs(4326)
-    html = popups.column(data, "name", [f for f in _FIELDS if f[1] in data.columns])
     if cones:
         from gis import coverage  # the view geometry lives in gis; imported lazily (optional layer)
 
-        sectors = coverage.view_sectors(data)
-        folium.GeoJson(
-            gpd.GeoDataFrame({"status": data["status"].to_numpy()}, geometry=sectors.to_numpy(), crs=4326).to_json(),
-            name="view cones",
-            style_function=lambda f: {"color": style.CAMERA_STATUS_COLOURS.get(f["properties"]["status"], "#333"),
-                                      "weight": 1, "fillOpacity": 0.15},
-        ).add_to(fg)
-    for (x, y), status, popup in zip(zip(data.geometry.x, data.geometry.y), data["status"], html):
-        colour = style.CAMERA_STATUS_COLOURS.get(status, "#333333")
-        folium.CircleMarker(location=(y, x), radius=4, color=colour, fill=True, fill_color=colour,
-                            fill_opacity=0.9, weight=1, popup=folium.Popup(popup, max_width=320)).add_to(fg)
+        views = coverage.view_sectors(data)  # working cameras only, indexed like them
+        keep = [c for c in ("device_id", "status") if c in data.columns]
+        _cone_layer(gpd.GeoDataFrame(data.loc[views.index, keep], geometry=views.to_numpy(), crs=4326)).add_to(fg)
+    fields = [f for f in _FIELDS if f[1] in data.columns]
+    shown = data.copy()
+    for col in ("azimuth", "fov", "range_m"):
+        if col in shown.columns:
+            shown[col] = shown[col].astype(float).round(0)
+    title = "name" if "name" in data.columns else "device_id"
+    columns = list(dict.fromkeys([title, "status"] + [c for _, c in fields]))
+    GeoJsonLayer(shown, columns, popups.feature_js(
+        title=title, fields=fields, tooltip="device_id" if "device_id" in data.columns else None, style=POINT,
+        colour=popups.colour_by("status", style.CAMERA_STATUS_COLOURS)), point=POINT).add_to(fg)
+    return fg
+
+
+def _cone_layer(sectors: gpd.GeoDataFrame) -> GeoJsonLayer:
+    fields = [f for f in (("ID", "device_id"), ("status", "status")) if f[1] in sectors.columns]
+    return GeoJsonLayer(sectors, [c for _, c in fields], popups.feature_js(
+        fields=fields, popup=False, tooltip="device_id" if "device_id" in sectors.columns else None,
+        style=CONE_STYLE, colour=popups.colour_by("status", style.CAMERA_STATUS_COLOURS, keys=("color",))))
+
+
+def view_cones(sectors: gpd.GeoDataFrame, *, name: str = "视野 view cones", show: bool = True
+               ) -> folium.FeatureGroup:
+    """View sectors (polygons, e.g. from ``gis.coverage.view_sectors``) coloured by the camera ``status``;
+    ``device_id`` shows as a tooltip when given. Pass them simplified for display: they are many."""
+    fg = folium.FeatureGroup(name=name, show=show)
+    if len(sectors):
+        data = sectors.to_crs(4326)
+        if "status" not in data.columns:
+            data = data.assign(status="ON")
+        _cone_layer(data).add_to(fg)
     return fg

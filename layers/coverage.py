@@ -14,12 +14,15 @@ from branca.element import MacroElement
 from jinja2 import Template
 
 from layers import popups
+from layers.base import GeoJsonLayer
 
 #: class breaks of the coverage ratio (0–1) and their colours (ColorBrewer RdYlGn, 5 classes)
 RATIO_BREAKS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 RATIO_COLOURS = ("#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641")
 NO_DATA_COLOUR = "#cccccc"
 BLIND_STYLE = {"color": "#67001f", "weight": 1, "fillColor": "#b2182b", "fillOpacity": 0.35}
+CHOROPLETH_STYLE = {"color": "#555", "weight": 1, "fillOpacity": 0.6}
+SITE_CONE_STYLE = {"color": "#2c7bb6", "weight": 1, "fillOpacity": 0.2}
 SITE_COLOUR = "#2c7bb6"
 
 
@@ -76,27 +79,23 @@ def coverage_choropleth(frame: gpd.GeoDataFrame, *, name: str = "覆盖率 cover
     if not len(frame):
         return fg
     data = frame.to_crs(4326)
-    cols = [c for c in ("code", "name", "ratio", "area_m2", "covered_m2") if c in data.columns]
-    out = data[cols + [data.geometry.name]].copy()
-    out["ratio"] = out["ratio"].astype(float)
-    out["colour"] = ratio_colour(out["ratio"])
-    shown = out.assign(ratio_pct=(out["ratio"] * 100).round(1), area_m2=out.get("area_m2", np.nan))
-    out["popup"] = popups.column(shown, "code", [("name", "name"), ("coverage %", "ratio_pct"),
-                                                 ("area m²", "area_m2")])
-    out = out.drop(columns=[c for c in ("area_m2", "covered_m2") if c in out.columns])
-    out["ratio"] = out["ratio"].round(4).where(out["ratio"].notna(), None)
-    folium.GeoJson(
-        out.to_json(drop_id=True), name=name, control=False,
-        style_function=lambda f: {"color": "#555", "weight": 1, "fillColor": f["properties"]["colour"],
-                                  "fillOpacity": 0.6},
-        popup=folium.GeoJsonPopup(fields=["popup"], labels=False),
-    ).add_to(fg)
+    ratio = data["ratio"].astype(float)
+    out = gpd.GeoDataFrame({"code": data["code"].to_numpy(), "colour": ratio_colour(ratio),
+                            "ratio_pct": (ratio * 100).round(1).to_numpy()}, geometry=data.geometry.to_numpy(), crs=4326)
+    if "name" in data.columns:
+        out["name"] = data["name"].to_numpy()
+    if "area_m2" in data.columns:
+        out["area_m2"] = data["area_m2"].astype(float).round(0).to_numpy()
+    fields = [f for f in (("name", "name"), ("coverage %", "ratio_pct"), ("area m²", "area_m2")) if f[1] in out.columns]
+    GeoJsonLayer(out, None, popups.feature_js(
+        title="code", fields=fields, tooltip="name" if "name" in out.columns else "code", style=CHOROPLETH_STYLE,
+        colour=popups.colour_by("colour", None, default=NO_DATA_COLOUR, keys=("fillColor",)))).add_to(fg)
     return fg
 
 
 def blind_spots(frame: gpd.GeoDataFrame, *, name: str = "盲区 blind spots", show: bool = True
                 ) -> folium.FeatureGroup:
-    """Blind-spot polygons (areas no camera sees), with their area in the tooltip if ``area_m2`` is given."""
+    """Blind-spot polygons (areas no camera sees); their grid and ``area_m2`` show in the popup."""
     fg = folium.FeatureGroup(name=name, show=show)
     if not len(frame):
         return fg
@@ -105,9 +104,9 @@ def blind_spots(frame: gpd.GeoDataFrame, *, name: str = "盲区 blind spots", sh
     out = data[keep + [data.geometry.name]].copy()
     if "area_m2" in out.columns:
         out["area_m2"] = out["area_m2"].astype(float).round(0)
-    folium.GeoJson(out.to_json(drop_id=True), name=name, control=False,
-                   style_function=lambda _f: dict(BLIND_STYLE),
-                   tooltip=folium.GeoJsonTooltip(fields=keep) if keep else None).add_to(fg)
+    labels = {"grid_code": "grid", "code": "grid", "area_m2": "area m²"}
+    GeoJsonLayer(out, keep, popups.feature_js(title=None, fields=[(labels[c], c) for c in keep],
+                                              style=BLIND_STYLE, popup=bool(keep))).add_to(fg)
     return fg
 
 
@@ -122,9 +121,8 @@ def proposed_sites(frame: gpd.GeoDataFrame, *, cones: gpd.GeoSeries | None = Non
         return fg
     data = frame.to_crs(4326)
     if cones is not None and len(cones):
-        folium.GeoJson(gpd.GeoDataFrame(geometry=gpd.GeoSeries(cones).to_crs(4326).to_numpy(), crs=4326).to_json(),
-                       name=name, control=False,
-                       style_function=lambda _f: {"color": SITE_COLOUR, "weight": 1, "fillOpacity": 0.2}).add_to(fg)
+        GeoJsonLayer(gpd.GeoDataFrame(geometry=gpd.GeoSeries(cones).to_crs(4326).to_numpy(), crs=4326), [],
+                     popups.feature_js(popup=False, style=SITE_CONE_STYLE)).add_to(fg)
     fields = [(label, c) for label, c in (("gain m²", "gain_m2"), ("rank", "rank")) if c in data.columns]
     html = popups.column(data.assign(_title="建议点位 proposed site"), "_title", fields)
     for x, y, popup in zip(data.geometry.x, data.geometry.y, html):

@@ -1,8 +1,10 @@
 """Incident layers (事件): clustered markers coloured by state and overdue, and a heat layer.
 
 Builders take GeoDataFrames in EPSG:4326 (already shifted for display when the basemap needs it).
-The marker style and popup of one incident are computed by ``marker_properties`` so the page's
-live-update script draws new incidents exactly like the server-rendered ones.
+A marker carries only what its style and short popup need (``marker_properties``); the page script
+fetches the details and timeline when a popup opens and fills the popup's ``gw-incident`` slot. The
+page adds live updates through the layer's own Leaflet options, so new markers look exactly like
+the server-rendered ones.
 """
 from __future__ import annotations
 
@@ -10,42 +12,48 @@ import folium
 import geopandas as gpd
 import pandas as pd
 from folium.plugins import HeatMap, MarkerCluster
-from folium.utilities import JsCode
 
 from layers import popups
+from layers.base import GeoJsonLayer
 
 STATE_COLOURS = {"reported": "#6a3d9a", "accepted": "#1f78b4", "dispatched": "#ff7f00",
                  "in_progress": "#e6ab02", "resolved": "#33a02c", "closed": "#7f7f7f", "voided": "#bdbdbd"}
 OVERDUE_STROKE = "#b2182b"
 MARKER_RADIUS = 6
+POINT = {"radius": MARKER_RADIUS, "weight": 1, "fill": True, "fillOpacity": 0.85}
+OVERDUE_STYLE = {"color": OVERDUE_STROKE, "weight": 3}
 
-_FIELDS = [("no.", "external_id"), ("category", "category"), ("state", "state"), ("reported", "reported_at"),
-           ("deadline", "deadline"), ("grid", "grid_code"), ("address", "address"), ("description", "summary")]
-
-
-def _summary(text) -> str:
-    s = "" if text is None or (isinstance(text, float) and pd.isna(text)) else str(text)
-    return s if len(s) <= 80 else s[:79] + "…"
+#: the popup's rows before the details arrive (label, property); the title is ``no``
+POPUP_FIELDS = [("category", "category"), ("state", "state"), ("reported", "reported_at"),
+                ("deadline", "deadline"), ("grid", "grid_code")]
+PROPERTIES = ["id", "no", "state", "overdue"] + [c for _, c in POPUP_FIELDS if c != "state"]
+SLOT = ("gw-incident", "data-incident")
 
 
 def marker_properties(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per incident: ``id``, ``colour`` (by state), ``stroke`` (red when overdue) and escaped ``popup`` HTML.
+    """Per incident the embedded properties: ``id``, ``no`` (external number, else id), ``state``,
+    ``overdue`` (bool) and, when present, ``category``, ``reported_at``, ``deadline``, ``grid_code``.
 
-    ``frame`` has ``id``, ``state``, ``overdue`` (bool) and optionally ``external_id``, ``category``,
-    ``reported_at``, ``deadline``, ``grid_code``, ``address``, ``description``.
+    ``frame`` has ``id``, ``state`` and optionally ``overdue``, ``external_id`` and the others.
     """
     data = pd.DataFrame(frame.drop(columns=frame.geometry.name) if isinstance(frame, gpd.GeoDataFrame) else frame)
-    data["summary"] = data["description"].map(_summary) if "description" in data.columns else ""
-    overdue = data["overdue"].fillna(False).astype(bool) if "overdue" in data.columns else \
-        pd.Series(False, index=data.index)
-    colour = data["state"].map(STATE_COLOURS).fillna("#333333")
-    html = popups.column(data, "id", [f for f in _FIELDS if f[1] in data.columns])
-    # the page script fills this placeholder with details, timeline and the cameras that see the spot
-    html = html + [f'<div class="gw-incident" data-incident="{int(i)}"></div>' for i in data["id"]]
-    html = html.where(~overdue.to_numpy(), '<b class="gw-overdue">⚠</b>' + html)
-    return pd.DataFrame({"id": data["id"].astype(int).to_numpy(), "colour": colour.to_numpy(),
-                         "stroke": overdue.map({True: OVERDUE_STROKE, False: None}).fillna(colour).to_numpy(),
-                         "overdue": overdue.to_numpy(), "popup": html.to_numpy()}, index=data.index)
+    out = pd.DataFrame({"id": data["id"].astype(int)}, index=data.index)
+    ext = data["external_id"] if "external_id" in data.columns else pd.Series(None, index=data.index, dtype=object)
+    out["no"] = ext.where(ext.notna() & (ext.astype(str) != ""), out["id"].astype(str))
+    out["state"] = data["state"]
+    out["overdue"] = data["overdue"].fillna(False).astype(bool) if "overdue" in data.columns else False
+    for col in PROPERTIES[4:]:
+        if col in data.columns:
+            out[col] = data[col]
+    return out
+
+
+def marker_js():
+    """The ``onEachFeature`` of incident markers: colour by state, red ring and ⚠ when overdue, the
+    short popup with its details slot."""
+    return popups.feature_js(title="no", fields=POPUP_FIELDS, style=POINT,
+                             colour=popups.colour_by("state", STATE_COLOURS),
+                             flag=("overdue", OVERDUE_STYLE, "⚠"), slot=SLOT)
 
 
 def incidents(frame: gpd.GeoDataFrame, *, name: str = "事件 incidents", show: bool = True,
@@ -62,20 +70,12 @@ def incidents(frame: gpd.GeoDataFrame, *, name: str = "事件 incidents", show: 
     fg = folium.FeatureGroup(name=name, show=show)
     parent = MarkerCluster(name=name, control=False, options={"disableClusteringAtZoom": 17}).add_to(fg) \
         if cluster else fg
-    if not len(frame):
-        return fg
     data = frame.to_crs(4326)
     props = marker_properties(data)
-    gdf = gpd.GeoDataFrame(props, geometry=data.geometry.to_numpy(), crs=4326)
-    folium.GeoJson(
-        gdf.to_json(drop_id=True), name=name, control=False,
-        marker=folium.CircleMarker(radius=MARKER_RADIUS, weight=2, fill=True, fill_opacity=0.85),
-        style_function=lambda f: {"color": f["properties"]["stroke"], "fillColor": f["properties"]["colour"],
-                                  "weight": 3 if f["properties"]["overdue"] else 1},
-        # each marker owns its popup: a cluster takes the markers out of the GeoJSON group, so a popup
-        # bound on the group would never open; the HTML is escaped by layers.popups
-        on_each_feature=JsCode("function (f, layer) { layer.bindPopup(f.properties.popup, {maxWidth: 360}); }"),
-    ).add_to(parent)
+    # each marker owns its popup: a cluster takes the markers out of the GeoJSON group, so a popup
+    # bound on the group would never open. The layer exists even when empty: live updates use it.
+    GeoJsonLayer(gpd.GeoDataFrame(props, geometry=data.geometry.to_numpy(), crs=4326), None, marker_js(),
+                 point=POINT).add_to(parent)
     return fg
 
 

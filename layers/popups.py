@@ -1,10 +1,25 @@
-"""Popup and tooltip HTML. Every value is escaped here, once, so user text always shows as text."""
+"""Popups, tooltips and data-driven styles of GeoJSON layers, built in the browser from each
+feature's properties.
+
+Two ways to show a feature's details:
+
+* ``feature_js`` (every GeoJSON layer): the page embeds only the properties; a small script builds
+  the popup and tooltip DOM on demand with ``textContent``, so user text is shown as text by
+  construction (never parsed as HTML) and no per-feature HTML weighs the page down. It also styles
+  each feature from its properties (a colour per state or status, a flag such as overdue).
+* ``table`` / ``column`` (single markers): server-side HTML with every value escaped here, once.
+
+Folium's own ``GeoJsonPopup``/``GeoJsonTooltip`` are not used: they join property values into
+``innerHTML`` unescaped.
+"""
 from __future__ import annotations
 
+import json
 from html import escape
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
+from folium.utilities import JsCode
 
 
 def _text(value: Any) -> str:
@@ -23,3 +38,77 @@ def column(frame: pd.DataFrame, title: str, fields: list[tuple[str, str]]) -> pd
     """One popup per row of ``frame``: ``fields`` is a list of (label, column name)."""
     return pd.Series([table(row.get(title), [(label, row.get(col)) for label, col in fields])
                       for row in frame.to_dict("records")], index=frame.index, dtype=object)
+
+
+def colour_by(prop: str, colours: Mapping[str, str] | None = None, *, default: str = "#333333",
+              keys: Sequence[str] = ("color", "fillColor")) -> dict:
+    """Style rule of ``feature_js``: set ``keys`` to ``colours[properties[prop]]`` (or to the property
+    itself when ``colours`` is None, for a colour computed on the server)."""
+    return {"prop": prop, "map": dict(colours) if colours is not None else None, "default": default,
+            "keys": list(keys)}
+
+
+# One function per layer: the spec S is embedded as JSON. Popup and tooltip contents are functions,
+# so nothing is built until the user opens one; every value goes in through textContent.
+_FEATURE_JS = """function (f, layer) {
+  var S = %s, p = f.properties || {};
+  function el(tag, text, cls) {
+    var e = document.createElement(tag);
+    if (text !== undefined) e.textContent = (text === null || text === '') ? '\\u2014' : String(text);
+    if (cls) e.className = cls;
+    return e;
+  }
+  if (S.style && layer.setStyle) {
+    var st = Object.assign({}, S.style.base || {}), c = S.style.colour;
+    if (c) {
+      var v = c.map ? c.map[p[c.prop]] : p[c.prop];
+      c.keys.forEach(function (k) { st[k] = v || c['default']; });
+    }
+    if (S.style.flag && p[S.style.flag.prop]) Object.assign(st, S.style.flag.style);
+    layer.setStyle(st);
+  }
+  if (S.popup) layer.bindPopup(function () {
+    var d = el('div', undefined, 'gw-popup'), t = el('table');
+    if (S.popup.flag && p[S.popup.flag[0]]) d.appendChild(el('b', S.popup.flag[1], 'gw-overdue'));
+    if (S.popup.title) d.appendChild(el('b', p[S.popup.title]));
+    S.popup.fields.forEach(function (x) {
+      var tr = el('tr'); tr.appendChild(el('th', x[0])); tr.appendChild(el('td', p[x[1]])); t.appendChild(tr);
+    });
+    d.appendChild(t);
+    if (S.popup.slot) { var s = el('div', undefined, S.popup.slot[0]); s.setAttribute(S.popup.slot[1], p.id); d.appendChild(s); }
+    return d;
+  }, {maxWidth: 360});
+  if (S.tooltip) layer.bindTooltip(function () { return el('span', p[S.tooltip]); }, {sticky: true});
+}"""
+
+
+def feature_js(*, title: str | None = None, fields: Sequence[tuple[str, str]] = (), tooltip: str | None = None,
+               style: Mapping[str, Any] | None = None, colour: dict | None = None,
+               flag: tuple[str, Mapping[str, Any], str | None] | None = None,
+               slot: tuple[str, str] | None = None, popup: bool = True) -> JsCode:
+    """``onEachFeature`` code for a ``folium.GeoJson``: popup, tooltip and style from the properties.
+
+    Parameters
+    ----------
+    title, fields :
+        Property shown in bold, and (label, property) rows of the popup table.
+    tooltip :
+        Property shown as the hover tooltip.
+    style, colour, flag :
+        Static Leaflet path options; a ``colour_by`` rule; and ``(property, style, popup mark)``: when
+        the property is truthy its style is applied on top and the mark (e.g. "⚠") heads the popup.
+    slot :
+        ``(class, attribute)``: an empty ``<div class=… attribute=id>`` at the end of the popup, for the
+        page script to fill (details fetched on click).
+    """
+    spec: dict[str, Any] = {}
+    if style or colour or flag:
+        spec["style"] = {"base": dict(style or {}), "colour": colour,
+                         "flag": {"prop": flag[0], "style": dict(flag[1])} if flag else None}
+    if popup:
+        spec["popup"] = {"title": title, "fields": [list(f) for f in fields], "slot": list(slot) if slot else None,
+                         "flag": [flag[0], flag[2]] if flag and flag[2] else None}
+    if tooltip:
+        spec["tooltip"] = tooltip
+    # the spec sits inside a <script>: no "<" may appear in it as such
+    return JsCode(_FEATURE_JS % json.dumps(spec, ensure_ascii=False).replace("<", "\\u003c"))

@@ -16,6 +16,7 @@ LAYERS: dict[str, Callable[..., folium.FeatureGroup]] = {
     "communities": boundaries.communities,
     "grids": boundaries.grids,
     "cameras": cameras.cameras,
+    "view_cones": cameras.view_cones,
     "incidents": incidents.incidents,
     "incident_heat": incidents.heat,
     "coverage": coverage.coverage_choropleth,

@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 
 import folium
 import geopandas as gpd
+from folium.plugins import MarkerCluster
 from sqlalchemy.orm import Session
 
 from app.dashboards import service
 from app.layers_db import district_bounds, read_layer
 from layers import boundaries, cameras as camera_layer, incidents as incident_layer
-from layers.base import base_map, finish, to_display
+from layers.base import GeoJsonLayer, base_map, finish, to_display
 
 
 @dataclass
@@ -74,11 +75,17 @@ def incident_map(s: Session, settings, flt: service.IncidentFilter, grids, *, la
     incident_layer.heat(to_display(service.heat_cells(s, flt, grids), basemap), weight="n").add_to(m)
     cones = folium.FeatureGroup(name="视野 view cones", show=True).add_to(m)
     finish(m)
-    names = {"incidents": inc.get_name(), "cones": cones.get_name(), "cluster": _child_name(inc)}
+    names = {"incidents": inc.get_name(), "cones": cones.get_name(), "cluster": _descendant(inc, MarkerCluster),
+             "markers": _descendant(inc, GeoJsonLayer)}
     return render_parts(m, names, {"shown": len(frame), "total": total})
 
 
-def _child_name(group: folium.FeatureGroup) -> str:
-    for child in group._children.values():
-        return child.get_name()
-    return group.get_name()
+def _descendant(element, cls) -> str | None:
+    """JavaScript name of the first ``cls`` element below ``element`` (depth first)."""
+    for child in element._children.values():
+        if isinstance(child, cls):
+            return child.get_name()
+        found = _descendant(child, cls)
+        if found:
+            return found
+    return None

@@ -81,9 +81,9 @@ def planner_map(s: Session, settings) -> tuple[MapParts, pd.DataFrame]:
     camera_layer.cameras(to_display(read_layer(s, "cameras"), basemap), cones=False, show=True).add_to(m)
     from gis.coverage import view_sectors
 
-    cones = gpd.GeoDataFrame(geometry=view_sectors(cams).to_numpy(), crs=4326)
-    folium.GeoJson(_light(cones, basemap).to_json(drop_id=True), name="视野 view cones",
-                   style_function=lambda _f: {"color": "#1a9850", "weight": 1, "fillOpacity": 0.12}).add_to(m)
+    views = view_sectors(cams)
+    cones = gpd.GeoDataFrame(cams.loc[views.index, ["device_id", "status"]], geometry=views.to_numpy(), crs=4326)
+    camera_layer.view_cones(_light(cones, basemap)).add_to(m)
     coverage_layer.blind_spots(_light(_blind(cams, cov), basemap)).add_to(m)
     out = outside_view(s, cams).assign(overdue=False)
     n_outside = len(out)

@@ -7,6 +7,7 @@ pages and JSON endpoints alike. Coordinates handed to the map are display coordi
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
@@ -19,7 +20,7 @@ from app.incidents.models import OPEN_STATES, STATES, Category, Incident
 from app.incidents.queries import incident_conditions
 from gis.codes import COMMUNITY, STREET
 from gis.errors import InvalidData, RowError
-from layers.base import display_crs, to_display
+from layers.base import display_crs, geojson_text, to_display
 from layers.incidents import marker_properties
 
 PAGE_MARKERS = 1000       # most markers a page embeds; beyond that the page loads by bounding box
@@ -149,14 +150,13 @@ def _iso_minute(value) -> str | None:
 
 def incident_geojson(s: Session, flt: IncidentFilter, grids, *, basemap: str, lang: str = "zh",
                      limit: int = API_LIMIT) -> dict:
-    """GeoJSON of matching incidents for the map script: ``id``, ``colour``, ``stroke``, ``popup`` (escaped)."""
+    """GeoJSON of matching incidents for the map script, with the marker properties of
+    ``layers.incidents.marker_properties`` (the page draws them with the marker layer's own options)."""
     frame, total = incident_frame(s, flt, grids, limit=limit, lang=lang)
     now = s.execute(text("SELECT now()")).scalar()
     shown = to_display(frame, basemap)
-    props = marker_properties(frame)
-    features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(x, 6), round(y, 6)]},
-                 "properties": {**p, "state": st}}
-                for x, y, p, st in zip(shown.geometry.x, shown.geometry.y, props.to_dict("records"), frame["state"])]
+    props = gpd.GeoDataFrame(marker_properties(frame), geometry=shown.geometry.to_numpy(), crs=4326)
+    features = json.loads(geojson_text(props))["features"] if len(props) else []
     return {"type": "FeatureCollection", "features": features, "total": total, "truncated": total > len(frame),
             "now": now.isoformat()}
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 import json
 import re
 
+from sqlalchemy import text
+
 from layers.assets import ASSET_FILES
+from tests.maps import collections
 
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["'](?:https?:)?//""", re.I)
 URL = re.compile(r"https?://[^\s\"'<>)]+")
@@ -28,7 +31,10 @@ def test_home_map_has_every_layer(client, demo_db):
     for name in ("街道/镇 streets", "社区 communities", "网格 grids", "摄像头 cameras"):
         # the layer control carries the names as JSON, which may escape them
         assert name in html or json.dumps(name)[1:-1] in html, name
-    assert html.count("L.circleMarker(") >= 371
+    cameras = [fc for fc in collections(html) if fc["features"] and "device_id" in fc["features"][0]["properties"]]
+    with demo_db.session() as s:
+        n_cameras = s.execute(text("SELECT count(*) FROM cameras")).scalar()
+    assert len(cameras) == 1 and len(cameras[0]["features"]) == n_cameras >= 371  # one layer, every camera
     assert "L.control.layers(" in html
     assert "510304001" in html
 

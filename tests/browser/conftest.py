@@ -17,6 +17,7 @@ from sqlalchemy import text
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 XSS = '<script>window.__xss=1</script><img src="/xss.png" onerror="window.__xss=2">'
+XSS_NAME = '<img src="/xss.png" onerror="window.__xss=3">'  # fits a grid's or camera's name
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 
@@ -37,7 +38,11 @@ def live_data(database_factory):
             "'reported', g.code, g.community_code, ST_PointOnSurface(g.geom) FROM grids g WHERE g.code = :g "
             "RETURNING id"), {"d": XSS, "a": XSS[:190], "g": grid}).scalar()
         other_id = s.execute(text("SELECT min(id) FROM incidents WHERE grid_code <> :g"), {"g": grid}).scalar()
-    return eng, {"grid": grid, "xss_id": xss_id, "other_id": other_id}
+        # names from imported files are user text too: the lead's grid and one camera carry a payload
+        s.execute(text("UPDATE grids SET name = :n WHERE code = :g"), {"n": XSS_NAME, "g": grid})
+        camera = s.execute(text("UPDATE cameras SET name = :n WHERE device_id = (SELECT min(device_id) FROM cameras) "
+                                "RETURNING device_id"), {"n": XSS_NAME}).scalar()
+    return eng, {"grid": grid, "xss_id": xss_id, "other_id": other_id, "xss_camera": camera}
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import XSS
+from sqlalchemy import text
+
+from tests.browser.conftest import XSS, XSS_NAME
 
 pytestmark = pytest.mark.browser
 
@@ -43,7 +45,58 @@ def test_operator_dashboard(web, live_data):
     assert XSS in web.page.inner_text("#gw-detail-table")
     assert web.page.evaluate("window.__xss") is None
     web.screenshot("operator")
+    # a camera whose name carries markup: its popup and tooltip show the text
+    shown = web.page.evaluate(OPEN_FEATURE, ["device_id", facts["xss_camera"]])
+    assert shown["popup"].startswith(XSS_NAME) and facts["xss_camera"] in shown["popup"]
+    assert shown["tooltip"] == facts["xss_camera"]
+    assert web.page.evaluate("window.__xss") is None
     _clean(web)
+
+
+OPEN_FEATURE = """([prop, value]) => {
+  gw.map.closePopup();
+  let hit = null;
+  gw.map.eachLayer(l => { if (!hit && l.feature && l.feature.properties[prop] === value && l.getPopup()) hit = l; });
+  if (!hit) throw new Error('no feature with ' + prop + ' = ' + value);
+  const at = hit.getLatLng ? hit.getLatLng() : hit.getBounds().getCenter();
+  gw.map.setView(at, 18, {animate: false});
+  hit.openPopup(at);
+  if (hit.getTooltip()) hit.openTooltip(at);
+  const text = x => x && x.getElement() ? x.getElement().innerText.trim() : null;
+  return {popup: text(hit.getPopup()), tooltip: text(hit.getTooltip())};
+}"""
+
+
+def test_live_update_draws_a_new_incident_like_the_others(web, live_data):
+    engine, facts = live_data
+    web.login("operator")
+    web.goto("/dashboard/operator?max=20")
+    web.page.wait_for_function("window.gw && window.gw.map && window.gw.since")  # the first poll answered
+    with engine.begin() as conn:  # reported long ago, so it is not among the newest the page embedded
+        new_id = conn.execute(text(
+            "INSERT INTO incidents (external_id, category_code, source, description, state, deadline, grid_code, "
+            "community_code, geom, reported_at) SELECT 'LIVE-1', (SELECT min(code) FROM categories), 'patrol', "
+            "'live', 'dispatched', now() - interval '1 hour', code, community_code, ST_PointOnSurface(geom), "
+            "now() - interval '3 years' FROM grids WHERE code = :g RETURNING id"), {"g": facts["grid"]}).scalar()
+    try:
+        assert web.page.evaluate("id => gw.known[id] === undefined", new_id)
+        web.page.evaluate("gw.poll()")
+        web.page.wait_for_function("id => gw.known[id] !== undefined", arg=new_id, timeout=10000)
+        style = web.page.evaluate("id => { const o = gw.known[id].options; return [o.fillColor, o.color, o.weight]; }",
+                                  new_id)
+        from layers.incidents import OVERDUE_STROKE, STATE_COLOURS
+
+        assert style == [STATE_COLOURS["dispatched"], OVERDUE_STROKE, 3]  # dispatched, past its deadline
+        web.page.evaluate("id => { gw.map.setView(gw.known[id].getLatLng(), 19, {animate: false}); }", new_id)
+        web.page.wait_for_function("id => gw.map.hasLayer(gw.known[id])", arg=new_id, timeout=10000)
+        web.page.evaluate("id => { gw.known[id].openPopup(); }", new_id)
+        web.page.wait_for_function("document.querySelector('.leaflet-popup-content .gw-incident table')")
+        popup = web.page.inner_text(".leaflet-popup-content")
+        assert "LIVE-1" in popup and "⚠" in popup and "live" in popup  # the details arrived on click
+        _clean(web)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM incidents WHERE id = :i"), {"i": new_id})
 
 
 def test_search_flies_to_a_grid(web, live_data):
@@ -66,6 +119,9 @@ def test_grid_lead_dashboard_and_scoping(web, live_data):
     assert facts["grid"] in web.page.inner_text("#gw-grids")
     assert web.page.locator("#gw-members tr").count() > 1
     assert XSS in web.page.inner_text("#gw-incidents")  # the payload in the table is text too
+    assert XSS_NAME in web.page.inner_text("#gw-grids")
+    shown = web.page.evaluate(OPEN_FEATURE, ["code", facts["grid"]])  # the grid polygon's popup and tooltip
+    assert shown["popup"].startswith(XSS_NAME) and shown["tooltip"] == XSS_NAME
     assert web.page.evaluate("window.__xss") is None
     web.screenshot("grid_lead")
     _clean(web)

@@ -12,6 +12,7 @@ import shapely
 
 from layers import base, coverage, incidents
 from layers.registry import LAYERS
+from tests.maps import collections
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,18 +29,35 @@ def _points(n=3):
     return shapely.points(np.linspace(104.70, 104.80, n), np.linspace(29.30, 29.40, n))
 
 
+XSS = "<script>alert(1)</script>"
+
+
 def test_incidents(tmp_path):
-    frame = gpd.GeoDataFrame({"id": [1, 2, 3], "state": ["reported", "dispatched", "closed"],
-                              "overdue": [False, True, False], "description": ["<script>alert(1)</script>", "a", "b"]},
+    frame = gpd.GeoDataFrame({"id": [1, 2, 3], "external_id": [XSS, None, "C-3"],
+                              "state": ["reported", "dispatched", "closed"], "overdue": [False, True, False],
+                              "category": ["a", "b", "c"], "description": ["long text", "a", "b"]},
                              geometry=_points(), crs=4326)
     fg = incidents.incidents(frame)
     assert isinstance(fg, folium.FeatureGroup)
     html = _render(fg)
-    assert "L.markerClusterGroup" in html and "<script>alert" not in html and "lt;script" in html
-    props = incidents.marker_properties(frame)
-    assert list(props["colour"]) == [incidents.STATE_COLOURS[s] for s in frame["state"]]
-    assert list(props["stroke"])[1] == incidents.OVERDUE_STROKE and list(props["stroke"])[0] != incidents.OVERDUE_STROKE
-    assert incidents.incidents(frame.iloc[:0]).get_name()  # empty frame: an empty group
+    assert "L.markerClusterGroup" in html and "<script>alert" not in html and "\\u003cscript" in html
+    (fc,) = collections(html)
+    props = [f["properties"] for f in fc["features"]]
+    assert [p["no"] for p in props] == [XSS, "2", "C-3"]  # the number, else the id
+    assert [p["overdue"] for p in props] == [False, True, False] and "description" not in props[0]
+    assert [f["geometry"]["coordinates"] for f in fc["features"]] == \
+        [[round(x, 6), round(y, 6)] for x, y in shapely.get_coordinates(frame.geometry)]
+    # colours and the overdue ring come from the layer's script, by state
+    assert all(c in html for c in incidents.STATE_COLOURS.values()) and incidents.OVERDUE_STROKE in html
+    empty = _render(incidents.incidents(frame.iloc[:0]))  # empty frame: an empty layer live updates can fill
+    assert collections(empty) == [{"type": "FeatureCollection", "features": []}]
+
+
+def test_feature_js_spec_cannot_close_the_script():
+    from layers import popups
+
+    js = popups.feature_js(title="t", fields=[("</script><b>", "x")]).js_code
+    assert "</script>" not in js and "\\u003c/script" in js
 
 
 def test_incident_heat():
@@ -82,15 +100,38 @@ def test_communities():
 
 
 def test_grids():
-    g = gpd.GeoDataFrame({"code": ["510304001001001"], "name": ["<b>x</b>"]},
+    g = gpd.GeoDataFrame({"code": ["510304001001001"], "name": ["<b>x</b>"], "households": [12]},
                          geometry=shapely.buffer(_points(1), 0.01), crs=4326)
     html = _render(LAYERS["grids"](g))
     assert "<b>x</b>" not in html
+    (fc,) = collections(html)
+    assert fc["features"][0]["properties"] == {"name": "<b>x</b>", "code": "510304001001001", "households": 12}
 
 
 def test_cameras():
-    cams = gpd.GeoDataFrame({"device_id": ["1"], "name": ["c"], "status": ["ON"]}, geometry=_points(1), crs=4326)
-    assert _render(LAYERS["cameras"](cams)).count("L.circleMarker(") == 1
+    cams = gpd.GeoDataFrame({"device_id": ["51030400001310000001", "51030400001310000002"], "name": ["c", "d"],
+                             "status": ["ON", "VLOST"], "azimuth": [90.4, 181.6]}, geometry=_points(2), crs=4326)
+    html = _render(LAYERS["cameras"](cams))
+    (fc,) = collections(html)  # one layer, not a marker each
+    assert [f["properties"]["status"] for f in fc["features"]] == ["ON", "VLOST"]
+    assert [f["properties"]["azimuth"] for f in fc["features"]] == [90.0, 182.0]
+    with_cones = collections(_render(LAYERS["cameras"](cams.assign(fov=[60.0, 60.0], range_m=[80.0, 80.0]),
+                                                        cones=True)))
+    assert [fc["features"][0]["geometry"]["type"] for fc in with_cones] == ["Polygon", "Point"]
+    assert [f["properties"]["device_id"] for f in with_cones[0]["features"]] == ["51030400001310000001"]  # ON only
+
+
+def test_view_cones():
+    from gis.coverage import view_sectors
+
+    cams = gpd.GeoDataFrame({"device_id": ["1", "2"], "status": ["ON", "OFF"], "azimuth": [0.0, 90.0],
+                             "fov": [60.0, 90.0], "range_m": [100.0, 50.0]}, geometry=_points(2), crs=4326)
+    views = view_sectors(cams, include_offline=True)
+    sectors = gpd.GeoDataFrame(cams[["device_id", "status"]], geometry=views.to_numpy(), crs=4326)
+    (fc,) = collections(_render(LAYERS["view_cones"](sectors)))
+    assert [f["properties"] for f in fc["features"]] == [{"device_id": "1", "status": "ON"},
+                                                         {"device_id": "2", "status": "OFF"}]
+    assert LAYERS["view_cones"](sectors.iloc[:0]).get_name()
 
 
 def test_amap_display_shift_moves_every_vertex_like_the_point_function():
