@@ -15,11 +15,12 @@ import folium
 import geopandas as gpd
 import pandas as pd
 from flask import current_app
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app.dashboards.pages import MapParts, light as _light, render_parts
-from app.incidents.models import OPEN_STATES
+from app.dashboards.service import iso_minute
+from app.incidents.models import OPEN_STATES, Category
 from app.layers_db import district_bounds, read_layer
 from gis.errors import InvalidData
 from layers import cameras as camera_layer, coverage as coverage_layer, incidents as incident_layer
@@ -71,7 +72,7 @@ def outside_view(s: Session, cams: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return inc[~seen_mask(cams, inc.geometry)]
 
 
-def planner_map(s: Session, settings) -> tuple[MapParts, pd.DataFrame]:
+def planner_map(s: Session, settings, *, lang: str = "zh") -> tuple[MapParts, pd.DataFrame]:
     basemap = settings.basemap
     m = base_map(district_bounds(s), basemap=basemap, tianditu_key=settings.tianditu_key)
     cov = grid_coverage(s)
@@ -88,7 +89,11 @@ def planner_map(s: Session, settings) -> tuple[MapParts, pd.DataFrame]:
     out = outside_view(s, cams).assign(overdue=False)
     n_outside = len(out)
     out = out.sort_values("reported_at", ascending=False).head(OUTSIDE_MARKERS)  # the newest; count stays exact
-    out = out.rename(columns={"code": "id", "category_code": "category"})
+    out = out.rename(columns={"code": "id"})
+    names = dict(s.execute(select(Category.code, Category.name_en if lang == "en" else Category.name_zh)).all())
+    out["category"] = out["category_code"].map(names).fillna(out["category_code"])
+    for col in ("reported_at", "deadline"):
+        out[col] = out[col].map(iso_minute)
     incident_layer.incidents(to_display(out, basemap), name="视野外事件 outside view", show=False).add_to(m)
     sites = folium.FeatureGroup(name="建议点位 proposed sites", show=True).add_to(m)
     finish(m)

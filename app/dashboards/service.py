@@ -138,11 +138,12 @@ def incident_frame(s: Session, flt: IncidentFilter, grids, *, limit: int = PAGE_
     total = len(frame) if len(frame) < limit else s.scalar(
         select(func.count()).select_from(Incident).where(*conds))
     for col in ("reported_at", "deadline", "updated_at"):
-        frame[col] = frame[col].map(_iso_minute)
+        frame[col] = frame[col].map(iso_minute)
     return frame, int(total)
 
 
-def _iso_minute(value) -> str | None:
+def iso_minute(value) -> str | None:
+    """A time as shown on the dashboards: ``YYYY-MM-DD HH:MM`` in Asia/Shanghai (None stays None)."""
     if value is None or pd.isna(value):
         return None
     return pd.Timestamp(value).tz_convert("Asia/Shanghai").strftime("%Y-%m-%d %H:%M")

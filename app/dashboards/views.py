@@ -63,7 +63,7 @@ def grid():
 @role_required(*PLANNER_ROLES)
 def planner():
     st, s = web.settings(), web.db_session()
-    parts, table = planning.planner_map(s, st)
+    parts, table = planning.planner_map(s, st, lang=_lang())
     return render_template("dashboards/planner.html", parts=parts, table=table, page="planner")
 
 
