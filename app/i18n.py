@@ -78,6 +78,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "description": {"zh": "描述", "en": "Description"},
     "address": {"zh": "地址", "en": "Address"},
     "reporter": {"zh": "报告人", "en": "Reporter"},
+    "reporter_name": {"zh": "报告人", "en": "Reporter"},
+    "reporter_phone": {"zh": "报告人电话", "en": "Reporter phone"},
+    "priority": {"zh": "紧急程度", "en": "Priority"},
+    "assignee": {"zh": "承办人", "en": "Assignee"},
     "not_available": {"zh": "该功能暂不可用", "en": "Not available yet"},
 }
 

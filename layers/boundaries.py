@@ -23,17 +23,17 @@ def _boundary(frame: gpd.GeoDataFrame, name: str, line_style: dict, fields: list
 
 def streets(frame: gpd.GeoDataFrame, *, show: bool = True) -> folium.FeatureGroup:
     """Street and town boundaries; ``frame`` has ``code``, ``name``, ``kind``."""
-    return _boundary(frame, "街道/镇 streets", style.STREET_STYLE, [("code", "code"), ("kind", "kind")], show=show)
+    return _boundary(frame, "街道/镇 streets", style.STREET_STYLE, [("编码 code", "code"), ("类型 kind", "kind")], show=show)
 
 
 def communities(frame: gpd.GeoDataFrame, *, show: bool = True) -> folium.FeatureGroup:
     """Community boundaries; ``frame`` has ``code``, ``name``, ``street_code``."""
     return _boundary(frame, "社区 communities", style.COMMUNITY_STYLE,
-                     [("code", "code"), ("street", "street_code")], show=show)
+                     [("编码 code", "code"), ("街道 street", "street_code")], show=show)
 
 
 def grids(frame: gpd.GeoDataFrame, *, show: bool = True) -> folium.FeatureGroup:
     """Grid boundaries; ``frame`` has ``code``, ``name``, ``community_code``, ``households``."""
     return _boundary(frame, "网格 grids", style.GRID_STYLE,
-                     [("code", "code"), ("community", "community_code"), ("households", "households"),
-                      ("population", "population")], show=show)
+                     [("编码 code", "code"), ("社区 community", "community_code"), ("户数 households", "households"),
+                      ("人口 population", "population")], show=show)

@@ -7,9 +7,9 @@ import geopandas as gpd
 from layers import popups, style
 from layers.base import GeoJsonLayer
 
-_FIELDS = [("ID", "device_id"), ("programme", "programme"), ("status", "status"), ("PTZ", "ptz_type"),
-           ("azimuth °", "azimuth"), ("FOV °", "fov"), ("range m", "range_m"), ("grid", "grid_code"),
-           ("address", "address")]
+_FIELDS = [("编号 ID", "device_id"), ("类型 programme", "programme"), ("状态 status", "status"),
+           ("云台 PTZ", "ptz_type"), ("方位角 azimuth °", "azimuth"), ("视场角 FOV °", "fov"),
+           ("可视距离 range m", "range_m"), ("网格 grid", "grid_code"), ("地址 address", "address")]
 POINT = {"radius": 4, "weight": 1, "fill": True, "fillOpacity": 0.9}
 CONE_STYLE = {"weight": 1, "fillOpacity": 0.15}
 
@@ -46,7 +46,7 @@ def cameras(frame: gpd.GeoDataFrame, *, cones: bool = False, name: str = "摄像
 
 
 def _cone_layer(sectors: gpd.GeoDataFrame) -> GeoJsonLayer:
-    fields = [f for f in (("ID", "device_id"), ("status", "status")) if f[1] in sectors.columns]
+    fields = [f for f in (("编号 ID", "device_id"), ("状态 status", "status")) if f[1] in sectors.columns]
     return GeoJsonLayer(sectors, [c for _, c in fields], popups.feature_js(
         fields=fields, popup=False, tooltip="device_id" if "device_id" in sectors.columns else None,
         style=CONE_STYLE, colour=popups.colour_by("status", style.CAMERA_STATUS_COLOURS, keys=("color",))))

@@ -86,7 +86,7 @@ def coverage_choropleth(frame: gpd.GeoDataFrame, *, name: str = "覆盖率 cover
         out["name"] = data["name"].to_numpy()
     if "area_m2" in data.columns:
         out["area_m2"] = data["area_m2"].astype(float).round(0).to_numpy()
-    fields = [f for f in (("name", "name"), ("coverage %", "ratio_pct"), ("area m²", "area_m2")) if f[1] in out.columns]
+    fields = [f for f in (("名称 name", "name"), ("覆盖率 coverage %", "ratio_pct"), ("面积 area m²", "area_m2")) if f[1] in out.columns]
     GeoJsonLayer(out, None, popups.feature_js(
         title="code", fields=fields, tooltip="name" if "name" in out.columns else "code", style=CHOROPLETH_STYLE,
         colour=popups.colour_by("colour", None, default=NO_DATA_COLOUR, keys=("fillColor",)))).add_to(fg)
@@ -104,7 +104,7 @@ def blind_spots(frame: gpd.GeoDataFrame, *, name: str = "盲区 blind spots", sh
     out = data[keep + [data.geometry.name]].copy()
     if "area_m2" in out.columns:
         out["area_m2"] = out["area_m2"].astype(float).round(0)
-    labels = {"grid_code": "grid", "code": "grid", "area_m2": "area m²"}
+    labels = {"grid_code": "网格 grid", "code": "网格 grid", "area_m2": "面积 area m²"}
     GeoJsonLayer(out, keep, popups.feature_js(title=None, fields=[(labels[c], c) for c in keep],
                                               style=BLIND_STYLE, popup=bool(keep))).add_to(fg)
     return fg
@@ -123,7 +123,7 @@ def proposed_sites(frame: gpd.GeoDataFrame, *, cones: gpd.GeoSeries | None = Non
     if cones is not None and len(cones):
         GeoJsonLayer(gpd.GeoDataFrame(geometry=gpd.GeoSeries(cones).to_crs(4326).to_numpy(), crs=4326), [],
                      popups.feature_js(popup=False, style=SITE_CONE_STYLE)).add_to(fg)
-    fields = [(label, c) for label, c in (("gain m²", "gain_m2"), ("rank", "rank")) if c in data.columns]
+    fields = [(label, c) for label, c in (("增益 gain m²", "gain_m2"), ("排序 rank", "rank")) if c in data.columns]
     html = popups.column(data.assign(_title="建议点位 proposed site"), "_title", fields)
     for x, y, popup in zip(data.geometry.x, data.geometry.y, html):
         folium.CircleMarker(location=(y, x), radius=7, color="#000", weight=2, fill=True, fill_color=SITE_COLOUR,

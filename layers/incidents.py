@@ -24,8 +24,8 @@ POINT = {"radius": MARKER_RADIUS, "weight": 1, "fill": True, "fillOpacity": 0.85
 OVERDUE_STYLE = {"color": OVERDUE_STROKE, "weight": 3}
 
 #: the popup's rows before the details arrive (label, property); the title is ``no``
-POPUP_FIELDS = [("category", "category"), ("state", "state"), ("reported", "reported_at"),
-                ("deadline", "deadline"), ("grid", "grid_code")]
+POPUP_FIELDS = [("类别 category", "category"), ("状态 state", "state"), ("上报 reported", "reported_at"),
+                ("期限 deadline", "deadline"), ("网格 grid", "grid_code")]
 PROPERTIES = ["id", "no", "state", "overdue"] + [c for _, c in POPUP_FIELDS if c != "state"]
 SLOT = ("gw-incident", "data-incident")
 

@@ -6,6 +6,8 @@ learn that another grid's incident number exists.
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 from sqlalchemy import text
@@ -55,6 +57,15 @@ def cameras_seeing_spot(s: Session, lon: float, lat: float, basemap: str) -> dic
     return {"available": True, "cameras": cams, "cones": json.loads(to_display(cones, basemap).to_json(drop_id=True))}
 
 
+DISPLAY_ZONE = ZoneInfo("Asia/Shanghai")
+
+
+def local_iso(value: datetime | None) -> str | None:
+    """ISO 8601 in China Standard Time with its offset, to the second: the page shows the first 16
+    characters as the local time, and any client can still parse it exactly."""
+    return None if value is None else value.astimezone(DISPLAY_ZONE).isoformat(timespec="seconds")
+
+
 def incident_detail(s: Session, user, incident_id: int, grids, *, basemap: str, lang: str = "zh") -> dict:
     """Details, timeline, allowed actions and the cameras that see the spot; reporter masked unless
     the role needs it."""
@@ -74,12 +85,12 @@ def incident_detail(s: Session, user, incident_id: int, grids, *, basemap: str, 
     if not sees_reporters(user):
         d["reporter_name"], d["reporter_phone"] = mask_name(d["reporter_name"]), mask_phone(d["reporter_phone"])
     for key in ("reported_at", "dispatched_at", "deadline", "closed_at"):
-        d[key] = d[key].isoformat() if d[key] is not None else None
+        d[key] = local_iso(d[key])
     x, y = shift_lonlat([d["lon"]], [d["lat"]], basemap)
     d["display"] = [float(x[0]), float(y[0])]
     from app.incidents.queries import incident_timeline
 
-    timeline = [{**e, "at": e["at"].isoformat()} for e in incident_timeline(s, incident_id)]
+    timeline = [{**e, "at": local_iso(e["at"])} for e in incident_timeline(s, incident_id)]
     return {"incident": d, "timeline": timeline, "actions": _actions(s, user, incident_id),
             "seeing": cameras_seeing_spot(s, d["lon"], d["lat"], basemap)}
 
