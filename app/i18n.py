@@ -55,6 +55,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "download": {"zh": "下载", "en": "Download"},
     "members": {"zh": "网格员", "en": "Members"},
     "name": {"zh": "姓名", "en": "Name"},
+    "grid_name": {"zh": "网格名称", "en": "Grid name"},
     "phone": {"zh": "电话", "en": "Phone"},
     "roles": {"zh": "角色", "en": "Roles"},
     "actions": {"zh": "操作", "en": "Actions"},

@@ -85,7 +85,8 @@ def planner_map(s: Session, settings, *, lang: str = "zh") -> tuple[MapParts, pd
     views = view_sectors(cams)
     cones = gpd.GeoDataFrame(cams.loc[views.index, ["device_id", "status"]], geometry=views.to_numpy(), crs=4326)
     camera_layer.view_cones(_light(cones, basemap)).add_to(m)
-    coverage_layer.blind_spots(_light(_blind(cams, cov), basemap)).add_to(m)
+    # off until asked for: over the choropleth they would hide it (most of a rural grid is blind)
+    coverage_layer.blind_spots(_light(_blind(cams, cov), basemap), show=False).add_to(m)
     out = outside_view(s, cams).assign(overdue=False)
     n_outside = len(out)
     out = out.sort_values("reported_at", ascending=False).head(OUTSIDE_MARKERS)  # the newest; count stays exact
