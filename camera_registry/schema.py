@@ -246,8 +246,6 @@ def validate_rows(frame: pd.DataFrame, lines, *, centre: str | None) -> tuple[li
         row: dict = {}
         for name, raw in zip(present, cells):
             text = "" if raw is None else str(raw).strip()
-            if text == "NaT" and BY_NAME[name].kind == "date":  # GDAL reads GeoJSON date strings as dates
-                text = ""
             if not text:
                 row[name] = None
                 continue

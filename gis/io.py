@@ -5,12 +5,18 @@ Shapefile is read the same way everywhere (pyogrio/GDAL for vector formats).
 """
 from __future__ import annotations
 
+import datetime as dt
+import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import pyogrio.raw
+import shapely
 
 from gis.errors import InvalidData
 
@@ -54,17 +60,68 @@ def _xlsx(path: Path) -> Table:
     return Table(df, None, [i + 2 for i in range(len(df))])
 
 
-def _vector(path: Path) -> Table:
+# GDAL's own text for a date-time kept in a string field, as Shapefile (which has no date-time type) stores it.
+_GDAL_DATETIME = re.compile(r"^(\d{4})/(\d{2})/(\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d+)?)(?:([+-]\d{2})(?::?(\d{2}))?)?$")
+
+
+def _iso_datetime(text: str) -> str:
+    """GDAL's ISO 8601 text as ``datetime.isoformat`` writes it: ``+00:00`` for ``Z``, microseconds.
+
+    The CSV writer (:func:`_flat`) writes zoned timestamps with ``isoformat``, so a value exported to
+    CSV and to a vector file reads back as the same string.
+    """
     try:
-        gdf = gpd.read_file(path, engine="pyogrio")
+        return dt.datetime.fromisoformat(text).isoformat()
+    except ValueError:  # not a date-time after all: the user's text, for the importer to reject by name
+        return text
+
+
+def _from_gdal_text(text: str) -> str:
+    m = _GDAL_DATETIME.match(text)
+    if m is None:
+        return text
+    year, month, day, clock, hours, minutes = m.groups()
+    offset = "" if hours is None else f"{hours}:{minutes or '00'}"
+    return _iso_datetime(f"{year}-{month}-{day}T{clock}{offset}")
+
+
+def _field_text(values: np.ndarray, ogr_type: str, ogr_subtype: str, *, shapefile: bool) -> list[str]:
+    """One field's values as text; null (and NaN, GDAL's null for numbers) is ``""`` like an empty CSV cell."""
+    def text(v) -> str:
+        if v is None or (isinstance(v, (float, np.floating)) and np.isnan(v)):
+            return ""
+        if ogr_subtype == "OFSTBoolean":
+            return str(bool(v))
+        if ogr_type in ("OFTInteger", "OFTInteger64"):
+            return str(int(v))  # a column with nulls arrives as float64
+        if ogr_type == "OFTDateTime":
+            return _iso_datetime(v)
+        if ogr_type == "OFTTime":
+            return v.isoformat() if hasattr(v, "isoformat") else str(v)
+        if ogr_type == "OFTString" and shapefile:
+            return _from_gdal_text(v)
+        return str(v)
+    return [text(v) for v in values]
+
+
+def _vector(path: Path) -> Table:
+    """Every attribute as GDAL's text: no date parsing, so an empty date is ``""`` and a date ``YYYY-MM-DD``."""
+    try:
+        with warnings.catch_warnings():
+            # GDAL notes zoned GeoPackage times that are not in UTC (as its spec asks) but reads them right
+            warnings.filterwarnings("ignore", "Non-conformant content", RuntimeWarning)
+            meta, _, wkb, fields = pyogrio.raw.read(path, datetime_as_string=True)
     except Exception as exc:  # pyogrio.errors.DataSourceError and friends
         raise InvalidData(f"cannot read the layer: {exc}", source=str(path)) from exc
-    crs = gdf.crs.to_string() if gdf.crs is not None else None
-    geometry = gdf.geometry if "geometry" in gdf.columns else None
-    frame = pd.DataFrame(gdf.drop(columns="geometry", errors="ignore"))
-    for col in frame.columns:
-        frame[col] = frame[col].map(lambda v: "" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v))
-    return Table(frame, geometry, [i + 1 for i in range(len(frame))], crs)
+    shapefile = path.suffix.lower() in (".shp", ".zip")
+    n = len(wkb) if wkb is not None else (len(fields[0]) if len(fields) else 0)
+    frame = pd.DataFrame({
+        str(name): _field_text(values, ogr_type, subtype, shapefile=shapefile)
+        for name, values, ogr_type, subtype in zip(meta["fields"], fields, meta["ogr_types"], meta["ogr_subtypes"])
+    }, index=pd.RangeIndex(n), dtype=object)
+    geometry = None if wkb is None else gpd.GeoSeries(shapely.from_wkb(wkb), crs=meta["crs"], name="geometry")
+    crs = geometry.crs.to_string() if geometry is not None and geometry.crs is not None else None
+    return Table(frame, geometry, [i + 1 for i in range(n)], crs)
 
 
 READERS: dict[str, Callable[[Path], Table]] = {
