@@ -93,6 +93,17 @@ def test_live_update_draws_a_new_incident_like_the_others(web, live_data):
         web.page.wait_for_function("document.querySelector('.leaflet-popup-content .gw-incident table')")
         popup = web.page.inner_text(".leaflet-popup-content")
         assert "LIVE-1" in popup and "⚠" in popup and "live" in popup  # the details arrived on click
+        # a refresh carrying the same marker (bbox load, poll) leaves it and its open popup alone
+        web.page.evaluate("() => fetch('/api/incidents?state=all&bbox=' + gw.map.getBounds().toBBoxString())"
+                          ".then(r => r.json()).then(gw.addFeatures)")
+        assert web.page.evaluate("id => gw.known[id].isPopupOpen()", new_id)
+        # a change arrives while the popup is open: the marker is redrawn and its popup stays open
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE incidents SET state = 'in_progress', updated_at = now() WHERE id = :i"),
+                         {"i": new_id})
+        web.page.evaluate("gw.poll()")
+        assert web.page.evaluate("id => [gw.known[id].options.fillColor, gw.known[id].isPopupOpen()]", new_id) == \
+            [STATE_COLOURS["in_progress"], True]
         _clean(web)
     finally:
         with engine.begin() as conn:
