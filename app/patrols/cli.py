@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from app.cli import Context, crs_option, pass_ctx, report_errors
+from app.cli import Context, echo_row_errors, import_options, pass_ctx, report_errors
 
 
 @click.group("patrols")
@@ -19,19 +19,20 @@ def patrols() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--member", default=None, help="whose track: member external id (M00001) or numeric id; "
                                             "needed for GPX and for CSV without a member_id column")
-@crs_option
+@import_options
 @pass_ctx
 @report_errors
-def import_cmd(c: Context, file: Path, member: str | None, crs: str | None) -> None:
-    """Import GPS points from FILE (.csv with member_id,time,lon,lat, or .gpx tracks)."""
+def import_cmd(c: Context, file: Path, member: str | None, crs: str | None, dry_run: bool, on_error: str) -> None:
+    """Import GPS points from FILE (.csv with member_id,time,lon,lat, or .gpx tracks); idempotent."""
     from tqdm import tqdm
 
     from app.patrols.importer import import_patrols
 
-    with c.db.session() as s, tqdm(total=1, desc="patrols", unit="file", file=sys.stderr) as bar:
-        rep = import_patrols(s, file, member=member, crs=crs, settings=c.settings)
-        bar.update(1)
-    click.echo(f"{rep.points} points: inserted {rep.inserted}, already stored {rep.existing}")
+    with c.db.session() as s, tqdm(desc="patrols", unit="point", file=sys.stderr) as bar:
+        rep = import_patrols(s, file, member=member, crs=crs, dry_run=dry_run, on_error=on_error,
+                             settings=c.settings, progress=bar.update)
+    echo_row_errors(rep.errors, "skipped: ")
+    click.echo(("dry run: " if dry_run else "") + rep.summary())
 
 
 def _day(value: str | None, default: date) -> date:

@@ -2,11 +2,14 @@
 
 CSV coordinates may be in any supported CRS (``crs``); GPX is WGS-84 by definition. Times without
 an offset are district time in CSV and UTC in GPX (the GPX 1.1 schema says UTC). Every row is
-checked first; nothing is written if any is bad. Points already stored for the same member and
-instant are left alone, so importing a file twice changes nothing.
+checked and every problem reported (line, field, reason): an unknown member, a time that is not
+ISO 8601, a coordinate that is not a number or lies outside the district. Nothing is written if any
+row is bad, unless ``on_error="skip"`` writes the good ones. Points already stored for the same
+member and instant are left alone, so importing a file twice changes nothing.
 """
 from __future__ import annotations
 
+import xml.parsers.expat
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -21,13 +24,24 @@ from gis.crs import parse_coordinates, parse_crs
 from gis.errors import InvalidData, RowError
 from gis.io import read_table
 
+CHUNK = 5000
+
 
 @dataclass
 class PatrolImport:
+    """What an import did (or, with ``dry_run``, would do)."""
+
     points: int = 0
     inserted: int = 0
     existing: int = 0
+    rejected: int = 0
     errors: list[RowError] = field(default_factory=list)
+    dry_run: bool = False
+
+    def summary(self) -> str:
+        verb = "would insert" if self.dry_run else "inserted"
+        return (f"{self.points} points: {verb} {self.inserted}, already stored {self.existing}, "
+                f"bad rows skipped {self.rejected}")
 
 
 def resolve_member(session: Session, ref: str | int) -> int | None:
@@ -39,11 +53,27 @@ def resolve_member(session: Session, ref: str | int) -> int | None:
     return found
 
 
-def _gpx_rows(path: Path) -> tuple[pd.DataFrame, list[int]]:
+def _trkpt_lines(raw: bytes) -> list[int]:
+    """The source line of every ``<trkpt>``, in document order (gpxpy keeps no positions)."""
+    lines: list[int] = []
+    parser = xml.parsers.expat.ParserCreate()
+
+    def start(name, _attrs):
+        if name == "trkpt" or name.endswith(":trkpt"):
+            lines.append(parser.CurrentLineNumber)
+    parser.StartElementHandler = start
     try:
-        with open(path, encoding="utf-8") as fh:
-            gpx = gpxpy.parse(fh)
-    except Exception as exc:  # gpxpy raises GPXException or XML errors for a broken file
+        parser.Parse(raw, True)
+    except xml.parsers.expat.ExpatError:
+        return []
+    return lines
+
+
+def _gpx_rows(path: Path) -> tuple[pd.DataFrame, list[int]]:
+    raw = path.read_bytes()
+    try:
+        gpx = gpxpy.parse(raw.decode("utf-8"))
+    except Exception as exc:  # gpxpy raises GPXException, XML or decoding errors for a broken file
         raise InvalidData(f"cannot read the GPX file: {exc}", source=str(path)) from exc
     rows = []
     for t, track in enumerate(gpx.tracks, start=1):
@@ -54,15 +84,89 @@ def _gpx_rows(path: Path) -> tuple[pd.DataFrame, list[int]]:
                              "lon": repr(p.longitude), "lat": repr(p.latitude)})
     if not rows:
         raise InvalidData("no track points in the GPX file (routes and waypoints are not tracks)", source=str(path))
-    return pd.DataFrame(rows), list(range(1, len(rows) + 1))
+    lines = _trkpt_lines(raw)
+    if len(lines) != len(rows) or len(set(lines)) != len(lines):  # cannot tell them apart: number the points
+        lines = list(range(1, len(rows) + 1))
+    return pd.DataFrame(rows), lines
+
+
+def _members(session: Session, frame: pd.DataFrame, lines, default: int | None, errors: list[RowError]) -> np.ndarray:
+    """Member id of every row (None where unknown or missing: reported)."""
+    members = np.full(len(frame), default, dtype=object)
+    if default is not None:
+        return members
+    cache: dict[str, int | None] = {}
+    for i, ref in enumerate(frame["member_id"].astype(str).str.strip()):
+        if ref not in cache:
+            cache[ref] = resolve_member(session, ref) if ref else None
+        members[i] = cache[ref]
+        if cache[ref] is None:
+            errors.append(RowError(lines[i], "member_id", f"member {ref!r} not found (use the external id, "
+                                                          "e.g. M00001)" if ref else "missing"))
+    return members
+
+
+def _times(values, lines, tz: str, errors: list[RowError]) -> list:
+    """Zoned datetimes (naive ones are in ``tz``); None where missing or unparseable (reported)."""
+    out = []
+    for line, v in zip(lines, values):
+        blank = isinstance(v, str) and not v.strip()
+        try:
+            ts = pd.NaT if blank else pd.Timestamp(v)
+        except (ValueError, TypeError):
+            ts = pd.NaT
+        if pd.isna(ts):
+            errors.append(RowError(line, "time", "missing" if blank else
+                                   f"{v!r} is not an ISO 8601 date-time (e.g. 2025-03-01T08:30:00+08:00)"))
+            out.append(None)
+            continue
+        out.append((ts.tz_localize(ZoneInfo(tz)) if ts.tzinfo is None else ts).to_pydatetime())
+    return out
+
+
+def validate(session: Session, frame: pd.DataFrame, lines: list[int], *, member: int | None, crs: str | None,
+             settings, source: str) -> tuple[pd.DataFrame, list[RowError]]:
+    """Check every row; return the points (member, track, time, lon, lat, ``ok``) and every problem found."""
+    if member is None and "member_id" not in frame.columns:
+        raise InvalidData("say whose track this is: --member ID, or a member_id column", source=source)
+    for col in ("time", "lon", "lat"):
+        if col not in frame.columns:
+            raise InvalidData(f"missing column {col!r}; expected member_id,time,lon,lat", source=source)
+    errors: list[RowError] = []
+    members = _members(session, frame, lines, member, errors)
+    times = pd.Series(_times(frame["time"], lines, settings.timezone, errors), dtype=object)
+    lon, lat, coord_errors, ok = parse_coordinates(
+        frame["lon"].astype(str), frame["lat"].astype(str), lines, crs=parse_crs(crs or "wgs84"),
+        bbox=tuple(settings.district_bbox), margin_m=settings.extent_margin_m)
+    errors.extend(coord_errors)
+    track = frame["track_id"].astype(str) if "track_id" in frame.columns else pd.Series([Path(source).stem] * len(frame))
+    points = pd.DataFrame({"member": members, "track": track.str.slice(0, 60).to_numpy(), "at": times,
+                           "lon": lon, "lat": lat, "line": lines})
+    points["ok"] = np.asarray(ok) & points["member"].notna().to_numpy() & times.notna().to_numpy()
+    errors.sort(key=lambda e: (e.line or 0, e.field or ""))
+    return points, errors
 
 
 def import_patrols(session: Session, path: str | Path, *, member: str | int | None = None, crs: str | None = None,
-                   settings=None) -> PatrolImport:
-    """Import a patrol file; ``member`` (external or numeric id) is needed unless a CSV names members."""
-    from app.geocoding import locate_codes
+                   dry_run: bool = False, on_error: str = "reject", settings=None, progress=None) -> PatrolImport:
+    """Import a patrol file; ``member`` (external or numeric id) is needed unless a CSV names members.
+
+    Parameters
+    ----------
+    crs : str, optional
+        CRS of a CSV's lon/lat (``parse_crs`` value); default WGS-84. GPX is always WGS-84.
+    dry_run : bool
+        Check every row and count what would be written; write nothing.
+    on_error : {"reject", "skip"}
+        ``reject`` writes nothing when any row is bad (raises ``InvalidData`` listing every problem);
+        ``skip`` writes the good rows and lists the bad ones in the report.
+    progress : callable(int), optional
+        Called with the number of points handled after each chunk (the CLI's tqdm bar).
+    """
     from app.incidents.service import _default_settings
 
+    if on_error not in ("reject", "skip"):
+        raise InvalidData(f"on_error must be reject or skip, not {on_error!r}")
     settings = settings or _default_settings()
     path = Path(path)
     if path.suffix.lower() == ".gpx":
@@ -71,51 +175,55 @@ def import_patrols(session: Session, path: str | Path, *, member: str | int | No
     else:
         table = read_table(path)
         frame, lines = table.frame, table.lines
-    errors: list[RowError] = []
     default_member = None
     if member is not None:
         default_member = resolve_member(session, member)
         if default_member is None:
             raise InvalidData(f"member {member!r} not found (use the member's external id, e.g. M00001)")
-    n = len(frame)
-    members = np.full(n, default_member, dtype=object)
-    if "member_id" in frame.columns and default_member is None:
-        cache: dict[str, int | None] = {}
-        for i, ref in enumerate(frame["member_id"].astype(str)):
-            if ref not in cache:
-                cache[ref] = resolve_member(session, ref) if ref.strip() else None
-            members[i] = cache[ref]
-            if cache[ref] is None:
-                errors.append(RowError(lines[i], "member_id", f"member {ref!r} not found" if ref.strip() else "missing"))
-    elif default_member is None:
-        raise InvalidData("say whose track this is: --member ID, or a member_id column", source=str(path))
-    for col in ("time", "lon", "lat"):
-        if col not in frame.columns:
-            raise InvalidData(f"missing column {col!r}; expected member_id,time,lon,lat", source=str(path))
-    times = []
-    for i, v in enumerate(frame["time"]):
-        try:
-            ts = pd.Timestamp(v) if (not isinstance(v, str) or v.strip()) else pd.NaT
-        except (ValueError, TypeError):
-            ts = pd.NaT
-        if pd.isna(ts):
-            errors.append(RowError(lines[i], "time", f"{v!r} is not an ISO 8601 date-time"))
-            times.append(None)
-            continue
-        times.append((ts.tz_localize(ZoneInfo(settings.timezone)) if ts.tzinfo is None else ts).to_pydatetime())
-    lon, lat, coord_errors, ok = parse_coordinates(
-        frame["lon"].astype(str), frame["lat"].astype(str), lines, crs=parse_crs(crs or "wgs84"),
-        bbox=tuple(settings.district_bbox), margin_m=settings.extent_margin_m)
-    errors.extend(coord_errors)
-    if errors:
-        raise InvalidData(sorted(errors, key=lambda e: (e.line or 0, e.field or "")), source=str(path))
-    grids, _ = locate_codes(session, lon, lat)
-    track = frame["track_id"] if "track_id" in frame.columns else pd.Series([path.stem] * n)
-    records = [{"m": int(members[i]), "t": str(track.iloc[i])[:60], "at": times[i], "lon": float(lon[i]),
-                "lat": float(lat[i]), "g": grids[i]} for i in range(n)]
-    before = session.execute(text("SELECT count(*) FROM patrol_points")).scalar()
-    session.execute(text(
-        "INSERT INTO patrol_points (member_id, track_id, at, geom, grid_code) VALUES (:m, :t, :at, "
-        "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :g) ON CONFLICT (member_id, at) DO NOTHING"), records)
-    inserted = session.execute(text("SELECT count(*) FROM patrol_points")).scalar() - before
-    return PatrolImport(points=n, inserted=inserted, existing=n - inserted)
+    points, errors = validate(session, frame, list(lines), member=default_member, crs=crs, settings=settings,
+                              source=str(path))
+    report = PatrolImport(points=len(points), errors=errors, dry_run=dry_run, rejected=int((~points["ok"]).sum()))
+    if errors and on_error == "reject":
+        raise InvalidData(errors, source=str(path))
+    good = points[points["ok"]]
+    report.inserted = _count_new(session, good) if dry_run else _write(session, good, progress)
+    report.existing = len(good) - report.inserted
+    return report
+
+
+def _arrays(points: pd.DataFrame) -> dict:
+    return {"m": [int(m) for m in points["member"]], "at": list(points["at"])}
+
+
+def _count_new(session: Session, good: pd.DataFrame) -> int:
+    """Points a real run would insert: first of each (member, instant) in the file and not yet stored."""
+    unique = good.drop_duplicates(subset=["member", "at"])
+    if unique.empty:
+        return 0
+    stored = session.execute(text(
+        "SELECT count(*) FROM unnest(CAST(:m AS integer[]), CAST(:at AS timestamptz[])) AS u(m, at) "
+        "JOIN patrol_points p ON p.member_id = u.m AND p.at = u.at"), _arrays(unique)).scalar()
+    return len(unique) - stored
+
+
+def _write(session: Session, good: pd.DataFrame, progress) -> int:
+    """Insert the points (grid codes from the grid index); return how many were new."""
+    from app.geocoding import locate_codes
+
+    if good.empty:
+        return 0
+    grids, _ = locate_codes(session, good["lon"].to_numpy(), good["lat"].to_numpy())
+    insert = text(
+        "INSERT INTO patrol_points (member_id, track_id, at, geom, grid_code) "
+        "SELECT m, t, at, ST_SetSRID(ST_MakePoint(x, y), 4326), g FROM unnest(CAST(:m AS integer[]), "
+        "CAST(:t AS text[]), CAST(:at AS timestamptz[]), CAST(:x AS float8[]), CAST(:y AS float8[]), "
+        "CAST(:g AS text[])) AS u(m, t, at, x, y, g) ON CONFLICT (member_id, at) DO NOTHING")
+    inserted = 0
+    for k in range(0, len(good), CHUNK):
+        part = good.iloc[k:k + CHUNK]
+        params = _arrays(part) | {"t": list(part["track"]), "x": [float(v) for v in part["lon"]],
+                                  "y": [float(v) for v in part["lat"]], "g": list(grids[k:k + CHUNK])}
+        inserted += session.execute(insert, params).rowcount
+        if progress:
+            progress(len(part))
+    return inserted

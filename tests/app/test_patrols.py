@@ -132,3 +132,129 @@ def test_cli_import_and_report(cli, demo_db, setup, tmp_path):
 
     frame = pd.read_csv(report, encoding="utf-8-sig")
     assert set(frame["grid_code"].astype(str)) == {setup["grid"]} and 18.0 in set(frame["minutes_in_grid"])
+
+
+def _stored(session) -> list[tuple]:
+    """(member, instant, lon, lat) of every stored point, as PostGIS has them."""
+    rows = session.execute(text(
+        "SELECT member_id, at, ST_X(geom), ST_Y(geom) FROM patrol_points ORDER BY member_id, at")).all()
+    return [(m, at, round(x, 9), round(y, 9)) for m, at, x, y in rows]
+
+
+def _mixed(setup, tmp_path) -> tuple[Path, list[tuple], set[tuple]]:
+    """A CSV of good and bad rows; the good rows as (member, instant, lon, lat) and the bad as (line, field)."""
+    (x0, y0), (x1, y1) = setup["pts"][0], setup["pts"][1]
+    t = datetime(2026, 4, 6, 9, 0, tzinfo=CST)
+    rows = [
+        (setup["ext"], t.isoformat(), x0, y0),                                # 2 good
+        ("M99999", (t + timedelta(minutes=1)).isoformat(), x0, y0),           # 3 unknown member
+        (setup["ext"], "yesterday", x0, y0),                                  # 4 unparseable time
+        (setup["ext"], (t + timedelta(minutes=2)).isoformat(), y1, x1),       # 5 lat/lon swapped
+        (setup["ext"], "2026-04-06 09:03:00", x1, y1),                        # 6 good (district time, no offset)
+        (setup["ext"], (t + timedelta(minutes=4)).isoformat(), 104.0, 29.35),  # 7 outside the district
+        (setup["ext"], "", x1, y1),                                           # 8 missing time
+        ("", (t + timedelta(minutes=5)).isoformat(), x1, y1),                 # 9 missing member
+        (setup["ext"], (t + timedelta(minutes=6)).isoformat(), "abc", y1),    # 10 lon not a number
+        (str(setup["member"]), (t + timedelta(minutes=7)).isoformat(), x0, y0),  # 11 good (numeric member id)
+        (setup["ext"], t.isoformat(), x1, y1),                                # 12 same member and instant as 2
+    ]
+    good = [(setup["member"], t, x0, y0), (setup["member"], t + timedelta(minutes=3), x1, y1),
+            (setup["member"], t + timedelta(minutes=7), x0, y0)]
+    bad = {(3, "member_id"), (4, "time"), (5, "lon/lat"), (7, "lon/lat"), (8, "time"), (9, "member_id"),
+           (10, "lon")}
+    return _csv(tmp_path / "mixed.csv", rows), [(m, at, round(x, 9), round(y, 9)) for m, at, x, y in good], bad
+
+
+def test_reject_writes_nothing_and_names_every_bad_row(demo_session, setup, tmp_path):
+    path, _, bad = _mixed(setup, tmp_path)
+    with pytest.raises(InvalidData) as err:
+        import_patrols(demo_session, path)
+    got = {(e.line, e.field) for e in err.value.errors}
+    assert got == bad and len(err.value.errors) == len(bad)
+    assert "swapped" in " ".join(e.reason for e in err.value.errors if e.line == 5)
+    assert "outside" in " ".join(e.reason for e in err.value.errors if e.line == 7)
+    assert demo_session.execute(text("SELECT count(*) FROM patrol_points")).scalar() == 0
+
+
+def test_skip_writes_exactly_the_good_rows(demo_session, setup, tmp_path):
+    path, good, bad = _mixed(setup, tmp_path)
+    rep = import_patrols(demo_session, path, on_error="skip")
+    assert (rep.points, rep.rejected, rep.inserted, rep.existing) == (11, 7, 3, 1)  # line 12 repeats line 2
+    assert {e.line for e in rep.errors} == {line for line, _ in bad}
+    assert _stored(demo_session) == good
+    grids = demo_session.execute(text("SELECT DISTINCT grid_code FROM patrol_points")).scalars().all()
+    assert grids == [setup["grid"]]  # the setup's points lie on a road inside its grid
+    again = import_patrols(demo_session, path, on_error="skip")
+    assert (again.inserted, again.existing, again.rejected) == (0, 4, 7)
+    assert _stored(demo_session) == good
+
+
+def test_dry_run_counts_and_writes_nothing(demo_session, setup, tmp_path):
+    path, good, _ = _mixed(setup, tmp_path)
+    with pytest.raises(InvalidData):
+        import_patrols(demo_session, path, dry_run=True)  # reject still lists every problem
+    rep = import_patrols(demo_session, path, dry_run=True, on_error="skip")
+    assert (rep.inserted, rep.existing, rep.rejected, rep.dry_run) == (3, 1, 7, True)
+    assert "would insert 3" in rep.summary()
+    assert _stored(demo_session) == []
+    import_patrols(demo_session, path, on_error="skip")
+    assert (import_patrols(demo_session, path, dry_run=True, on_error="skip").inserted) == 0
+    assert _stored(demo_session) == good
+
+
+def _gpx_with_bad_points(setup, tmp_path) -> Path:
+    """Five track points: the 2nd lies far outside the district, the 4th has no time."""
+    gpx = gpxpy.gpx.GPX()
+    track = gpxpy.gpx.GPXTrack(name="evening")
+    seg = gpxpy.gpx.GPXTrackSegment()
+    t = datetime(2026, 4, 9, 10, 0, tzinfo=timezone.utc)
+    pts = list(setup["pts"][:5])
+    pts[1] = (103.5, 30.1)
+    for k, (x, y) in enumerate(pts):
+        seg.points.append(gpxpy.gpx.GPXTrackPoint(y, x, time=None if k == 3 else t + timedelta(minutes=k)))
+    track.segments.append(seg)
+    gpx.tracks.append(track)
+    path = tmp_path / "evening.gpx"
+    path.write_text(gpx.to_xml(), encoding="utf-8")
+    return path
+
+
+def test_gpx_bad_points_are_named_by_their_line_in_the_file(demo_session, setup, tmp_path):
+    path = _gpx_with_bad_points(setup, tmp_path)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    trkpt = [i for i, line in enumerate(lines, start=1) if "<trkpt" in line]
+    assert len(trkpt) == 5
+    with pytest.raises(InvalidData) as err:
+        import_patrols(demo_session, path, member=setup["ext"])
+    assert {(e.line, e.field) for e in err.value.errors} == {(trkpt[1], "lon/lat"), (trkpt[3], "time")}
+    assert _stored(demo_session) == []
+    rep = import_patrols(demo_session, path, member=setup["ext"], on_error="skip")
+    assert (rep.inserted, rep.rejected) == (3, 2)
+    t = datetime(2026, 4, 9, 10, 0, tzinfo=timezone.utc)
+    assert _stored(demo_session) == [(setup["member"], t + timedelta(minutes=k), round(x, 9), round(y, 9))
+                                     for k, (x, y) in enumerate(setup["pts"][:5]) if k in (0, 2, 4)]
+
+
+def test_cli_on_error_skip_and_dry_run(cli, demo_db, setup, tmp_path):
+    path, good, bad = _mixed(setup, tmp_path)
+    out = cli(demo_db, "patrols", "import", str(path))
+    assert out.exit_code == 2
+    for line, _ in bad:
+        assert f"line {line}," in out.stderr
+    dry = cli(demo_db, "patrols", "import", str(path), "--on-error", "skip", "--dry-run")
+    assert dry.exit_code == 0 and "dry run: 11 points: would insert 3" in dry.stdout
+    assert "skipped: line 3, field 'member_id'" in dry.stderr
+    with demo_db.Session() as s:
+        assert _stored(s) == []
+    done = cli(demo_db, "patrols", "import", str(path), "--on-error", "skip")
+    assert done.exit_code == 0 and "inserted 3, already stored 1, bad rows skipped 7" in done.stdout
+    with demo_db.Session() as s:
+        assert _stored(s) == good
+
+
+def test_gpx_on_one_line_numbers_its_points(demo_session, setup, tmp_path):
+    path = _gpx_with_bad_points(setup, tmp_path)
+    path.write_text("".join(line.strip() for line in path.read_text(encoding="utf-8").splitlines()), encoding="utf-8")
+    with pytest.raises(InvalidData) as err:
+        import_patrols(demo_session, path, member=setup["ext"])
+    assert {(e.line, e.field) for e in err.value.errors} == {(2, "lon/lat"), (4, "time")}
