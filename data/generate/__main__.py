@@ -1,0 +1,4 @@
+"""``python -m data.generate``."""
+from data.generate import main
+
+raise SystemExit(main())
