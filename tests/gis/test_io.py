@@ -13,6 +13,9 @@ import shapely
 
 from gis.io import read_table, write_frame
 
+# Shapefile has no date-time type: GDAL says it writes those columns as text, which is what we test
+pytestmark = pytest.mark.filterwarnings("ignore:Field .* created as String field:RuntimeWarning")
+
 ZONED = ["2024-03-05T08:30:00+08:00", None, "2024-12-31T23:59:59+08:00", "2024-06-01T02:00:00.250000+08:00"]
 
 
