@@ -39,6 +39,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "details": {"zh": "详情", "en": "Details"},
     "timeline": {"zh": "处理过程", "en": "Timeline"},
     "seen_by": {"zh": "可见摄像头", "en": "Cameras that see it"},
+    "spot_cameras": {"zh": "此处可见摄像头", "en": "Cameras that see this spot"},
+    "spot_hint": {"zh": "右键单击地图任意位置，查看能看到该处的摄像头", "en":
+                  "Right-click anywhere on the map to see which cameras see that spot"},
+    "no_camera": {"zh": "没有摄像头能看到此处", "en": "No camera sees this spot"},
     "overdue": {"zh": "超期", "en": "Overdue"},
     "deadline": {"zh": "办理期限", "en": "Deadline"},
     "truncated": {"zh": "仅显示最新的 {shown} / {total} 条；放大地图按范围加载", "en":

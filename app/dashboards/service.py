@@ -116,6 +116,29 @@ def display_bbox_to_wgs84(bbox, basemap: str) -> tuple[float, float, float, floa
     return w, s, e, n
 
 
+def parse_spot(args, *, basemap: str = "none") -> tuple[float, float]:
+    """(lon, lat) in WGS-84 from request arguments ``lon``/``lat`` given in display coordinates (GCJ-02
+    on an Amap basemap); a missing or impossible value raises InvalidData naming the field."""
+    errors, out = [], []
+    for name, limit in (("lon", 180.0), ("lat", 90.0)):
+        try:
+            v = float(args.get(name, ""))
+            if not -limit <= v <= limit:  # also rejects NaN
+                raise ValueError
+            out.append(v)
+        except ValueError:
+            errors.append(RowError(None, name, f"{args.get(name)!r}: give degrees between -{limit:g} and {limit:g}"))
+    if errors:
+        raise InvalidData(errors)
+    lon, lat = out
+    if display_crs(basemap) == "gcj02":
+        from gis.crs import gcj02_to_wgs84
+
+        x, y = gcj02_to_wgs84(lon, lat)
+        lon, lat = float(x), float(y)
+    return lon, lat
+
+
 def _conditions(flt: IncidentFilter, grids) -> list:
     return incident_conditions(states=flt.states, categories=flt.categories, start=flt.start, end=flt.end,
                                street=flt.street, community=flt.community, since=flt.since, bbox=flt.bbox,

@@ -145,6 +145,15 @@ def _back(default: str) -> str:
     return ref if ref.startswith("/") and not ref.startswith("//") else default
 
 
+@bp.get("/api/cameras/seeing")
+@role_required(*OPERATOR_ROLES, "planner")
+def api_cameras_seeing():
+    """The cameras that see a spot (``lon``, ``lat`` in display coordinates) and their view cones."""
+    st = web.settings()
+    lon, lat = service.parse_spot(request.args, basemap=st.basemap)
+    return jsonify(details.cameras_seeing_spot(web.db_session(), lon, lat, st.basemap))
+
+
 @bp.get("/api/search")
 @login_required
 def api_search():

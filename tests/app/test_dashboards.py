@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.app.dash_helpers import csrf, lead_grid, login  # noqa: F401  (fixture)
 
 
@@ -111,3 +113,99 @@ def test_grid_lead_sees_patrol_coverage_of_their_grid(client, lead_grid, demo_se
     assert int(cells[1]) == len(pts) == int(rep["points"].sum())
     assert float(cells[4]) == round(float(rep["minutes_in_grid"].sum()), 1) > 0
     assert "gw-overdue" not in row  # patrolled, so not flagged
+
+
+def _geodesic_seeing(cams, lon, lat, *, edge_m=1.0, edge_deg=0.5):
+    """Independent oracle: (sees, after turn, ambiguous) device ids by geodesic distance and bearing on
+    the WGS-84 ellipsoid (pyproj.Geod), not the planar EPSG:4544 geometry the app uses; spots within
+    ``edge_m`` / ``edge_deg`` of a sector's edge are ambiguous between the two and left out."""
+    import numpy as np
+    from pyproj import Geod
+
+    from gis.coverage import EXCLUDED_STATUS, TURNABLE_PTZ
+    from gis.viewshed import camera_parameters
+
+    cams = cams[~cams["status"].isin(EXCLUDED_STATUS)]
+    az, fov, rng, disc = camera_parameters(cams)
+    fwd, _back, dist = Geod(ellps="WGS84").inv(cams.geometry.x.to_numpy(), cams.geometry.y.to_numpy(),
+                                               np.full(len(cams), lon), np.full(len(cams), lat))
+    off = np.abs((fwd % 360.0 - az + 180.0) % 360.0 - 180.0)
+    in_range, in_sector = dist <= rng, disc | (off <= fov / 2)
+    turnable = np.isin(cams["ptz_type"].to_numpy(dtype=float), TURNABLE_PTZ)
+    ambiguous = (np.abs(dist - rng) < edge_m) | (~disc & (np.abs(off - fov / 2) < edge_deg) & in_range)
+    ids = cams["device_id"].to_numpy()
+    return set(ids[in_range & in_sector]), set(ids[in_range & ~in_sector & turnable]), set(ids[ambiguous])
+
+
+def test_cameras_seeing_a_spot_agree_with_a_geodesic_oracle(client, lead_grid, demo_session):
+    """Right-click 'which cameras see this spot': the API (planar EPSG:4544 sectors, 600 m index
+    prefilter) against geodesic distance/bearing over the whole registry, at spots in front of, beside
+    and behind cameras."""
+    import numpy as np
+    from pyproj import Geod
+    from sqlalchemy import text
+
+    from app.layers_db import read_layer
+
+    login(client, "operator")
+    rng = np.random.default_rng(7)
+    sample = read_layer(demo_session, "cameras").sample(40, random_state=7)
+    # the demo has no turnable bullet cameras (PTZ 4): make half the sampled fixed ones turnable
+    demo_session.execute(text("UPDATE cameras SET ptz_type = 4 WHERE ptz_type = 3 AND device_id = ANY(:ids)"),
+                         {"ids": list(sample["device_id"].iloc[::2])})
+    cams = read_layer(demo_session, "cameras")
+    geod = Geod(ellps="WGS84")
+    spots = [geod.fwd(p.x, p.y, float(rng.uniform(0, 360)), float(rng.uniform(5, 120)))[:2] for p in sample.geometry]
+    checked = seen_any = turned_any = 0
+    for lon, lat in spots:
+        body = client.get("/api/cameras/seeing", query_string={"lon": f"{lon:.7f}", "lat": f"{lat:.7f}"}).get_json()
+        sees = {c["device_id"] for c in body["cameras"] if c["sees"]}
+        turn = {c["device_id"] for c in body["cameras"] if c["after_turn"]}
+        want_sees, want_turn, ambiguous = _geodesic_seeing(cams, lon, lat)
+        assert sees - ambiguous == want_sees - ambiguous, (lon, lat)
+        assert turn - ambiguous == want_turn - ambiguous, (lon, lat)
+        assert {f["properties"]["device_id"] for f in body["cones"]["features"]} == sees | turn
+        checked += 1
+        seen_any += bool(sees)
+        turned_any += bool(turn)
+    assert checked == 40 and seen_any >= 5 and turned_any >= 1  # the sample exercises both answers
+
+
+def test_cameras_seeing_on_an_amap_basemap_takes_gcj02_clicks(settings, demo_db, demo_session):
+    """On a GCJ-02 basemap the click arrives shifted; the answer is the one for the true spot."""
+    from app import create_app
+    from app.demo import create_demo_accounts
+    from app.layers_db import read_layer
+    from gis.coverage import view_sectors
+    from gis.crs import wgs84_to_gcj02
+
+    with demo_db.session() as s:
+        create_demo_accounts(s)
+    amap = create_app(settings.replace(basemap="amap"), database=demo_db).test_client()
+    plain = create_app(settings, database=demo_db).test_client()
+    for c in (amap, plain):
+        login(c, "operator")
+    cam = read_layer(demo_session, "cameras", where="status = 'ON'").iloc[:1]
+    spot = view_sectors(cam).iloc[0].representative_point()
+    gx, gy = wgs84_to_gcj02(spot.x, spot.y)
+    shifted = amap.get("/api/cameras/seeing", query_string={"lon": float(gx), "lat": float(gy)}).get_json()
+    true = plain.get("/api/cameras/seeing", query_string={"lon": spot.x, "lat": spot.y}).get_json()
+    assert cam["device_id"].iloc[0] in {c["device_id"] for c in true["cameras"] if c["sees"]}
+    assert shifted["cameras"] == true["cameras"]
+    # the cones come back in display coordinates: shifted by some hundreds of metres on Amap
+    dx = shifted["cones"]["features"][0]["geometry"]["coordinates"][0][0][0] - \
+        true["cones"]["features"][0]["geometry"]["coordinates"][0][0][0]
+    assert 0.001 < abs(dx) < 0.01
+
+
+@pytest.mark.parametrize("query, field", [({"lon": "abc", "lat": "29.3"}, "lon"), ({"lon": "104.7"}, "lat"),
+                                          ({"lon": "104.7", "lat": "95"}, "lat"), ({"lon": "nan", "lat": "29"}, "lon")])
+def test_cameras_seeing_bad_spot_is_a_clear_422(client, lead_grid, query, field):
+    login(client, "operator")
+    r = client.get("/api/cameras/seeing", query_string=query)
+    assert r.status_code == 422 and field in r.get_data(as_text=True)
+
+
+def test_cameras_seeing_is_not_for_grid_leads(client, lead_grid):
+    login(client, "lead")
+    assert client.get("/api/cameras/seeing", query_string={"lon": 104.7, "lat": 29.3}).status_code == 403

@@ -165,3 +165,23 @@ def test_planner_dashboard_and_what_if(web):
     assert "→" in web.page.inner_text("#gw-gain")
     web.screenshot("planner")
     _clean(web)
+
+
+def test_right_click_shows_the_cameras_that_see_a_spot(web, live_data):
+    from app.db import Database
+    from app.layers_db import read_layer
+    from gis.coverage import view_sectors
+
+    with Database(live_data[0]).session() as s:
+        cam = read_layer(s, "cameras", where="status = 'ON' AND ptz_type = 3").iloc[:1]
+    spot = view_sectors(cam).iloc[0].representative_point()  # inside its view sector
+    web.login("operator")
+    web.page.wait_for_function("window.gw && window.gw.map")
+    assert web.page.is_hidden("#gw-spot")
+    web.page.evaluate("([lat, lon]) => { gw.map.setView([lat, lon], 17, {animate: false});"
+                      " gw.map.fire('contextmenu', {latlng: L.latLng(lat, lon)}); }", [spot.y, spot.x])
+    web.page.wait_for_selector("#gw-spot-cameras li")
+    assert cam["device_id"].iloc[0] in web.page.inner_text("#gw-spot-cameras")
+    assert web.page.evaluate("gw.cones.getLayers().length") >= 2  # the cone(s) and the spot marker
+    web.screenshot("operator_spot")
+    _clean(web)
