@@ -241,14 +241,25 @@ def demo_accounts(c: Context) -> None:
 @click.option("--threads", default=8, show_default=True, type=int)
 @pass_ctx
 def serve(c: Context, host: str, port: int, threads: int) -> None:
-    """Serve the web application."""
-    from werkzeug.serving import run_simple
+    """Serve the web application (waitress: a production WSGI server, pure Python, no reloader).
+
+    Behind a reverse proxy (nginx) that terminates TLS, keep ``--host 127.0.0.1``.
+    """
+    import logging
+
+    from waitress.server import create_server
 
     from app import create_app
 
+    logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s")  # waitress reports errors
     application = create_app(c.settings)
-    click.echo(f"gridwatch serving on http://{host}:{port}/  (Ctrl+C to stop)")
-    run_simple(host, port, application, threaded=threads > 1, use_reloader=False)
+    server = create_server(application, host=host, port=port, threads=max(1, threads), ident="gridwatch")
+    click.echo(f"gridwatch serving on http://{host}:{port}/  ({threads} threads; Ctrl+C to stop)")
+    try:
+        server.run()  # returns on Ctrl+C / SIGINT once the running requests are done
+    finally:
+        server.close()
+    click.echo("stopped")
 
 
 def _register_features() -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.auth import mask_name, mask_phone, sees_reporters
 from app.incidents.models import OPEN_STATES
+from gis.coverage import cameras_seeing, view_sectors
 from gis.errors import NotFound
 from layers.base import shift_lonlat, to_display
 
@@ -35,13 +36,9 @@ def cameras_seeing_spot(s: Session, lon: float, lat: float, basemap: str) -> dic
     Adapter: only cameras within ``SEEING_RADIUS_M`` are handed to ``cameras_seeing`` (a spatial
     index query first, so a click stays fast whatever the registry size).
     """
-    try:
-        from gis.coverage import cameras_seeing, view_sectors
-    except ImportError:  # coverage analysis not installed in this build: the panel says so
-        return {"available": False, "cameras": [], "cones": {"type": "FeatureCollection", "features": []}}
     near = _cameras_near(s, lon, lat)
     if not len(near):
-        return {"available": True, "cameras": [], "cones": {"type": "FeatureCollection", "features": []}}
+        return {"cameras": [], "cones": {"type": "FeatureCollection", "features": []}}
     seen = cameras_seeing(near, lon, lat)  # those that see it, then those that would after a turn
     rows = near[near["device_id"].isin(list(seen["device_id"]))]
     sectors = view_sectors(rows) if len(rows) else gpd.GeoSeries([], crs=4326)
@@ -54,7 +51,7 @@ def cameras_seeing_spot(s: Session, lon: float, lat: float, basemap: str) -> dic
         cams.append({k: (round(float(v), 1) if isinstance(v, float) else (bool(v) if k in ("sees", "after_turn")
                                                                            else v))
                      for k, v in rec.items() if k in ("device_id", "distance_m", "bearing_deg", "sees", "after_turn")})
-    return {"available": True, "cameras": cams, "cones": json.loads(to_display(cones, basemap).to_json(drop_id=True))}
+    return {"cameras": cams, "cones": json.loads(to_display(cones, basemap).to_json(drop_id=True))}
 
 
 DISPLAY_ZONE = ZoneInfo("Asia/Shanghai")

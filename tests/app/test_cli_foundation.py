@@ -151,3 +151,40 @@ def test_demo_commands_in_fresh_interpreters(database_factory, tmp_path):
     assert "grid_lead of grid 5103040" in run("demo-accounts").stdout  # idempotent
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM users")).scalar() == 4
+
+
+def test_serve_answers_over_http(demo_engine, tmp_path):
+    """``gridwatch serve`` (what ``make demo`` ends with) in its own process: a real HTTP server that
+    answers health checks and the log-in page, and stops on SIGINT."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": demo_engine.url.render_as_string(hide_password=False),
+           "GRIDWATCH_VAR_DIR": str(tmp_path / "var"), "GRIDWATCH_CONFIG": str(tmp_path / "none.toml")}
+    proc = subprocess.Popen([sys.executable, "-c", "from app.cli import main; main()", "serve", "--port", str(port),
+                             "--threads", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                    assert r.status == 200 and r.headers["Server"] == "gridwatch"
+                    break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read() if proc.poll() else ""
+                time.sleep(0.3)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=10) as r:
+            assert r.status == 200 and 'name="csrf-token"' in r.read().decode()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert f"http://127.0.0.1:{port}/" in out and "stopped" in out

@@ -23,7 +23,8 @@ def test_incident_detail_api(client, lead_grid, demo_session):
     r = client.get(f"/api/incidents/{iid}")
     assert r.status_code == 200, r.get_data(as_text=True)[-3000:]
     body = r.get_json()
-    assert body["incident"]["id"] == iid and "timeline" in body and body["seeing"]["available"]
+    assert body["incident"]["id"] == iid and body["timeline"][0]["action"] == "report"
+    assert set(body["seeing"]) == {"cameras", "cones"}
 
 
 def test_incident_api_filters_equal_plain_sql(client, lead_grid, demo_session):
