@@ -38,10 +38,11 @@ class ImportReport:
     rejected: int = 0
     errors: list[RowError] = field(default_factory=list)
     dry_run: bool = False
+    unit: str = "rows"  # what a row is, in the summary
 
     def summary(self) -> str:
         verb = "would insert" if self.dry_run else "inserted"
-        return (f"{self.rows} rows: {verb} {self.inserted}, already stored {self.existing}, "
+        return (f"{self.rows} {self.unit}: {verb} {self.inserted}, already stored {self.existing}, "
                 f"bad rows skipped {self.rejected}")
 
 
@@ -160,11 +161,11 @@ def import_incidents(session: Session, path: str | Path, *, crs: str | None = No
     progress : callable(int), optional
         Called with the number of rows written after each chunk (the CLI's tqdm bar).
     """
-    from app.incidents.service import _default_settings
+    from app.incidents.service import default_settings
 
     if on_error not in ("reject", "skip"):
         raise InvalidData(f"on_error must be reject or skip, not {on_error!r}")
-    settings = settings or _default_settings()
+    settings = settings or default_settings()
     table = read_table(path)
     rows, errors = validate(session, table, crs=crs, settings=settings)
     report = ImportReport(rows=len(rows), errors=errors, dry_run=dry_run, rejected=int((~rows["ok"]).sum()))

@@ -26,7 +26,8 @@ def _now() -> datetime:
 
 
 @lru_cache(maxsize=1)
-def _default_settings():
+def default_settings():
+    """The process's settings (defaults, gridwatch.toml, environment), for callers given none."""
     from app.config import Settings
 
     return Settings()
@@ -58,7 +59,7 @@ def to_wgs84(lon, lat, crs: str) -> tuple[float, float]:
     """One coordinate pair in ``crs`` (wgs84, cgcs2000, gcj02, bd09, EPSG:…) → WGS-84 lon/lat, validated."""
     from gis.crs import parse_coordinates
 
-    s = _default_settings()
+    s = default_settings()
     lons, lats, errors, ok = parse_coordinates([str(lon)], [str(lat)], [None], crs=crs, bbox=tuple(s.district_bbox),
                                                margin_m=s.extent_margin_m)
     if errors or not bool(np.asarray(ok)[0]):
@@ -160,7 +161,7 @@ def report_incident(session: Session, *, category: str, source: str, description
     category within ``duplicate_radius_m`` and ``duplicate_window_h`` (settings) of an open incident
     is linked to it as a suspected duplicate, for a person to confirm or reject.
     """
-    settings = settings or _default_settings()
+    settings = settings or default_settings()
     problems = []
     if source not in SOURCES:
         problems.append(RowError(None, "source", f"{source!r} is not one of {', '.join(SOURCES)}"))

@@ -10,7 +10,7 @@ member and instant are left alone, so importing a file twice changes nothing.
 from __future__ import annotations
 
 import xml.parsers.expat
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -20,6 +20,7 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.incidents.importer import ImportReport
 from gis.crs import parse_coordinates, parse_crs
 from gis.errors import InvalidData, RowError
 from gis.io import read_table
@@ -28,20 +29,14 @@ CHUNK = 5000
 
 
 @dataclass
-class PatrolImport:
-    """What an import did (or, with ``dry_run``, would do)."""
+class PatrolImport(ImportReport):
+    """What a patrol import did (or, with ``dry_run``, would do); its rows are track points."""
 
-    points: int = 0
-    inserted: int = 0
-    existing: int = 0
-    rejected: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    dry_run: bool = False
+    unit: str = "points"
 
-    def summary(self) -> str:
-        verb = "would insert" if self.dry_run else "inserted"
-        return (f"{self.points} points: {verb} {self.inserted}, already stored {self.existing}, "
-                f"bad rows skipped {self.rejected}")
+    @property
+    def points(self) -> int:
+        return self.rows
 
 
 def resolve_member(session: Session, ref: str | int) -> int | None:
@@ -163,11 +158,11 @@ def import_patrols(session: Session, path: str | Path, *, member: str | int | No
     progress : callable(int), optional
         Called with the number of points handled after each chunk (the CLI's tqdm bar).
     """
-    from app.incidents.service import _default_settings
+    from app.incidents.service import default_settings
 
     if on_error not in ("reject", "skip"):
         raise InvalidData(f"on_error must be reject or skip, not {on_error!r}")
-    settings = settings or _default_settings()
+    settings = settings or default_settings()
     path = Path(path)
     if path.suffix.lower() == ".gpx":
         frame, lines = _gpx_rows(path)
@@ -182,7 +177,7 @@ def import_patrols(session: Session, path: str | Path, *, member: str | int | No
             raise InvalidData(f"member {member!r} not found (use the member's external id, e.g. M00001)")
     points, errors = validate(session, frame, list(lines), member=default_member, crs=crs, settings=settings,
                               source=str(path))
-    report = PatrolImport(points=len(points), errors=errors, dry_run=dry_run, rejected=int((~points["ok"]).sum()))
+    report = PatrolImport(rows=len(points), errors=errors, dry_run=dry_run, rejected=int((~points["ok"]).sum()))
     if errors and on_error == "reject":
         raise InvalidData(errors, source=str(path))
     good = points[points["ok"]]
