@@ -49,7 +49,7 @@ def _ranges(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def empty_cover() -> SimpleNamespace:
     return SimpleNamespace(x0=0.0, y0=0.0, inv=1.0, nx=1, ny=1, labels=np.zeros(1, dtype=np.int32), nline=0,
-                           line=np.zeros(0, dtype=LINE_DTYPE), ptr=np.zeros(1, dtype=np.int64),
+                           line=np.zeros(1, dtype=LINE_DTYPE), ptr=np.zeros(1, dtype=np.int64),
                            cand=np.zeros(0, dtype=np.int32), sub=np.zeros(0, dtype=np.int32))
 
 
@@ -157,7 +157,8 @@ def build_cover(geoms: np.ndarray, tree, max_cells: int | None) -> SimpleNamespa
     pb, pbs = bnum[np.searchsorted(ucells, pc[bmask])], ps[bmask]
     sub, sub_rows = _sub_cover(geoms, cv, boundary, pb, pbs, segs, lmin, rmin, seg_ptr, seg_gid, len(parent_rows))
     cv.sub = sub
-    cv.line = np.concatenate([parent_rows, sub_rows])
+    # row 0 must exist: the query reads it for points whose result comes from elsewhere
+    cv.line = np.concatenate([parent_rows, sub_rows, np.zeros(1, dtype=LINE_DTYPE)])
     return cv
 
 

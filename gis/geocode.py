@@ -131,6 +131,7 @@ class GridIndex:
         # chunks small enough that the temporaries stay in the CPU cache and are reused, not re-faulted
         m = min(stop - start, _CHUNK)
         buf, col, cell = np.empty(m), np.empty(m, dtype=np.intp), np.empty(m, dtype=np.intp)
+        exact_pts, exact_j = [], []
         for i in range(start, stop, _CHUNK):
             xs, ys = x[i:min(i + _CHUNK, stop)], y[i:min(i + _CHUNK, stop)]
             k = len(xs)
@@ -143,11 +144,24 @@ class GridIndex:
             self._labels.take(c, out=out, mode="clip")   # indices are in range; "clip" skips a buffer
             sp = np.flatnonzero(out > n)
             if len(sp):
-                out[sp] = self._resolve(xs, ys, sp, out.take(sp) - (n + 1))
+                j = out.take(sp)
+                j -= n + 1
+                res = self._resolve(xs, ys, sp, j)
+                out[sp] = res
+                miss = np.flatnonzero(res < 0)
+                if len(miss):
+                    exact_pts.append(sp[miss] + i)
+                    exact_j.append(j[miss])
+        if exact_pts:    # one GEOS call for the whole range: its fixed cost is paid once
+            pts = np.concatenate(exact_pts)
+            lab[pts] = self._exact(x, y, pts, np.concatenate(exact_j))
 
     def _resolve(self, x, y, pts, j) -> np.ndarray:
-        """Points ``pts`` in special cell ``j``: line cells by one orientation test, boundary cells by
-        their sub-cell (a grid, a line, or the exact test)."""
+        """Grid of points ``pts`` in special cell ``j`` (−1: exact test needed; ``j`` is kept).
+
+        Line cells by the side of their segment; boundary cells by their sub-cell: a grid (or none),
+        the side of its segment, or the exact test.
+        """
         n, nline, sub = self._n, self._nline, SUB
         # cell coordinates, computed exactly as _cell did: the same cell, and its fraction for sub-cells
         fx = x.take(pts)
@@ -156,37 +170,27 @@ class GridIndex:
         fy = y.take(pts)
         fy -= self._y0
         fy *= self._inv
-        res = np.empty(len(pts), dtype=np.int32)
         bnd = np.flatnonzero(j >= nline)
         if len(bnd):
+            jb = j[bnd]
             bx, by = fx[bnd], fy[bnd]
-            sx = ((bx - np.trunc(bx)) * sub).astype(np.intp)    # exact ×2³ of a fraction < 1: 0 … sub − 1
+            sx = ((bx - np.trunc(bx)) * sub).astype(np.intp)    # exact ×2^k of a fraction < 1: 0 … sub − 1
             sy = ((by - np.trunc(by)) * sub).astype(np.intp)
-            v = self._sub.take((j[bnd] - nline) * (sub * sub) + sy * sub + sx)
-            res[bnd] = v                                          # a grid (or n), or −1: exact test
-            j_line = j.copy()
-            j_line[bnd] = np.where(v > n, v - (n + 1), -1)        # line sub-cells: their line row
-            tl = np.flatnonzero(j_line >= 0)
-            jl, lx, ly = j_line[tl], fx[tl], fy[tl]
-        else:
-            tl, jl, lx, ly = None, j, fx, fy
-        if len(jl):
-            rows = self._line.take(jl)
-            # the sign of a·X + b·Y − c is the side of the segment unless |·| is within LINE_TOL
-            det = rows["a"] * lx
-            det += rows["b"] * ly
-            det -= rows["c"]
-            side = np.where(det > 0, rows["left"], rows["right"])
-            np.abs(det, out=det)
-            side[det <= LINE_TOL] = -1
-            if tl is None:
-                res = side
-            else:
-                res[tl] = side
-        rest = np.flatnonzero(res < 0)          # a vertex sub-cell, or on/near the segment: decide exactly
-        if len(rest):
-            res[rest] = self._exact(x, y, pts[rest], j[rest])
-        return res
+            v = self._sub.take((jb - nline) * (sub * sub) + sy * sub + sx)
+            j[bnd] = np.where(v > n, v - (n + 1), 0)   # a line sub-cell's row; row 0 stands in for the rest
+        rows = self._line.take(j)
+        # the sign of a·X + b·Y − c is the side of the segment unless |·| is within LINE_TOL
+        det = rows["a"] * fx
+        det += rows["b"] * fy
+        det -= rows["c"]
+        side = rows["right"].copy()              # np.where on the strided fields is twice as slow
+        np.copyto(side, rows["left"], where=det > 0)
+        np.abs(det, out=det)
+        side[det <= LINE_TOL] = -1              # on or near the segment: decide exactly
+        if len(bnd):
+            side[bnd] = np.where(v > n, side[bnd], v)  # a grid (or n) of a sub-cell, or −1: a vertex sub-cell
+            j[bnd] = jb
+        return side
 
     def _exact(self, x, y, pts, j) -> np.ndarray:
         start, cnt = self._ptr[j], self._ptr[j + 1] - self._ptr[j]
