@@ -18,7 +18,8 @@ _MAX_CELLS = 1 << 22    # 16 MB of int32 labels: the lookup stays cache-friendly
 _MIN_CELLS = 1 << 20
 _CELLS_PER_GRID = 1024
 _RIM = 2                # empty cells around the layer: clamped out-of-range points land there
-SUB = 4                # sub-cells per side of a boundary cell (a power of two: u·SUB < SUB exactly)
+SUB = 4                 # sub-cells per side of a boundary cell (a power of two: u·SUB < SUB exactly)
+LINE_TOL = 1e-7         # a line test's sign is certain beyond this (cell units); rounding stays below 3e-10
 _CLIP = 1e-2            # segments are clipped to their boundary cell widened by this (sub-cell units)
 LINE_DTYPE = np.dtype([("a", "f8"), ("b", "f8"), ("c", "f8"), ("left", "i4"), ("right", "i4")])
 
@@ -72,8 +73,6 @@ def line_rows(segs, ids, left, right, x0: float, y0: float, inv: float) -> np.nd
     rows["left"], rows["right"] = left, right
     return rows
 
-
-LINE_TOL = 1e-7
 
 
 def build_cover(geoms: np.ndarray, tree, max_cells: int | None) -> SimpleNamespace:

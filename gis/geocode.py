@@ -1,17 +1,22 @@
 """Point → grid (网格) geocoding that is exact (PostGIS ``ST_Covers`` semantics) and fast.
 
-:class:`GridIndex` lays a raster over the grids. Each cell is classified once, at build time:
+:class:`GridIndex` lays a raster over the grids (built by :mod:`gis._cellcover`). Each cell is
+classified once, at build time:
 
 * *empty*: no grid touches or covers it → ``None`` without any test;
 * *pure*: exactly one grid covers the whole closed cell and no grid boundary comes near it → that
   grid, by one array lookup;
 * *line*: exactly one boundary segment (shared by the grids on its two sides, or the layer's outer
-  edge) crosses the cell and no vertex lies in it → one orientation test against that segment picks
-  the grid left or right of it. The floating-point sign is used only when it is certain (Shewchuk's
-  error bound); a point on or within rounding of the segment goes to the exact test below;
-* *boundary*: anything else near a boundary (vertices, several segments, overlapping grids) → its
-  few candidate grids are tested exactly with ``shapely.intersects_xy`` (for a point and a polygon
-  that is ``covers``: the boundary counts as inside).
+  edge) crosses the cell and no vertex lies in it → the sign of ``a·X + b·Y − c`` (the segment's line
+  in cell coordinates) picks the grid left or right of it. The sign is trusted only beyond
+  ``LINE_TOL`` (1e-7 cell, 300× the worst rounding error); a point on or that near the segment goes
+  to the exact test;
+* *boundary*: anything else near a boundary (vertices, several segments, overlapping grids) → split
+  into ``SUB`` × ``SUB`` sub-cells classified the same way: a sub-cell no segment comes near holds
+  its grid, one crossed by a single segment without a vertex holds that segment's line, and only the
+  rest (a vertex, several segments) send their points to the exact test: the cell's few candidate
+  grids tested with ``shapely.intersects_xy`` (for a point and a polygon that is ``covers``: the
+  boundary counts as inside).
 
 A point on a boundary shared by several grids gets the smallest code, as ``MIN(code)`` over a
 PostGIS ``ST_Covers`` join would. Interior classification uses an even–odd scanline over all rings,

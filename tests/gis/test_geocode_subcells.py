@@ -83,7 +83,6 @@ def test_sub_cells_and_line_margin_equal_postgis(session, seed, max_cells):
     kinds = query_paths(index, lon, lat)
     for kind in PATHS:
         assert (kinds == kind).sum() > 20, (kind, {k: int((kinds == k).sum()) for k in PATHS})
-
     seg_kinds = kinds[len(lx):len(lx) + len(sx)]
     assert (seg_kinds == "sub_line").sum() > 20 and (seg_kinds == "line").sum() > 20
 
