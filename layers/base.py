@@ -1,6 +1,8 @@
 """The base map: no basemap by default (command centres often have no internet), or a configured one."""
 from __future__ import annotations
 
+import datetime
+import decimal
 import json
 
 import folium
@@ -124,13 +126,28 @@ def geojson_text(frame: gpd.GeoDataFrame, columns: list[str] | None = None, *,
     props = pd.DataFrame(frame.drop(columns=frame.geometry.name))
     if columns is not None:
         props = props[[c for c in columns if c in props.columns]]
-    for col in props.columns:
-        if pd.api.types.is_datetime64_any_dtype(props[col]):
-            props[col] = props[col].map(lambda v: None if pd.isna(v) else v.isoformat())
     records = props.astype(object).where(props.notna(), None).to_dict("records")
-    features = [f'{{"type":"Feature","geometry":{g},"properties":{json.dumps(p, ensure_ascii=False, separators=(",", ":"))}}}'
+    features = [f'{{"type":"Feature","geometry":{g or "null"},"properties":{_json(p)}}}'
                 for g, p in zip(shapely.to_geojson(geoms), records)]
     return _script_safe('{"type":"FeatureCollection","features":[' + ",".join(features) + "]}")
+
+
+def _plain(value):
+    # what json cannot write: times as ISO text, decimals and NumPy scalars as numbers
+    if isinstance(value, (pd.Timestamp, datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, pd.Timedelta):
+        return value.total_seconds()
+    if isinstance(value, (decimal.Decimal, np.number)):
+        return float(value) if not isinstance(value, np.integer) else int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return str(value)
+
+
+def _json(record: dict) -> str:
+    clean = {k: None if isinstance(v, float) and not np.isfinite(v) else v for k, v in record.items()}
+    return json.dumps(clean, ensure_ascii=False, separators=(",", ":"), default=_plain)
 
 
 class GeoJsonLayer(MacroElement):

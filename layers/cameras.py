@@ -25,7 +25,7 @@ def cameras(frame: gpd.GeoDataFrame, *, cones: bool = False, name: str = "摄像
     fg = folium.FeatureGroup(name=name, show=show)
     if not len(frame):
         return fg
-    data = frame.to_crs(4326)
+    data = frame.to_crs(4326).reset_index(drop=True)  # cones are matched to cameras by index label
     if cones:
         from gis import coverage  # the view geometry lives in gis; imported lazily (optional layer)
 

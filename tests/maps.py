@@ -2,11 +2,16 @@
 from __future__ import annotations
 
 import json
-import re
 
-_ADD_DATA = re.compile(r"\.addData\((\{.*?\})\);")
+_MARK = ".addData("
 
 
 def collections(html: str) -> list[dict]:
-    """The feature collections embedded by ``layers.base.GeoJsonLayer``, in page order."""
-    return [json.loads(m) for m in _ADD_DATA.findall(html)]
+    """The feature collections embedded by ``layers.base.GeoJsonLayer``, in page order (each parsed
+    as JSON from just after ``.addData(``, so no text inside them can end one early)."""
+    decoder, out, at = json.JSONDecoder(), [], html.find(_MARK)
+    while at >= 0:
+        value, _end = decoder.raw_decode(html, at + len(_MARK))
+        out.append(value)
+        at = html.find(_MARK, at + 1)
+    return out

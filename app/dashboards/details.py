@@ -22,23 +22,29 @@ from layers.base import shift_lonlat, to_display
 SEEING_RADIUS_M = 600.0  # no camera in the registry sees farther than this (range_m is at most a few hundred m)
 
 
-def _cameras_near(s: Session, lon: float, lat: float) -> gpd.GeoDataFrame:
+def _cameras_near(s: Session, lon: float, lat: float, grids=None) -> gpd.GeoDataFrame:
     sql = ("SELECT device_id, name, status, ptz_type, azimuth, fov, vfov, range_m, height_m, geom FROM cameras "
-           "WHERE ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography, :r) "
-           "ORDER BY device_id")
-    return gpd.read_postgis(text(sql), s.connection(), geom_col="geom", crs=4326,
-                            params={"x": lon, "y": lat, "r": SEEING_RADIUS_M})
+           "WHERE ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography, :r)"
+           + (" AND grid_code = ANY(:grids)" if grids is not None else "") + " ORDER BY device_id")
+    params = {"x": lon, "y": lat, "r": SEEING_RADIUS_M}
+    if grids is not None:
+        params["grids"] = sorted(grids)
+    return gpd.read_postgis(text(sql), s.connection(), geom_col="geom", crs=4326, params=params)
 
 
-def cameras_seeing_spot(s: Session, lon: float, lat: float, basemap: str) -> dict:
-    """Cameras that see (lon, lat) per ``gis.coverage.cameras_seeing``, with their view cones as GeoJSON.
+def cameras_seeing_spot(s: Session, lon: float, lat: float, basemap: str, grids=None) -> dict:
+    """Cameras that see (lon, lat) per ``gis.coverage.cameras_seeing``, with their view cones as GeoJSON
+    (display coordinates) and the spot itself (``spot``: WGS-84 lon/lat).
 
     Adapter: only cameras within ``SEEING_RADIUS_M`` are handed to ``cameras_seeing`` (a spatial
-    index query first, so a click stays fast whatever the registry size).
+    index query first, so a click stays fast whatever the registry size). ``grids`` (None = all)
+    limits the cameras to those the user may see, as every other camera list does.
     """
-    near = _cameras_near(s, lon, lat)
+    empty = {"type": "FeatureCollection", "features": []}
+    spot = [round(lon, 7), round(lat, 7)]
+    near = _cameras_near(s, lon, lat, grids)
     if not len(near):
-        return {"cameras": [], "cones": {"type": "FeatureCollection", "features": []}}
+        return {"cameras": [], "cones": empty, "spot": spot}
     seen = cameras_seeing(near, lon, lat)  # those that see it, then those that would after a turn
     rows = near[near["device_id"].isin(list(seen["device_id"]))]
     sectors = view_sectors(rows) if len(rows) else gpd.GeoSeries([], crs=4326)
@@ -51,7 +57,7 @@ def cameras_seeing_spot(s: Session, lon: float, lat: float, basemap: str) -> dic
         cams.append({k: (round(float(v), 1) if isinstance(v, float) else (bool(v) if k in ("sees", "after_turn")
                                                                            else v))
                      for k, v in rec.items() if k in ("device_id", "distance_m", "bearing_deg", "sees", "after_turn")})
-    return {"cameras": cams, "cones": json.loads(to_display(cones, basemap).to_json(drop_id=True))}
+    return {"cameras": cams, "cones": json.loads(to_display(cones, basemap).to_json(drop_id=True)), "spot": spot}
 
 
 DISPLAY_ZONE = ZoneInfo("Asia/Shanghai")
@@ -89,7 +95,7 @@ def incident_detail(s: Session, user, incident_id: int, grids, *, basemap: str, 
 
     timeline = [{**e, "at": local_iso(e["at"])} for e in incident_timeline(s, incident_id)]
     return {"incident": d, "timeline": timeline, "actions": _actions(s, user, incident_id),
-            "seeing": cameras_seeing_spot(s, d["lon"], d["lat"], basemap)}
+            "seeing": cameras_seeing_spot(s, d["lon"], d["lat"], basemap, grids)}
 
 
 def _actions(s: Session, user, incident_id: int) -> list[str]:

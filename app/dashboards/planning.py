@@ -78,7 +78,7 @@ def planner_map(s: Session, settings, *, lang: str = "zh") -> tuple[MapParts, pd
     cov = grid_coverage(s)
     coverage_layer.coverage_choropleth(_light(cov, basemap)).add_to(m)
     coverage_layer.ratio_legend().add_to(m)
-    cams = read_layer(s, "cameras", where="status = 'ON'")
+    cams = read_layer(s, "cameras", where="status = 'ON'").reset_index(drop=True)  # cones match by label
     camera_layer.cameras(to_display(read_layer(s, "cameras"), basemap), cones=False, show=True).add_to(m)
     from gis.coverage import view_sectors
 

@@ -210,3 +210,33 @@ def test_cameras_seeing_bad_spot_is_a_clear_422(client, lead_grid, query, field)
 def test_cameras_seeing_is_not_for_grid_leads(client, lead_grid):
     login(client, "lead")
     assert client.get("/api/cameras/seeing", query_string={"lon": 104.7, "lat": 29.3}).status_code == 403
+
+
+def test_incident_detail_shows_a_grid_lead_only_their_grids_cameras(app, lead_grid, demo_session):
+    """The cameras seeing an incident's spot follow the same scoping as every other camera list: a
+    camera of a neighbouring grid that sees the lead's incident is listed for an operator, not for the lead."""
+    from sqlalchemy import text
+
+    iid, lon, lat = demo_session.execute(text(
+        "SELECT id, ST_X(geom), ST_Y(geom) FROM incidents WHERE grid_code = :g ORDER BY id LIMIT 1"),
+        {"g": lead_grid}).one()
+    # a dome camera of another grid, 15 m away: it sees the spot whatever its azimuth
+    other = demo_session.execute(text(
+        "UPDATE cameras SET geom = ST_Project(ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography, 15, 0)::geometry, "
+        "ptz_type = 1, status = 'ON', range_m = 80 WHERE device_id = (SELECT min(device_id) FROM cameras "
+        "WHERE grid_code <> :g) RETURNING device_id"), {"x": lon, "y": lat, "g": lead_grid}).scalar()
+
+    def seeing(account):
+        client = app.test_client()
+        login(client, account)
+        body = client.get(f"/api/incidents/{iid}").get_json()
+        return {c["device_id"] for c in body["seeing"]["cameras"]}, \
+            {f["properties"]["device_id"] for f in body["seeing"]["cones"]["features"]}
+
+    cams, cones = seeing("operator")
+    assert other in cams and other in cones
+    cams, cones = seeing("lead")
+    assert other not in cams and other not in cones
+    own = {r[0] for r in demo_session.execute(text("SELECT device_id FROM cameras WHERE grid_code = :g"),
+                                              {"g": lead_grid})}
+    assert cams <= own

@@ -35,11 +35,23 @@ def test_operator_dashboard(web, live_data):
     assert info["clusters"] > 0  # zoomed out: markers are clustered
     assert any("摄像头" in o for o in info["overlays"]) and any("热力" in o for o in info["overlays"])
     assert info["vectors"] > 371  # boundaries and camera circles drawn
+    # every embedded marker is styled from its own properties: fill by state, red ring when overdue
+    from layers.incidents import OVERDUE_STROKE, STATE_COLOURS
+
+    styles = web.page.evaluate("() => Object.values(gw.known).map(m => [m.feature.properties.state, "
+                               "m.feature.properties.overdue, m.options.fillColor, m.options.color])")
+    assert len(styles) == shown and any(o for _s, o, _f, _c in styles)
+    for state, overdue, fill, ring in styles:
+        assert fill == STATE_COLOURS[state] and ring == (OVERDUE_STROKE if overdue else STATE_COLOURS[state])
     # the XSS incident is the newest: open its popup, the detail panel fills in, nothing runs
     web.page.evaluate("id => { gw.map.setView(gw.known[id].getLatLng(), 19, {animate: false}); }", facts["xss_id"])
     web.page.wait_for_function("id => gw.map.hasLayer(gw.known[id])", arg=facts["xss_id"], timeout=10000)
-    web.page.evaluate("id => { gw.known[id].openPopup(); }", facts["xss_id"])
+    web.page.evaluate("id => { window.__kept = gw.known[id]; gw.known[id].openPopup(); }", facts["xss_id"])
     web.page.wait_for_function("document.getElementById('gw-detail-title').textContent === 'XSS-1'", timeout=10000)
+    # the same marker from the API (another key order) leaves the embedded one, and its popup, in place
+    web.page.evaluate("() => fetch('/api/incidents?bbox=' + gw.map.getBounds().toBBoxString())"
+                      ".then(r => r.json()).then(gw.addFeatures)")
+    assert web.page.evaluate("id => gw.known[id] === window.__kept && gw.known[id].isPopupOpen()", facts["xss_id"])
     popup = web.page.inner_text(".leaflet-popup-content")
     assert "<script>window.__xss=1</script>" in popup
     assert XSS in web.page.inner_text("#gw-detail-table")
@@ -94,9 +106,10 @@ def test_live_update_draws_a_new_incident_like_the_others(web, live_data):
         popup = web.page.inner_text(".leaflet-popup-content")
         assert "LIVE-1" in popup and "⚠" in popup and "live" in popup  # the details arrived on click
         # a refresh carrying the same marker (bbox load, poll) leaves it and its open popup alone
+        before = web.page.evaluate_handle("id => gw.known[id]", new_id)
         web.page.evaluate("() => fetch('/api/incidents?state=all&bbox=' + gw.map.getBounds().toBBoxString())"
                           ".then(r => r.json()).then(gw.addFeatures)")
-        assert web.page.evaluate("id => gw.known[id].isPopupOpen()", new_id)
+        assert web.page.evaluate("([id, m]) => gw.known[id] === m && m.isPopupOpen()", [new_id, before])
         # a change arrives while the popup is open: the marker is redrawn and its popup stays open
         with engine.begin() as conn:
             conn.execute(text("UPDATE incidents SET state = 'in_progress', updated_at = now() WHERE id = :i"),
@@ -159,6 +172,16 @@ def test_planner_dashboard_and_what_if(web):
     assert any("覆盖率" in o for o in overlays) and any("盲区" in o for o in overlays)
     assert web.page.locator(".gw-legend").count() == 1
     assert web.page.locator("#gw-least tr").count() > 5
+    # an incident outside camera view: its popup fetches the details on click, as on the operator map
+    web.page.click(".leaflet-control-layers-overlays label:has-text('视野外事件') input")
+    web.page.evaluate("""() => {
+      gw.map.eachLayer(l => { if (l instanceof L.MarkerClusterGroup) window.__outside = l.getLayers()[0]; });
+      gw.map.setView(window.__outside.getLatLng(), 18, {animate: false});  /* past the clustering zoom */
+    }""")
+    web.page.wait_for_function("gw.map.hasLayer(window.__outside)", timeout=15000)
+    web.page.evaluate("() => { window.__outside.openPopup(); }")
+    web.page.wait_for_selector(".leaflet-popup-content .gw-incident table", timeout=15000)
+    web.page.evaluate("() => { gw.map.closePopup(); }")
     web.page.fill("#gw-whatif input[name=k]", "3")
     web.page.click("#gw-whatif button")
     web.page.wait_for_function("window.gw.sites.getLayers().length >= 2", timeout=60000)
@@ -182,6 +205,8 @@ def test_right_click_shows_the_cameras_that_see_a_spot(web, live_data):
                       " gw.map.fire('contextmenu', {latlng: L.latLng(lat, lon)}); }", [spot.y, spot.x])
     web.page.wait_for_selector("#gw-spot-cameras li")
     assert cam["device_id"].iloc[0] in web.page.inner_text("#gw-spot-cameras")
-    assert web.page.evaluate("gw.cones.getLayers().length") >= 2  # the cone(s) and the spot marker
+    cones = web.page.evaluate("() => { const ids = []; gw.cones.eachLayer(l => l.eachLayer && l.eachLayer("
+                              "c => ids.push(c.feature.properties.device_id))); return ids; }")
+    assert cam["device_id"].iloc[0] in cones  # its cone is drawn
     web.screenshot("operator_spot")
     _clean(web)

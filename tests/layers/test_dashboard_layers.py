@@ -53,6 +53,29 @@ def test_incidents(tmp_path):
     assert collections(empty) == [{"type": "FeatureCollection", "features": []}]
 
 
+def test_geojson_text_writes_any_cell_as_safe_json():
+    import datetime
+    import decimal
+    import json
+
+    import pandas as pd
+
+    frame = gpd.GeoDataFrame({
+        "text": ["</script><script>alert(1)</script>", "line\u2028sep & 'quote'"],
+        "day": [datetime.date(2025, 1, 2), None], "dec": [decimal.Decimal("1.5"), None],
+        "inf": [np.inf, np.nan], "when": pd.to_datetime(["2025-01-01T00:00Z", None]),
+        "n": np.array([3, 4], dtype=np.int64)}, geometry=[shapely.Point(104.12345678, 29.5), None], crs=4326)
+    text = base.geojson_text(frame)
+    assert "</" not in text and "<script" not in text and "'" not in text
+    fc = json.loads(text)
+    a, b = (f["properties"] for f in fc["features"])
+    assert a == {"text": "</script><script>alert(1)</script>", "day": "2025-01-02", "dec": 1.5, "inf": None,
+                 "when": "2025-01-01T00:00:00+00:00", "n": 3}
+    assert b["text"] == "line\u2028sep & 'quote'" and b["day"] is None and b["when"] is None
+    assert fc["features"][0]["geometry"]["coordinates"] == [104.123457, 29.5]
+    assert fc["features"][1]["geometry"] is None  # a missing geometry is null, not a script error
+
+
 def test_feature_js_spec_cannot_close_the_script():
     from layers import popups
 
@@ -109,6 +132,8 @@ def test_grids():
 
 
 def test_cameras():
+    import pandas as pd
+
     cams = gpd.GeoDataFrame({"device_id": ["51030400001310000001", "51030400001310000002"], "name": ["c", "d"],
                              "status": ["ON", "VLOST"], "azimuth": [90.4, 181.6]}, geometry=_points(2), crs=4326)
     html = _render(LAYERS["cameras"](cams))
@@ -119,6 +144,9 @@ def test_cameras():
                                                         cones=True)))
     assert [fc["features"][0]["geometry"]["type"] for fc in with_cones] == ["Polygon", "Point"]
     assert [f["properties"]["device_id"] for f in with_cones[0]["features"]] == ["51030400001310000001"]  # ON only
+    twice = pd.concat([cams, cams]).assign(fov=60.0, range_m=80.0)  # repeated index labels
+    cones_twice = collections(_render(LAYERS["cameras"](twice, cones=True)))[0]["features"]
+    assert [f["properties"]["device_id"] for f in cones_twice] == ["51030400001310000001"] * 2
 
 
 def test_view_cones():
