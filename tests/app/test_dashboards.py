@@ -24,7 +24,7 @@ def test_incident_detail_api(client, lead_grid, demo_session):
     assert r.status_code == 200, r.get_data(as_text=True)[-3000:]
     body = r.get_json()
     assert body["incident"]["id"] == iid and body["timeline"][0]["action"] == "report"
-    assert set(body["seeing"]) == {"cameras", "cones"}
+    assert set(body["seeing"]) == {"cameras", "cones", "spot"}
 
 
 def test_incident_api_filters_equal_plain_sql(client, lead_grid, demo_session):
