@@ -1,4 +1,4 @@
-"""The demo-district generator (data/generate.py): determinism, codes, topology and counts.
+"""The demo-district generator (the data.generate package): determinism, codes, topology and counts.
 
 Files are read back with the real readers (geopandas/pyogrio, pandas); areas and distances are
 computed in EPSG:4544 metres.
