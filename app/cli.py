@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from app.config import Settings
-from gis.errors import GridwatchError, InvalidData
+from gis.errors import ON_ERROR, GridwatchError, InvalidData
 
 
 class Context:
@@ -41,6 +41,12 @@ def echo_row_errors(errors, prefix: str = "") -> None:
         click.echo(f"  … and {len(errors) - ROW_ERROR_LIMIT} more", err=True)
 
 
+def echo_import_report(report) -> None:
+    """An importer's report: the rows it skipped (stderr), then its one-line summary."""
+    echo_row_errors(report.errors, "skipped: ")
+    click.echo(("dry run: " if report.dry_run else "") + report.summary())
+
+
 def crs_option(fn):
     """``--crs``: the coordinate system input positions arrive in (parsed by ``gis.crs.parse_crs``)."""
     return click.option("--crs", default=None, metavar="CRS",
@@ -50,7 +56,7 @@ def crs_option(fn):
 
 def import_options(fn):
     """``--crs``, ``--dry-run`` and ``--on-error``: what every row importer takes."""
-    fn = click.option("--on-error", type=click.Choice(["reject", "skip"]), default="reject", show_default=True,
+    fn = click.option("--on-error", type=click.Choice(ON_ERROR), default="reject", show_default=True,
                       help="reject: one bad row writes nothing; skip: write the good rows")(fn)
     fn = click.option("--dry-run", is_flag=True, help="check every row and report; write nothing")(fn)
     return crs_option(fn)

@@ -29,7 +29,7 @@ from camera_registry.history import point, snapshot
 from camera_registry.models import Camera, CameraEvent, CameraRevision
 from camera_registry.schema import BY_NAME, REQUIRED, canonical_header, validate_rows
 from gis.crs import metric_transformer, parse_coordinates, parse_crs
-from gis.errors import Conflict, InvalidData, RowError
+from gis.errors import Conflict, InvalidData, RowError, check_on_error
 from gis.io import read_table
 
 DEFAULT_BBOX = (104.55, 29.20, 105.00, 29.55)
@@ -175,8 +175,7 @@ def import_cameras(session: Session, path: str | Path, *, crs: str | None = None
     progress : callable(int), optional
         Called with the number of rows written after each chunk.
     """
-    if on_error not in ("reject", "skip"):
-        raise InvalidData(f"on_error must be reject or skip, not {on_error!r}")
+    check_on_error(on_error)
     table = read_table(path)
     frame, ignored, header_errors = _canonical(table)
     if header_errors:

@@ -46,6 +46,16 @@ class InvalidData(GridwatchError):
         super().__init__(f"{head}{self.errors[0] if self.errors else 'invalid data'}{more}")
 
 
+#: what an importer does with bad rows: write nothing (and list them all), or write the good rows
+ON_ERROR = ("reject", "skip")
+
+
+def check_on_error(on_error: str) -> None:
+    """Raise InvalidData unless ``on_error`` is one of ``ON_ERROR`` (every importer takes it)."""
+    if on_error not in ON_ERROR:
+        raise InvalidData(f"on_error must be {' or '.join(ON_ERROR)}, not {on_error!r}")
+
+
 class NotFound(GridwatchError):
     status = 404
     exit_code = 3

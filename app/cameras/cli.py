@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from app.cli import Context, echo_row_errors, import_options, pass_ctx, report_errors
+from app.cli import Context, echo_import_report, import_options, pass_ctx, report_errors
 
 LIST_COLUMNS = ["device_id", "name", "programme", "point_class", "status", "grid_code", "community_code"]
 
@@ -31,10 +31,9 @@ def import_cmd(c: Context, file: Path, crs: str | None, dry_run: bool, on_error:
     with c.db.session() as s, tqdm(desc="cameras", unit="row", file=sys.stderr) as bar:
         report = import_cameras(s, file, crs=crs, on_error=on_error, dry_run=dry_run, actor="cli",
                                 progress=bar.update, **camera_import_options(s, c.settings))
-    echo_row_errors(report.errors, "skipped: ")
     if report.ignored_columns:
         click.echo(f"  ignored columns: {', '.join(report.ignored_columns)}", err=True)
-    click.echo(("dry run: " if dry_run else "") + report.summary())
+    echo_import_report(report)
 
 
 @cameras_group.command("export")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from app.cli import Context, echo_row_errors, import_options, pass_ctx, report_errors
+from app.cli import Context, echo_import_report, import_options, pass_ctx, report_errors
 
 
 @click.group("incidents")
@@ -28,8 +28,7 @@ def import_cmd(c: Context, file: Path, crs: str | None, dry_run: bool, on_error:
     with c.db.session() as s, tqdm(desc="incidents", unit="row", file=sys.stderr) as bar:
         report = import_incidents(s, file, crs=crs, dry_run=dry_run, on_error=on_error, settings=c.settings,
                                   progress=bar.update)
-    echo_row_errors(report.errors, "skipped: ")
-    click.echo(("dry run: " if dry_run else "") + report.summary())
+    echo_import_report(report)
 
 
 COMMANDS = [incidents]

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from app.incidents.models import OPEN_STATES, PRIORITIES, SOURCES, STATES
 from gis.crs import parse_coordinates, parse_crs
-from gis.errors import InvalidData, RowError
+from gis.errors import InvalidData, RowError, check_on_error
 from gis.io import read_table
 
 DISPATCHED_STATES = ("dispatched", "in_progress", "resolved", "closed")
@@ -163,8 +163,7 @@ def import_incidents(session: Session, path: str | Path, *, crs: str | None = No
     """
     from app.incidents.service import default_settings
 
-    if on_error not in ("reject", "skip"):
-        raise InvalidData(f"on_error must be reject or skip, not {on_error!r}")
+    check_on_error(on_error)
     settings = settings or default_settings()
     table = read_table(path)
     rows, errors = validate(session, table, crs=crs, settings=settings)

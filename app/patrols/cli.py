@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from app.cli import Context, echo_row_errors, import_options, pass_ctx, report_errors
+from app.cli import Context, echo_import_report, import_options, pass_ctx, report_errors
 
 
 @click.group("patrols")
@@ -31,8 +31,7 @@ def import_cmd(c: Context, file: Path, member: str | None, crs: str | None, dry_
     with c.db.session() as s, tqdm(desc="patrols", unit="point", file=sys.stderr) as bar:
         rep = import_patrols(s, file, member=member, crs=crs, dry_run=dry_run, on_error=on_error,
                              settings=c.settings, progress=bar.update)
-    echo_row_errors(rep.errors, "skipped: ")
-    click.echo(("dry run: " if dry_run else "") + rep.summary())
+    echo_import_report(rep)
 
 
 def _day(value: str | None, default: date) -> date:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.incidents.importer import ImportReport
 from gis.crs import parse_coordinates, parse_crs
-from gis.errors import InvalidData, RowError
+from gis.errors import InvalidData, RowError, check_on_error
 from gis.io import read_table
 
 CHUNK = 5000
@@ -160,8 +160,7 @@ def import_patrols(session: Session, path: str | Path, *, member: str | int | No
     """
     from app.incidents.service import default_settings
 
-    if on_error not in ("reject", "skip"):
-        raise InvalidData(f"on_error must be reject or skip, not {on_error!r}")
+    check_on_error(on_error)
     settings = settings or default_settings()
     path = Path(path)
     if path.suffix.lower() == ".gpx":
