@@ -109,6 +109,17 @@ def view_sectors(cameras: gpd.GeoDataFrame, *, buildings: gpd.GeoDataFrame | Non
     return gpd.GeoSeries(views, index=cams.index, crs=METRIC_CRS).to_crs(STORAGE_CRS)
 
 
+def view_sector_frame(cameras: gpd.GeoDataFrame, columns: Sequence[str] = ("device_id", "status"), *,
+                      buildings: gpd.GeoDataFrame | None = None, include_offline: bool = False) -> gpd.GeoDataFrame:
+    """The working cameras' view polygons (EPSG:4326) with ``columns`` of each camera (those present),
+    one row per camera in order; matched by position, so any index (repeated labels too) is fine."""
+    cams, _x, _y, _r, views = _views(cameras, buildings=buildings, include_offline=include_offline)
+    keep = [c for c in columns if c in cams.columns]
+    return gpd.GeoDataFrame(cams[keep].reset_index(drop=True),
+                            geometry=gpd.GeoSeries(views, crs=METRIC_CRS).to_crs(STORAGE_CRS).to_numpy(),
+                            crs=STORAGE_CRS)
+
+
 # -- per-area figures ---------------------------------------------------------------------------
 def _grouped(polys: np.ndarray, targets: np.ndarray):
     """Yield (target index, pieces of ``polys`` clipped to that target) for targets met by a bbox."""

@@ -25,13 +25,11 @@ def cameras(frame: gpd.GeoDataFrame, *, cones: bool = False, name: str = "摄像
     fg = folium.FeatureGroup(name=name, show=show)
     if not len(frame):
         return fg
-    data = frame.to_crs(4326).reset_index(drop=True)  # cones are matched to cameras by index label
+    data = frame.to_crs(4326)
     if cones:
-        from gis import coverage  # the view geometry lives in gis; imported lazily (optional layer)
+        from gis.coverage import view_sector_frame  # the view geometry lives in gis (optional layer)
 
-        views = coverage.view_sectors(data)  # working cameras only, indexed like them
-        keep = [c for c in ("device_id", "status") if c in data.columns]
-        _cone_layer(gpd.GeoDataFrame(data.loc[views.index, keep], geometry=views.to_numpy(), crs=4326)).add_to(fg)
+        _cone_layer(view_sector_frame(data)).add_to(fg)
     fields = [f for f in _FIELDS if f[1] in data.columns]
     shown = data.copy()
     for col in ("azimuth", "fov", "range_m"):
@@ -54,7 +52,7 @@ def _cone_layer(sectors: gpd.GeoDataFrame) -> GeoJsonLayer:
 
 def view_cones(sectors: gpd.GeoDataFrame, *, name: str = "视野 view cones", show: bool = True
                ) -> folium.FeatureGroup:
-    """View sectors (polygons, e.g. from ``gis.coverage.view_sectors``) coloured by the camera ``status``;
+    """View sectors (polygons, e.g. from ``gis.coverage.view_sector_frame``) coloured by the camera ``status``;
     ``device_id`` shows as a tooltip when given. Pass them simplified for display: they are many."""
     fg = folium.FeatureGroup(name=name, show=show)
     if len(sectors):

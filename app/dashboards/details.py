@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.auth import mask_name, mask_phone, sees_reporters
 from app.incidents.models import OPEN_STATES
-from gis.coverage import cameras_seeing, view_sectors
+from gis.coverage import cameras_seeing, view_sector_frame
 from gis.errors import NotFound
 from layers.base import shift_lonlat, to_display
 
@@ -40,24 +40,17 @@ def cameras_seeing_spot(s: Session, lon: float, lat: float, basemap: str, grids=
     index query first, so a click stays fast whatever the registry size). ``grids`` (None = all)
     limits the cameras to those the user may see, as every other camera list does.
     """
-    empty = {"type": "FeatureCollection", "features": []}
-    spot = [round(lon, 7), round(lat, 7)]
     near = _cameras_near(s, lon, lat, grids)
-    if not len(near):
-        return {"cameras": [], "cones": empty, "spot": spot}
     seen = cameras_seeing(near, lon, lat)  # those that see it, then those that would after a turn
-    rows = near[near["device_id"].isin(list(seen["device_id"]))]
-    sectors = view_sectors(rows) if len(rows) else gpd.GeoSeries([], crs=4326)
-    turn = dict(zip(seen["device_id"], seen["after_turn"].astype(bool)))
-    ids = rows.loc[sectors.index, "device_id"].to_numpy()
-    cones = gpd.GeoDataFrame({"device_id": ids, "after_turn": [turn.get(i, False) for i in ids]},
-                             geometry=sectors.to_numpy(), crs=4326)
+    cones = view_sector_frame(near[near["device_id"].isin(list(seen["device_id"]))], ["device_id"])
+    cones["after_turn"] = cones["device_id"].map(dict(zip(seen["device_id"], seen["after_turn"].astype(bool))))
     cams = []
     for rec in seen.to_dict("records"):
         cams.append({k: (round(float(v), 1) if isinstance(v, float) else (bool(v) if k in ("sees", "after_turn")
                                                                            else v))
                      for k, v in rec.items() if k in ("device_id", "distance_m", "bearing_deg", "sees", "after_turn")})
-    return {"cameras": cams, "cones": json.loads(to_display(cones, basemap).to_json(drop_id=True)), "spot": spot}
+    return {"cameras": cams, "cones": json.loads(to_display(cones, basemap).to_json(drop_id=True)),
+            "spot": [round(lon, 7), round(lat, 7)]}
 
 
 DISPLAY_ZONE = ZoneInfo("Asia/Shanghai")

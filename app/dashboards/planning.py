@@ -78,13 +78,11 @@ def planner_map(s: Session, settings, *, lang: str = "zh") -> tuple[MapParts, pd
     cov = grid_coverage(s)
     coverage_layer.coverage_choropleth(_light(cov, basemap)).add_to(m)
     coverage_layer.ratio_legend().add_to(m)
-    cams = read_layer(s, "cameras", where="status = 'ON'").reset_index(drop=True)  # cones match by label
+    cams = read_layer(s, "cameras", where="status = 'ON'")
     camera_layer.cameras(to_display(read_layer(s, "cameras"), basemap), cones=False, show=True).add_to(m)
-    from gis.coverage import view_sectors
+    from gis.coverage import view_sector_frame
 
-    views = view_sectors(cams)
-    cones = gpd.GeoDataFrame(cams.loc[views.index, ["device_id", "status"]], geometry=views.to_numpy(), crs=4326)
-    camera_layer.view_cones(_light(cones, basemap)).add_to(m)
+    camera_layer.view_cones(_light(view_sector_frame(cams), basemap)).add_to(m)
     # off until asked for: over the choropleth they would hide it (most of a rural grid is blind)
     coverage_layer.blind_spots(_light(_blind(cams, cov), basemap), show=False).add_to(m)
     out = outside_view(s, cams).assign(overdue=False)

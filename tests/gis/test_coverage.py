@@ -79,6 +79,19 @@ def test_view_sectors_excludes_offline_and_keeps_index():
     assert len(coverage.view_sectors(frame, include_offline=True)) == 5
 
 
+def test_view_sector_frame_carries_each_cameras_columns_whatever_the_index():
+    frame = cams([(0, 0, 0, 60, 50, 3, "ON"), (10, 0, 90, 60, 50, 3, "OFF"), (40, 0, 180, 60, 50, 3, "ON")])
+    doubled = pd.concat([frame, frame])  # repeated index labels
+    out = coverage.view_sector_frame(doubled)
+    expected = coverage.view_sectors(frame)
+    assert list(out.columns) == ["device_id", "status", "geometry"] and out.crs.to_epsg() == 4326
+    assert list(out["device_id"]) == list(frame.loc[expected.index, "device_id"]) * 2
+    for got, want in zip(out.geometry, list(expected) * 2):
+        assert got.equals_exact(want, 1e-12)
+    assert len(coverage.view_sector_frame(frame, ["device_id"], include_offline=True)) == 3
+    assert coverage.view_sector_frame(frame.iloc[:0]).empty
+
+
 def test_missing_parameters_take_documented_defaults():
     frame = cams([(0, 0, np.nan, np.nan, np.nan, 3, "ON"), (0, 0, None, 0, -5, 3, "ON")])
     for poly in to_metric(coverage.view_sectors(frame)):
