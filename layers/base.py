@@ -115,12 +115,14 @@ def _script_safe(text: str) -> str:
 
 
 def geojson_text(frame: gpd.GeoDataFrame, columns: list[str] | None = None, *,
-                 decimals: int = COORD_DECIMALS) -> str:
+                 decimals: int = COORD_DECIMALS, extra: dict | None = None) -> str:
     """``frame`` (EPSG:4326) as a compact FeatureCollection string that is safe inside ``<script>``.
 
     Coordinates are rounded to ``decimals``; only ``columns`` become properties (all when None);
     NaN/None become null, timestamps ISO text. Characters stay UTF-8 (``\\uXXXX`` would double
-    the size of Chinese text); ``< > & '`` are escaped as in Jinja's ``tojson``.
+    the size of Chinese text); ``< > & '`` are escaped as in Jinja's ``tojson``. ``extra`` members
+    (e.g. a total) are added to the collection object. Pages embed this text and JSON endpoints send
+    it as it is, so a feature reads the same wherever it comes from.
     """
     geoms = shapely.transform(frame.geometry.to_numpy(), lambda c: np.round(c, decimals))
     props = pd.DataFrame(frame.drop(columns=frame.geometry.name))
@@ -129,7 +131,8 @@ def geojson_text(frame: gpd.GeoDataFrame, columns: list[str] | None = None, *,
     records = props.astype(object).where(props.notna(), None).to_dict("records")
     features = [f'{{"type":"Feature","geometry":{g or "null"},"properties":{_json(p)}}}'
                 for g, p in zip(shapely.to_geojson(geoms), records)]
-    return _script_safe('{"type":"FeatureCollection","features":[' + ",".join(features) + "]}")
+    members = "," + _json(extra)[1:-1] if extra else ""
+    return _script_safe('{"type":"FeatureCollection","features":[' + ",".join(features) + "]" + members + "}")
 
 
 def _plain(value):

@@ -38,7 +38,7 @@ def cameras(frame: gpd.GeoDataFrame, *, cones: bool = False, name: str = "摄像
     title = "name" if "name" in data.columns else "device_id"
     columns = list(dict.fromkeys([title, "status"] + [c for _, c in fields]))
     GeoJsonLayer(shown, columns, popups.feature_js(
-        title=title, fields=fields, tooltip="device_id" if "device_id" in data.columns else None, style=POINT,
+        title=title, fields=fields, tooltip="device_id" if "device_id" in data.columns else None,
         colour=popups.colour_by("status", style.CAMERA_STATUS_COLOURS)), point=POINT).add_to(fg)
     return fg
 

@@ -51,8 +51,7 @@ def marker_properties(frame: pd.DataFrame) -> pd.DataFrame:
 def marker_js():
     """The ``onEachFeature`` of incident markers: colour by state, red ring and ⚠ when overdue, the
     short popup with its details slot."""
-    return popups.feature_js(title="no", fields=POPUP_FIELDS, style=POINT,
-                             colour=popups.colour_by("state", STATE_COLOURS),
+    return popups.feature_js(title="no", fields=POPUP_FIELDS, colour=popups.colour_by("state", STATE_COLOURS),
                              flag=("overdue", OVERDUE_STYLE, "⚠"), slot=SLOT)
 
 

@@ -7,7 +7,6 @@ pages and JSON endpoints alike. Coordinates handed to the map are display coordi
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
@@ -173,16 +172,15 @@ def iso_minute(value) -> str | None:
 
 
 def incident_geojson(s: Session, flt: IncidentFilter, grids, *, basemap: str, lang: str = "zh",
-                     limit: int = API_LIMIT) -> dict:
-    """GeoJSON of matching incidents for the map script, with the marker properties of
-    ``layers.incidents.marker_properties`` (the page draws them with the marker layer's own options)."""
+                     limit: int = API_LIMIT) -> str:
+    """GeoJSON text of matching incidents for the map script, with the marker properties of
+    ``layers.incidents.marker_properties``, serialised like the page's markers (the page draws them
+    with the marker layer's own options), plus ``total``, ``truncated`` and ``now``."""
     frame, total = incident_frame(s, flt, grids, limit=limit, lang=lang)
     now = s.execute(text("SELECT now()")).scalar()
-    shown = to_display(frame, basemap)
-    props = gpd.GeoDataFrame(marker_properties(frame), geometry=shown.geometry.to_numpy(), crs=4326)
-    features = json.loads(geojson_text(props))["features"] if len(props) else []
-    return {"type": "FeatureCollection", "features": features, "total": total, "truncated": total > len(frame),
-            "now": now.isoformat()}
+    props = gpd.GeoDataFrame(marker_properties(frame), geometry=to_display(frame, basemap).geometry.to_numpy(),
+                             crs=4326)
+    return geojson_text(props, extra={"total": total, "truncated": total > len(frame), "now": now.isoformat()})
 
 
 def heat_cells(s: Session, flt: IncidentFilter, grids) -> gpd.GeoDataFrame:

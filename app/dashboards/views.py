@@ -111,8 +111,8 @@ def statistics_csv(name: str):
 def api_incidents():
     st, user = web.settings(), current_user()
     flt = service.parse_filter(request.args, basemap=st.basemap)
-    return jsonify(service.incident_geojson(web.db_session(), flt, visible_grid_codes(user), basemap=st.basemap,
-                                            lang=_lang()))
+    return Response(service.incident_geojson(web.db_session(), flt, visible_grid_codes(user), basemap=st.basemap,
+                                             lang=_lang()), mimetype="application/json")
 
 
 @bp.get("/api/incidents/<int:incident_id>")
