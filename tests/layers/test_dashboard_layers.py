@@ -74,6 +74,8 @@ def test_geojson_text_writes_any_cell_as_safe_json():
     assert b["text"] == "line\u2028sep & 'quote'" and b["day"] is None and b["when"] is None
     assert fc["features"][0]["geometry"]["coordinates"] == [104.123457, 29.5]
     assert fc["features"][1]["geometry"] is None  # a missing geometry is null, not a script error
+    with_extra = json.loads(base.geojson_text(frame.iloc[:0], extra={"total": np.int64(7), "note": "</b>"}))
+    assert with_extra == {"type": "FeatureCollection", "features": [], "total": 7, "note": "</b>"}
 
 
 def test_feature_js_spec_cannot_close_the_script():
