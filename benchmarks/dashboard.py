@@ -44,7 +44,7 @@ def _login(client, account):
     client.post("/login", data={"username": account, "password": DEMO_ACCOUNTS[account][1], "csrf_token": token})
 
 
-def plain_folium_operator(s) -> str:
+def plain_folium_operator(s, tz: str) -> str:
     """The operator map's content drawn with Folium's defaults (the alternative a Folium user writes)."""
     import folium
     from folium.plugins import MarkerCluster
@@ -65,7 +65,7 @@ def plain_folium_operator(s) -> str:
         html = "<br>".join(f"{k}: {getattr(row, k)}" for k in ("device_id", "name", "status", "programme",
                                                                  "azimuth", "fov", "range_m", "address"))
         folium.CircleMarker((row.geom.y, row.geom.x), radius=4, popup=folium.Popup(html, max_width=320)).add_to(group)
-    frame, _ = service.incident_frame(s, service.IncidentFilter(), None)
+    frame, _ = service.incident_frame(s, service.IncidentFilter(), None, tz=tz)
     cluster = MarkerCluster().add_to(m)
     for row in frame.itertuples():
         html = "<br>".join(f"{k}: {getattr(row, k)}" for k in ("external_id", "category", "state", "reported_at",
@@ -86,11 +86,12 @@ def measure(app, label: str) -> dict:
         n, n_open = s.execute(text("SELECT count(*), count(*) FILTER (WHERE state = ANY(:o)) FROM incidents"),
                               {"o": list(service.OPEN_STATES)}).one()
         t0 = time.perf_counter()
-        everything = service.incident_geojson(s, service.IncidentFilter(), None, basemap="none", limit=10**7)
+        everything = service.incident_geojson(s, service.IncidentFilter(), None, basemap="none",
+                                              tz=web.settings().timezone, limit=10**7)
         t_all = time.perf_counter() - t0
         all_size = len(everything.encode())
         t0 = time.perf_counter()
-        plain = len(plain_folium_operator(s).encode())
+        plain = len(plain_folium_operator(s, web.settings().timezone).encode())
         t_plain = time.perf_counter() - t0
     print(f"\n== {label}: {n:,} incidents, {n_open:,} open ==")
     print(f"{'page':<12} {'size KB':>9} {'render s':>9}   (server, warm, best of 2)")

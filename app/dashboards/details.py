@@ -6,14 +6,13 @@ learn that another grid's incident number exists.
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.accounts.auth import mask_name, mask_phone, sees_reporters
+from app.dashboards.service import local_iso
 from app.incidents.models import OPEN_STATES
 from gis.coverage import cameras_seeing, view_sector_frame
 from gis.errors import NotFound
@@ -53,18 +52,9 @@ def cameras_seeing_spot(s: Session, lon: float, lat: float, basemap: str, grids=
             "spot": [round(lon, 7), round(lat, 7)]}
 
 
-DISPLAY_ZONE = ZoneInfo("Asia/Shanghai")
-
-
-def local_iso(value: datetime | None) -> str | None:
-    """ISO 8601 in China Standard Time with its offset, to the second: the page shows the first 16
-    characters as the local time, and any client can still parse it exactly."""
-    return None if value is None else value.astimezone(DISPLAY_ZONE).isoformat(timespec="seconds")
-
-
-def incident_detail(s: Session, user, incident_id: int, grids, *, basemap: str, lang: str = "zh") -> dict:
-    """Details, timeline, allowed actions and the cameras that see the spot; reporter masked unless
-    the role needs it."""
+def incident_detail(s: Session, user, incident_id: int, grids, *, basemap: str, tz: str, lang: str = "zh") -> dict:
+    """Details, timeline (times in the district's zone ``tz``), allowed actions and the cameras that see
+    the spot; reporter masked unless the role needs it."""
     row = s.execute(text(
         "SELECT i.id, i.external_id, i.state, i.category_code, k.name_zh, k.name_en, i.description, i.address, "
         "i.priority, i.source, i.reporter_name, i.reporter_phone, i.reported_at, i.dispatched_at, i.deadline, "
@@ -81,12 +71,12 @@ def incident_detail(s: Session, user, incident_id: int, grids, *, basemap: str, 
     if not sees_reporters(user):
         d["reporter_name"], d["reporter_phone"] = mask_name(d["reporter_name"]), mask_phone(d["reporter_phone"])
     for key in ("reported_at", "dispatched_at", "deadline", "closed_at"):
-        d[key] = local_iso(d[key])
+        d[key] = local_iso(d[key], tz)
     x, y = shift_lonlat([d["lon"]], [d["lat"]], basemap)
     d["display"] = [float(x[0]), float(y[0])]
     from app.incidents.queries import incident_timeline
 
-    timeline = [{**e, "at": local_iso(e["at"])} for e in incident_timeline(s, incident_id)]
+    timeline = [{**e, "at": local_iso(e["at"], tz)} for e in incident_timeline(s, incident_id)]
     return {"incident": d, "timeline": timeline, "actions": _actions(s, user, incident_id),
             "seeing": cameras_seeing_spot(s, d["lon"], d["lat"], basemap, grids)}
 

@@ -69,7 +69,7 @@ def incident_map(s: Session, settings, flt: service.IncidentFilter, grids, *, la
         boundaries.communities(light(read_layer(s, "communities"), basemap)).add_to(m)
     boundaries.grids(light(grid_frame, basemap), show=grids is not None).add_to(m)
     camera_layer.cameras(to_display(_scoped(s, "cameras", grids), basemap)).add_to(m)
-    frame, total = service.incident_frame(s, flt, grids, limit=max_markers, lang=lang)
+    frame, total = service.incident_frame(s, flt, grids, tz=settings.timezone, limit=max_markers, lang=lang)
     inc = incident_layer.incidents(to_display(frame, basemap))
     inc.add_to(m)
     incident_layer.heat(to_display(service.heat_cells(s, flt, grids), basemap), weight="n").add_to(m)

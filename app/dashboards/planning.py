@@ -92,7 +92,7 @@ def planner_map(s: Session, settings, *, lang: str = "zh") -> tuple[MapParts, pd
     names = dict(s.execute(select(Category.code, Category.name_en if lang == "en" else Category.name_zh)).all())
     out["category"] = out["category_code"].map(names).fillna(out["category_code"])
     for col in ("reported_at", "deadline"):
-        out[col] = out[col].map(iso_minute)
+        out[col] = out[col].map(lambda v: iso_minute(v, settings.timezone))
     incident_layer.incidents(to_display(out, basemap), name="视野外事件 outside view", show=False).add_to(m)
     sites = folium.FeatureGroup(name="建议点位 proposed sites", show=True).add_to(m)
     finish(m)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import pandas as pd
@@ -144,9 +145,10 @@ def _conditions(flt: IncidentFilter, grids) -> list:
                                grid_codes=sorted(grids) if grids is not None else None)
 
 
-def incident_frame(s: Session, flt: IncidentFilter, grids, *, limit: int = PAGE_MARKERS, lang: str = "zh"
-                   ) -> tuple[gpd.GeoDataFrame, int]:
-    """(newest ``limit`` incidents matching ``flt`` in EPSG:4326, how many match in total)."""
+def incident_frame(s: Session, flt: IncidentFilter, grids, *, tz: str, limit: int = PAGE_MARKERS,
+                   lang: str = "zh") -> tuple[gpd.GeoDataFrame, int]:
+    """(newest ``limit`` incidents matching ``flt`` in EPSG:4326, how many match in total); times as
+    ``iso_minute`` text in the district's zone ``tz``."""
     conds = _conditions(flt, grids)
     overdue = and_(Incident.state.in_(OPEN_STATES), Incident.deadline < func.now())
     stmt = (select(Incident.id, Incident.external_id, Incident.state, Incident.category_code,
@@ -160,23 +162,29 @@ def incident_frame(s: Session, flt: IncidentFilter, grids, *, limit: int = PAGE_
     total = len(frame) if len(frame) < limit else s.scalar(
         select(func.count()).select_from(Incident).where(*conds))
     for col in ("reported_at", "deadline", "updated_at"):
-        frame[col] = frame[col].map(iso_minute)
+        frame[col] = frame[col].map(lambda v: iso_minute(v, tz))
     return frame, int(total)
 
 
-def iso_minute(value) -> str | None:
-    """A time as shown on the dashboards: ``YYYY-MM-DD HH:MM`` in Asia/Shanghai (None stays None)."""
+def iso_minute(value, tz: str) -> str | None:
+    """A time as the map shows it: ``YYYY-MM-DD HH:MM`` in the district's zone ``tz`` (None stays None)."""
     if value is None or pd.isna(value):
         return None
-    return pd.Timestamp(value).tz_convert("Asia/Shanghai").strftime("%Y-%m-%d %H:%M")
+    return pd.Timestamp(value).tz_convert(tz).strftime("%Y-%m-%d %H:%M")
 
 
-def incident_geojson(s: Session, flt: IncidentFilter, grids, *, basemap: str, lang: str = "zh",
+def local_iso(value: datetime | None, tz: str) -> str | None:
+    """ISO 8601 in the district's zone ``tz`` with its offset, to the second: the page shows the first
+    16 characters as the local time, and any client can still parse it exactly."""
+    return None if value is None else value.astimezone(ZoneInfo(tz)).isoformat(timespec="seconds")
+
+
+def incident_geojson(s: Session, flt: IncidentFilter, grids, *, basemap: str, tz: str, lang: str = "zh",
                      limit: int = API_LIMIT) -> str:
     """GeoJSON text of matching incidents for the map script, with the marker properties of
     ``layers.incidents.marker_properties``, serialised like the page's markers (the page draws them
     with the marker layer's own options), plus ``total``, ``truncated`` and ``now``."""
-    frame, total = incident_frame(s, flt, grids, limit=limit, lang=lang)
+    frame, total = incident_frame(s, flt, grids, tz=tz, limit=limit, lang=lang)
     now = s.execute(text("SELECT now()")).scalar()
     props = gpd.GeoDataFrame(marker_properties(frame), geometry=to_display(frame, basemap).geometry.to_numpy(),
                              crs=4326)

@@ -112,15 +112,16 @@ def api_incidents():
     st, user = web.settings(), current_user()
     flt = service.parse_filter(request.args, basemap=st.basemap)
     return Response(service.incident_geojson(web.db_session(), flt, visible_grid_codes(user), basemap=st.basemap,
-                                             lang=_lang()), mimetype="application/json")
+                                             tz=st.timezone, lang=_lang()), mimetype="application/json")
 
 
 @bp.get("/api/incidents/<int:incident_id>")
 @login_required
 def api_incident(incident_id: int):
     user = current_user()
+    st = web.settings()
     return jsonify(details.incident_detail(web.db_session(), user, incident_id, visible_grid_codes(user),
-                                           basemap=web.settings().basemap, lang=_lang()))
+                                           basemap=st.basemap, tz=st.timezone, lang=_lang()))
 
 
 @bp.post("/api/incidents/<int:incident_id>/actions")

@@ -240,3 +240,29 @@ def test_incident_detail_shows_a_grid_lead_only_their_grids_cameras(app, lead_gr
     own = {r[0] for r in demo_session.execute(text("SELECT device_id FROM cameras WHERE grid_code = :g"),
                                               {"g": lead_grid})}
     assert cams <= own
+
+
+def test_dashboard_times_follow_the_timezone_setting(settings, demo_db, demo_session):
+    """Marker times, the incident API and the detail panel all show the district's zone (setting
+    ``timezone``), not a zone written into the code."""
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import text
+
+    from app import create_app
+    from app.demo import create_demo_accounts
+
+    with demo_db.session() as s:
+        create_demo_accounts(s)
+    iid, reported = demo_session.execute(text(
+        "SELECT id, reported_at FROM incidents WHERE state = 'reported' ORDER BY reported_at DESC LIMIT 1")).one()
+    for tz, offset in (("Asia/Shanghai", "+08:00"), ("UTC", "+00:00")):
+        c = create_app(settings.replace(timezone=tz), database=demo_db).test_client()
+        login(c, "operator")
+        detail = c.get(f"/api/incidents/{iid}").get_json()
+        local = reported.astimezone(ZoneInfo(tz))
+        assert detail["incident"]["reported_at"] == local.isoformat(timespec="seconds")
+        assert detail["incident"]["reported_at"].endswith(offset)
+        assert all(e["at"].endswith(offset) for e in detail["timeline"])
+        feature = next(f for f in c.get("/api/incidents").get_json()["features"] if f["properties"]["id"] == iid)
+        assert feature["properties"]["reported_at"] == local.strftime("%Y-%m-%d %H:%M")
