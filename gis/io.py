@@ -87,21 +87,20 @@ def _from_gdal_text(text: str) -> str:
 
 def _field_text(values: np.ndarray, ogr_type: str, ogr_subtype: str, *, shapefile: bool) -> list[str]:
     """One field's values as text; null (and NaN, GDAL's null for numbers) is ``""`` like an empty CSV cell."""
-    def text(v) -> str:
-        if v is None or (isinstance(v, (float, np.floating)) and np.isnan(v)):
-            return ""
-        if ogr_subtype == "OFSTBoolean":
-            return str(bool(v))
-        if ogr_type in ("OFTInteger", "OFTInteger64"):
-            return str(int(v))  # a column with nulls arrives as float64
-        if ogr_type == "OFTDateTime":
-            return _iso_datetime(v)
-        if ogr_type == "OFTTime":
-            return v.isoformat() if hasattr(v, "isoformat") else str(v)
-        if ogr_type == "OFTString" and shapefile:
-            return _from_gdal_text(v)
-        return str(v)
-    return [text(v) for v in values]
+    if ogr_subtype == "OFSTBoolean":
+        convert = lambda v: str(bool(v))  # noqa: E731
+    elif ogr_type in ("OFTInteger", "OFTInteger64"):
+        convert = lambda v: str(int(v))  # noqa: E731  (a column with nulls arrives as float64)
+    elif ogr_type == "OFTDateTime":
+        convert = _iso_datetime
+    elif ogr_type == "OFTTime":
+        convert = lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v)  # noqa: E731
+    elif ogr_type == "OFTString" and shapefile:
+        convert = _from_gdal_text
+    else:
+        convert = str
+    return ["" if v is None or (isinstance(v, (float, np.floating)) and np.isnan(v)) else convert(v)
+            for v in values]
 
 
 def _vector(path: Path) -> Table:
