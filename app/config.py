@@ -39,6 +39,14 @@ SETTINGS = [
     Setting("duplicate_window_h", 24.0, "... and reported within this many hours of it"),
     Setting("households_per_grid", [300, 500], "local guideline for households per urban grid (a setting, not a rule)"),
     Setting("timezone", "Asia/Shanghai", "time zone of the district"),
+    Setting("session_idle_minutes", 120, "a log-in session unused this long ends (minutes)"),
+    Setting("session_max_hours", 12, "a log-in session ends this long after log-in, however busy (hours)"),
+    Setting("cookie_secure", False, "send the session cookie only over HTTPS (set true behind TLS)"),
+    Setting("login_max_failures", 5, "failed log-ins per account or per client address before log-in is throttled"),
+    Setting("login_window_minutes", 15, "the window those failures are counted in, and how long throttling lasts"),
+    Setting("open311_anonymous_reads", False, "let Open311 GET requests through without an API key (sensitive "
+            "categories then show no text or address, and spots rounded to about 100 m)"),
+    Setting("data_start_date", "2010-01-01", "the earliest date an incident or patrol point may carry (ISO date)"),
 ]
 _BY_NAME = {s.name: s for s in SETTINGS}
 

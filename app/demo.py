@@ -35,12 +35,14 @@ def load_reference(session: Session, data_dir: Path) -> int:
     path = data_dir / "reference" / "categories.csv"
     with open(path, encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
+    for row in rows:  # 1/0 in the file; a district may leave the column out
+        row["sensitive"] = str(row.get("sensitive") or "0").strip().lower() in ("1", "true", "yes")
     session.execute(text(
-        "INSERT INTO categories (code, name_zh, name_en, weight, urgent_h, high_h, normal_h, low_h) "
-        "VALUES (:code, :name_zh, :name_en, :weight, :urgent_h, :high_h, :normal_h, :low_h) "
+        "INSERT INTO categories (code, name_zh, name_en, weight, urgent_h, high_h, normal_h, low_h, sensitive) "
+        "VALUES (:code, :name_zh, :name_en, :weight, :urgent_h, :high_h, :normal_h, :low_h, :sensitive) "
         "ON CONFLICT (code) DO UPDATE SET name_zh = EXCLUDED.name_zh, name_en = EXCLUDED.name_en, "
         "weight = EXCLUDED.weight, urgent_h = EXCLUDED.urgent_h, high_h = EXCLUDED.high_h, "
-        "normal_h = EXCLUDED.normal_h, low_h = EXCLUDED.low_h"), rows)
+        "normal_h = EXCLUDED.normal_h, low_h = EXCLUDED.low_h, sensitive = EXCLUDED.sensitive"), rows)
     return len(rows)
 
 

@@ -1,5 +1,5 @@
 """Every table of the system, for Alembic and for tests: importing this registers all models."""
-from app.accounts.models import ApiKey, User  # noqa: F401
+from app.accounts.models import ApiKey, LoginAttempt, User, UserSession  # noqa: F401
 from app.db import Base
 from app.grids.models import (Building, Community, Grid, Member, MemberRole, RenovationSite, Road,  # noqa: F401
                               ServiceCentre, Street)

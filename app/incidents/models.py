@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from geoalchemy2 import Geometry
-from sqlalchemy import (CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, String, Text, func)
+from sqlalchemy import (Boolean, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, String, Text, func,
+                        text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base
@@ -27,6 +28,8 @@ class Category(Base):
     high_h: Mapped[float] = mapped_column(Float)
     normal_h: Mapped[float] = mapped_column(Float)
     low_h: Mapped[float] = mapped_column(Float)
+    # disputes, security hazards…: anonymous Open311 reads never show their text or exact spot (0007_security)
+    sensitive: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
     def deadline_hours(self, priority: str) -> float:
         return float(getattr(self, f"{priority}_h"))
