@@ -3,12 +3,20 @@
 Plain functions that return ``(status, headers, body)`` and know nothing of Flask; ``views.py``
 routes to them. Services are the incident categories; service requests are incidents, identified
 by their numeric id. ``status`` is ``open``/``closed`` (closed = closed or voided) and
-``status_notes`` carries our detailed workflow state. Reporter phone and e-mail never leave.
-Errors are always ``[{"code": N, "description": "…"}]`` (``<errors><error>…`` in XML).
+``status_notes`` carries our detailed workflow state. Reporter name, phone and e-mail never leave.
+Errors are always ``[{"code": N, "description": "…"}, …]`` (``<errors><error>…`` in XML), one per
+bad field.
+
+Reads of requests need an API key (``keys.authenticate``) and see what the key's account sees; the
+setting ``open311_anonymous_reads`` lets reads without a key through, masked (``_request_row``).
+The catalogue (``services``) is public.
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import json
+import re
 from datetime import datetime, timedelta, timezone
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
@@ -16,13 +24,19 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from app.accounts.auth import visible_grid_codes
 from app.incidents.models import Category, Incident
+from app.open311.keys import ANONYMOUS, Caller, KeyRefused, authenticate
+from app.open311.params import LIMITS, MAX_PAGE, MAX_PAGE_SIZE, Fields, request_id, shift
 from gis.errors import GridwatchError, InvalidData
 
 FORMATS = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
 DEFAULT_WINDOW = timedelta(days=90)   # the spec's default date window for GET requests
-MAX_PAGE_SIZE = 1000                  # the spec's customary cap on one response
 CLOSED_STATES = ("closed", "voided")
+STATUSES = ("open", "closed")
+# anonymous reads show spots on a 0.001° grid: ≤ 56 m off in latitude and ≤ 49 m in longitude at the
+# district's ~29.4°N (≤ 74 m in all), enough to tell the street, not the doorway
+ANONYMOUS_DECIMALS = 3
 # Open311 groups: the digital urban-management event classes versus the grid-governance ones (DOMAIN.md)
 GROUPS = {"dispute": "网格治理 grid governance", "safety_hazard": "网格治理 grid governance",
           "work_safety": "网格治理 grid governance", "public_service": "网格治理 grid governance"}
@@ -31,6 +45,8 @@ REQUEST_FIELDS = ("service_request_id", "status", "status_notes", "service_name"
                   "agency_responsible", "service_notice", "requested_datetime", "updated_datetime",
                   "expected_datetime", "address", "address_id", "zipcode", "lat", "long", "media_url")
 SERVICE_FIELDS = ("service_code", "service_name", "description", "metadata", "type", "keywords", "group")
+# characters XML 1.0 cannot carry at all (text stored before gis.text refused them): shown as U+FFFD
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 # -- rendering --------------------------------------------------------------------------------
@@ -39,7 +55,7 @@ def _xml_value(v) -> str:
         return ""
     if isinstance(v, bool):
         return "true" if v else "false"
-    return escape(str(v))
+    return escape(_NOT_XML.sub("\ufffd", str(v)))
 
 
 def _xml(root: str, item: str, rows: list[dict]) -> str:
@@ -59,24 +75,45 @@ def _respond(status: int, fmt: str, root: str, item: str, rows: list[dict]):
     return status, {"Content-Type": FORMATS.get(fmt, FORMATS["json"])}, body
 
 
-def error(code: int, description: str, fmt: str = "json"):
-    """An Open311 error response: ``[{"code": code, "description": description}]`` with HTTP ``code``."""
-    return _respond(code, fmt if fmt in FORMATS else "json", "errors", "error",
-                    [{"code": code, "description": description}])
+def error(code: int, description: str | list[str], fmt: str = "json"):
+    """An Open311 error response with HTTP ``code``: one ``{"code", "description"}`` per description."""
+    descriptions = [description] if isinstance(description, str) else description
+    status, headers, body = _respond(code, fmt if fmt in FORMATS else "json", "errors", "error",
+                                     [{"code": code, "description": d} for d in descriptions])
+    if code == 401:
+        headers["WWW-Authenticate"] = 'APIKey realm="open311", header="X-API-Key"'
+    return status, headers, body
 
 
 def _fmt_ok(fmt: str):
     return None if fmt in FORMATS else error(404, f"unknown format {fmt!r}; use .json or .xml")
 
 
+def _open311_errors(endpoint):
+    """Turn a refused key, bad fields and other domain errors into Open311 errors in the URL's format."""
+    signature = inspect.signature(endpoint)
+
+    @functools.wraps(endpoint)
+    def wrapped(*args, **kw):
+        bound = signature.bind(*args, **kw)
+        bound.apply_defaults()
+        fmt = bound.arguments["fmt"]
+        if (bad := _fmt_ok(fmt)):
+            return bad
+        try:
+            return endpoint(*args, **kw)
+        except KeyRefused as exc:
+            return error(exc.status, str(exc), fmt)
+        except InvalidData as exc:
+            return error(400, [f"{e.field}: {e.reason}" if e.field else e.reason for e in exc.errors], fmt)
+        except GridwatchError as exc:
+            return error(exc.status, str(exc), fmt)
+    return wrapped
+
+
 def iso(ts: datetime | None, tz: str) -> str | None:
     """ISO 8601 with the district's offset (e.g. 2025-03-01T08:30:00+08:00), as the spec requires."""
     return None if ts is None else ts.astimezone(ZoneInfo(tz)).isoformat(timespec="seconds")
-
-
-def _parse_time(value: str, tz: str) -> datetime:
-    ts = datetime.fromisoformat(value.strip().replace(" ", "+") if "T" in value and " " in value else value.strip())
-    return ts.replace(tzinfo=ZoneInfo(tz)) if ts.tzinfo is None else ts
 
 
 # -- services ---------------------------------------------------------------------------------
@@ -87,19 +124,20 @@ def _service(c: Category) -> dict:
             "group": GROUPS.get(c.code, DEFAULT_GROUP)}
 
 
+@_open311_errors
 def get_services(session: Session, fmt: str = "json"):
-    """``GET services.{fmt}``: every incident category as an Open311 service."""
-    if (bad := _fmt_ok(fmt)):
-        return bad
+    """``GET services.{fmt}``: every incident category as an Open311 service (public: a catalogue)."""
     rows = [_service(c) for c in session.scalars(select(Category).order_by(Category.code))]
     return _respond(200, fmt, "services", "service", rows)
 
 
+@_open311_errors
 def get_service_definition(session: Session, code: str, fmt: str = "json"):
     """``GET services/{code}.{fmt}``: our services take no extra attributes (``metadata`` false)."""
-    if (bad := _fmt_ok(fmt)):
-        return bad
-    if session.get(Category, code) is None:
+    fields = Fields({"service_code": code})
+    code = fields.text("service_code")
+    fields.check()
+    if code is None or session.get(Category, code) is None:
         return error(404, f"service_code {code!r} not found; GET services.json lists them", fmt)
     if fmt == "xml":
         body = (f'<?xml version="1.0" encoding="utf-8"?><service_definition><service_code>{escape(code)}'
@@ -109,150 +147,176 @@ def get_service_definition(session: Session, code: str, fmt: str = "json"):
 
 
 # -- requests ---------------------------------------------------------------------------------
-def _request_row(inc: Incident, lon: float, lat: float, cat: Category | None, tz: str) -> dict:
+def _reader(session: Session, key: str | None, settings) -> Caller:
+    """The caller of a read: the key's account, or nobody when the key is absent and anonymous reads are on.
+
+    A key that is sent is always checked, so a mistyped key is a 401 rather than a quietly masked answer."""
+    if not (key or "").strip() and settings.open311_anonymous_reads:
+        return ANONYMOUS
+    return authenticate(session, key)
+
+
+def _scoped(stmt, session: Session, caller: Caller):
+    """Only the incidents the caller's account sees (a grid lead: their grids); anonymous: all, masked."""
+    grids = None if caller.anonymous else visible_grid_codes(caller.user, session)
+    return stmt if grids is None else stmt.where(Incident.grid_code.in_(sorted(grids)))
+
+
+def _request_row(inc: Incident, lon: float, lat: float, cat: Category | None, tz: str, masked: bool) -> dict:
+    """One service request. ``masked`` (anonymous reads): the spot on a 0.001° grid, and no description,
+    address or photo for sensitive categories (disputes, safety hazards: they name people and doors)."""
+    hide = masked and (cat is None or cat.sensitive)
+    if masked:
+        lon, lat = round(lon, ANONYMOUS_DECIMALS), round(lat, ANONYMOUS_DECIMALS)
     return {
         "service_request_id": str(inc.id),
         "status": "closed" if inc.state in CLOSED_STATES else "open",
         "status_notes": inc.state,
         "service_name": cat.name_zh if cat else inc.category_code,
         "service_code": inc.category_code,
-        "description": inc.description,
+        "description": None if hide else inc.description,
         "agency_responsible": f"大安区网格 {inc.grid_code}" if inc.grid_code else "大安区",
         "service_notice": None,
         "requested_datetime": iso(inc.reported_at, tz),
         "updated_datetime": iso(inc.updated_at, tz),
         "expected_datetime": iso(inc.deadline, tz),
-        "address": inc.address,
+        "address": None if hide else inc.address,
         "address_id": None,
         "zipcode": None,
         "lat": lat,
         "long": lon,
-        "media_url": inc.media_url,
+        "media_url": None if hide else inc.media_url,
     }
 
 
-def _rows(session: Session, incidents: list[Incident], tz: str) -> list[dict]:
+def _rows(session: Session, incidents: list[Incident], tz: str, caller: Caller) -> list[dict]:
     if not incidents:
         return []
     coords = dict((r[0], (r[1], r[2])) for r in session.execute(text(
         "SELECT id, ST_X(geom), ST_Y(geom) FROM incidents WHERE id = ANY(:ids)"), {"ids": [i.id for i in incidents]}))
     cats = {c.code: c for c in session.scalars(select(Category))}
-    return [_request_row(i, *coords[i.id], cats.get(i.category_code), tz) for i in incidents]
+    return [_request_row(i, *coords[i.id], cats.get(i.category_code), tz, caller.anonymous) for i in incidents]
 
 
-def get_request(session: Session, request_id: str, fmt: str = "json", *, tz: str = "Asia/Shanghai"):
-    """``GET requests/{id}.{fmt}``: one service request, as a one-element list (per the spec)."""
-    if (bad := _fmt_ok(fmt)):
-        return bad
-    inc = session.get(Incident, int(request_id)) if request_id.isdigit() and len(request_id) < 10 else None
+@_open311_errors
+def get_request(session: Session, rid: str, fmt: str = "json", *, key: str | None, settings):
+    """``GET requests/{id}.{fmt}``: one service request, as a one-element list (per the spec); 404 when
+    unknown or outside the key's grids (the same answer, so ids of other grids are not confirmed)."""
+    caller = _reader(session, key, settings)
+    number = request_id(rid)
+    inc = None if number is None else session.scalar(
+        _scoped(select(Incident).where(Incident.id == number), session, caller))
     if inc is None:
-        return error(404, f"service_request_id {request_id!r} not found", fmt)
-    return _respond(200, fmt, "service_requests", "request", _rows(session, [inc], tz))
+        return error(404, f"service_request_id {rid[:40]!r} not found", fmt)
+    return _respond(200, fmt, "service_requests", "request", _rows(session, [inc], settings.timezone, caller))
 
 
-def get_requests(session: Session, args, fmt: str = "json", *, tz: str = "Asia/Shanghai",
+def _window(fields: Fields, tz: str, now: datetime) -> tuple[datetime, datetime] | None:
+    """start_date/end_date (90 days from/to the one given, the 90 days up to now without either)."""
+    start, end = fields.date("start_date", tz), fields.date("end_date", tz)
+    if fields.errors:
+        return None
+    if start is None and end is None:
+        end = now
+    start = start or shift(end, -DEFAULT_WINDOW)
+    end = end or shift(start, DEFAULT_WINDOW)
+    if end < start:
+        fields.bad("end_date", "is earlier than start_date")
+        return None
+    return start, end
+
+
+def _known_codes(fields: Fields, session: Session) -> list[str] | None:
+    codes = fields.codes("service_code")
+    if codes:
+        known = set(session.scalars(select(Category.code)))
+        if unknown := [c for c in codes if c not in known]:
+            fields.bad("service_code", f"{unknown[0][:40]!r} not found; GET services.json lists them")
+    return codes
+
+
+@_open311_errors
+def get_requests(session: Session, args, fmt: str = "json", *, key: str | None, settings,
                  now: datetime | None = None):
     """``GET requests.{fmt}`` with service_request_id, service_code, start_date, end_date, status, page, page_size.
 
     ``service_request_id`` (comma list) overrides every other filter, as the spec says. Without
     dates the window is the last 90 days; one page holds at most 1000 requests (``page_size``).
+    Dates without an offset are times of the district's zone (``settings.timezone``).
     """
-    if (bad := _fmt_ok(fmt)):
-        return bad
-    now = now or datetime.now(timezone.utc)
-    stmt = select(Incident)
-    ids = (args.get("service_request_id") or "").strip()
-    try:
-        page = int(args.get("page") or 1)
-        size = int(args.get("page_size") or MAX_PAGE_SIZE)
-    except ValueError:
-        return error(400, "page and page_size must be whole numbers", fmt)
-    if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
-        return error(400, f"page must be ≥ 1 and page_size between 1 and {MAX_PAGE_SIZE}", fmt)
+    caller = _reader(session, key, settings)
+    fields = Fields(args)
+    page = fields.whole("page", 1, 1, MAX_PAGE)
+    size = fields.whole("page_size", MAX_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+    ids = fields.ids()
+    stmt = _scoped(select(Incident), session, caller)
     if ids:
-        wanted = [int(v) for v in (p.strip() for p in ids.split(",")) if v.isdigit() and len(v) < 10]
-        stmt = stmt.where(Incident.id.in_(wanted))
+        stmt = stmt.where(Incident.id.in_(ids))
     else:
-        try:
-            start = _parse_time(args["start_date"], tz) if args.get("start_date") else None
-            end = _parse_time(args["end_date"], tz) if args.get("end_date") else None
-        except ValueError:
-            return error(400, "start_date and end_date must be ISO 8601 date-times with a time zone, "
-                              "e.g. 2025-03-01T00:00:00+08:00", fmt)
-        if start is None and end is None:
-            end = now
-        if start is None:
-            start = end - DEFAULT_WINDOW
-        if end is None:
-            end = start + DEFAULT_WINDOW
-        if end < start:
-            return error(400, "end_date is earlier than start_date", fmt)
-        stmt = stmt.where(Incident.reported_at >= start, Incident.reported_at <= end)
-        codes = [c.strip() for c in (args.get("service_code") or "").split(",") if c.strip()]
+        window = _window(fields, settings.timezone, now or datetime.now(timezone.utc))
+        codes = _known_codes(fields, session)
+        statuses = [s.lower() for s in fields.codes("status") or []]
+        if bad := [s for s in statuses if s not in STATUSES]:
+            fields.bad("status", f"{bad[0][:40]!r}: use open, closed or both (open,closed)")
+        fields.check()
+        stmt = stmt.where(Incident.reported_at >= window[0], Incident.reported_at <= window[1])
         if codes:
             stmt = stmt.where(Incident.category_code.in_(codes))
-        status = (args.get("status") or "").strip().lower()
-        if status:
-            wanted_states = [s for s in status.split(",") if s]
-            if any(s not in ("open", "closed") for s in wanted_states):
-                return error(400, f"status must be open or closed, not {status!r}", fmt)
-            if wanted_states == ["open"]:
-                stmt = stmt.where(Incident.state.not_in(CLOSED_STATES))
-            elif wanted_states == ["closed"]:
-                stmt = stmt.where(Incident.state.in_(CLOSED_STATES))
+        if set(statuses) == {"open"}:
+            stmt = stmt.where(Incident.state.not_in(CLOSED_STATES))
+        elif set(statuses) == {"closed"}:
+            stmt = stmt.where(Incident.state.in_(CLOSED_STATES))
+    fields.check()
     stmt = stmt.order_by(Incident.reported_at.desc(), Incident.id.desc()).offset((page - 1) * size).limit(size)
-    return _respond(200, fmt, "service_requests", "request", _rows(session, list(session.scalars(stmt)), tz))
+    rows = _rows(session, list(session.scalars(stmt)), settings.timezone, caller)
+    return _respond(200, fmt, "service_requests", "request", rows)
 
 
-def post_request(session: Session, form, fmt: str = "json", *, settings=None):
+def _report_fields(fields: Fields, session: Session) -> dict:
+    """The POST form as ``report_incident`` keywords; every bad or missing field is noted on ``fields``."""
+    code = fields.text("service_code")
+    lat, lon = fields.degrees("lat", 90), fields.degrees("long", 180)
+    address = fields.text("address_string")
+    first, last = (fields.text(f, max_len=LIMITS["name"]) for f in ("first_name", "last_name"))
+    name = " ".join(p for p in (first, last) if p) or None
+    media = fields.text("media_url")
+    out = dict(category=code, lat=lat, lon=lon, address=address, reporter_name=name, media_url=media,
+               description=fields.text("description", multiline=True) or "",
+               reporter_phone=fields.text("phone"), reporter_email=fields.text("email"))
+    if name and len(name) > LIMITS["name"]:
+        fields.bad("first_name + last_name", f"together {len(name)} characters long; at most {LIMITS['name']} allowed")
+    if not fields.raw("service_code"):
+        fields.bad("service_code", "is required; GET services.json lists them")
+    elif code is not None and session.get(Category, code) is None:
+        fields.bad("service_code", f"{code[:40]!r} not found; GET services.json lists them")
+    if not (fields.raw("lat") and fields.raw("long")):
+        fields.bad("lat" if not fields.raw("lat") else "long",
+                   "address_string alone cannot be located offline; send lat and long (WGS-84) too" if address
+                   else "a location is required: lat and long (WGS-84 degrees)")
+    if media and not media.lower().startswith(("http://", "https://")):
+        fields.bad("media_url", "must be an http(s) URL")
+    return out
+
+
+@_open311_errors
+def post_request(session: Session, form, fmt: str = "json", *, key: str | None, settings):
     """``POST requests.{fmt}`` (form-encoded): report an incident from an Open311 client.
 
-    Needs ``api_key`` (403 when missing or wrong), ``service_code`` and ``lat``/``long`` in WGS-84.
-    ``address_string`` alone is refused with 400: there is no offline address geocoder, and a
-    guessed position would send the case to the wrong grid. The caller commits.
+    Needs an API key (401 without or with an unknown one, 403 revoked or its account disabled),
+    ``service_code`` and ``lat``/``long`` in WGS-84. Every text is refused (400 naming the field and
+    the limit) rather than cut when it is longer than its column or holds control or bidirectional-
+    override characters; nothing is written then. ``address_string`` alone is refused with 400: there
+    is no offline address geocoder, and a guessed position would send the case to the wrong grid.
+    The caller commits.
     """
     from app.incidents.service import report_incident
 
-    if (bad := _fmt_ok(fmt)):
-        return bad
-    api_key = (form.get("api_key") or "").strip()
-    if not api_key:
-        return error(403, "api_key is required; ask the district for one (gridwatch api-keys add NAME)", fmt)
-    from app.open311.keys import key_name as _key_name
-
-    key_name = _key_name(session, api_key)
-    if key_name is None:
-        return error(403, "api_key is not valid", fmt)
-    code = (form.get("service_code") or "").strip()
-    if not code:
-        return error(400, "service_code is required; GET services.json lists them", fmt)
-    if session.get(Category, code) is None:
-        return error(400, f"service_code {code!r} not found; GET services.json lists them", fmt)
-    lat_s, lon_s = (form.get("lat") or "").strip(), (form.get("long") or "").strip()
-    address = (form.get("address_string") or "").strip() or None
-    if not (lat_s and lon_s):
-        if address:
-            return error(400, "address_string alone cannot be located offline; send lat and long (WGS-84) too", fmt)
-        return error(400, "a location is required: lat and long (WGS-84 degrees)", fmt)
-    try:
-        lat, lon = float(lat_s), float(lon_s)
-    except ValueError:
-        return error(400, f"lat and long must be decimal degrees, not {lat_s!r}, {lon_s!r}", fmt)
-    media = (form.get("media_url") or "").strip() or None
-    if media and not media.lower().startswith(("http://", "https://")):
-        return error(400, "media_url must be an http(s) URL", fmt)
-    name = " ".join(p for p in ((form.get("first_name") or "").strip(), (form.get("last_name") or "").strip()) if p)
-    try:
-        inc = report_incident(
-            session, category=code, source="public", description=(form.get("description") or "").strip()[:4000],
-            lon=lon, lat=lat, address=address[:200] if address else None, reporter_name=name[:60] or None,
-            reporter_phone=(form.get("phone") or "").strip()[:30] or None,
-            reporter_email=(form.get("email") or "").strip()[:120] or None, media_url=media[:500] if media else None,
-            actor=f"open311:{key_name}", settings=settings)
-    except InvalidData as exc:
-        return error(400, "; ".join(e.reason for e in exc.errors), fmt)
-    except GridwatchError as exc:
-        return error(exc.status, str(exc), fmt)
+    caller = authenticate(session, key)
+    fields = Fields(form)
+    report = _report_fields(fields, session)
+    fields.check()
+    inc = report_incident(session, source="public", actor=f"open311:{caller.key_name}", settings=settings,
+                          **report)
     notice = (f"suspected duplicate of request {inc.duplicate_of_id}; an operator will check it"
               if inc.duplicate_of_id else None)
     return _respond(201, fmt, "service_requests", "request",

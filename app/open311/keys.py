@@ -1,32 +1,117 @@
-"""Open311 API keys: issue one (shown once) and check one; only the SHA-256 is stored (``api_keys``)."""
+"""Open311 API keys: issue one (shown once), check one; only the SHA-256 is stored (``api_keys``).
+
+A key belongs to an account (``api_keys.user_id``) and acts with that account's scope: a grid lead's
+key reads only the lead's grids. A revoked key, or a key of a disabled account, stops working at once
+(every request looks the key and its account up). This module is the only place a key is looked up.
+"""
 from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gis.errors import Conflict, InvalidData
+from app.accounts.models import ApiKey, User
+from gis.errors import Conflict, InvalidData, NotFound
+from gis.text import column_length, text_problem
+
+NAME_MAX = column_length(ApiKey.__table__.c.name)
 
 
 def digest(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def add_api_key(session: Session, name: str) -> str:
-    """Create a key called ``name``; returns the key itself, which is shown once and never stored."""
+@dataclass(frozen=True)
+class Caller:
+    """Who an Open311 request acts for: a key and its account, or nobody (an anonymous read)."""
+
+    key_name: str | None
+    user: User | None
+
+    @property
+    def anonymous(self) -> bool:
+        return self.user is None
+
+
+ANONYMOUS = Caller(None, None)
+
+
+class KeyRefused(Exception):
+    """The request's key is missing (401), unknown (401), revoked or its account disabled (403)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def add_api_key(session: Session, name: str, username: str) -> str:
+    """Create a key called ``name`` for the account ``username``; returns the key, shown once and never stored.
+
+    Raises
+    ------
+    InvalidData
+        ``name`` is empty, too long or holds control characters.
+    NotFound
+        No account ``username``.
+    Conflict
+        A key called ``name`` exists, or the account is disabled.
+    """
     name = (name or "").strip()
-    if not name or len(name) > 80:
-        raise InvalidData("name: use 1–80 characters (who the key is for, e.g. wechat-miniprogram)")
-    if session.execute(text("SELECT 1 FROM api_keys WHERE name = :n"), {"n": name}).scalar():
+    if not name or (problem := text_problem(name, max_len=NAME_MAX)):
+        raise InvalidData(f"name: {problem or 'is empty'} (who the key is for, e.g. wechat-miniprogram)")
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"no account {username!r}; a key belongs to an account (`gridwatch users add` creates one)")
+    if not user.active:
+        raise Conflict(f"account {username!r} is disabled; its keys would not work")
+    if session.scalar(select(ApiKey.id).where(ApiKey.name == name)) is not None:
         raise Conflict(f"an API key named {name!r} exists; revoke it first or pick another name")
     key = secrets.token_urlsafe(32)
-    session.execute(text("INSERT INTO api_keys (name, key_sha256) VALUES (:n, :d)"), {"n": name, "d": digest(key)})
+    session.add(ApiKey(name=name, key_sha256=digest(key), user_id=user.id))
+    session.flush()
     return key
 
 
-def key_name(session: Session, key: str) -> str | None:
-    """The name of the active key ``key``, or None."""
-    return session.execute(text("SELECT name FROM api_keys WHERE key_sha256 = :d AND active"),
-                           {"d": digest(key)}).scalar()
+def revoke_api_key(session: Session, name: str) -> None:
+    """Revoke the key called ``name`` (it stays listed as revoked). Raises NotFound when there is none."""
+    row = session.scalar(select(ApiKey).where(ApiKey.name == name))
+    if row is None:
+        raise NotFound(f"no API key named {name!r}; `gridwatch api-keys list` shows them")
+    row.active = False
+    session.flush()
+
+
+def list_api_keys(session: Session) -> list[tuple[ApiKey, str | None]]:
+    """Every key with its account's user name (None for a key issued before keys had accounts)."""
+    stmt = select(ApiKey, User.username).outerjoin(User, User.id == ApiKey.user_id).order_by(ApiKey.name)
+    return [(k, u) for k, u in session.execute(stmt)]
+
+
+def authenticate(session: Session, key: str | None) -> Caller:
+    """The caller a key stands for.
+
+    Raises
+    ------
+    KeyRefused
+        401 when ``key`` is missing or unknown; 403 when it is revoked, its account is disabled, or it
+        belongs to no account (a key from before keys had accounts: issue a new one with ``--user``).
+    """
+    key = (key or "").strip()
+    if not key:
+        raise KeyRefused(401, "api_key is required: send it in the X-API-Key header (ask the district for one)")
+    row = session.execute(select(ApiKey, User).outerjoin(User, User.id == ApiKey.user_id)
+                          .where(ApiKey.key_sha256 == digest(key))).first()
+    if row is None:
+        raise KeyRefused(401, "api_key is not valid")
+    api_key, user = row
+    if not api_key.active:
+        raise KeyRefused(403, f"api_key {api_key.name!r} has been revoked")
+    if user is None:
+        raise KeyRefused(403, f"api_key {api_key.name!r} belongs to no account; "
+                              "ask for a new key (gridwatch api-keys add NAME --user USERNAME)")
+    if not user.active:
+        raise KeyRefused(403, f"api_key {api_key.name!r}: its account is disabled")
+    return Caller(api_key.name, user)

@@ -20,8 +20,19 @@ REQUEST_KEYS = {"service_request_id", "status", "status_notes", "service_name", 
 
 @pytest.fixture
 def key(demo_db):
+    """A key of an operator account (the whole district), for a reporting app."""
+    from app.accounts.service import add_user
+
     with demo_db.session() as s:
-        return add_api_key(s, "test-app")
+        add_user(s, "open311-app", "app-password-1", role="operator")
+        return add_api_key(s, "test-app", "open311-app")
+
+
+@pytest.fixture
+def keyed(client, key):
+    """The test client sending the operator key in the X-API-Key header on every request."""
+    client.environ_base["HTTP_X_API_KEY"] = key
+    return client
 
 
 @pytest.fixture
@@ -63,13 +74,14 @@ def test_service_definition(client):
 
 def test_post_requires_a_valid_api_key(client, spot, demo_db):
     form = {"service_code": "other", "lat": spot[2], "long": spot[1], "description": "x"}
-    assert "api_key" in _errors(client.post("/open311/v2/requests.json", data=form), 403)
-    _errors(client.post("/open311/v2/requests.json", data={**form, "api_key": "wrong"}), 403)
+    assert "api_key" in _errors(client.post("/open311/v2/requests.json", data=form), 401)
+    _errors(client.post("/open311/v2/requests.json", data={**form, "api_key": "wrong"}), 401)
     with demo_db.session() as s:
         assert s.execute(text("SELECT count(*) FROM incidents WHERE description = 'x'")).scalar() == 0
 
 
-def test_post_then_get(client, key, spot, demo_db):
+def test_post_then_get(keyed, key, spot, demo_db):
+    client = keyed
     form = {"api_key": key, "service_code": "street_order", "lat": str(spot[2]), "long": str(spot[1]),
             "description": "占道经营 <b>", "first_name": "张", "last_name": "三", "phone": "13800000000",
             "email": "z@example.org", "media_url": "https://example.org/p.jpg", "address_string": "某路 1 号"}
@@ -108,7 +120,7 @@ def test_post_then_get(client, key, spot, demo_db):
 @pytest.mark.parametrize("change,needle", [
     ({"service_code": ""}, "service_code"), ({"service_code": "potholes"}, "not found"),
     ({"lat": "", "long": ""}, "address_string alone"), ({"lat": "", "long": "", "address_string": ""}, "location"),
-    ({"lat": "abc"}, "decimal degrees"), ({"lat": "20.0", "long": "110.0"}, "outside"),
+    ({"lat": "abc"}, "lat: 'abc' is not a WGS-84 decimal degree"), ({"lat": "20.0", "long": "110.0"}, "outside"),
     ({"media_url": "javascript:alert(1)"}, "media_url")])
 def test_post_errors(client, key, spot, change, needle):
     form = {"api_key": key, "service_code": "other", "lat": str(spot[2]), "long": str(spot[1]),
@@ -118,15 +130,16 @@ def test_post_errors(client, key, spot, change, needle):
 
 def test_xml_errors(client):
     resp = client.post("/open311/v2/requests.xml", data={})
-    assert resp.status_code == 403
+    assert resp.status_code == 401 and resp.content_type.startswith("text/xml")
     err = ET.fromstring(resp.data)
-    assert err.tag == "errors" and err.find("error").findtext("code") == "403"
+    assert err.tag == "errors" and err.find("error").findtext("code") == "401"
 
 
 @pytest.fixture
 def planted(demo_db, spot):
-    """Five incidents in a quiet week of 2026 (after the demo year): 3 open, 2 closed."""
-    t0 = datetime(2026, 3, 2, 0, 0, tzinfo=timezone.utc)
+    """Five incidents in a week of 2012 (after data_start_date, years before any demo incident, even a
+    demo shifted to today): 3 open, 2 closed."""
+    t0 = datetime(2012, 3, 2, 0, 0, tzinfo=timezone.utc)
     settings = type("S", (), {"duplicate_radius_m": 0.0, "duplicate_window_h": 0.0})()
     admin = type("U", (), {"role": "admin", "username": "t-admin", "member_id": None})()
     ids = []
@@ -149,9 +162,10 @@ def _ids(resp):
     return [int(r["service_request_id"]) for r in resp.get_json()]
 
 
-def test_get_requests_filters_and_paging(client, planted):
+def test_get_requests_filters_and_paging(keyed, planted):
+    client = keyed
     t0, ids = planted
-    window = {"start_date": "2026-03-02T08:00:00+08:00", "end_date": "2026-03-02T12:00:00+08:00"}
+    window = {"start_date": "2012-03-02T08:00:00+08:00", "end_date": "2012-03-02T12:00:00+08:00"}
     assert _ids(client.get("/open311/v2/requests.json", query_string=window)) == ids[::-1]  # newest first
     assert _ids(client.get("/open311/v2/requests.json", query_string={**window, "status": "closed"})) == [
         ids[1], ids[0]]
@@ -159,7 +173,7 @@ def test_get_requests_filters_and_paging(client, planted):
         ids[4], ids[3], ids[2]]
     assert _ids(client.get("/open311/v2/requests.json", query_string={**window, "service_code": "dispute"})) == [
         ids[1], ids[0]]
-    narrow = {"start_date": "2026-03-02T00:30:00Z", "end_date": "2026-03-02T02:30:00Z"}
+    narrow = {"start_date": "2012-03-02T00:30:00Z", "end_date": "2012-03-02T02:30:00Z"}
     assert _ids(client.get("/open311/v2/requests.json", query_string=narrow)) == [ids[2], ids[1]]
     pages = [_ids(client.get("/open311/v2/requests.json", query_string={**window, "page_size": 2, "page": p}))
              for p in (1, 2, 3, 4)]
@@ -179,9 +193,10 @@ def test_get_requests_filters_and_paging(client, planted):
     assert xml.tag == "service_requests" and len(xml.findall("request")) == 5
 
 
-def test_get_requests_default_window_is_90_days(client, planted, demo_db):
+def test_get_requests_default_window_is_90_days(keyed, planted, demo_db):
+    client = keyed
     t0, ids = planted
-    assert _ids(client.get("/open311/v2/requests.json", query_string={"start_date": "2026-03-01T00:00:00+08:00"})
+    assert _ids(client.get("/open311/v2/requests.json", query_string={"start_date": "2012-03-01T00:00:00+08:00"})
                 ) == ids[::-1]
     # end_date only: the 90 days before it; the planted week is 100 days earlier than this end
     late = (t0 + timedelta(days=100)).isoformat()
@@ -191,21 +206,52 @@ def test_get_requests_default_window_is_90_days(client, planted, demo_db):
 @pytest.mark.parametrize("query,needle", [
     ({"page": "0"}, "page"), ({"page_size": "1001"}, "page_size"), ({"page": "x"}, "whole"),
     ({"status": "pending"}, "status"), ({"start_date": "yesterday"}, "ISO 8601"),
-    ({"start_date": "2026-03-02T00:00:00Z", "end_date": "2026-03-01T00:00:00Z"}, "earlier")])
-def test_get_requests_errors(client, query, needle):
+    ({"start_date": "2012-03-02T00:00:00Z", "end_date": "2012-03-01T00:00:00Z"}, "earlier")])
+def test_get_requests_errors(keyed, query, needle):
+    client = keyed
     assert needle in _errors(client.get("/open311/v2/requests.json", query_string=query), 400)
 
 
-def test_unknown_request_is_404(client):
+def test_unknown_request_is_404(keyed):
+    client = keyed
     _errors(client.get("/open311/v2/requests/999999999.json"), 404)
     _errors(client.get("/open311/v2/requests/abc.json"), 404)
 
 
-def test_api_keys_cli_prints_once_and_stores_sha256(cli, demo_db):
-    result = cli(demo_db, "api-keys", "add", "wechat")
+def test_api_keys_cli_prints_once_and_stores_sha256(cli, demo_db, key):
+    result = cli(demo_db, "api-keys", "add", "wechat", "--user", "open311-app")
     assert result.exit_code == 0, result.output
     key = result.stdout.strip().splitlines()[0]
     with demo_db.session() as s:
         stored = s.execute(text("SELECT key_sha256 FROM api_keys WHERE name = 'wechat'")).scalar()
     assert stored == hashlib.sha256(key.encode()).hexdigest() and key not in stored
-    assert cli(demo_db, "api-keys", "add", "wechat").exit_code != 0
+    assert cli(demo_db, "api-keys", "add", "wechat", "--user", "open311-app").exit_code != 0
+
+
+def test_dates_without_offset_are_read_in_the_district_zone(keyed, planted):
+    """Planted at 00:00..04:00 UTC = 08:00..12:00 in the district (UTC+8). Read as UTC, 08:30..10:30
+    would lie after every planted incident and the answer would be empty."""
+    t0, ids = planted
+    naive = {"start_date": "2012-03-02T08:30:00", "end_date": "2012-03-02T10:30"}
+    assert _ids(keyed.get("/open311/v2/requests.json", query_string=naive)) == [ids[2], ids[1]]
+    # a date alone is midnight in the district: 11:00 local on the 2nd to the 3rd holds the last two
+    assert _ids(keyed.get("/open311/v2/requests.json", query_string={"start_date": "2012-03-02T11:00:00",
+                                                                     "end_date": "2012-03-03"})) == [ids[4], ids[3]]
+    # an unencoded '+08:00' arrives as ' 08:00' and means the same instant
+    assert _ids(keyed.get("/open311/v2/requests.json?start_date=2012-03-02T08:30:00+08:00"
+                          "&end_date=2012-03-02T10:30:00+08:00")) == [ids[2], ids[1]]
+
+
+def test_dates_without_offset_follow_the_timezone_setting(tmp_path, demo_db, key, planted):
+    """The zone is the setting, not a constant: with timezone = UTC the same clock times select other incidents."""
+    from app import create_app
+    from app.config import Settings
+
+    t0, ids = planted
+    settings = Settings({"var_dir": str(tmp_path / "var"), "secret_key": "t", "timezone": "UTC"}, environ={},
+                        config_file=tmp_path / "none.toml")
+    client = create_app(settings, database=demo_db).test_client()
+    naive = {"start_date": "2012-03-02T00:30:00", "end_date": "2012-03-02T02:30:00"}
+    resp = client.get("/open311/v2/requests.json", query_string=naive, headers={"X-API-Key": key})
+    assert _ids(resp) == [ids[2], ids[1]]
+    assert resp.get_json()[0]["requested_datetime"] == "2012-03-02T02:00:00+00:00"
