@@ -9,8 +9,11 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, Mapping
+
+from gis.district import District
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -134,3 +137,25 @@ class Settings(Mapping[str, Any]):
     @property
     def var_path(self) -> Path:
         return Path(self.var_dir)
+
+    @property
+    def district(self) -> District:
+        """The district context of these settings, built on first use and kept (``district_of``)."""
+        d = self.__dict__.get("_district")
+        if d is None:
+            d = self.__dict__["_district"] = district_of(self)
+        return d
+
+
+def district_of(settings: Settings) -> District:
+    """The one district context of a deployment, from its settings (built at the composition root only).
+
+    Raises ValueError naming the setting when the district settings are inconsistent."""
+    try:
+        start = date.fromisoformat(settings.data_start_date)
+    except ValueError:
+        raise ValueError(f"setting 'data_start_date': {settings.data_start_date!r} is not an ISO date "
+                         "(YYYY-MM-DD)") from None
+    return District(code=settings.district_code, camera_centre_code=settings.camera_centre_code,
+                    bbox=tuple(settings.district_bbox), margin_m=settings.extent_margin_m,
+                    timezone=settings.timezone, language=settings.language, data_start=start)

@@ -6,22 +6,20 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 
-def camera_import_options(session: Session, settings=None) -> dict:
-    """The importer's district options (centre code, extent, spacing) and geocoder, from the settings."""
-    from app.config import Settings
+def camera_import_options(session: Session, settings) -> dict:
+    """The importer's district context, spacing and geocoder, from the deployment's settings."""
     from app.geocoding import locate_codes
 
-    s = settings if settings is not None else Settings()
-    return {"centre_code": s.camera_centre_code, "bbox": tuple(s.district_bbox), "margin_m": s.extent_margin_m,
-            "min_spacing_m": s.camera_min_spacing_m, "locate": lambda lon, lat: locate_codes(session, lon, lat)}
+    return {"district": settings.district, "min_spacing_m": settings.camera_min_spacing_m,
+            "locate": lambda lon, lat: locate_codes(session, lon, lat)}
 
 
-def load_cameras(session: Session, path: Path) -> int:
+def load_cameras(session: Session, path: Path, settings) -> int:
     """Import ``path`` (the demo's cameras.csv) with :func:`camera_registry.importer.import_cameras`.
 
     Every row must be valid (reject); a second run changes nothing. Returns the number of rows.
     """
     from camera_registry.importer import import_cameras
 
-    report = import_cameras(session, path, actor="load-demo", **camera_import_options(session))
+    report = import_cameras(session, path, actor="load-demo", **camera_import_options(session, settings))
     return report.rows

@@ -6,10 +6,16 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db import Database
+from gis.district import District
 
 
 def settings() -> Settings:
     return current_app.extensions["gridwatch.settings"]
+
+
+def district() -> District:
+    """The district context of the application's settings (built once, checked by ``create_app``)."""
+    return settings().district
 
 
 def database() -> Database:

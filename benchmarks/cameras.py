@@ -54,22 +54,24 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=20000)
     args = parser.parse_args()
+    from app.config import Settings
     from app.db import Database
     from app.demo import load_boundaries
     from app.loaders import camera_import_options
     from camera_registry.importer import import_cameras
 
+    settings = Settings()  # a benchmark is a composition root of its own
     with scratch_engine() as engine:
         db = Database(engine)
         path = ROOT / "data" / "demo" / "cameras.csv"
         with db.session() as s:
             load_boundaries(s, ROOT / "data" / "demo")
         with db.session() as s:
-            first, rep = _timed(lambda: import_cameras(s, path, **camera_import_options(s)))
+            first, rep = _timed(lambda: import_cameras(s, path, **camera_import_options(s, settings)))
         with db.session() as s:
-            again, rep2 = _timed(lambda: import_cameras(s, path, **camera_import_options(s)))
+            again, rep2 = _timed(lambda: import_cameras(s, path, **camera_import_options(s, settings)))
         with db.session() as s:
-            dry, _ = _timed(lambda: import_cameras(s, path, dry_run=True, **camera_import_options(s)))
+            dry, _ = _timed(lambda: import_cameras(s, path, dry_run=True, **camera_import_options(s, settings)))
         print(f"demo import ({rep.rows} rows): first {first:.2f} s (added {rep.added}), "
               f"re-import {again:.2f} s (unchanged {rep2.unchanged}), dry run {dry:.2f} s")
         rng = np.random.default_rng(510304)

@@ -179,13 +179,13 @@ def main() -> None:
 
     with scratch_engine() as engine:
         db = Database(engine)
-        with db.session() as s:
-            load_demo(s, ROOT / "data")
-            create_demo_accounts(s)
         tmp = Path(tempfile.mkdtemp(prefix="gridwatch-bench-var-"))
+        settings = Settings({"var_dir": str(tmp), "secret_key": "bench"}, environ={}, config_file=tmp / "none.toml")
+        with db.session() as s:
+            load_demo(s, ROOT / "data", settings=settings)
+            create_demo_accounts(s)
         try:
-            app = create_app(Settings({"var_dir": str(tmp), "secret_key": "bench"}, environ={},
-                                      config_file=tmp / "none.toml"), database=db)
+            app = create_app(settings, database=db)
             measure(app, "one year (demo)")
             browser_times(app)
             synthesise(engine)

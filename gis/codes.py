@@ -13,8 +13,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-DISTRICT_CODE = "510304"
-
 
 @dataclass(frozen=True)
 class CodeKind:

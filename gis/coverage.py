@@ -34,7 +34,6 @@ TURNABLE_PTZ = (1, 4, 5)
 MIN_BLIND_SPOT_M2 = 1.0
 BLIND_SPOT_GRID_M = 1e-3
 #: naive incident times are local district time
-DISTRICT_TZ = "Asia/Shanghai"
 
 
 # -- views ----------------------------------------------------------------------------------
@@ -242,21 +241,25 @@ def road_coverage(cameras: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, id: str = 
 
 
 # -- incidents --------------------------------------------------------------------------------
-def _timestamp(value) -> pd.Timestamp:
+def _timestamp(value, tz: str | None) -> pd.Timestamp:
     t = pd.Timestamp(value)
-    return t.tz_localize(DISTRICT_TZ) if t.tzinfo is None else t
+    if t.tzinfo is None:
+        if tz is None:
+            raise ValueError(f"time {value!r} has no offset: give a zone-aware time or the district's tz")
+        return t.tz_localize(tz)
+    return t
 
 
-def _filter_incidents(incidents, categories, start, end, category_column, time_column):
+def _filter_incidents(incidents, categories, start, end, category_column, time_column, tz=None):
     keep = np.ones(len(incidents), dtype=bool)
     if categories is not None:
         keep &= incidents[category_column].isin(list(categories)).to_numpy()
     if start is not None or end is not None:
         when = pd.to_datetime(incidents[time_column], utc=True)
         if start is not None:
-            keep &= (when >= _timestamp(start)).to_numpy()
+            keep &= (when >= _timestamp(start, tz)).to_numpy()
         if end is not None:
-            keep &= (when < _timestamp(end)).to_numpy()
+            keep &= (when < _timestamp(end, tz)).to_numpy()
     return incidents[keep]
 
 
@@ -275,11 +278,13 @@ def seen_mask(cameras: gpd.GeoDataFrame, points: gpd.GeoSeries, *, include_offli
 def incident_coverage(cameras: gpd.GeoDataFrame, incidents: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, *,
                       code: str = "code", categories: Sequence[str] | None = None, start=None, end=None,
                       category_column: str = "category_code", time_column: str = "reported_at",
-                      include_offline: bool = False, buildings: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
+                      include_offline: bool = False, buildings: gpd.GeoDataFrame | None = None,
+                      tz: str | None = None) -> pd.DataFrame:
     """Share of incidents (事件) per area that fell inside the view of at least one working camera.
 
     ``categories`` keeps those category codes; ``start`` (inclusive) / ``end`` (exclusive) filter on
-    ``time_column`` (naive times are Asia/Shanghai). An incident counts in the first area that covers it.
+    ``time_column``; a naive ``start``/``end`` is read in ``tz`` (the district's IANA zone), and refused
+    without one. An incident counts in the first area that covers it.
 
     Returns
     -------
@@ -287,7 +292,7 @@ def incident_coverage(cameras: gpd.GeoDataFrame, incidents: gpd.GeoDataFrame, ar
         ``code``, ``incidents``, ``seen`` (counts) and ``share`` (seen / incidents; NaN with none), one
         row per area in input order.
     """
-    inc = _filter_incidents(incidents, categories, start, end, category_column, time_column)
+    inc = _filter_incidents(incidents, categories, start, end, category_column, time_column, tz)
     seen = seen_mask(cameras, inc.geometry, include_offline=include_offline, buildings=buildings)
     targets = _metric(gpd.GeoSeries(areas.geometry)).to_numpy()
     pts = _metric(gpd.GeoSeries(inc.geometry)).to_numpy()
@@ -315,7 +320,7 @@ def unseen_hotspots(cameras: gpd.GeoDataFrame, incidents: gpd.GeoDataFrame, *, c
         ``incidents`` (unseen count), ``lon``, ``lat`` (their mean position) and the cell polygon in
         EPSG:4326, most incidents first.
     """
-    inc = _filter_incidents(incidents, categories, start, end, category_column, time_column)
+    inc = _filter_incidents(incidents, categories, start, end, category_column, time_column, tz)
     seen = seen_mask(cameras, inc.geometry, include_offline=include_offline, buildings=buildings)
     pts = _metric(gpd.GeoSeries(inc.geometry[~seen]))
     x, y = pts.x.to_numpy(), pts.y.to_numpy()

@@ -58,3 +58,68 @@ def test_mandated_top_level_layout():
         assert (ROOT / name).is_dir()
     assert (ROOT / "setup.cfg").is_file()
     assert "gridwatch = app.cli:main" in (ROOT / "setup.cfg").read_text()
+
+
+# -- one district context -------------------------------------------------------------------
+#: the only places that build settings: the composition roots (Flask factory, CLI) and their definition
+SETTINGS_BUILDERS = {"app/__init__.py", "app/cli.py", "app/config.py"}
+#: Da'an's facts, written once: as the defaults of app/config.py's settings table
+DISTRICT_FACTS = {"Asia/Shanghai", "510304", "51030400"}
+DISTRICT_EXTENT = {104.55, 29.20, 29.55}  # not 105.0: the GCJ-02 formula centres on 105°E
+
+
+def _source_files():
+    for package in ("app", "gis", "layers", "camera_registry"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if "migrations" not in path.parts:
+                yield path, str(path.relative_to(ROOT))
+
+
+def _docstring_nodes(tree) -> set[int]:
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                out.add(id(first.value))
+    return out
+
+
+def settings_builders(tree) -> list[int]:
+    """Lines that call ``Settings(...)`` or ``default_settings()``."""
+    return [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Call)
+            and (getattr(n.func, "id", None) or getattr(n.func, "attr", None)) in ("Settings", "default_settings")]
+
+
+def district_literals(tree) -> list[tuple[int, object]]:
+    """Code (not docstrings) that writes one of the district's facts as a literal."""
+    docs = _docstring_nodes(tree)
+    hits = []
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Constant) and id(n) not in docs:
+            v = n.value
+            if isinstance(v, str) and any(f in v for f in DISTRICT_FACTS):
+                hits.append((n.lineno, v))
+            elif isinstance(v, float) and v in DISTRICT_EXTENT:
+                hits.append((n.lineno, v))
+    return hits
+
+
+def test_settings_are_built_only_at_the_composition_root():
+    offenders = [f"{rel}:{line}" for path, rel in _source_files() if rel not in SETTINGS_BUILDERS
+                 for line in settings_builders(ast.parse(path.read_text(encoding="utf-8")))]
+    assert not offenders, "build settings only in create_app or the CLI, then pass them down: " + ", ".join(offenders)
+
+
+def test_district_facts_are_written_once():
+    offenders = [f"{rel}:{line} {value!r}" for path, rel in _source_files() if rel != "app/config.py"
+                 for line, value in district_literals(ast.parse(path.read_text(encoding="utf-8")))]
+    assert not offenders, "take the district context (settings.district) instead: " + ", ".join(offenders)
+
+
+def test_district_checkers_catch_a_violation():
+    tree = ast.parse('"""Da\'an 510304."""\nfrom app.config import Settings\n\ndef f():\n'
+                     '    """Asia/Shanghai in a docstring is prose."""\n    s = Settings()\n'
+                     '    return s, "Asia/Shanghai", (104.55, 29.2)\n')
+    assert settings_builders(tree) == [6]
+    assert district_literals(tree) == [(7, "Asia/Shanghai"), (7, 104.55), (7, 29.2)]

@@ -6,7 +6,8 @@ may see, and downloadable as CSV.
 from __future__ import annotations
 
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 from html import escape
 
 import pandas as pd
@@ -27,40 +28,40 @@ def _frame(s: Session, sql: str, params: dict) -> pd.DataFrame:
     return pd.DataFrame([tuple(r) for r in rows], columns=["label", "count"])
 
 
-def per_month(s: Session, grids, *, lang: str = "zh") -> pd.DataFrame:
+def per_month(s: Session, grids, *, lang: str = "zh", tz: str) -> pd.DataFrame:
     where, p = _scope(grids)
-    return _frame(s, "SELECT to_char(i.reported_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM') AS m, count(*) "
-                     f"FROM incidents i WHERE {where} GROUP BY 1 ORDER BY 1", p)
+    return _frame(s, "SELECT to_char(i.reported_at AT TIME ZONE :tz, 'YYYY-MM') AS m, count(*) "
+                     f"FROM incidents i WHERE {where} GROUP BY 1 ORDER BY 1", {**p, "tz": tz})
 
 
-def per_category(s: Session, grids, *, lang: str = "zh") -> pd.DataFrame:
+def per_category(s: Session, grids, *, lang: str = "zh", tz: str) -> pd.DataFrame:
     where, p = _scope(grids)
     name = "k.name_en" if lang == "en" else "k.name_zh"
     return _frame(s, f"SELECT {name}, count(*) FROM incidents i JOIN categories k ON k.code = i.category_code "
                      f"WHERE {where} GROUP BY 1 ORDER BY 2 DESC", p)
 
 
-def per_street(s: Session, grids, *, lang: str = "zh") -> pd.DataFrame:
+def per_street(s: Session, grids, *, lang: str = "zh", tz: str) -> pd.DataFrame:
     where, p = _scope(grids)
     return _frame(s, "SELECT coalesce(st.name, '—'), count(*) FROM incidents i "
                      "LEFT JOIN streets st ON st.code = left(i.community_code, 9) "
                      f"WHERE {where} GROUP BY 1 ORDER BY 2 DESC", p)
 
 
-def per_community(s: Session, grids, *, lang: str = "zh") -> pd.DataFrame:
+def per_community(s: Session, grids, *, lang: str = "zh", tz: str) -> pd.DataFrame:
     where, p = _scope(grids)
     return _frame(s, "SELECT coalesce(c.name, '—'), count(*) FROM incidents i "
                      "LEFT JOIN communities c ON c.code = i.community_code "
                      f"WHERE {where} GROUP BY 1 ORDER BY 2 DESC", p)
 
 
-def per_grid(s: Session, grids, *, lang: str = "zh") -> pd.DataFrame:
+def per_grid(s: Session, grids, *, lang: str = "zh", tz: str) -> pd.DataFrame:
     where, p = _scope(grids)
     return _frame(s, f"SELECT coalesce(i.grid_code, '—'), count(*) FROM incidents i WHERE {where} "
                      "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 30", p)
 
 
-def resolution_time(s: Session, grids, *, lang: str = "zh") -> pd.DataFrame:
+def resolution_time(s: Session, grids, *, lang: str = "zh", tz: str) -> pd.DataFrame:
     """Closed incidents by hours from report to close, in ``RESOLUTION_BINS_H`` classes."""
     where, p = _scope(grids)
     edges = list(RESOLUTION_BINS_H)
@@ -73,22 +74,24 @@ def resolution_time(s: Session, grids, *, lang: str = "zh") -> pd.DataFrame:
     return pd.DataFrame({"label": labels, "count": [counts.get(i + 1, 0) for i in range(len(labels))]})
 
 
-def on_time(s: Session, grids, *, lang: str = "zh") -> pd.DataFrame:
-    """On-time rate per month of dispatch over the last 12 months (``app.incidents.queries.on_time_rate``)."""
+def on_time(s: Session, grids, *, lang: str = "zh", tz: str) -> pd.DataFrame:
+    """On-time rate per month of dispatch (months of the district's zone ``tz``) over the last 12 months
+    (``app.incidents.queries.on_time_rate``)."""
     from app.incidents.queries import on_time_rate
 
-    now = datetime.now(timezone.utc)
-    start = datetime(now.year - 1, now.month, 1, tzinfo=timezone.utc)
+    zone = ZoneInfo(tz)
+    now = datetime.now(zone)
+    start = datetime(now.year - 1, now.month, 1, tzinfo=zone)
     rows = []
     while start <= now:
-        end = (start + timedelta(days=32)).replace(day=1)
+        end = (start.replace(tzinfo=None) + timedelta(days=32)).replace(day=1, tzinfo=zone)
         rate = on_time_rate(s, start, end, grids)
         rows.append((start.strftime("%Y-%m"), None if rate is None else round(100 * rate, 1)))
         start = end
     return pd.DataFrame(rows, columns=["label", "percent"])
 
 
-def camera_status(s: Session, grids, *, lang: str = "zh") -> pd.DataFrame:
+def camera_status(s: Session, grids, *, lang: str = "zh", tz: str) -> pd.DataFrame:
     where, p = _scope(grids, "grid_code")
     return _frame(s, f"SELECT status, count(*) FROM cameras WHERE {where} GROUP BY 1 ORDER BY 1", p)
 
@@ -98,8 +101,9 @@ TABLES = {"per_month": per_month, "per_category": per_category, "per_street": pe
           "on_time_rate": on_time, "camera_status": camera_status}
 
 
-def all_tables(s: Session, grids, *, lang: str = "zh") -> dict[str, pd.DataFrame]:
-    return {name: fn(s, grids, lang=lang) for name, fn in TABLES.items()}
+def all_tables(s: Session, grids, *, lang: str = "zh", tz: str) -> dict[str, pd.DataFrame]:
+    """Every table, months and days in the district's zone ``tz``."""
+    return {name: fn(s, grids, lang=lang, tz=tz) for name, fn in TABLES.items()}
 
 
 def table_csv(frame: pd.DataFrame) -> bytes:

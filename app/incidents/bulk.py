@@ -6,9 +6,9 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 
-def load_incidents(session: Session, path: Path) -> int:
+def load_incidents(session: Session, path: Path, settings) -> int:
     """Import ``path`` (all-or-nothing, idempotent by external_id); returns the number of rows in it."""
     from app.incidents.importer import import_incidents
 
-    report = import_incidents(session, path, on_error="reject", actor="load-demo")
+    report = import_incidents(session, path, on_error="reject", actor="load-demo", settings=settings)
     return report.rows

@@ -29,7 +29,8 @@ REPORT_COLUMNS = ["member_id", "member_name", "grid_code", "day", "points", "min
 
 
 def district_zone(settings) -> ZoneInfo:
-    return ZoneInfo(getattr(settings, "timezone", None) or "Asia/Shanghai")
+    """The district's time zone, from the deployment's settings (its district context)."""
+    return settings.district.tz
 
 
 def _day_bounds(day_from: date, day_to: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -57,7 +58,7 @@ def _track_m(xy: np.ndarray, at: np.ndarray, cap_s: float) -> shapely.Geometry:
     return shapely.union_all(parts)
 
 
-def patrol_report(session: Session, day_from: date, day_to: date, grid_codes=None, *, settings=None,
+def patrol_report(session: Session, day_from: date, day_to: date, grid_codes=None, *, settings,
                   gap_cap_min: float = GAP_CAP_MIN, buffer_m: float = BUFFER_M) -> pd.DataFrame:
     """Per member, assigned grid and day in [day_from, day_to] (district time): see the module docstring.
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.settings import DISTRICT
+
 from camera_registry.gb28181 import (CAMERA_TYPES, INDUSTRIES, InvalidDeviceId, DeviceId, is_camera_type,
                                      parse_device_id)
 
@@ -48,7 +50,7 @@ def test_blanks_around_are_ignored():
 ])
 def test_invalid_ids_name_the_segment_and_why(code, segment, words):
     with pytest.raises(InvalidDeviceId) as info:
-        parse_device_id(code)
+        parse_device_id(code, DISTRICT.camera_centre_code)
     assert info.value.segment == segment
     assert words in str(info.value)
     assert isinstance(info.value, ValueError)
@@ -64,7 +66,7 @@ def test_centre_prefix_is_a_parameter():
     assert parse_device_id(code, centre="510304").unit == "01"
     assert parse_device_id("44030600001320000001", centre=None).county == "440306"
     with pytest.raises(InvalidDeviceId, match="44030600 is not under the district's centre 51030400"):
-        parse_device_id("44030600001320000001")
+        parse_device_id("44030600001320000001", DISTRICT.camera_centre_code)
 
 
 @pytest.mark.parametrize("value, expected", [

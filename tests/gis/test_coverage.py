@@ -284,7 +284,8 @@ def test_incident_coverage_per_area_with_filters():
     out = coverage.incident_coverage(frame, inc, grid)
     assert out["incidents"].tolist() == [3, 1, 0] and out["seen"].tolist() == [2, 0, 0]
     assert out["share"].iloc[0] == pytest.approx(2 / 3) and np.isnan(out["share"].iloc[2])
-    out = coverage.incident_coverage(frame, inc, grid, categories=["street_order"], start="2025-03-02", end="2025-04-01")
+    out = coverage.incident_coverage(frame, inc, grid, categories=["street_order"], start="2025-03-02", end="2025-04-01",
+                                    tz="Asia/Shanghai")
     assert out["incidents"].tolist() == [1, 0, 0] and out["seen"].tolist() == [0, 0, 0]
 
 

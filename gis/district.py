@@ -1,0 +1,75 @@
+"""The district a deployment serves (区县): its codes, extent, time zone and language, in one object.
+
+``app.config.district_of(settings)`` builds it once at the composition root (the Flask factory, the
+CLI) from the settings, whose defaults are the one place Da'an's facts (510304, centre 51030400, the
+extent, Asia/Shanghai) are written. Everything below takes a ``District`` (or the one field it needs)
+as a parameter; nothing builds its own.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import date
+from functools import cached_property
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+@dataclass(frozen=True)
+class District:
+    """The served district.
+
+    Parameters
+    ----------
+    code : str
+        GB/T 2260 six-digit county code, e.g. ``"510304"``.
+    camera_centre_code : str
+        GB/T 28181 centre code (8 digits: county + grassroots unit) that camera IDs carry.
+    bbox : tuple of float
+        Extent (west, south, east, north), lon/lat in EPSG:4326.
+    margin_m : float
+        How far outside ``bbox`` (metres) a coordinate may lie before it is refused.
+    timezone : str
+        IANA zone of the district (dates shown, local dates read without an offset).
+    language : str
+        Default interface language, ``"zh"`` or ``"en"``.
+    data_start : datetime.date
+        The earliest date an incident or a patrol point may carry.
+    """
+
+    code: str
+    camera_centre_code: str
+    bbox: tuple[float, float, float, float]
+    margin_m: float
+    timezone: str
+    language: str = "zh"
+    data_start: date = date(2010, 1, 1)
+
+    def __post_init__(self):
+        problems = []
+        if not re.fullmatch(r"[0-9]{6}", self.code or "", re.ASCII):
+            problems.append(f"district_code {self.code!r} is not a six-digit GB/T 2260 code")
+        if not re.fullmatch(r"[0-9]{8}", self.camera_centre_code or "", re.ASCII) \
+                or not self.camera_centre_code.startswith(self.code or "-"):
+            problems.append(f"camera_centre_code {self.camera_centre_code!r} must be 8 digits starting with "
+                            f"the district code {self.code!r}")
+        w, s, e, n = (tuple(self.bbox) + (math.nan,) * 4)[:4]
+        if len(tuple(self.bbox)) != 4 or not all(math.isfinite(v) for v in (w, s, e, n)) \
+                or not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+            problems.append(f"district_bbox {tuple(self.bbox)!r} must be W,S,E,N in degrees with W<E and S<N")
+        if not (math.isfinite(self.margin_m) and self.margin_m >= 0):
+            problems.append(f"extent_margin_m {self.margin_m!r} must be a finite number ≥ 0")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            problems.append(f"timezone {self.timezone!r} is not an IANA time zone name (Region/City)")
+        if self.language not in ("zh", "en"):
+            problems.append(f"language {self.language!r} must be zh or en")
+        if problems:
+            raise ValueError("; ".join(problems))
+        object.__setattr__(self, "bbox", tuple(float(v) for v in self.bbox))
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        """The district's time zone as a ``ZoneInfo``."""
+        return ZoneInfo(self.timezone)
