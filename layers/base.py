@@ -10,7 +10,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import MacroElement
+from branca.element import Element, MacroElement
 from folium.utilities import JsCode
 from jinja2 import Template
 
@@ -129,10 +129,27 @@ def geojson_text(frame: gpd.GeoDataFrame, columns: list[str] | None = None, *,
     if columns is not None:
         props = props[[c for c in columns if c in props.columns]]
     records = props.astype(object).where(props.notna(), None).to_dict("records")
-    features = [f'{{"type":"Feature","geometry":{g or "null"},"properties":{_json(p)}}}'
-                for g, p in zip(shapely.to_geojson(geoms), records)]
+    return collection_text([feature_text(g, _json(p)) for g, p in zip(shapely.to_geojson(geoms), records)], extra)
+
+
+def feature_text(geometry: str | None, properties: str) -> str:
+    """One compact GeoJSON Feature from its geometry and properties JSON texts (null geometry for None)."""
+    return f'{{"type":"Feature","geometry":{geometry or "null"},"properties":{properties}}}'
+
+
+def collection_text(features: list[str], extra: dict | None = None) -> str:
+    """The FeatureCollection of ``feature_text`` strings with ``extra`` members, safe inside ``<script>``:
+    the one writer behind ``geojson_text`` and features whose properties the database wrote."""
     members = "," + _json(extra)[1:-1] if extra else ""
     return _script_safe('{"type":"FeatureCollection","features":[' + ",".join(features) + "]" + members + "}")
+
+
+def point_geojson(lon, lat, *, decimals: int = COORD_DECIMALS) -> np.ndarray:
+    """GeoJSON geometry texts of points at lon/lat arrays (display coordinates, degrees), rounded to
+    ``decimals`` exactly as ``geojson_text`` rounds them."""
+    points = shapely.points(np.round(np.asarray(lon, dtype=float), decimals),
+                            np.round(np.asarray(lat, dtype=float), decimals))
+    return shapely.to_geojson(points)
 
 
 def _plain(value):
@@ -172,10 +189,31 @@ class GeoJsonLayer(MacroElement):
         {% endmacro %}
     """)
 
-    def __init__(self, frame: gpd.GeoDataFrame, columns: list[str] | None, on_each_feature: JsCode, *,
+    def __init__(self, frame: gpd.GeoDataFrame | str, columns: list[str] | None, on_each_feature: JsCode, *,
                  point: dict | None = None):
         super().__init__()
         self._name = "GeoJsonLayer"
-        self.data = geojson_text(frame, columns)
+        # a str is a FeatureCollection already written by collection_text (e.g. built in the database)
+        self.data = frame if isinstance(frame, str) else geojson_text(frame, columns)
         self.on_each_feature = on_each_feature.js_code
         self.point = point
+
+    def render(self, **kwargs):
+        # MacroElement.render wraps the script in Element(text), which compiles the text as a Jinja
+        # template: a "{{ … }}" in any property (a camera's name) would run on the server, and lexing
+        # the embedded features cost ~40 ms a page. The script goes into the page verbatim instead.
+        script = self._template.module.__dict__["script"](self, kwargs)
+        self.get_root().script.add_child(_Verbatim(script), name=self.get_name())
+        for child in self._children.values():
+            child.render(**kwargs)
+
+
+class _Verbatim(Element):
+    """Page text added as it is (never parsed as a template)."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def render(self, **kwargs) -> str:
+        return self.text

@@ -55,26 +55,27 @@ def marker_js():
                              flag=("overdue", OVERDUE_STYLE, "⚠"), slot=SLOT)
 
 
-def incidents(frame: gpd.GeoDataFrame, *, name: str = "事件 incidents", show: bool = True,
+def incidents(frame: gpd.GeoDataFrame | str, *, name: str = "事件 incidents", show: bool = True,
               cluster: bool = True) -> folium.FeatureGroup:
     """Incidents as circle markers, clustered when zoomed out, coloured by state; overdue ones red-ringed.
 
     Parameters
     ----------
-    frame : GeoDataFrame
-        Points in EPSG:4326 with the columns of ``marker_properties``.
+    frame : GeoDataFrame or str
+        Points in EPSG:4326 with the columns of ``marker_properties``, or their FeatureCollection
+        text already written with those properties (``app.dashboards.service.incident_markers``).
     cluster : bool
         Put the markers in a ``MarkerCluster`` (default) so tens of thousands stay usable.
     """
     fg = folium.FeatureGroup(name=name, show=show)
     parent = MarkerCluster(name=name, control=False, options={"disableClusteringAtZoom": 17}).add_to(fg) \
         if cluster else fg
-    data = frame.to_crs(4326)
-    props = marker_properties(data)
+    if not isinstance(frame, str):
+        data = frame.to_crs(4326)
+        frame = gpd.GeoDataFrame(marker_properties(data), geometry=data.geometry.to_numpy(), crs=4326)
     # each marker owns its popup: a cluster takes the markers out of the GeoJSON group, so a popup
     # bound on the group would never open. The layer exists even when empty: live updates use it.
-    GeoJsonLayer(gpd.GeoDataFrame(props, geometry=data.geometry.to_numpy(), crs=4326), None, marker_js(),
-                 point=POINT).add_to(parent)
+    GeoJsonLayer(frame, None, marker_js(), point=POINT).add_to(parent)
     return fg
 
 
