@@ -35,7 +35,7 @@ _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1
 # ISO 8601 date or date-time with an optional offset. A space before the offset is a '+' that the
 # client forgot to percent-encode (``+08:00`` in a query string reads as `` 08:00``).
 _DATETIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?"
-                       r"(?:(Z)|([+\- ])(\d{2}):?(\d{2}))?", re.IGNORECASE)
+                       r"(?:(Z)|([+\- ])(\d{2}):?(\d{2}))?", re.IGNORECASE | re.ASCII)
 DATE_HINT = "an ISO 8601 date-time such as 2025-03-01T08:30:00+08:00 (without an offset: the district's zone)"
 
 
