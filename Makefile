@@ -39,8 +39,10 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 	  { echo "gridwatch needs Python 3.11+ (set PYTHON=/path/to/python3.11)"; exit 1; }
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV) || { echo "python venv failed: apt-get install python3-venv"; exit 1; }
-	$(PY) -m pip install -q --upgrade pip setuptools wheel
-	$(PY) -m pip install -q -e '.[test]'
+	@mkdir -p var
+	@echo "installing gridwatch and its dependencies into $(VENV) (log: var/pip.log)"
+	@{ $(PY) -m pip install -q --upgrade pip setuptools wheel && $(PY) -m pip install -q -e '.[test]'; } \
+	  > var/pip.log 2>&1 || { cat var/pip.log; echo "pip install failed (see above)"; exit 1; }
 	@touch $@
 
 db: venv
