@@ -19,6 +19,7 @@ from gis.errors import NotFound
 from layers.base import shift_lonlat, to_display
 
 SEEING_RADIUS_M = 600.0  # no camera in the registry sees farther than this (range_m is at most a few hundred m)
+SEARCH_MAX = 100         # longest search text (characters); a longer one is refused, not cut
 
 
 def _cameras_near(s: Session, lon: float, lat: float, grids=None) -> gpd.GeoDataFrame:
@@ -83,7 +84,7 @@ def incident_detail(s: Session, user, incident_id: int, grids, *, basemap: str, 
 
 def _actions(s: Session, user, incident_id: int) -> list[str]:
     from app.incidents.models import Incident
-    from app.incidents.workflow import allowed_actions
+    from app.incidents.service import allowed_actions
 
     return list(allowed_actions(s.get(Incident, incident_id), user))
 
@@ -91,9 +92,10 @@ def _actions(s: Session, user, incident_id: int) -> list[str]:
 def search(s: Session, q: str, grids, *, basemap: str, limit: int = 10) -> list[dict]:
     """Incidents (number or address), cameras (ID or name) and grids (code or name) matching ``q``.
 
-    Each hit: ``kind``, ``id``, ``label`` and display ``lon``/``lat`` to fly to.
+    Each hit: ``kind``, ``id``, ``label`` and display ``lon``/``lat`` to fly to. ``q`` has been checked
+    by the caller (``gis.text``, at most ``SEARCH_MAX`` characters).
     """
-    q = (q or "").strip()[:100]
+    q = (q or "").strip()
     if not q:
         return []
     like = "%" + q.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"

@@ -36,7 +36,7 @@ def members(s: Session, user, grids) -> list[dict]:
 
 def open_incidents(s: Session, user, grids, *, lang: str = "zh") -> list[dict]:
     from app.incidents.models import Incident
-    from app.incidents.workflow import allowed_actions
+    from app.incidents.service import allowed_actions
 
     name = "k.name_en" if lang == "en" else "k.name_zh"
     rows = s.execute(text(

@@ -4,13 +4,18 @@ Each route checks the role, works out the grids the user may see, and calls one 
 """
 from __future__ import annotations
 
+from datetime import date
+
 from flask import (Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for)
+from sqlalchemy import select
 
 from app import web
 from app.accounts.auth import (current_user, home_endpoint, login_required, role_required, visible_grid_codes)
 from app.dashboards import details, grid_view, pages, planning, service, stats
+from app.dashboards.params import MAX_ID, Params, display_to_wgs84, parse_filter, parse_spot
 from app.i18n import current_language
-from gis.errors import InvalidData
+from gis.codes import GRID
+from gis.errors import NotFound
 
 bp = Blueprint("dashboards", __name__)
 
@@ -18,16 +23,49 @@ OPERATOR_ROLES = ("operator", "admin")
 PLANNER_ROLES = ("planner", "admin")
 
 
+@bp.app_template_filter("localtime")
+def localtime(value) -> str:
+    """Jinja filter ``{{ t|localtime }}``: an aware time as ``YYYY-MM-DD HH:MM`` in the district's zone (the
+    ``timezone`` setting), as the map and the detail panel show it; ``—`` for none. Every template shows
+    times through this one filter."""
+    shown = service.iso_minute(value, web.settings().timezone)
+    return "—" if shown is None else shown
+
+
 def _lang() -> str:
     return current_language(web.settings().language)
 
 
+def _params(args=None) -> Params:
+    """Checked readers over this request's arguments, dates bounded by the district's first data day."""
+    st = web.settings()
+    return Params(request.args if args is None else args, earliest=date.fromisoformat(st.data_start_date),
+                  tz=st.timezone)
+
+
+def _filter():
+    """The incident filter of this request's arguments (every value checked; categories against the table)."""
+    from app.incidents.models import Category
+
+    st = web.settings()
+    return parse_filter(request.args, basemap=st.basemap,
+                        categories=set(web.db_session().scalars(select(Category.code))),
+                        earliest=date.fromisoformat(st.data_start_date), tz=st.timezone)
+
+
 def _page_marker_cap() -> int:
     # tests and small screens may ask for fewer markers; never more than the server's cap
-    try:
-        return max(0, min(int(request.args.get("max", service.PAGE_MARKERS)), service.PAGE_MARKERS))
-    except ValueError:
-        raise InvalidData("max: a whole number of markers") from None
+    p = _params()
+    cap = p.integer("max", lo=0, hi=service.PAGE_MARKERS, default=service.PAGE_MARKERS)
+    p.done()
+    return cap
+
+
+def _incident_id(incident_id: int) -> int:
+    # the route's int converter takes any length of digits; no stored incident has a larger number
+    if not 1 <= incident_id <= MAX_ID:
+        raise NotFound(f"incident {incident_id} not found")
+    return incident_id
 
 
 @bp.get("/dashboard")
@@ -40,7 +78,7 @@ def home():
 @role_required(*OPERATOR_ROLES)
 def operator():
     st, s, lang = web.settings(), web.db_session(), _lang()
-    flt = service.parse_filter(request.args, basemap=st.basemap)
+    flt = _filter()
     parts = pages.incident_map(s, st, flt, None, lang=lang, max_markers=_page_marker_cap())
     return render_template("dashboards/operator.html", parts=parts, flt=flt, options=stats.filter_options(s, lang),
                            page="operator")
@@ -52,8 +90,11 @@ def grid():
     st, s, lang, user = web.settings(), web.db_session(), _lang(), current_user()
     grids = visible_grid_codes(user)
     if grids is None:  # an admin looks at one grid at a time
-        grids = grid_view.admin_grid(s, request.args.get("grid"))
-    flt = service.parse_filter(request.args, basemap=st.basemap)
+        p = _params()
+        code = p.code("grid", GRID)
+        p.done()
+        grids = grid_view.admin_grid(s, code)
+    flt = _filter()
     parts = pages.incident_map(s, st, flt, grids, lang=lang, max_markers=_page_marker_cap())
     return render_template("dashboards/grid.html", parts=parts, flt=flt, page="grid",
                            data=grid_view.grid_lead_data(s, user, grids, lang=lang, settings=st))
@@ -70,6 +111,9 @@ def planner():
 @bp.get("/dashboard/planner/coverage.<fmt>")
 @role_required(*PLANNER_ROLES)
 def coverage_download(fmt: str):
+    p = _params({"format": fmt})
+    p.choice("format", planning.FORMATS)
+    p.done()
     body, mimetype = planning.coverage_file(web.db_session(), fmt)
     return Response(body, mimetype=mimetype,
                     headers={"Content-Disposition": f"attachment; filename=coverage-by-grid.{fmt}"})
@@ -78,12 +122,9 @@ def coverage_download(fmt: str):
 @bp.get("/api/coverage/plan")
 @role_required(*PLANNER_ROLES)
 def coverage_plan():
-    try:
-        k = int(request.args.get("k", "5"))
-    except ValueError:
-        raise InvalidData("k: a whole number of new sites, 1–50") from None
-    if not 1 <= k <= 50:
-        raise InvalidData("k: a whole number of new sites, 1–50")
+    p = _params()
+    k = p.integer("k", lo=1, hi=50, default=5)
+    p.done()
     return jsonify(planning.what_if(web.db_session(), k, basemap=web.settings().basemap))
 
 
@@ -91,7 +132,7 @@ def coverage_plan():
 @login_required
 def statistics():
     s, user, lang = web.db_session(), current_user(), _lang()
-    tables = stats.all_tables(s, visible_grid_codes(user), lang=lang)
+    tables = stats.all_tables(s, visible_grid_codes(user), lang=lang, tz=web.district().timezone)
     return render_template("dashboards/stats.html", tables=tables, charts=stats.charts(tables), page="stats")
 
 
@@ -101,7 +142,7 @@ def statistics_csv(name: str):
     s, user, lang = web.db_session(), current_user(), _lang()
     if name not in stats.TABLES:
         abort(404)
-    body = stats.table_csv(stats.TABLES[name](s, visible_grid_codes(user), lang=lang))
+    body = stats.table_csv(stats.TABLES[name](s, visible_grid_codes(user), lang=lang, tz=web.district().timezone))
     return Response(body, mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f"attachment; filename={name}.csv"})
 
@@ -110,7 +151,7 @@ def statistics_csv(name: str):
 @login_required
 def api_incidents():
     st, user = web.settings(), current_user()
-    flt = service.parse_filter(request.args, basemap=st.basemap)
+    flt = _filter()
     return Response(service.incident_geojson(web.db_session(), flt, visible_grid_codes(user), basemap=st.basemap,
                                              tz=st.timezone, lang=_lang()), mimetype="application/json")
 
@@ -120,21 +161,42 @@ def api_incidents():
 def api_incident(incident_id: int):
     user = current_user()
     st = web.settings()
-    return jsonify(details.incident_detail(web.db_session(), user, incident_id, visible_grid_codes(user),
+    return jsonify(details.incident_detail(web.db_session(), user, _incident_id(incident_id), visible_grid_codes(user),
                                            basemap=st.basemap, tz=st.timezone, lang=_lang()))
 
 
 @bp.post("/api/incidents/<int:incident_id>/actions")
 @login_required
 def api_incident_action(incident_id: int):
-    """Take a workflow action: JSON ``{"action", "note"}`` (header X-CSRF-Token) or a form (field csrf_token)."""
+    """Take a workflow action: JSON ``{"action", "note"}`` (header X-CSRF-Token) or a form (field csrf_token).
+
+    A ``move`` also sends the new spot, ``lon``/``lat`` in display coordinates (GCJ-02 on an Amap
+    basemap), as ``/api/cameras/seeing`` takes them; ``reassign`` may name ``member_id``. The note is
+    checked by the incident service (``gis.text``; required for comment and move).
+    """
+    from app.incidents import workflow
     from app.incidents.service import transition
 
     s, user = web.db_session(), current_user()
+    incident_id = _incident_id(incident_id)
     payload = request.get_json(silent=True) if request.is_json else request.form
-    action, note = (payload or {}).get("action", ""), (payload or {}).get("note") or None
+    if not hasattr(payload, "get"):  # a JSON array, number or string: not an action
+        payload = {}
     details.incident_detail_scope(s, incident_id, visible_grid_codes(user))
-    inc = transition(s, incident_id, action, user, note)
+    p = _params(payload)
+    action = p.choice("action", workflow.ACTIONS)
+    if action is None and not p.errors:
+        p.bad("action", f"is required: one of {', '.join(workflow.ACTIONS)}")
+    kw = {}
+    if action == "move":
+        spot = p.spot()
+        if spot is not None:
+            kw["lon"], kw["lat"] = display_to_wgs84(*spot, web.settings().basemap)
+    member = p.integer("member_id", lo=1, hi=MAX_ID)
+    if member is not None:
+        kw["member_id"] = member
+    p.done()
+    inc = transition(s, incident_id, action, user, payload.get("note"), **kw)
     s.commit()
     if request.is_json:
         return jsonify({"id": inc.id, "state": inc.state})
@@ -142,8 +204,11 @@ def api_incident_action(incident_id: int):
 
 
 def _back(default: str) -> str:
+    # a same-site path only: no scheme-relative //host, no backslash, no control character or blank
     ref = request.form.get("next") or ""
-    return ref if ref.startswith("/") and not ref.startswith("//") else default
+    if ref.startswith("/") and not ref.startswith("//") and not any(c == "\\" or c <= " " for c in ref):
+        return ref
+    return default
 
 
 @bp.get("/api/cameras/seeing")
@@ -151,13 +216,15 @@ def _back(default: str) -> str:
 def api_cameras_seeing():
     """The cameras that see a spot (``lon``, ``lat`` in display coordinates) and their view cones."""
     st = web.settings()
-    lon, lat = service.parse_spot(request.args, basemap=st.basemap)
+    lon, lat = parse_spot(request.args, basemap=st.basemap)
     return jsonify(details.cameras_seeing_spot(web.db_session(), lon, lat, st.basemap))
 
 
 @bp.get("/api/search")
 @login_required
 def api_search():
-    user = current_user()
-    return jsonify(details.search(web.db_session(), request.args.get("q", ""), visible_grid_codes(user),
+    user, p = current_user(), _params()
+    q = p.text("q", max_len=details.SEARCH_MAX)
+    p.done()
+    return jsonify(details.search(web.db_session(), q or "", visible_grid_codes(user),
                                   basemap=web.settings().basemap))

@@ -8,7 +8,6 @@ in ``app.incidents.queries`` and are re-exported here.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from functools import lru_cache
 
 import numpy as np
 from sqlalchemy import select, text
@@ -18,19 +17,12 @@ from app.incidents import workflow
 from app.incidents.models import OPEN_STATES, PRIORITIES, SOURCES, Category, Incident, IncidentEvent
 from app.incidents.queries import (incident_timeline, is_overdue, list_incidents, count_incidents,  # noqa: F401
                                    on_time_rate)
-from gis.errors import Forbidden, IllegalTransition, InvalidData, NotFound, RowError
+from gis.errors import Forbidden, GridwatchError, IllegalTransition, InvalidData, NotFound, RowError
+from gis.text import check_text, column_length
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-@lru_cache(maxsize=1)
-def default_settings():
-    """The process's settings (defaults, gridwatch.toml, environment), for callers given none."""
-    from app.config import Settings
-
-    return Settings()
 
 
 def actor_name(actor) -> str:
@@ -55,13 +47,13 @@ def locate(session: Session, lon: float, lat: float) -> tuple[str, str]:
     return grid, community
 
 
-def to_wgs84(lon, lat, crs: str) -> tuple[float, float]:
-    """One coordinate pair in ``crs`` (wgs84, cgcs2000, gcj02, bd09, EPSG:…) → WGS-84 lon/lat, validated."""
+def to_wgs84(lon, lat, crs: str, district) -> tuple[float, float]:
+    """One coordinate pair in ``crs`` (wgs84, cgcs2000, gcj02, bd09, EPSG:…) → WGS-84 lon/lat, validated
+    against the ``district``'s extent."""
     from gis.crs import parse_coordinates
 
-    s = default_settings()
-    lons, lats, errors, ok = parse_coordinates([str(lon)], [str(lat)], [None], crs=crs, bbox=tuple(s.district_bbox),
-                                               margin_m=s.extent_margin_m)
+    lons, lats, errors, ok = parse_coordinates([str(lon)], [str(lat)], [None], crs=crs, bbox=district.bbox,
+                                               margin_m=district.margin_m)
     if errors or not bool(np.asarray(ok)[0]):
         raise InvalidData(errors or [RowError(None, "lon", f"invalid coordinates ({lon}, {lat})")])
     return float(lons[0]), float(lats[0])
@@ -91,21 +83,84 @@ def user_may_act_on(incident: Incident, user) -> bool:
     return session is not None and incident.grid_code in lead_grids(session, user)
 
 
-def _check_allowed(incident: Incident, action: str, user) -> None:
+def refusal(incident: Incident, action: str, user, *, may_act: bool | None = None) -> GridwatchError | None:
+    """Why ``user`` may not take ``action`` on ``incident`` now, or None: the one permission rule.
+
+    The action must exist, the role must allow it (``workflow.ROLE_ACTIONS``), a grid lead must lead the
+    incident's grid, and the state (and duplicate flag) must allow it. ``may_act`` is the grid answer
+    when the caller already has it (``allowed_actions`` asks once for all actions).
+    """
     if action not in workflow.ACTIONS:
-        raise IllegalTransition(f"unknown action {action!r}; actions are {', '.join(workflow.ACTIONS)}")
+        return IllegalTransition(f"unknown action {action!r}; actions are {', '.join(workflow.ACTIONS)}")
     if action not in workflow.ROLE_ACTIONS.get(user.role, frozenset()):
-        raise Forbidden(f"role {user.role!r} may not {action} incidents")
-    if not user_may_act_on(incident, user):
-        raise Forbidden(f"incident {incident.id} lies in grid {incident.grid_code}, which {actor_name(user)} does "
-                        "not lead")
+        return Forbidden(f"role {user.role!r} may not {action} incidents")
+    if not (user_may_act_on(incident, user) if may_act is None else may_act):
+        return Forbidden(f"incident {incident.id} lies in grid {incident.grid_code}, which {actor_name(user)} does "
+                         "not lead")
     legal = workflow.legal_actions(incident.state, incident.duplicate_status)
     if action not in legal:
         why = (" (it is not flagged as a suspected duplicate)"
                if action in workflow.NEEDS_SUSPECTED_DUPLICATE and workflow.next_state(incident.state, action)
                else "")
-        raise IllegalTransition(f"incident {incident.id} is {incident.state!r}: cannot {action}{why}; "
-                                f"allowed now: {', '.join(legal) or 'nothing (final state)'}")
+        return IllegalTransition(f"incident {incident.id} is {incident.state!r}: cannot {action}{why}; "
+                                 f"allowed now: {', '.join(legal) or 'nothing (final state)'}")
+    return None
+
+
+def allowed_actions(incident: Incident, user) -> list[str]:
+    """The actions ``user`` may take on ``incident`` now, in ``workflow.ACTIONS`` order (``refusal`` is None).
+
+    Parameters
+    ----------
+    incident : Incident
+        A persistent incident (its session is used to look up the grids a grid lead leads).
+    user : app.accounts.models.User
+        The account asking.
+    """
+    may_act = user_may_act_on(incident, user)
+    return [a for a in workflow.ACTIONS if refusal(incident, a, user, may_act=may_act) is None]
+
+
+def _check_allowed(incident: Incident, action: str, user) -> None:
+    problem = refusal(incident, action, user)
+    if problem is not None:
+        raise problem
+
+
+#: a note's size limit comes from the column (None while ``incident_events.note`` is ``Text``)
+NOTE_MAX = column_length(IncidentEvent.__table__.c.note)
+
+
+def _checked_note(note, *, required: str | None = None) -> str | None:
+    """The note stripped, or None when blank; refuses non-text, NUL/control/bidi characters and over-long
+    notes, and a blank note when ``required`` (the reason to give) is set."""
+    if note is not None and not isinstance(note, str):
+        raise InvalidData(RowError(None, "note", f"must be text, not {type(note).__name__}"))
+    problem = check_text(note, "note", max_len=NOTE_MAX, multiline=True)
+    if problem is not None:
+        raise InvalidData(problem)
+    note = (note or "").strip() or None
+    if note is None and required:
+        raise InvalidData(RowError(None, "note", required))
+    return note
+
+
+def _checked_spot(kw: dict) -> tuple[float, float]:
+    """The WGS-84 ``lon``/``lat`` of a move, each a finite number in range; InvalidData naming what is wrong."""
+    errors, out = [], []
+    for name, limit in (("lon", 180.0), ("lat", 90.0)):
+        value = kw.get(name)
+        try:
+            v = float(value)
+            if isinstance(value, bool) or not -limit <= v <= limit:  # also refuses NaN
+                raise ValueError
+            out.append(v)
+        except (TypeError, ValueError):
+            errors.append(RowError(None, name, "a move needs the new spot: give lon and lat in degrees"
+                                   if value is None else f"{value!r} is not a degree between -{limit:g} and {limit:g}"))
+    if errors:
+        raise InvalidData(errors)
+    return out[0], out[1]
 
 
 def _event(incident: Incident, actor, action: str, from_state, to_state, note=None, at=None) -> IncidentEvent:
@@ -154,14 +209,14 @@ def report_incident(session: Session, *, category: str, source: str, description
                     crs: str = "wgs84", address: str | None = None, priority: str = "normal",
                     reporter_name: str | None = None, reporter_phone: str | None = None,
                     reporter_email: str | None = None, actor, reported_at: datetime | None = None,
-                    external_id: str | None = None, media_url: str | None = None, settings=None) -> Incident:
+                    external_id: str | None = None, media_url: str | None = None, settings) -> Incident:
     """Store a new incident (事件上报) in state ``reported``, geocoded to its grid and community.
 
     ``lon``/``lat`` are in ``crs`` (WGS-84 by default) and stored as WGS-84. A report of the same
     category within ``duplicate_radius_m`` and ``duplicate_window_h`` (settings) of an open incident
-    is linked to it as a suspected duplicate, for a person to confirm or reject.
+    is linked to it as a suspected duplicate, for a person to confirm or reject. ``settings`` are the
+    deployment's (built once at the composition root): its district and duplicate thresholds.
     """
-    settings = settings or default_settings()
     problems = []
     if source not in SOURCES:
         problems.append(RowError(None, "source", f"{source!r} is not one of {', '.join(SOURCES)}"))
@@ -171,7 +226,7 @@ def report_incident(session: Session, *, category: str, source: str, description
         raise InvalidData(problems)
     _category(session, category)
     if crs.lower() not in ("wgs84", "epsg:4326"):
-        lon, lat = to_wgs84(lon, lat, crs)
+        lon, lat = to_wgs84(lon, lat, crs, settings.district)
     lon, lat = float(lon), float(lat)
     if not (np.isfinite(lon) and np.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
         raise InvalidData(RowError(None, "lon", f"({lon}, {lat}) is not a WGS-84 longitude/latitude"))
@@ -205,9 +260,10 @@ def transition(session: Session, incident_id: int, action: str, user, note: str 
         The incident's state does not allow ``action`` (the message names the allowed ones).
     """
     if action == "move":
-        return move_incident(session, incident_id, kw["lon"], kw["lat"], user, note)
+        return move_incident(session, incident_id, kw.get("lon"), kw.get("lat"), user, note)
     inc = get_incident(session, incident_id, lock=True)
     _check_allowed(inc, action, user)
+    note = _checked_note(note, required="a comment needs its text" if action == "comment" else None)
     at = kw.get("at") or _now()
     before, after = inc.state, workflow.next_state(inc.state, action)
     if action in ("dispatch", "reassign"):
@@ -252,18 +308,19 @@ def move_incident(session: Session, incident_id: int, lon: float, lat: float, us
 
     A dispatched or in-progress incident whose grid changes goes back to ``dispatched``, assigned to
     the new grid's lead; the deadline stays (the reporter's clock does not restart). ``note`` (why)
-    is required.
+    is required. Raises ``InvalidData`` naming ``lon``/``lat`` without a spot, ``location`` for a spot
+    outside every grid, ``note`` without a reason; permission is checked first.
     """
-    if not (note or "").strip():
-        raise InvalidData(RowError(None, "note", "say why the incident moves"))
     inc = get_incident(session, incident_id, lock=True)
     _check_allowed(inc, "move", user)
-    grid, community = locate(session, float(lon), float(lat))
+    lon, lat = _checked_spot({"lon": lon, "lat": lat})
+    note = _checked_note(note, required="say why the incident moves")
+    grid, community = locate(session, lon, lat)
     at, before, old_grid = _now(), inc.state, inc.grid_code
-    inc.geom = f"SRID=4326;POINT({float(lon)!r} {float(lat)!r})"
+    inc.geom = f"SRID=4326;POINT({lon!r} {lat!r})"
     inc.grid_code, inc.community_code = grid, community
     inc.updated_at = at
-    text_note = f"{note.strip()} (grid {old_grid} → {grid})" if grid != old_grid else note.strip()
+    text_note = f"{note} (grid {old_grid} → {grid})" if grid != old_grid else note
     _event(inc, user, "move", before, before, text_note, at)
     if grid != old_grid and before in ("dispatched", "in_progress"):
         inc.assignee_id = grid_lead(session, grid)

@@ -38,7 +38,7 @@ _COMMAND_CENTRE = frozenset({"accept", "void", "dispatch", "pass_check", "fail_c
                              "confirm_duplicate", "reject_duplicate", "comment"})
 
 #: Account role → the actions it may take. Grid leads act only on incidents of grids they lead
-#: (checked by the service); they do the work (start, resolve) but do not open, dispatch or check
+#: (the whole rule, role + grid + state, is ``app.incidents.service.refusal``); they do the work (start, resolve) but do not open, dispatch or check
 #: cases, so the 督查 check stays independent of the people who did the work.
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(ACTIONS),
@@ -71,21 +71,3 @@ def legal_actions(state: str, duplicate_status: str | None = None) -> list[str]:
         out.append(action)
     return out
 
-
-def allowed_actions(incident, user) -> list[str]:
-    """The actions ``user`` may take on ``incident`` now (state, role and, for grid leads, their grids).
-
-    Parameters
-    ----------
-    incident : app.incidents.models.Incident
-        A persistent incident (its session is used to look up the grids a grid lead leads).
-    user : app.accounts.models.User
-        The account asking.
-    """
-    from app.incidents.service import user_may_act_on
-
-    role_ok = ROLE_ACTIONS.get(user.role, frozenset())
-    candidates = [a for a in legal_actions(incident.state, incident.duplicate_status) if a in role_ok]
-    if candidates and not user_may_act_on(incident, user):
-        return []
-    return candidates

@@ -10,8 +10,10 @@ from sqlalchemy import text
 from app.accounts.models import User
 from app.incidents import service
 from app.incidents.models import STATES, Incident
-from app.incidents.workflow import ACTIONS, allowed_actions
+from app.incidents.service import allowed_actions
+from app.incidents.workflow import ACTIONS
 from gis.errors import Forbidden, IllegalTransition, InvalidData
+from tests.settings import TEST_SETTINGS
 
 # The loop of DOMAIN.md as the issue states it, written independently of workflow.TRANSITIONS.
 EXPECTED = {
@@ -27,7 +29,7 @@ PATH = {"reported": [], "accepted": ["accept"], "voided": ["void"], "dispatched"
         "in_progress": ["accept", "dispatch", "start"], "resolved": ["accept", "dispatch", "start", "resolve"],
         "closed": ["accept", "dispatch", "start", "resolve", "pass_check"]}
 T0 = datetime(2026, 5, 1, 8, 0, tzinfo=timezone.utc)
-SETTINGS = type("S", (), {"duplicate_radius_m": 50.0, "duplicate_window_h": 24.0})()
+SETTINGS = TEST_SETTINGS.replace(duplicate_radius_m=50.0, duplicate_window_h=24.0)
 
 
 @pytest.fixture

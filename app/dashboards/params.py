@@ -1,0 +1,293 @@
+"""Request parameters of the dashboard routes, read and checked in one place (参数校验).
+
+Every dashboard route reads its query arguments (and an action's JSON or form fields) through
+:class:`Params`: each reader records a ``RowError(None, name, reason)`` for a bad value and returns
+None instead of raising, so :meth:`Params.done` raises one ``InvalidData`` listing every bad
+parameter; ``app/errors.py`` answers it (422 JSON on the APIs, naming each field). Text goes through
+``gis.text``; numbers must be finite and in range; dates lie between the district's ``data_start``
+and a year from today; codes are checked against their code lists. No Flask and no database here.
+"""
+from __future__ import annotations
+
+import math
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from gis.errors import InvalidData, RowError
+from gis.text import check_text
+
+#: how far ahead a date filter may reach (a period that ends next month is a fair question; 9999 is not)
+FUTURE_DAYS = 366
+#: ``since`` is a time the server sent (``now``); a client clock may run a little ahead
+SINCE_AHEAD = timedelta(days=1)
+#: largest value of an ``Integer`` (int4) primary key: a larger incident number cannot exist
+MAX_ID = 2**31 - 1
+
+
+class Params:
+    """Checked readers over one request's arguments (a ``MultiDict`` or a JSON object).
+
+    Parameters
+    ----------
+    args : Mapping
+        ``request.args``, ``request.form`` or a parsed JSON object.
+    earliest : datetime.date
+        The earliest date a date or time parameter may name (the district's ``data_start``).
+    tz : str
+        IANA zone of the district: a date means that day there, a time without an offset is read there.
+    """
+
+    def __init__(self, args, *, earliest: date = date(1970, 1, 1), tz: str = "UTC"):
+        self.args = args if args is not None else {}
+        self.errors: list[RowError] = []
+        self.earliest, self.zone = earliest, ZoneInfo(tz)
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def bad(self, name: str, reason: str) -> None:
+        """Record that parameter ``name`` is wrong, and why."""
+        self.errors.append(RowError(None, name, reason))
+
+    def done(self) -> None:
+        """Raise ``InvalidData`` listing every bad parameter, if any."""
+        if self.errors:
+            raise InvalidData(self.errors)
+
+    def raw(self, name: str):
+        """The value as sent (first of repeated query arguments), None when absent or blank."""
+        value = self.args.get(name)
+        return None if value is None or (isinstance(value, str) and not value.strip()) else value
+
+    def values(self, name: str) -> list:
+        """Every value of a repeatable parameter (``?state=a&state=b``, or a JSON list), blanks dropped."""
+        if hasattr(self.args, "getlist"):
+            got = self.args.getlist(name)
+        else:
+            got = self.args.get(name)
+            got = [] if got is None else got if isinstance(got, list) else [got]
+        return [v for v in got if not (isinstance(v, str) and not v.strip())]
+
+    # -- readers --------------------------------------------------------------------------------
+    def text(self, name: str, *, max_len: int | None, multiline: bool = False, required: bool = False,
+             value=None) -> str | None:
+        """Free text through ``gis.text.check_text`` (NUL, control, bidi and length refused), stripped."""
+        value = self.raw(name) if value is None else value
+        if value is None:
+            if required:
+                self.bad(name, "is required")
+            return None
+        if not isinstance(value, str):
+            self.bad(name, f"must be text, not {type(value).__name__}")
+            return None
+        problem = check_text(value, name, max_len=max_len, multiline=multiline)
+        if problem is not None:
+            self.errors.append(problem)
+            return None
+        return value.strip()
+
+    def integer(self, name: str, *, lo: int, hi: int, default: int | None = None) -> int | None:
+        """A whole number in [lo, hi]; ``default`` when absent."""
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            if isinstance(value, bool) or isinstance(value, float):
+                raise ValueError
+            n = int(value.strip() if isinstance(value, str) else value)
+            if not lo <= n <= hi:
+                raise ValueError
+        except (TypeError, ValueError):
+            self.bad(name, f"{_shown(value)} is not a whole number from {lo} to {hi}")
+            return None
+        return n
+
+    def number(self, name: str, *, lo: float, hi: float, required: bool = False, what: str = "a number"
+               ) -> float | None:
+        """A finite number in [lo, hi] (NaN and infinities refused)."""
+        value = self.raw(name)
+        if value is None:
+            if required:
+                self.bad(name, f"is required: give {what} from {lo:g} to {hi:g}")
+            return None
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            x = float(value.strip() if isinstance(value, str) else value)
+            if not lo <= x <= hi:  # also refuses NaN
+                raise ValueError
+        except (TypeError, ValueError, OverflowError):
+            self.bad(name, f"{_shown(value)} is not {what} from {lo:g} to {hi:g}")
+            return None
+        return x
+
+    def choice(self, name: str, allowed, *, default: str | None = None) -> str | None:
+        """One value of the code list ``allowed``; ``default`` when absent."""
+        value = self.raw(name)
+        if value is None:
+            return default
+        if not isinstance(value, str) or value not in allowed:
+            self.bad(name, f"{_shown(value)} is not one of {', '.join(sorted(allowed))}")
+            return None
+        return value
+
+    def choices(self, name: str, allowed) -> list[str]:
+        """Every value of a repeatable parameter, each one of ``allowed`` (the bad ones are reported)."""
+        good = []
+        for value in self.values(name):
+            if isinstance(value, str) and value in allowed:
+                good.append(value)
+            else:
+                self.bad(name, f"{_shown(value)} is not one of {', '.join(sorted(allowed))}")
+        return good
+
+    def code(self, name: str, kind) -> str | None:
+        """A code of ``gis.codes`` kind ``kind`` (STREET, COMMUNITY, GRID…), checked by its ``validate``."""
+        value = self.raw(name)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            self.bad(name, f"must be text, not {type(value).__name__}")
+            return None
+        try:
+            kind.validate(value)
+        except ValueError as exc:
+            self.bad(name, str(exc))
+            return None
+        return value
+
+    def day(self, name: str) -> datetime | None:
+        """A date ``YYYY-MM-DD`` between ``earliest`` and a year from today, as the start of that day in the
+        district's zone."""
+        value = self.raw(name)
+        if value is None:
+            return None
+        latest = datetime.now(self.zone).date() + timedelta(days=FUTURE_DAYS)
+        try:
+            if not isinstance(value, str):
+                raise ValueError
+            d = date.fromisoformat(value.strip())
+        except ValueError:
+            self.bad(name, f"{_shown(value)} is not a date (YYYY-MM-DD)")
+            return None
+        if not self.earliest <= d <= latest:
+            self.bad(name, f"{d.isoformat()} is outside {self.earliest.isoformat()} … {latest.isoformat()}")
+            return None
+        return datetime.combine(d, time.min, tzinfo=self.zone)
+
+    def moment(self, name: str) -> datetime | None:
+        """An ISO 8601 time between ``earliest`` and a day from now (without an offset: district time)."""
+        value = self.raw(name)
+        if value is None:
+            return None
+        try:
+            if not isinstance(value, str):
+                raise ValueError
+            t = datetime.fromisoformat(value.strip())
+            if t.tzinfo is None:
+                t = t.replace(tzinfo=self.zone)
+            ok = datetime.combine(self.earliest, time.min, tzinfo=self.zone) <= t <= _now() + SINCE_AHEAD
+        except (ValueError, OverflowError):
+            self.bad(name, f"{_shown(value)} is not an ISO time (YYYY-MM-DDTHH:MM[:SS][±HH:MM])")
+            return None
+        if not ok:
+            self.bad(name, f"{value.strip()} is outside {self.earliest.isoformat()} … a day from now")
+            return None
+        return t
+
+    def bbox(self, name: str = "bbox") -> tuple[float, float, float, float] | None:
+        """``W,S,E,N`` in degrees: four finite numbers, −180 ≤ W < E ≤ 180 and −90 ≤ S < N ≤ 90."""
+        value = self.raw(name)
+        if value is None:
+            return None
+        try:
+            if not isinstance(value, str):
+                raise ValueError
+            w, s, e, n = (float(v) for v in value.split(","))
+            if not (all(math.isfinite(v) for v in (w, s, e, n)) and -180 <= w < e <= 180 and -90 <= s < n <= 90):
+                raise ValueError
+        except ValueError:
+            self.bad(name, "use bbox=W,S,E,N in degrees with -180 ≤ W < E ≤ 180 and -90 ≤ S < N ≤ 90")
+            return None
+        return w, s, e, n
+
+    def spot(self, *, required: bool = True) -> tuple[float, float] | None:
+        """``lon`` and ``lat`` in degrees (as sent: the caller converts display coordinates)."""
+        lon = self.number("lon", lo=-180.0, hi=180.0, required=required, what="degrees")
+        lat = self.number("lat", lo=-90.0, hi=90.0, required=required, what="degrees")
+        return None if lon is None or lat is None else (lon, lat)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _shown(value) -> str:
+    """A bad value as a reason quotes it: repr, cut to 40 characters (the value itself may be huge)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "…"
+
+
+# -- the filters and spots the dashboard routes share ------------------------------------------------
+def parse_filter(args, *, basemap: str = "none", categories=None, earliest: date = date(1970, 1, 1),
+                 tz: str = "UTC"):
+    """An ``IncidentFilter`` from request arguments; every bad value is named in one ``InvalidData``.
+
+    ``state`` (repeatable, or ``all``) from ``STATES``; ``category`` (repeatable) from ``categories``
+    (the stored code list; None = not checked); ``start``/``end`` district dates, the end day included;
+    ``street``/``community`` codes; ``since`` an ISO time; ``bbox`` in display coordinates.
+    """
+    from app.dashboards.service import IncidentFilter
+    from app.incidents.models import STATES
+    from gis.codes import COMMUNITY, STREET
+
+    p = Params(args, earliest=earliest, tz=tz)
+    flt = IncidentFilter()
+    states = p.choices("state", set(STATES) | {"all"})
+    if states:
+        flt.states = [] if "all" in states else states
+    flt.categories = p.choices("category", categories) if categories is not None else \
+        [c for c in p.values("category") if isinstance(c, str)]
+    flt.start = p.day("start")
+    end = p.day("end")
+    flt.end = end + timedelta(days=1) if end else None  # the end day is included
+    if flt.start and flt.end and flt.start >= flt.end:
+        p.bad("end", f"{end.date().isoformat()} is before the start {flt.start.date().isoformat()}")
+    flt.street, flt.community = p.code("street", STREET), p.code("community", COMMUNITY)
+    flt.since = p.moment("since")
+    box = p.bbox("bbox")
+    if box is not None:
+        flt.bbox = display_bbox_to_wgs84(box, basemap)
+    p.done()
+    return flt
+
+
+def display_bbox_to_wgs84(bbox, basemap: str) -> tuple[float, float, float, float]:
+    """A bounding box seen on the map back in WGS-84; on a GCJ-02 basemap widened by 1 km so
+    the ~0.5 km shift can never drop an incident at the edge of the view."""
+    from layers.base import display_crs
+
+    w, s, e, n = bbox
+    if display_crs(basemap) == "gcj02":
+        pad = 0.01
+        return w - pad, s - pad, e + pad, n + pad
+    return w, s, e, n
+
+
+def display_to_wgs84(lon: float, lat: float, basemap: str) -> tuple[float, float]:
+    """A spot in display coordinates (GCJ-02 on an Amap basemap, else WGS-84) → WGS-84 lon/lat."""
+    from layers.base import display_crs
+
+    if display_crs(basemap) == "gcj02":
+        from gis.crs import gcj02_to_wgs84
+
+        x, y = gcj02_to_wgs84(lon, lat)
+        return float(x), float(y)
+    return float(lon), float(lat)
+
+
+def parse_spot(args, *, basemap: str = "none") -> tuple[float, float]:
+    """(lon, lat) in WGS-84 from arguments ``lon``/``lat`` given in display coordinates; a missing or
+    impossible value raises InvalidData naming the field."""
+    p = Params(args)
+    spot = p.spot()
+    p.done()
+    return display_to_wgs84(*spot, basemap)
