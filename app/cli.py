@@ -244,27 +244,27 @@ def demo_accounts(c: Context) -> None:
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--workers", type=click.IntRange(1, 64), default=lambda: __import__("app.server").server.DEFAULT_WORKERS,
+              show_default="2 per core", help="worker processes")
+@click.option("--threads", type=click.IntRange(1, 64), default=lambda: __import__("app.server").server.DEFAULT_THREADS,
+              show_default="4", help="threads per worker")
 @pass_ctx
-def serve(c: Context, host: str, port: int, threads: int) -> None:
-    """Serve the web application (waitress: a production WSGI server, pure Python, no reloader).
+def serve(c: Context, host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the web application: gunicorn with WORKERS processes of THREADS threads (docs/deployment.md).
 
-    Behind a reverse proxy (nginx) that terminates TLS, keep ``--host 127.0.0.1``.
+    Behind a reverse proxy (nginx) that terminates TLS, keep ``--host 127.0.0.1``. SIGTERM or Ctrl+C
+    stops it once the running requests are done.
     """
-    import logging
-
-    from waitress.server import create_server
-
     from app import create_app
+    from app.db import Database, database_url, make_engine
+    from app.server import serve as run_server
 
-    logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s")  # waitress reports errors
-    application = create_app(c.settings)
-    server = create_server(application, host=host, port=port, threads=max(1, threads), ident="gridwatch")
-    click.echo(f"gridwatch serving on http://{host}:{port}/  ({threads} threads; Ctrl+C to stop)")
-    try:
-        server.run()  # returns on Ctrl+C / SIGINT once the running requests are done
-    finally:
-        server.close()
+    # one pooled connection per thread of a worker; a burst may open as many again
+    database = Database(make_engine(database_url(c.settings), pool_size=threads, max_overflow=threads))
+    application = create_app(c.settings, database=database)
+    click.echo(f"gridwatch serving on http://{host}:{port}/  ({workers} workers × {threads} threads; "
+               "Ctrl+C to stop)")
+    run_server(application, host=host, port=port, workers=workers, threads=threads, database=database)
     click.echo("stopped")
 
 

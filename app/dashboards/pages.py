@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from app.dashboards import service
 from app.layers_db import district_bounds, read_layer
 from layers import boundaries, cameras as camera_layer, incidents as incident_layer
-from layers.base import GeoJsonLayer, base_map, finish, to_display
+from layers.base import GeoJsonLayer, base_map, collection_text, finish, to_display
 
 
 @dataclass
@@ -69,15 +69,16 @@ def incident_map(s: Session, settings, flt: service.IncidentFilter, grids, *, la
         boundaries.communities(light(read_layer(s, "communities"), basemap)).add_to(m)
     boundaries.grids(light(grid_frame, basemap), show=grids is not None).add_to(m)
     camera_layer.cameras(to_display(_scoped(s, "cameras", grids), basemap)).add_to(m)
-    frame, total = service.incident_frame(s, flt, grids, tz=settings.timezone, limit=max_markers, lang=lang)
-    inc = incident_layer.incidents(to_display(frame, basemap))
+    markers = service.incident_markers(s, flt, grids, basemap=basemap, tz=settings.timezone, lang=lang,
+                                       limit=max_markers)
+    inc = incident_layer.incidents(collection_text(markers.features))
     inc.add_to(m)
     incident_layer.heat(to_display(service.heat_cells(s, flt, grids), basemap), weight="n").add_to(m)
     cones = folium.FeatureGroup(name="视野 view cones", show=True).add_to(m)
     finish(m)
     names = {"incidents": inc.get_name(), "cones": cones.get_name(), "cluster": _descendant(inc, MarkerCluster),
              "markers": _descendant(inc, GeoJsonLayer)}
-    return render_parts(m, names, {"shown": len(frame), "total": total})
+    return render_parts(m, names, {"shown": len(markers.features), "total": markers.total})
 
 
 def _descendant(element, cls) -> str | None:

@@ -1,0 +1,128 @@
+"""``gridwatch serve`` as deployed: gunicorn with N worker processes of M threads, started as a real
+subprocess on a free loopback port, answering over HTTP from every worker, quiet, and stopping cleanly."""
+from __future__ import annotations
+
+import http.cookiejar
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+WORKERS, THREADS = 3, 2
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _children(pid: int) -> set[int]:
+    """PIDs of the direct children of ``pid`` (Linux /proc)."""
+    out: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out |= {int(p) for p in (task / "children").read_text().split()}
+    return out
+
+
+@pytest.fixture(scope="module")
+def account_db(database_factory):
+    """A migrated database with one operator account (committed: the server is another process)."""
+    from app.accounts.service import add_user
+    from app.db import Database
+
+    engine = database_factory("http_server")
+    with Database(engine).session() as s:
+        add_user(s, "op", "correct-horse-9", role="operator")
+    return engine
+
+
+def _start(engine, tmp_path, *args) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+           "GRIDWATCH_VAR_DIR": str(tmp_path / "var"), "GRIDWATCH_CONFIG": str(tmp_path / "none.toml")}
+    proc = subprocess.Popen([sys.executable, "-c", "from app.cli import main; main()", "serve", "--port", str(port),
+                             *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=5) as r:
+                assert r.status == 200 and r.headers["Server"] == "gridwatch"  # no server software named
+                return proc, base
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"server did not start: {proc.communicate()[0][-3000:]}")
+            time.sleep(0.3)
+
+
+def _stop(proc: subprocess.Popen, sig) -> str:
+    proc.send_signal(sig)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    return out
+
+
+def test_workers_answer_and_stop_on_sigterm(account_db, tmp_path):
+    proc, base = _start(account_db, tmp_path, "--workers", str(WORKERS), "--threads", str(THREADS))
+    try:
+        workers = _children(proc.pid)
+        assert len(workers) == WORKERS, workers
+        # log in through the form once, then read with the cookie over fresh connections: whichever
+        # worker answers knows the session (it lives in the database, not in a process)
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        with opener.open(base + "/login", timeout=10) as r:
+            html = r.read().decode()
+        assert r.status == 200 and 'name="csrf-token"' in html
+        token = re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
+        form = urllib.parse.urlencode({"username": "op", "password": "correct-horse-9", "csrf_token": token})
+        with opener.open(base + "/login", data=form.encode(), timeout=10) as r:
+            assert r.status == 200 and "/login" not in r.url, r.url
+        for _ in range(4 * WORKERS):
+            with opener.open(base + "/api/incidents", timeout=10) as r:
+                assert r.status == 200 and r.headers["Content-Type"].startswith("application/json")
+                assert r.read().startswith(b'{"type":"FeatureCollection"')
+    except BaseException:
+        proc.kill()
+        raise
+    out = _stop(proc, signal.SIGTERM)
+    assert not any(Path(f"/proc/{pid}").exists() and "zombie" not in _state(pid) for pid in workers)
+    lines = [line for line in out.splitlines() if line.strip()]
+    # quiet: the address line and "stopped", no boot messages and no access log
+    assert lines[0].startswith(f"gridwatch serving on {base}/") and f"{WORKERS} workers × {THREADS} threads" in lines[0]
+    assert lines[-1] == "stopped" and len(lines) == 2, out
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return "zombie"  # gone
+
+
+def test_default_workers_and_sigint(account_db, tmp_path):
+    """Without options: two workers per core (the documented default), and Ctrl+C stops it."""
+    from app.server import DEFAULT_THREADS, DEFAULT_WORKERS
+
+    assert DEFAULT_WORKERS == 2 * os.cpu_count()
+    proc, base = _start(account_db, tmp_path)
+    try:
+        assert len(_children(proc.pid)) == DEFAULT_WORKERS
+        with urllib.request.urlopen(base + "/api/incidents", timeout=10) as r:
+            pytest.fail(f"an API read without log-in answered {r.status}")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 401
+    except BaseException:
+        proc.kill()
+        raise
+    out = _stop(proc, signal.SIGINT)
+    assert f"{DEFAULT_WORKERS} workers × {DEFAULT_THREADS} threads" in out and out.rstrip().endswith("stopped")
