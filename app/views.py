@@ -1,14 +1,24 @@
-"""The home page (sends each role to its dashboard), health check and the locally served map scripts."""
+"""The home page (sends each role to its dashboard), health check, favicon, language links and the
+locally served map scripts."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, redirect, send_file, url_for
+import logging
+from pathlib import Path
+from urllib.parse import urlencode
+
+from flask import Blueprint, abort, jsonify, redirect, request, send_file, url_for
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from app import web
 from app.accounts.auth import current_user, home_endpoint
 from layers.assets import ASSET_FILES
 
 bp = Blueprint("core", __name__)
+log = logging.getLogger(__name__)
+
+FAVICON = Path(__file__).resolve().parent / "static" / "favicon.ico"
+HEALTH_RETRY_AFTER_S = 10  # a restarted database is usually back within seconds
 
 
 @bp.get("/")
@@ -22,11 +32,29 @@ def home():
 
 @bp.get("/healthz")
 def healthz():
+    """``ok`` (200) or ``unavailable`` (503): the driver's message names sockets and hosts, so it goes to the log."""
     try:
         web.db_session().execute(text("SELECT 1"))
         return jsonify(status="ok", database="reachable")
-    except Exception as exc:  # any driver error means "not reachable"; the message helps the operator
-        return jsonify(status="error", database="unreachable", detail=str(exc).splitlines()[0]), 503
+    except SQLAlchemyError as exc:
+        log.warning("health check: database unreachable: %s", str(exc).splitlines()[0])
+        return (jsonify(status="unavailable", database="unreachable"), 503,
+                {"Retry-After": str(HEALTH_RETRY_AFTER_S)})
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    # browsers ask for it on every page whatever the page links
+    return send_file(FAVICON, mimetype="image/vnd.microsoft.icon", max_age=86400)
+
+
+@bp.app_template_global()
+def lang_url(code: str) -> str:
+    """A link to this page in language ``code``: the same path and query, ``lang`` replaced.
+
+    Query-only (``?…``), so it cannot leave this page, let alone this origin."""
+    kept = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    return "?" + urlencode(kept + [("lang", code)])
 
 
 @bp.get("/vendor/<path:name>")

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.dashboards import service
 from app.layers_db import district_bounds, read_layer
+from app.security import nonce_scripts  # Folium's inline scripts run under the page's CSP nonce
 from layers import boundaries, cameras as camera_layer, incidents as incident_layer
 from layers.base import GeoJsonLayer, base_map, collection_text, finish, to_display
 
@@ -31,8 +32,8 @@ def render_parts(m: folium.Map, names: dict, info: dict | None = None) -> MapPar
     root = m.get_root()
     root.render()
     names = {"map": m.get_name(), **names}
-    return MapParts(head=root.header.render(), body=root.html.render(), script=root.script.render(),
-                    names=names, info=info or {})
+    return MapParts(head=nonce_scripts(root.header.render()), body=root.html.render(),
+                    script=root.script.render(), names=names, info=info or {})
 
 
 DISPLAY_TOLERANCE_DEG = 2e-5  # ~2 m: invisible at district zoom, cuts the vertices of boundaries, arcs, blind spots

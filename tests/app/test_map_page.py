@@ -43,7 +43,7 @@ def test_home_map_loads_nothing_from_outside(client, demo_db):
     html = _home(client, demo_db).get_data(as_text=True)
     assert not EXTERNAL.search(html)
     loaded = re.findall(r"""<(?:script|link)[^>]+(?:src|href)=["']([^"']+)""", html)
-    assert loaded and all(u.startswith("/vendor/") for u in loaded)
+    assert loaded and all(u.startswith(("/vendor/", "/static/", "/favicon.ico")) for u in loaded)  # all local
     # No absolute URL at all, except the SVG/XML namespaces some libraries embed as identifiers.
     others = [u for u in URL.findall(html) if "www.w3.org" not in u]
     assert others == []
