@@ -31,7 +31,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     settings = settings or Settings()
     app = Flask(__name__)
     app.config.update(SECRET_KEY=_secret_key(settings), JSON_AS_ASCII=False, MAX_CONTENT_LENGTH=50 * 2**20,
-                      SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+                      SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_SECURE=settings.cookie_secure)  # true behind TLS: see docs/security.md
     app.json.ensure_ascii = False
     app.extensions["gridwatch.settings"] = settings
     app.extensions["gridwatch.db"] = database or Database.from_settings(settings)
@@ -44,10 +45,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                 s.rollback()
             s.close()
 
-    from app import errors, views
+    from app import errors, security, views
     from app.features import register_blueprints
 
     errors.register(app)
+    security.register(app, settings)
     app.register_blueprint(views.bp)
     register_blueprints(app)
     return app
