@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from app.accounts.models import ACCOUNT_ROLES
 from app.config import Settings
 from gis.errors import ON_ERROR, GridwatchError, InvalidData
 
@@ -208,7 +209,7 @@ def users() -> None:
 
 @users.command("add")
 @click.argument("username")
-@click.option("--role", required=True, type=click.Choice(["admin", "operator", "planner", "grid_lead"]))
+@click.option("--role", required=True, type=click.Choice(ACCOUNT_ROLES))
 @click.option("--grid", "grid_code", help="for grid_lead: the grid whose lead this account is")
 @click.option("--password-stdin", is_flag=True, help="read the password from the first line of stdin")
 @pass_ctx
@@ -224,7 +225,33 @@ def users_add(c: Context, username: str, role: str, grid_code: str | None, passw
 
     with c.db.session() as s:
         user = add_user(s, username, password, role=role, grid_code=grid_code)
-    click.echo(f"user {user.username} ({user.role}) saved")
+    click.echo(f"user {user.username} ({user.role}) saved (a changed password ends the account's log-ins)")
+
+
+@users.command("disable")
+@click.argument("username")
+@pass_ctx
+@report_errors
+def users_disable(c: Context, username: str) -> None:
+    """Disable an account: it can no longer log in and its open sessions end at once."""
+    from app.accounts.service import set_active
+
+    with c.db.session() as s:
+        set_active(s, username, False)
+    click.echo(f"user {username} disabled; its sessions have ended")
+
+
+@users.command("enable")
+@click.argument("username")
+@pass_ctx
+@report_errors
+def users_enable(c: Context, username: str) -> None:
+    """Enable a disabled account again (it logs in anew: ended sessions stay ended)."""
+    from app.accounts.service import set_active
+
+    with c.db.session() as s:
+        set_active(s, username, True)
+    click.echo(f"user {username} enabled")
 
 
 @main.command("demo-accounts")

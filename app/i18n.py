@@ -16,6 +16,18 @@ MESSAGES: dict[str, dict[str, str]] = {
     "username": {"zh": "用户名", "en": "Username"},
     "password": {"zh": "密码", "en": "Password"},
     "bad_login": {"zh": "用户名或密码错误", "en": "Wrong username or password"},
+    "bad_form": {"zh": "输入有误", "en": "Invalid input"},
+    "login_throttled": {"zh": "登录失败次数过多，请 {minutes} 分钟后再试", "en":
+                        "Too many failed log-ins: try again in {minutes} min"},
+    "change_password": {"zh": "修改密码", "en": "Change password"},
+    "current_password": {"zh": "当前密码", "en": "Current password"},
+    "new_password": {"zh": "新密码", "en": "New password"},
+    "new_password_again": {"zh": "再次输入新密码", "en": "New password again"},
+    "wrong_current_password": {"zh": "当前密码不正确", "en": "The current password is wrong"},
+    "password_too_short": {"zh": "密码至少 {n} 个字符", "en": "At least {n} characters"},
+    "passwords_differ": {"zh": "两次输入的新密码不一致", "en": "The two new passwords differ"},
+    "password_changed": {"zh": "密码已修改；其他设备上的登录已全部退出", "en":
+                         "Password changed; every other log-in of this account has ended"},
     "operator": {"zh": "指挥中心", "en": "Command centre"},
     "planner": {"zh": "覆盖规划", "en": "Coverage planning"},
     "grid": {"zh": "我的网格", "en": "My grids"},

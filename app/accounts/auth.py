@@ -1,21 +1,26 @@
 """Log-in sessions, CSRF protection, role checks and data scoping (who sees which grids).
 
-Sessions are Flask's signed cookies holding only the user id; every request reloads the user so a
-deactivated account loses access at once. Every state-changing request of a logged-in session (and
-the log-in form itself) must carry the session's CSRF token, in the form field ``csrf_token`` or the
-``X-CSRF-Token`` header; Open311 (API keys, no cookie) is exempt.
+The Flask session cookie (signed) holds the log-in session's random token (``sid``), the CSRF token and
+the language; never the user id. Every request that asks for the user looks the token up in
+``user_sessions`` (``app.accounts.sessions``): an ended, idle or expired session, or a deactivated
+account, is logged out at once. Every state-changing request of a session (and the log-in form itself)
+must carry the session's CSRF token, in the form field ``csrf_token`` or the ``X-CSRF-Token`` header;
+Open311 (API keys, no cookie) is exempt.
 """
 from __future__ import annotations
 
 import functools
 import hmac
+import re
 import secrets
+from urllib.parse import unquote, urlsplit
 
 from flask import abort, g, redirect, request, session, url_for
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app import web
+from app.accounts import sessions
 from app.accounts.models import User
 from gis.errors import Forbidden
 
@@ -24,21 +29,80 @@ CSRF_EXEMPT_PREFIXES = ("/open311/",)
 DISTRICT_ROLES = ("admin", "operator", "planner")
 HOME_BY_ROLE = {"admin": "dashboards.operator", "operator": "dashboards.operator",
                 "planner": "dashboards.planner", "grid_lead": "dashboards.grid"}
+#: what the session cookie keeps across log-in and log-out (everything else is dropped)
+KEPT_ACROSS_LOGIN = ("lang",)
 
 
 def current_user() -> User | None:
-    """The logged-in, active user of this request, or None."""
+    """The user of this request's live session, or None (computed once per request)."""
     if "gw_user" not in g:
-        uid = session.get("user_id")
-        user = web.db_session().get(User, uid) if uid is not None else None
-        g.gw_user = user if user is not None and user.active else None
+        g.gw_user = _session_user()
     return g.gw_user
 
 
-def log_in(user: User) -> None:
+def _session_user() -> User | None:
+    token = session.get("sid")
+    if not isinstance(token, str):
+        return None
+    s, st = web.db_session(), web.settings()
+    owns_transaction = not s.in_transaction()  # then committing here cannot commit a view's half-done work
+    found = sessions.lookup(s, token, idle_minutes=st.session_idle_minutes, max_hours=st.session_max_hours)
+    if found.dead_reason is not None:
+        sessions.end_by_id(s, found.session_id, found.dead_reason)
+    elif found.needs_touch:
+        sessions.touch(s, found.session_id)
+    if owns_transaction and (found.dead_reason is not None or found.needs_touch):
+        s.commit()
+    if found.user is None:
+        session.pop("sid", None)
+    return found.user
+
+
+def client_addr() -> str:
+    """The client's address as the WSGI server saw it (behind a proxy: the proxy's, unless it is trusted
+    and rewrites ``REMOTE_ADDR``)."""
+    return request.remote_addr or "unknown"
+
+
+def _fresh_cookie() -> None:
+    kept = {k: session[k] for k in KEPT_ACROSS_LOGIN if k in session}
     session.clear()
-    session["user_id"] = user.id
+    session.update(kept)
     session["csrf"] = secrets.token_urlsafe(32)
+
+
+def log_in(user: User) -> None:
+    """Start a server-side session for ``user``. Nothing of the session from before log-in survives but
+    the language: a new token and a new CSRF token (session fixation), and an older live session carried
+    by the same cookie is ended."""
+    s = web.db_session()
+    old = session.get("sid")
+    if isinstance(old, str):
+        sessions.end_session(s, old, "replaced")
+    token = sessions.start_session(s, user, client_addr())
+    _fresh_cookie()
+    session["sid"] = token
+    g.gw_user = user
+
+
+def log_out() -> None:
+    """End this cookie's session in the database (for good) and drop it from the cookie."""
+    token = session.get("sid")
+    if isinstance(token, str):
+        sessions.end_session(web.db_session(), token, "logout")
+    _fresh_cookie()
+    g.gw_user = None
+
+
+def rotate_session(user: User) -> None:
+    """Replace this request's session by a new one of ``user`` (after a password change)."""
+    s = web.db_session()
+    old = session.get("sid")
+    if isinstance(old, str):
+        sessions.end_session(s, old, "rotated")
+    token = sessions.start_session(s, user, client_addr())
+    _fresh_cookie()
+    session["sid"] = token
 
 
 def csrf_token() -> str:
@@ -52,12 +116,48 @@ def check_csrf() -> None:
     """``before_request`` hook: refuse a state-changing request of a session without its token (400)."""
     if request.method in SAFE_METHODS or request.path.startswith(CSRF_EXEMPT_PREFIXES):
         return
-    if session.get("user_id") is None and request.endpoint != "accounts.login":
+    if session.get("sid") is None and request.endpoint != "accounts.login":
         return  # no session to ride on; the view's own auth decides
     sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token") or ""
     expected = session.get("csrf") or ""
     if not expected or not hmac.compare_digest(sent, expected):
         abort(400, description="missing or wrong CSRF token: reload the page and try again")
+
+
+# whitespace (any Unicode space), C0/C1 controls, and the characters browsers drop from URLs
+_DROPPED = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
+NEXT_MAX_LEN = 2000
+
+
+def _same_origin_path(value: str) -> bool:
+    if not value.startswith("/") or value.startswith("//"):
+        return False
+    parts = urlsplit(value)
+    return not parts.scheme and not parts.netloc
+
+
+def safe_next(target) -> str | None:
+    r"""``target`` as a same-origin path to redirect to after log-in, or None (go home).
+
+    Browsers drop tabs and line breaks from URLs and read a backslash as a slash, so ``/%09/evil.com``
+    (a tab) and ``/\evil.com`` lead to ``//evil.com``, another site. The path is therefore judged as a
+    browser would read it: whitespace and control characters removed, backslashes as slashes, and,
+    against encoded variants, also after percent-decoding; it must start with one ``/`` and carry no
+    scheme or host. The cleaned form is returned, so no CR/LF can reach the ``Location`` header."""
+    if not isinstance(target, str) or not target or len(target) > NEXT_MAX_LEN:
+        return None
+    cleaned = _DROPPED.sub("", target.replace("\\", "/"))
+    probe = cleaned
+    for _ in range(3):  # %2F%2F, %252F%252F, … : no decoding depth may turn it into another origin
+        if not _same_origin_path(probe):
+            return None
+        decoded = _DROPPED.sub("", unquote(probe).replace("\\", "/"))
+        if decoded == probe:
+            break
+        probe = decoded
+    else:
+        return None
+    return cleaned
 
 
 def login_required(view):
@@ -93,13 +193,6 @@ def visible_grid_codes(user: User, session_: Session | None = None) -> frozenset
     rows = s.execute(text("SELECT grid_code FROM member_roles WHERE member_id = :m AND role = 'lead'"),
                      {"m": user.member_id}).scalars()
     return frozenset(rows)
-
-
-def check_grid(user: User, grid_code: str | None, session_: Session | None = None) -> None:
-    """Raise Forbidden unless ``user`` may see ``grid_code``."""
-    grids = visible_grid_codes(user, session_)
-    if grids is not None and grid_code not in grids:
-        raise Forbidden("this belongs to another grid")
 
 
 def mask_phone(phone: str | None) -> str | None:
