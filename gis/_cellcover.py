@@ -91,7 +91,7 @@ def build_cover(geoms: np.ndarray, tree, max_cells: int | None) -> SimpleNamespa
     ox0, oy0, ox1, oy1, egid, eleft = _edges(geoms)
     gx0, gy0 = (ox0 - cv.x0) * cv.inv, (oy0 - cv.y0) * cv.inv
     gx1, gy1 = (ox1 - cv.x0) * cv.inv, (oy1 - cv.y0) * cv.inv
-    seg, segs, lmin, rmin, seg_ptr, seg_gid = _segments(n, ox0, oy0, ox1, oy1, egid, eleft)
+    seg, segs, lmin, rmin, seg_ptr, seg_gid, seg_flip = _segments(n, ox0, oy0, ox1, oy1, egid, eleft)
     nseg = len(lmin)
     raw_cell, raw_edge = _touching(gx0, gy0, gx1, gy1, nx)
     key = _unique(raw_cell * nseg + seg[raw_edge])
@@ -100,22 +100,27 @@ def build_cover(geoms: np.ndarray, tree, max_cells: int | None) -> SimpleNamespa
     first = firsts(pc)
     ucells, ustart = pc[first], np.flatnonzero(first)
     segs_in_cell = np.diff(np.append(ustart, len(pc)))
-    # (cell, grid) pairs: every grid owning a segment that touches the cell
+    # (cell, grid) pairs: every grid owning a segment that touches the cell (the exact test's candidates),
+    # and those that change across such a segment (the others are the same all over the cell)
     cnt = seg_ptr[ps + 1] - seg_ptr[ps]
     run, k = _ranges(cnt)
-    gkey = _unique(pc[run] * (n + 1) + seg_gid[seg_ptr[ps[run]] + k])
+    e = seg_ptr[ps[run]] + k
+    pair = pc[run] * (n + 1) + seg_gid[e]
+    gkey, fkey = _unique(pair), _unique(pair[seg_flip[e]])
     bcells, bgid = gkey // (n + 1), gkey % (n + 1)
-    del key, run, k, gkey
+    fcells, fgid = fkey // (n + 1), fkey % (n + 1)
+    del key, run, k, e, pair, gkey, fkey
 
     iv_key0, iv_key1, count, total = _scanline(gx0, gy0, gx1, gy1, egid, nx, cv.ny)
     labels = np.full(nx * cv.ny, n, dtype=np.int32)
     pure = count == 1
     labels[pure] = total[pure]
-    # grids covering a boundary cell's centre without touching it ("hidden"): overlaps, islands
-    inside = _centre_inside(iv_key0, iv_key1, bgid, bcells // nx, bcells % nx, nx, cv.ny)
-    where = np.searchsorted(ucells, bcells)
+    # grids covering a boundary cell's centre that change across none of its segments ("hidden"):
+    # overlaps, islands, a grid around a spike
+    inside = _centre_inside(iv_key0, iv_key1, fgid, fcells // nx, fcells % nx, nx, cv.ny)
+    where = np.searchsorted(ucells, fcells)
     in_count = np.bincount(where, weights=inside, minlength=len(ucells))
-    in_total = np.bincount(where, weights=np.where(inside, bgid, 0), minlength=len(ucells))
+    in_total = np.bincount(where, weights=np.where(inside, fgid, 0), minlength=len(ucells))
     hidden = count[ucells] - np.rint(in_count).astype(np.int64)
     hidden_gid = total[ucells] - np.rint(in_total).astype(np.int64)
 
@@ -154,7 +159,8 @@ def build_cover(geoms: np.ndarray, tree, max_cells: int | None) -> SimpleNamespa
     bmask = ~line[np.searchsorted(ucells, pc)]
     bnum = np.cumsum(~line) - 1
     pb, pbs = bnum[np.searchsorted(ucells, pc[bmask])], ps[bmask]
-    sub, sub_rows = _sub_cover(geoms, cv, boundary, pb, pbs, segs, lmin, rmin, seg_ptr, seg_gid, len(parent_rows))
+    sub, sub_rows = _sub_cover(geoms, cv, boundary, pb, pbs, segs, lmin, rmin, seg_ptr, seg_gid, seg_flip,
+                               len(parent_rows))
     cv.sub = sub
     # row 0 must exist: the query reads it for points whose result comes from elsewhere
     cv.line = np.concatenate([parent_rows, sub_rows, np.zeros(1, dtype=LINE_DTYPE)])
@@ -171,7 +177,7 @@ def _has_vertex(segs, ids, col, row, cv) -> np.ndarray:
     return out
 
 
-def _sub_cover(geoms, cv, boundary, pb, pbs, segs, lmin, rmin, seg_ptr, seg_gid, line0):
+def _sub_cover(geoms, cv, boundary, pb, pbs, segs, lmin, rmin, seg_ptr, seg_gid, seg_flip, line0):
     """Sub-cell labels of the boundary cells and the rows of their line sub-cells.
 
     Returns ``sub`` (int32, ``SUB²`` per boundary cell, row-major: a grid index, ``n`` for none,
@@ -215,7 +221,7 @@ def _sub_cover(geoms, cv, boundary, pb, pbs, segs, lmin, rmin, seg_ptr, seg_gid,
     cnt = cv.ptr[j + 1] - cv.ptr[j]
     run, k = _ranges(cnt)
     g = cv.cand[cv.ptr[j[run]] + k].astype(np.int64)
-    owners = _unique(np.repeat(np.arange(len(lmin)), np.diff(seg_ptr)) * (n + 1) + seg_gid)
+    owners = _unique((np.repeat(np.arange(len(lmin)), np.diff(seg_ptr)) * (n + 1) + seg_gid)[seg_flip])
     q = tseg[run] * (n + 1) + g
     pos = np.minimum(np.searchsorted(owners, q), len(owners) - 1)
     test = (tseg[run] < 0) | (owners[pos] != q)
@@ -254,7 +260,9 @@ def _segments(n, x0, y0, x1, y1, gid, left):
     """Merge identical edges (shared by neighbours) into segments ordered a < b.
 
     Returns each edge's segment id, the segments' (ax, ay, bx, by), the smallest grid left and right
-    of each (``n`` if none), and the grids of each segment (CSR ``ptr``, ``gid``).
+    of each (``n`` if none; only grids that change across it), the grids of each segment (CSR ``ptr``,
+    ``gid``: every grid with an edge on it) and ``flip``, aligned with ``gid``: whether that grid changes
+    across the segment (the even–odd rule: an odd number of its edges lie on it).
     """
     swap = (x0 > x1) | ((x0 == x1) & (y0 > y1))
     ends = np.stack([np.where(swap, x1, x0), np.where(swap, y1, y0), np.where(swap, x0, x1), np.where(swap, y0, y1)])
@@ -266,12 +274,20 @@ def _segments(n, x0, y0, x1, y1, gid, left):
     seg = np.empty(len(order), dtype=np.int64)
     seg[order] = np.cumsum(new) - 1
     nseg = int(new.sum())
+    sseg, sgid = seg[order], gid[order].astype(np.int64)
+    # a grid changes across a segment only if an odd number of its edges lie on it: the two edges of a
+    # zero-width spike (or of two parts sharing an edge) cancel, and that grid is the same on both sides
+    ukey, inv, cnt = np.unique(sseg * (n + 1) + sgid, return_inverse=True, return_counts=True)
+    net = np.bincount(inv, weights=np.where(on_left[order], 1.0, -1.0), minlength=len(ukey))
+    flip = (cnt % 2 == 1)[inv]
+    on_l = flip & (net > 0)[inv]
+    on_r = flip & ~on_l
     lmin = np.full(nseg, n, dtype=np.int64)
     rmin = np.full(nseg, n, dtype=np.int64)
-    np.minimum.at(lmin, seg[on_left], gid[on_left])
-    np.minimum.at(rmin, seg[~on_left], gid[~on_left])
+    np.minimum.at(lmin, sseg[on_l], sgid[on_l])
+    np.minimum.at(rmin, sseg[on_r], sgid[on_r])
     ptr = np.append(np.flatnonzero(new), len(order))
-    return seg, srt[:, new], lmin, rmin, ptr, gid[order].astype(np.int64)
+    return seg, srt[:, new], lmin, rmin, ptr, sgid, flip
 
 
 def _touching(x0, y0, x1, y1, nx: int, eps: float = _EPS_CELL, inside: int | None = None):

@@ -21,7 +21,9 @@ classified once, at build time:
 A point on a boundary shared by several grids gets the smallest code, as ``MIN(code)`` over a
 PostGIS ``ST_Covers`` join would. Interior classification uses an even–odd scanline over all rings,
 so holes and multipolygons need no special case; which side of a segment a grid lies on comes from
-the ring's orientation (shells counter-clockwise, holes clockwise, as GEOS reports them).
+the ring's orientation (shells counter-clockwise, holes clockwise, as GEOS reports them); a grid
+with an even number of edges on one segment (a zero-width spike, two parts sharing an edge) is the
+same on both sides of it.
 """
 from __future__ import annotations
 
@@ -264,11 +266,8 @@ class GridIndex:
             self._metric_tree = STRtree(self._metric_geoms)
         mx, my = metric_transformer().transform(lon, lat)
         pts = shapely.points(mx, my)
-        (pi, gi), dist = self._metric_tree.query_nearest(pts, max_distance=max_m, return_distance=True,
-                                                         all_matches=True)
-        out = np.full(len(lon), -1, dtype=np.int64)
-        ok = dist <= max_m
-        pi, gi = pi[ok], gi[ok]
+        pi, gi = self._metric_tree.query_nearest(pts, max_distance=max_m, all_matches=True)
+        out = np.full(len(lon), -1, dtype=np.int64)   # query_nearest keeps only pairs within max_m (inclusive)
         order = np.lexsort((gi, pi))  # several equally near grids: the smallest code wins
         pi, gi = pi[order], gi[order]
         upi, first = np.unique(pi, return_index=True)
