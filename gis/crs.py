@@ -175,7 +175,7 @@ def parse_crs(text: str | None) -> str:
                "gaode": "gcj02", "bd09": "bd09", "baidu": "bd09"}
     if name in aliases:
         return aliases[name]
-    match = re.fullmatch(r"(?:epsg:)?(\d{4,6})", name)
+    match = re.fullmatch(r"(?:epsg:)?([0-9]{4,6})", name)  # ASCII digits: \d would take ４ or ٤
     if match:
         code = f"EPSG:{match.group(1)}"
         try:
