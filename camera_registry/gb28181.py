@@ -114,7 +114,7 @@ def type_name(type_code: str) -> str | None:
     """English name of a 3-digit device type code, or None when it lies in no reserved range."""
     if type_code in DEVICE_TYPES:
         return DEVICE_TYPES[type_code]
-    if type_code.isdigit():
+    if type_code.isascii() and type_code.isdigit():   # isdigit alone takes ５ or ² (int() refuses ²)
         n = int(type_code)
         for lo, hi, name in TYPE_RANGES:
             if lo <= n <= hi:

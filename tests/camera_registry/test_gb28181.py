@@ -81,3 +81,31 @@ def test_is_camera_type(value, expected):
 def test_is_camera_type_of_a_parsed_id():
     assert is_camera_type(parse_device_id("51030400001310000001"))
     assert not is_camera_type(parse_device_id("51030400002000000001"))
+
+
+# -- only ASCII digits: str.isdigit() and \d also accept full-width, Arabic-Indic, superscript digits
+FULL_WIDTH_ID = "５１０３０４００００１３２００００００１"   # 51030400001320000001 in full-width digits
+
+
+@pytest.mark.parametrize("code, segment, position, char", [
+    (FULL_WIDTH_ID, "centre code", 1, "５"),
+    ("5103040000132000000１", "serial", 20, "１"),              # one full-width digit
+    ("51030400001320000٠01", "serial", 18, "٠"),               # Arabic-Indic zero
+    ("510304000013200000²1", "serial", 19, "²"),               # superscript two: isdigit() but not int()
+    ("51030400001३20000001", "type", 12, "३"),                # Devanagari three
+    ("510304000𝟎1320000001", "industry", 10, "𝟎"),             # mathematical bold zero
+])
+def test_non_ascii_digits_are_not_digits(code, segment, position, char):
+    assert len(code) == 20 and code[position - 1] == char and code[position - 1].isdigit()
+    with pytest.raises(InvalidDeviceId) as info:
+        parse_device_id(code, centre=None)
+    assert info.value.segment == segment
+    assert f"character {position} ({char!r}) is not a digit" in str(info.value)
+
+
+def test_type_name_and_camera_type_want_ascii_digits():
+    from camera_registry.gb28181 import type_name
+
+    assert type_name("150") == "front-end peripheral (reserved code)"
+    assert type_name("１５０") is None and type_name("1²0") is None
+    assert not is_camera_type("１３１") and not is_camera_type(FULL_WIDTH_ID)
