@@ -76,6 +76,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "roles": {"zh": "角色", "en": "Roles"},
     "actions": {"zh": "操作", "en": "Actions"},
     "note": {"zh": "备注", "en": "Note"},
+    "move_hint": {"zh": "在地图上点击事件的新位置，填写备注后确认", "en":
+                  "Click the incident's new spot on the map, write a note, then confirm"},
+    "move_confirm": {"zh": "确认移动", "en": "Confirm move"},
+    "cancel": {"zh": "取消", "en": "Cancel"},
     "patrols": {"zh": "近期巡查覆盖", "en": "Patrol coverage, recent days"},
     "unpatrolled": {"zh": "未巡查网格", "en": "Grids not patrolled"},
     "patrol_points": {"zh": "轨迹点", "en": "Points"},
