@@ -1,10 +1,12 @@
 """``gridwatch load-demo``: load the generated demo district from data/demo into the database.
 
-Idempotent: every row is upserted by its natural key, so a second run leaves the same rows.
+Idempotent: every row is upserted by its natural key, so a second run leaves the same rows. The demo's
+times follow the clock (whole days, see ``app.demo_dates``); the files are never written.
 """
 from __future__ import annotations
 
 import csv
+from datetime import datetime
 from pathlib import Path
 
 import geopandas as gpd
@@ -113,19 +115,30 @@ def load_members(session: Session, demo: Path) -> int:
     return len(people)
 
 
-def load_demo(session: Session, data_dir: Path, *, progress=None) -> dict[str, int]:
-    """Load everything in ``data_dir/demo`` in one transaction (the caller commits)."""
+def load_demo(session: Session, data_dir: Path, *, settings, now: datetime | None = None, keep_dates: bool = False,
+              progress=None) -> dict[str, int]:
+    """Load everything in ``data_dir/demo`` in one transaction (the caller commits).
+
+    ``settings`` are the deployment's (``load-demo --config FILE`` reaches the cameras and incidents).
+    The demo's times move by whole days so that its newest lies within the day before ``now`` (default
+    the clock) in the district's zone; ``keep_dates`` loads the files' own dates (``app.demo_dates``)."""
+    from app.demo_dates import demo_shift, load_patrols, read_times, rebase_incidents
     from app.incidents.bulk import load_incidents
     from app.loaders import load_cameras
 
     demo = data_dir / "demo"
+    tz = settings.district.tz
+    times = read_times(demo)
+    days = demo_shift(times, tz, now=now, keep_dates=keep_dates)
     steps = [
         ("categories", lambda: {"categories": load_reference(session, data_dir)}),
         ("boundaries", lambda: load_boundaries(session, demo)),
         ("context layers", lambda: load_context_layers(session, demo)),
         ("members", lambda: {"members": load_members(session, demo)}),
-        ("cameras", lambda: {"cameras": load_cameras(session, demo / "cameras.csv")}),
-        ("incidents", lambda: {"incidents": load_incidents(session, demo / "incidents.csv")}),
+        ("cameras", lambda: {"cameras": load_cameras(session, demo / "cameras.csv", settings)}),
+        ("incidents", lambda: {"incidents": load_incidents(session, demo / "incidents.csv", settings)}),
+        ("dates", lambda: {"days shifted": days, "incidents moved": rebase_incidents(session, times, days, tz)}),
+        ("patrols", lambda: {"patrol points": load_patrols(session, times, days, tz, settings)}),
     ]
     counts: dict[str, int] = {}
     for label, step in steps:

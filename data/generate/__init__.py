@@ -16,8 +16,8 @@ called in that order for the output to stay byte-identical:
 
 - ``common``: constants, EPSG:4326 <-> EPSG:4544 transforms, the deterministic writers, small helpers;
 - ``boundaries``: district, streets, communities and grids; ``networks``: roads and buildings;
-- ``cameras``; ``people``: names, phone numbers, members; ``incidents``; ``facilities``: service
-  centres and renovation sites.
+- ``cameras``; ``people``: names, phone numbers, members; ``incidents``; ``patrols``: the members'
+  tracks of the last two weeks; ``facilities``: service centres and renovation sites.
 """
 
 import argparse
@@ -38,6 +38,7 @@ from data.generate.common import (
 from data.generate.facilities import build_renovation_sites, build_service_centres
 from data.generate.incidents import INCIDENT_COLUMNS, build_incidents
 from data.generate.networks import build_buildings, build_roads
+from data.generate.patrols import PATROL_COLUMNS, build_patrols
 from data.generate.people import build_members
 
 
@@ -76,6 +77,7 @@ def generate(out_dir: Path = DEFAULT_OUT) -> dict[str, Path]:
     incidents = build_incidents(rng, grids, grids_m, np.array([g for _, g in grids], dtype=object),
                                 markets + schools, h["towns"], roads, names, members,
                                 read_reference("categories.csv"))
+    patrols = build_patrols(rng, grids, grids_m, roads, members)
     road_ll = to_lonlat(np.array([r["geom"] for r in roads], dtype=object))
     b_ll = shapely.orient_polygons(to_lonlat(buildings))
     b_order = np.lexsort((shapely.get_coordinates(shapely.centroid(b_ll))[:, 0],
@@ -96,7 +98,8 @@ def generate(out_dir: Path = DEFAULT_OUT) -> dict[str, Path]:
         write_geojson(paths[fname], fname.split(".")[0], feats)
     for fname, cols, rows in (("cameras.csv", CAMERA_COLUMNS, cam_rows),
                               ("incidents.csv", INCIDENT_COLUMNS, incidents),
-                              ("members.csv", ["member_id", "name", "phone", "grid_code", "roles"], members)):
+                              ("members.csv", ["member_id", "name", "phone", "grid_code", "roles"], members),
+                              ("patrols.csv", PATROL_COLUMNS, patrols)):
         paths[fname] = out_dir / fname
         write_csv(paths[fname], cols, rows)
     return paths

@@ -42,6 +42,8 @@ PRIORITIES = ["urgent", "high", "normal", "low"]
 SOURCE_SHARE = {"patrol": .44, "video": .13, "public": .12, "hotline": .16, "wechat": .12,
                 "higher_office": .03}
 OPEN_STATES = ["reported", "accepted", "dispatched", "in_progress", "resolved"]
+OPEN_PROGRESS = [.1, .2, .5, .85]  # share of its time-to-close after which an open incident is in the next state
+SNAPSHOT_S = 365 * 86400  # the files show the district at the end of YEAR (seconds after 1 January, local)
 HOUR_WEIGHT = [.2, .1, .08, .08, .1, .2, .5, 1.2, 2.5, 4.0, 4.2, 3.5, 1.8, 1.5, 3.2, 3.8, 3.6, 2.8,
                1.8, 1.4, 1.1, .8, .5, .3]
 INCIDENT_COLUMNS = ["external_id", "category", "source", "description", "address", "lon", "lat",
@@ -56,6 +58,21 @@ def _day_weights():
     w *= np.array([0.5 if datetime(YEAR, 1, 28) <= d <= datetime(YEAR, 2, 4) else
                    0.7 if datetime(YEAR, 10, 1) <= d <= datetime(YEAR, 10, 7) else 1.0 for d in dates])
     return w / w.sum()
+
+
+def _state_at_snapshot(rng, reported_s, deadline_h):
+    """State and closed_at of a (not voided) incident as the files see it, at the end of the year.
+
+    Every incident takes a log-normal time to close around 45 % of its category/priority deadline
+    (so ~13 % close late); one whose close would fall after the snapshot is still open, in the state
+    its progress reached. The open ones are then the few recent ones with about the share of overdue
+    a working district has, not a backlog that a later clock would turn all overdue.
+    """
+    dur = max(600.0, deadline_h * 3600 * rng.lognormal(math.log(0.45), 0.7))
+    if reported_s + dur <= SNAPSHOT_S:
+        return "closed", _stamp(reported_s + dur)
+    progress = (SNAPSHOT_S - reported_s) / dur
+    return OPEN_STATES[int(np.searchsorted(OPEN_PROGRESS, progress, side="right"))], ""
 
 
 def _stamp(seconds):
@@ -118,7 +135,6 @@ def build_incidents(rng, grids, grids_m, grids_ll, hotspots, towns, roads, names
     phones, rows = set(), []
     operators = [(_person(rng), _landline(rng)) for _ in range(8)]
     offices = ["区综治中心", "区委社治委", "区数字化城管中心", "区应急管理局"]
-    dec10 = (datetime(YEAR, 12, 10) - datetime(YEAR, 1, 1)).days * 86400
     for serial, k in enumerate(order, start=1):
         props = grids[grid_of[k]][0]
         cat = str(rng.choice(cat_codes, p=cat_p / cat_p.sum()))
@@ -134,18 +150,9 @@ def build_incidents(rng, grids, grids_m, grids_ll, hotspots, towns, roads, names
             reporter = (offices[int(rng.integers(len(offices)))], _landline(rng))
         else:
             reporter = (_person(rng), _mobile(rng, phones))
-        u = rng.random()
-        p_open = 0.35 if seconds[k] >= dec10 else 0.005
-        closed_at = ""
-        if u < 0.01:
-            state = "voided"
-        elif u < 0.01 + p_open:
-            state = OPEN_STATES[int(rng.integers(len(OPEN_STATES)))]
-        else:
-            state = "closed"
-            deadline_h = float(cats[cat][f"{pri}_h"])
-            dur = max(600.0, deadline_h * 3600 * rng.lognormal(math.log(0.45), 0.7))
-            closed_at = _stamp(seconds[k] + dur)
+        state, closed_at = "voided", ""
+        if rng.random() >= 0.01:
+            state, closed_at = _state_at_snapshot(rng, seconds[k], float(cats[cat][f"{pri}_h"]))
         rows.append({
             "external_id": f"DA{YEAR}-{serial:06d}", "category": cat, "source": src,
             "description": str(rng.choice(DESCRIPTIONS[cat])).format(r=road),

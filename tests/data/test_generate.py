@@ -202,6 +202,62 @@ def test_incident_times_and_states(out):
     assert set(inc["category"]) <= categories
 
 
+def test_open_incidents_are_the_recent_ones_still_in_hand(out):
+    """The files show the district at the end of 2025: nothing closes after it, and an incident is still
+    open only when its log-normal time to close (around 45 % of its deadline) has not run out."""
+    inc = _csv(out, "incidents.csv")
+    snapshot = pd.Timestamp("2026-01-01T00:00:00+08:00")
+    closed = inc[inc["state"] == "closed"]
+    assert (pd.to_datetime(closed["closed_at"]) <= snapshot).all()
+    open_ = inc[~inc["state"].isin(["closed", "voided"])]
+    age = snapshot - pd.to_datetime(open_["reported_at"])
+    assert 20 <= len(open_) <= 0.01 * len(inc)
+    assert age.max() < pd.Timedelta(days=30) and age.median() < pd.Timedelta(days=3)
+    assert set(open_["state"]) <= {"reported", "accepted", "dispatched", "in_progress", "resolved"}
+
+
+def _patrols(out):
+    pts = _csv(out, "patrols.csv")
+    pts["at"] = pd.to_datetime(pts["time"])
+    xy = gpd.points_from_xy(pts["lon"].astype(float), pts["lat"].astype(float))
+    return gpd.GeoDataFrame(pts, geometry=xy, crs=4326)
+
+
+def test_patrols_walk_the_members_own_grids_in_the_last_two_weeks(out):
+    pts = _patrols(out)
+    members = _csv(out, "members.csv")
+    grids = _read(out, "grids.geojson")[["code", "geometry"]]
+    assert pts["at"].min() >= pd.Timestamp("2025-12-18T00:00:00+08:00")
+    assert pts["at"].max() < pd.Timestamp("2026-01-01T00:00:00+08:00")
+    assert not pts.duplicated(["member_id", "at"]).any()
+    hour = pts["at"].dt.hour  # the files write +08:00, so these are the district's wall-clock hours
+    assert hour.between(8, 18).all()  # office-hours patrols
+    joined = gpd.sjoin(pts, grids, how="left", predicate="within")
+    assert joined["code"].notna().all() and not joined.index.duplicated().any()
+    own = set(zip(members["member_id"], members["grid_code"]))
+    assert all(pair in own for pair in zip(joined["member_id"], joined["code"]))
+    # one walk per member and day: fixes 100-200 s apart, 20-45 minutes in all
+    pts["day"] = pts["at"].dt.date
+    walks = pts.sort_values("at").groupby(["member_id", "day"])["at"]
+    gaps = walks.diff().dropna().dt.total_seconds()
+    assert gaps.between(99, 201).all()
+    span = (walks.max() - walks.min()).dt.total_seconds() / 60
+    assert span.between(15, 45).all()
+
+
+def test_patrols_leave_few_urban_grids_unwalked_in_a_week(out):
+    pts = _patrols(out)
+    grids = _read(out, "grids.geojson")
+    urban = grids[grids["street_code"].isin(URBAN_STREETS)]
+    week = pts[pts["at"] >= pd.Timestamp("2025-12-25T00:00:00+08:00")]
+    walked = set(gpd.sjoin(week, grids[["code", "geometry"]], predicate="within")["code"])
+    share = len(walked & set(urban["code"])) / len(urban)
+    assert 0.6 < share < 1.0  # most grids walked, a few left for the "unpatrolled" flag
+    weekday = week["at"].dt.day_of_week
+    per_day = week.groupby(weekday).size()
+    assert per_day.loc[[5, 6]].mean() < 0.7 * per_day.loc[[0, 1, 2, 3, 4]].mean()  # fewer at weekends
+
+
 def test_every_grid_has_exactly_one_lead(out):
     members = _csv(out, "members.csv")
     grids = _read(out, "grids.geojson")
