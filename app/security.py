@@ -59,7 +59,7 @@ def tile_sources(basemap: str, tianditu_key: str = "") -> tuple[str, ...]:
     if "{" in labels[0]:
         labels[0] = "*"
     host = ".".join(labels)
-    if not _HOST.fullmatch(host) or not (port == "" or port.isdigit()):
+    if not _HOST.fullmatch(host) or not (port == "" or (port.isascii() and port.isdigit())):
         raise ValueError(f"setting 'basemap': tile host {parts.netloc!r} cannot be allowed by a "
                          "Content-Security-Policy (a placeholder may only be the first label)")
     return (f"{parts.scheme}://{host}" + (f":{port}" if port else ""),)

@@ -101,7 +101,7 @@ def search(s: Session, q: str, grids, *, basemap: str, limit: int = 10) -> list[
     like = "%" + q.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
     scope = "AND grid_code = ANY(:grids)" if grids is not None else ""
     params = {"q": q, "like": like, "limit": limit, "grids": sorted(grids or []),
-              "qid": int(q) if q.isdigit() and len(q) < 18 else -1}
+              "qid": int(q) if q.isascii() and q.isdigit() and len(q) < 18 else -1}
     id_match = "id = :qid OR "
     queries = [
         ("incident", f"SELECT id::text AS id, coalesce(external_id, id::text) || ' ' || coalesce(address, '') AS label, "

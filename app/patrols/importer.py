@@ -43,7 +43,7 @@ def resolve_member(session: Session, ref: str | int) -> int | None:
     """A member's id from its external id (``M00001``) or its numeric id."""
     ref = str(ref).strip()
     found = session.execute(text("SELECT id FROM members WHERE external_id = :r"), {"r": ref}).scalar()
-    if found is None and ref.isdigit() and len(ref) < 10:
+    if found is None and ref.isascii() and ref.isdigit() and len(ref) < 10:
         found = session.execute(text("SELECT id FROM members WHERE id = :r"), {"r": int(ref)}).scalar()
     return found
 
