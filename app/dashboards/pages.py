@@ -5,11 +5,14 @@ map script separately, plus the JavaScript names of the layers the page script t
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import folium
 import geopandas as gpd
 from folium.plugins import MarkerCluster
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.dashboards import service
@@ -58,18 +61,54 @@ def _scoped(s: Session, layer: str, grids, column: str = "grid_code") -> gpd.Geo
     return read_layer(s, layer, where=f"{column} = ANY(:grids)", params={"grids": sorted(grids)})
 
 
+# Boundaries and cameras change rarely but cost most of a map page to read and simplify, so each
+# process keeps their display frames. A new tuple version gets the writing transaction's id as
+# xmin, so (count, sum of xmin) changes with every insert, update or delete by any writer, in any
+# process: checked in one query per page, the cache is never stale (and never shared between workers).
+_MAP_TABLES = ("streets", "communities", "grids", "cameras")
+_VERSION_SQL = text("SELECT " + ", ".join(
+    f"(SELECT count(*) || ':' || coalesce(sum(xmin::text::bigint), 0) FROM {t})" for t in _MAP_TABLES))
+_FRAMES: OrderedDict = OrderedDict()  # (database, basemap, grids) -> (version, frames)
+_FRAMES_MAX = 64                      # scopes kept: the district and the grid leads' grid sets
+_FRAMES_LOCK = threading.Lock()
+
+
+def map_frames(s: Session, basemap: str, grids) -> dict:
+    """Display frames of the map's unchanging layers for ``grids`` (None = the district): ``streets``,
+    ``communities`` and ``grids`` simplified (``light``), ``cameras``, and ``bounds`` (W, S, E, N).
+    The frames are shared: callers must not change them in place (the layer builders copy)."""
+    version = tuple(s.execute(_VERSION_SQL).one())
+    bind = s.get_bind()
+    slot = (str(getattr(bind, "engine", bind).url), basemap, grids)
+    with _FRAMES_LOCK:
+        hit = _FRAMES.get(slot)
+        if hit is not None and hit[0] == version:
+            _FRAMES.move_to_end(slot)
+            return hit[1]
+    grid_frame = _scoped(s, "grids", grids, column="code")
+    frames = {"grids": light(grid_frame, basemap), "cameras": to_display(_scoped(s, "cameras", grids), basemap),
+              "bounds": district_bounds(s) if grids is None else _bounds(grid_frame)}
+    if grids is None:
+        frames.update(streets=light(read_layer(s, "streets"), basemap),
+                      communities=light(read_layer(s, "communities"), basemap))
+    with _FRAMES_LOCK:
+        _FRAMES[slot] = (version, frames)
+        while len(_FRAMES) > _FRAMES_MAX:
+            _FRAMES.popitem(last=False)
+    return frames
+
+
 def incident_map(s: Session, settings, flt: service.IncidentFilter, grids, *, lang: str = "zh",
                  max_markers: int = service.PAGE_MARKERS, boundaries_layers: bool = True) -> MapParts:
     """Operator / grid-lead map: boundaries, cameras by status, clustered incidents, heat on demand."""
     basemap = settings.basemap
-    grid_frame = _scoped(s, "grids", grids, column="code")
-    bounds = district_bounds(s) if grids is None else _bounds(grid_frame)
-    m = base_map(bounds, basemap=basemap, tianditu_key=settings.tianditu_key)
+    frames = map_frames(s, basemap, frozenset(grids) if grids is not None else None)
+    m = base_map(frames["bounds"], basemap=basemap, tianditu_key=settings.tianditu_key)
     if boundaries_layers and grids is None:
-        boundaries.streets(light(read_layer(s, "streets"), basemap), show=False).add_to(m)
-        boundaries.communities(light(read_layer(s, "communities"), basemap)).add_to(m)
-    boundaries.grids(light(grid_frame, basemap), show=grids is not None).add_to(m)
-    camera_layer.cameras(to_display(_scoped(s, "cameras", grids), basemap)).add_to(m)
+        boundaries.streets(frames["streets"], show=False).add_to(m)
+        boundaries.communities(frames["communities"]).add_to(m)
+    boundaries.grids(frames["grids"], show=grids is not None).add_to(m)
+    camera_layer.cameras(frames["cameras"]).add_to(m)
     markers = service.incident_markers(s, flt, grids, basemap=basemap, tz=settings.timezone, lang=lang,
                                        limit=max_markers)
     inc = incident_layer.incidents(collection_text(markers.features))

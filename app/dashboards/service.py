@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import geopandas as gpd
@@ -17,11 +18,9 @@ import pandas as pd
 from sqlalchemy import Text, and_, case, cast, func, literal, select, text
 from sqlalchemy.orm import Session
 
-from app.incidents.models import OPEN_STATES, STATES, Category, Incident
+from app.incidents.models import OPEN_STATES, Category, Incident
 from app.incidents.queries import incident_conditions
-from gis.codes import COMMUNITY, STREET
-from gis.errors import InvalidData, RowError
-from layers.base import collection_text, display_crs, feature_text, point_geojson, shift_lonlat
+from layers.base import collection_text, feature_text, point_geojson, shift_lonlat
 from layers.incidents import PROPERTIES as MARKER_PROPERTIES
 
 PAGE_MARKERS = 1000       # most markers a page embeds; beyond that the page loads by bounding box
@@ -117,8 +116,10 @@ def _local_minute(column, tz: str):
     return _json_value(func.to_char(func.timezone(tz, column), "YYYY-MM-DD HH24:MI"))
 
 
+@lru_cache(maxsize=16)
 def _marker_json(tz: str, lang: str):
-    """SQL writing each incident's ``marker_properties`` as compact JSON text, keys in that order."""
+    """SQL writing each incident's ``marker_properties`` as compact JSON text, keys in that order
+    (built once per zone and language: SQLAlchemy expressions are immutable)."""
     overdue = and_(Incident.state.in_(OPEN_STATES), Incident.deadline < func.now())
     values = {
         "id": cast(Incident.id, Text),

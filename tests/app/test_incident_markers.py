@@ -122,4 +122,31 @@ def test_embedded_text_is_never_a_template():
                              crs=4326)
     GeoJsonLayer(frame, None, JsCode("function (f, l) {}")).add_to(m)
     html = m.get_root().render()
-    assert '"name":"{{ 7*7 }} {% if true %}X{% endif %}"' in html and "49" not in html
+    assert '"name":"{{ 7*7 }} {% if true %}X{% endif %}"' in html and '"name":"49' not in html
+
+
+def test_map_layers_cache_follows_every_change(demo_session):
+    """The boundaries and cameras a process keeps for the map pages are read again after any insert,
+    update or delete (by any writer: the check is in the database), and only then."""
+    from app.dashboards import pages
+
+    s = demo_session
+    first = pages.map_frames(s, "none", None)
+    assert pages.map_frames(s, "none", None) is first  # unchanged tables: the kept frames
+    device = first["cameras"]["device_id"].iloc[0]
+    old_status = first["cameras"]["status"].iloc[0]
+    new_status = "OFF" if old_status != "OFF" else "ON"
+    s.execute(text("UPDATE cameras SET status = :st WHERE device_id = :d"), {"st": new_status, "d": device})
+    after_update = pages.map_frames(s, "none", None)
+    assert after_update is not first
+    assert after_update["cameras"].set_index("device_id").at[device, "status"] == new_status
+    street = first["streets"]["code"].iloc[0]
+    s.execute(text("UPDATE streets SET name = 'renamed' WHERE code = :c"), {"c": street})
+    renamed = pages.map_frames(s, "none", None)
+    assert renamed["streets"].set_index("code").at[street, "name"] == "renamed"
+    grid = first["grids"]["code"].iloc[-1]
+    s.execute(text("DELETE FROM grids WHERE code = :g"), {"g": grid})
+    fewer = pages.map_frames(s, "none", None)
+    assert len(fewer["grids"]) == len(first["grids"]) - 1 and grid not in set(fewer["grids"]["code"])
+    lead = pages.map_frames(s, "none", frozenset({first["grids"]["code"].iloc[0]}))  # a grid lead's own scope
+    assert list(lead["grids"]["code"]) == [first["grids"]["code"].iloc[0]] and "streets" not in lead
