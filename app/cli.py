@@ -63,8 +63,27 @@ def import_options(fn):
     return crs_option(fn)
 
 
+#: exit code of a command whose database went away (sysexits' EX_TEMPFAIL: try again once it is back)
+DB_UNAVAILABLE_EXIT = 75
+
+
+def _lost_database(exc: BaseException) -> str | None:
+    """The server's one-line reason when ``exc`` says the database cannot be reached (or went away), else None."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    if not isinstance(exc, (OperationalError, InterfaceError)) and not (
+            isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        return None
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return reason[0] if reason else type(exc).__name__
+
+
 def report_errors(fn):
-    """Turn domain errors into a clear message and the error kind's exit code (no traceback)."""
+    """Turn domain errors into a clear message and the error kind's exit code (no traceback).
+
+    A database that is down or lost mid-command is one line and :data:`DB_UNAVAILABLE_EXIT`: every command
+    writes in one transaction (``Database.session``), which the server rolls back when the connection dies.
+    """
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
@@ -77,6 +96,13 @@ def report_errors(fn):
         except GridwatchError as exc:
             click.secho(f"error: {exc}", fg="red", err=True)
             sys.exit(exc.exit_code)
+        except Exception as exc:
+            reason = _lost_database(exc)
+            if reason is None:
+                raise
+            click.secho(f"error: database unavailable: {reason}; nothing was written; start it with "
+                        "`gridwatch db start` or check DATABASE_URL", fg="red", err=True)
+            sys.exit(DB_UNAVAILABLE_EXIT)
     return wrapper
 
 
@@ -191,14 +217,27 @@ def load_demo_cmd(c: Context, data_dir: Path | None) -> None:
 @pass_ctx
 @report_errors
 def export_cmd(c: Context, layer: str, file: Path) -> None:
-    """Write a stored LAYER to FILE (.geojson, .gpkg, .csv, .xlsx by suffix)."""
+    """Write a stored LAYER to FILE (.geojson, .gpkg, .csv, .xlsx by suffix).
+
+    A layer with an importer (cameras, incidents, grids) is written with that importer's columns, so
+    the file reads back through it unchanged."""
     from app.layers_db import read_layer
     from gis.io import write_frame
 
     with c.db.session() as s:
-        frame = read_layer(s, layer)
-    write_frame(frame, file, layer=layer.replace("-", "_"), timezone=c.settings.timezone)
-    click.echo(f"{len(frame)} {layer} → {file}")
+        if layer == "cameras":
+            from camera_registry.exporter import export_cameras
+
+            n = export_cameras(s, file)
+        elif layer == "incidents":
+            from app.incidents.exporter import export_incidents
+
+            n = export_incidents(s, file, timezone=c.settings.timezone)
+        else:
+            frame = read_layer(s, layer)
+            write_frame(frame, file, layer=layer.replace("-", "_"), timezone=c.settings.timezone)
+            n = len(frame)
+    click.echo(f"{n} {layer} → {file}")
 
 
 # -- users ------------------------------------------------------------------------------

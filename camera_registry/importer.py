@@ -28,11 +28,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from camera_registry.history import point, snapshot
 from camera_registry.models import Camera, CameraEvent, CameraRevision
 from camera_registry.schema import BY_NAME, REQUIRED, canonical_header, validate_rows
+from gis.district import District
 from gis.crs import metric_transformer, parse_coordinates, parse_crs
 from gis.errors import Conflict, InvalidData, RowError, check_on_error
 from gis.io import read_table
 
-DEFAULT_BBOX = (104.55, 29.20, 105.00, 29.55)
 SAME_POSITION_DEG = 1e-8  # ≈ 1 mm: exports round lon/lat to 8 decimals, which must not count as a move
 CHUNK = 500
 NOT_NULL_DEFAULTS = {"programme": "skynet", "status": "ON"}
@@ -152,8 +152,7 @@ def _spacing(session: Session, ids, lon, lat, ok, lines, min_spacing_m: float) -
 def import_cameras(session: Session, path: str | Path, *, crs: str | None = None, on_error: str = "reject",
                    dry_run: bool = False, actor: str = "import",
                    locate: Callable[[np.ndarray, np.ndarray], tuple] | None = None,
-                   centre_code: str = "51030400", bbox: Sequence[float] = DEFAULT_BBOX, margin_m: float = 2000.0,
-                   min_spacing_m: float = 2.0, progress: Callable[[int], None] | None = None) -> ImportReport:
+                   district: District, min_spacing_m: float = 2.0, progress: Callable[[int], None] | None = None) -> ImportReport:
     """Validate every row of ``path``, then upsert the cameras by ``device_id``.
 
     Parameters
@@ -169,9 +168,11 @@ def import_cameras(session: Session, path: str | Path, *, crs: str | None = None
     locate : callable, optional
         ``(lon, lat) -> (grid_codes, community_codes)`` (the app's ``locate_codes``); derives the codes
         and makes a position outside every community an error. Without it the codes stay empty.
-    centre_code, bbox, margin_m, min_spacing_m
-        The district's GB/T 28181 centre prefix, WGS-84 extent (W, S, E, N), how far outside it (m) a
-        position may lie, and the spacing (m) under which two cameras are a probable duplicate.
+    district : gis.district.District
+        The served district: its GB/T 28181 centre code, WGS-84 extent (W, S, E, N) and how far outside
+        it (m) a position may lie.
+    min_spacing_m : float
+        The spacing (m) under which two cameras are a probable duplicate (setting ``camera_min_spacing_m``).
     progress : callable(int), optional
         Called with the number of rows written after each chunk.
     """
@@ -181,8 +182,8 @@ def import_cameras(session: Session, path: str | Path, *, crs: str | None = None
     if header_errors:
         raise InvalidData(header_errors, source=str(path))
     lines = list(table.lines)
-    rows, errors = validate_rows(frame, lines, centre=centre_code)
-    lon, lat, crs_name, coord_errors, ok = _positions(table, frame, crs, bbox, margin_m)
+    rows, errors = validate_rows(frame, lines, centre=district.camera_centre_code)
+    lon, lat, crs_name, coord_errors, ok = _positions(table, frame, crs, district.bbox, district.margin_m)
     errors += coord_errors
     ids = [r.get("device_id") for r in rows]
     errors += _duplicate_ids(ids, lines)
@@ -221,8 +222,8 @@ def import_cameras(session: Session, path: str | Path, *, crs: str | None = None
                 if not (v is None and k in NOT_NULL_DEFAULTS) and getattr(camera, k) != v}
         old = where[ids[i]]
         moved = abs(old[0] - lon[i]) > SAME_POSITION_DEG or abs(old[1] - lat[i]) > SAME_POSITION_DEG
-        if moved:
-            diff.update({**derived, "source_crs": prov})
+        if moved:  # the codes and provenance follow the position; the note lists only what differs
+            diff.update({k: v for k, v in {**derived, "source_crs": prov}.items() if getattr(camera, k) != v})
         if not diff and not moved:
             report.unchanged += 1
             continue

@@ -14,9 +14,10 @@ from datetime import date
 import pandas as pd
 
 from camera_registry.gb28181 import InvalidDeviceId, parse_device_id
-from camera_registry.models import PROGRAMMES, STATUSES
+from camera_registry.models import PROGRAMMES, STATUSES, Camera
 from gis.codes import COMMUNITY
 from gis.errors import RowError
+from gis.text import BLANKS, column_length, text_problem
 
 
 @dataclass(frozen=True)
@@ -27,17 +28,21 @@ class Field:
     zh: str
     kind: str  # text | int | float | date | code
     shp: str = ""
-    max_len: int | None = None
 
     @property
     def shp_name(self) -> str:
         return self.shp or self.name
 
+    @property
+    def max_len(self) -> int | None:
+        """The column's size in characters, read from the model (written once, in ``String(n)``)."""
+        return column_length(Camera.__table__.c[self.name])
+
 
 FIELDS: tuple[Field, ...] = (
     Field("device_id", "设备编码", "code"),
-    Field("name", "设备名称", "text", max_len=100),
-    Field("point_name", "点位名称", "text", max_len=100),
+    Field("name", "设备名称", "text"),
+    Field("point_name", "点位名称", "text"),
     Field("programme", "建设工程", "code"),
     Field("point_class", "点位类型", "int", shp="pt_class"),
     Field("ptz_type", "摄像机类型", "int"),
@@ -48,13 +53,13 @@ FIELDS: tuple[Field, ...] = (
     Field("vfov", "垂直视场角", "float"),
     Field("range_m", "最大可视距离", "float"),
     Field("install_date", "安装时间", "date", shp="inst_date"),
-    Field("management_unit", "管理单位", "text", shp="mgmt_unit", max_len=100),
-    Field("contact", "联系方式", "text", max_len=60),
+    Field("management_unit", "管理单位", "text", shp="mgmt_unit"),
+    Field("contact", "联系方式", "text"),
     Field("record_days", "录像保存天数", "int", shp="rec_days"),
-    Field("address", "安装地址", "text", max_len=200),
+    Field("address", "安装地址", "text"),
     Field("status", "在线状态", "code"),
     Field("declared_community_code", "所属社区编码", "code", shp="decl_comm"),
-    Field("source_crs", "来源坐标系", "text", shp="src_crs", max_len=20),
+    Field("source_crs", "来源坐标系", "text", shp="src_crs"),
 )
 BY_NAME = {f.name: f for f in FIELDS}
 # Derived values that an export writes and an import ignores (recomputed from the position).
@@ -211,8 +216,9 @@ def parse_value(name: str, text: str, *, centre: str | None):
             value = int(value)
         _check_range(name, value)
         return value
-    if f.max_len is not None and len(text) > f.max_len:
-        raise ValueError(f"longer than {f.max_len} characters ({len(text)})")
+    problem = text_problem(text, max_len=f.max_len)
+    if problem is not None:
+        raise ValueError(problem)
     return text
 
 
@@ -245,9 +251,14 @@ def validate_rows(frame: pd.DataFrame, lines, *, centre: str | None) -> tuple[li
     for line, cells in zip(lines, frame[present].itertuples(index=False, name=None)):
         row: dict = {}
         for name, raw in zip(present, cells):
-            text = "" if raw is None else str(raw).strip()
+            text = "" if raw is None else str(raw).strip(BLANKS)
             if not text:
                 row[name] = None
+                continue
+            problem = text_problem(text)  # a NUL or a bidi override is refused in any cell, named as such
+            if problem is not None:
+                errors.append(RowError(int(line), name, problem))
+                row[name] = _BAD
                 continue
             try:
                 row[name] = parse_value(name, text, centre=centre)

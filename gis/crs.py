@@ -242,6 +242,20 @@ def from_metric(obj):
 
 # -- parsing and checking input coordinates -------------------------------------------------
 _GEOD = Geod(ellps="WGS84")
+#: the hint for degrees that cannot be degrees: metres of a projected CRS read without --crs
+PROJECTED_HINT = (f"coordinates look projected (e.g. {METRIC_CRS} metres); pass --crs {METRIC_CRS} or set "
+                  "the file's CRS")
+
+
+def is_geographic(crs: str) -> bool:
+    """True when ``crs`` (a :func:`parse_crs` value) counts in degrees, so |x| ≤ 180 and |y| ≤ 90."""
+    return crs in CRS_CHOICES or CRS.from_user_input(crs).is_geographic
+
+
+def looks_projected(x, y) -> np.ndarray:
+    """Where x/y cannot be longitude/latitude degrees (|x| > 180 or |y| > 90): projected metres, most likely."""
+    x, y = _arrays(x, y)
+    return (np.abs(x) > 180) | (np.abs(y) > 90)
 
 
 def _to_float(values) -> np.ndarray:
@@ -271,9 +285,8 @@ def distance_outside_bbox_m(lon, lat, bbox: Sequence[float]) -> np.ndarray:
     return np.where((clon == lon) & (clat == lat), 0.0, np.asarray(dist))
 
 
-def parse_coordinates(lon_values, lat_values, lines, *, crs: str = "wgs84",
-                      bbox: Sequence[float] = (104.55, 29.20, 105.00, 29.55), margin_m: float = 2000.0,
-                      fields: tuple[str, str] = ("lon", "lat")):
+def parse_coordinates(lon_values, lat_values, lines, *, crs: str = "wgs84", bbox: Sequence[float],
+                      margin_m: float, fields: tuple[str, str] = ("lon", "lat")):
     """Parse and check one coordinate pair per row, converting it to WGS-84 (EPSG:4326).
 
     Parameters
@@ -285,7 +298,7 @@ def parse_coordinates(lon_values, lat_values, lines, *, crs: str = "wgs84",
     crs : str
         A :func:`parse_crs` value.
     bbox : (W, S, E, N)
-        The district's WGS-84 extent in degrees.
+        The district's WGS-84 extent in degrees (``District.bbox``).
     margin_m : float
         How far outside ``bbox`` (metres) a point may lie before it is reported.
     fields : (str, str)
@@ -322,12 +335,15 @@ def parse_coordinates(lon_values, lat_values, lines, *, crs: str = "wgs84",
         sdist = np.full(numeric.sum(), np.inf)
         sdist[sfinite] = distance_outside_bbox_m(slon[sfinite], slat[sfinite], bbox)
         both = f"{fields[0]}/{fields[1]}"
+        projected = looks_projected(x[numeric], y[numeric]) & is_geographic(crs)
         for k, i in enumerate(np.flatnonzero(numeric)):
             if dist[k] <= margin_m:
                 continue
             if sdist[k] <= margin_m:
                 reason = (f"coordinates look swapped: ({x[i]}, {y[i]}) lies outside the district but "
                           f"({y[i]}, {x[i]}) is inside; put longitude in {fields[0]!r} and latitude in {fields[1]!r}")
+            elif projected[k]:
+                reason = f"({x[i]}, {y[i]}) in {crs}: {PROJECTED_HINT}"
             elif np.isfinite(dist[k]):
                 reason = (f"({x[i]}, {y[i]}) in {crs} is {dist[k] / 1000:.1f} km outside the district extent "
                           f"(allowed margin {margin_m:.0f} m); check the coordinates and --crs")

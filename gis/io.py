@@ -2,6 +2,14 @@
 
 Every importer and exporter goes through these, so a district's CSV, Excel, GeoJSON, GeoPackage or
 Shapefile is read the same way everywhere (pyogrio/GDAL for vector formats).
+
+What a reader returns is what the file holds, or a refusal naming the row: an empty file, a file with
+no rows and a geometry that cannot be decoded (a ring that is not closed) are ``InvalidData``; a NUL
+that GDAL would cut a GeoJSON string at is handed on, so the importer refuses it by name instead of
+storing the text before it. CSV and Excel cells that a spreadsheet would run as a formula (starting
+with ``=``, ``+``, ``-``, ``@``, tab or CR) are written with a leading ``'`` (OWASP's advice on CSV
+injection) and read back without it, so an export reads back exactly. Non-point geometries travel in
+CSV and Excel as a ``wkt`` column (full precision), which the readers turn back into geometries.
 """
 from __future__ import annotations
 
@@ -18,7 +26,16 @@ import pandas as pd
 import pyogrio.raw
 import shapely
 
-from gis.errors import InvalidData
+from gis.errors import InvalidData, RowError
+
+#: the column a non-point geometry travels in through CSV and Excel (written by :func:`_flat`)
+WKT_COLUMN = "wkt"
+#: Excel's limit on the characters of one cell
+XLSX_CELL_CHARS = 32_767
+# a cell a spreadsheet would evaluate: escaped with one more leading apostrophe (see _escape_formula)
+_FORMULA = re.compile(r"^'*[=+\-@\t\r]")
+_ESCAPED = re.compile(r"^'(?='*[=+\-@\t\r])")
+_PLAIN_NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
 
 
 @dataclass
@@ -47,8 +64,7 @@ def _csv(path: Path) -> Table:
             raise InvalidData(f"cannot parse CSV: {exc}", source=str(path)) from exc
     else:
         raise InvalidData(f"cannot decode the file as UTF-8 or GB18030: {last_error}", source=str(path))
-    df.columns = [str(c).strip() for c in df.columns]
-    return Table(df, None, [i + 2 for i in range(len(df))])
+    return _sheet(df, path)
 
 
 def _xlsx(path: Path) -> Table:
@@ -56,8 +72,27 @@ def _xlsx(path: Path) -> Table:
         df = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
     except Exception as exc:  # openpyxl raises many kinds for a broken workbook
         raise InvalidData(f"cannot read the workbook: {exc}", source=str(path)) from exc
+    return _sheet(df, path)
+
+
+def _sheet(df: pd.DataFrame, path: Path) -> Table:
+    """A CSV's or a worksheet's cells as a Table: formula escapes removed, a ``wkt`` column as geometry."""
     df.columns = [str(c).strip() for c in df.columns]
-    return Table(df, None, [i + 2 for i in range(len(df))])
+    df = df.apply(lambda col: col.str.replace(_ESCAPED, "", regex=True)
+                  if pd.api.types.is_string_dtype(col.dtype) else col)
+    lines = [i + 2 for i in range(len(df))]
+    if WKT_COLUMN not in df.columns:
+        return Table(df, None, lines)
+    geoms, errors = [], []
+    for line, text in zip(lines, df[WKT_COLUMN]):
+        try:
+            geoms.append(shapely.from_wkt(text) if text.strip() else None)
+        except shapely.errors.GEOSException as exc:
+            errors.append(RowError(line, WKT_COLUMN, f"not a WKT geometry: {exc}"))
+            geoms.append(None)
+    if errors:
+        raise InvalidData(errors, source=str(path))
+    return Table(df.drop(columns=[WKT_COLUMN]), gpd.GeoSeries(geoms, name="geometry"), lines)
 
 
 # GDAL's own text for a date-time kept in a string field, as Shapefile (which has no date-time type) stores it.
@@ -103,12 +138,49 @@ def _field_text(values: np.ndarray, ogr_type: str, ogr_subtype: str, *, shapefil
             for v in values]
 
 
+def _geometries(wkb, lines: list[int], path: Path) -> gpd.GeoSeries:
+    """Decode the features' WKB; every feature GEOS refuses (a ring not closed, …) is a row error."""
+    try:
+        return shapely.from_wkb(wkb)
+    except shapely.errors.GEOSException:
+        pass
+    geoms, errors = [], []
+    for line, one in zip(lines, wkb):
+        try:
+            geoms.append(shapely.from_wkb(one))
+        except shapely.errors.GEOSException as exc:
+            reason = str(exc).split(": ", 1)[-1]
+            if "closed" in reason:
+                reason = "a ring is not closed (its last point differs from its first); close it in the source file"
+            errors.append(RowError(line, "geometry", reason))
+    raise InvalidData(errors, source=str(path))
+
+
+def _geojson_nul(path: Path, frame: pd.DataFrame) -> None:
+    """Put back the text GDAL cut at a NUL (``\\u0000``) in GeoJSON properties, so importers refuse it by name."""
+    import json
+
+    raw = path.read_bytes()
+    if not re.search(rb"\\u0000", raw, re.IGNORECASE):
+        return
+    try:
+        features = json.loads(raw.decode("utf-8-sig")).get("features") or []
+    except (ValueError, AttributeError):
+        return  # GDAL read it; not plain FeatureCollection JSON
+    for i, feature in enumerate(features[:len(frame)]):
+        for name, value in ((feature or {}).get("properties") or {}).items():
+            if isinstance(value, str) and "\x00" in value and name in frame.columns:
+                frame.at[i, name] = value
+
+
 def _vector(path: Path) -> Table:
     """Every attribute as GDAL's text: no date parsing, so an empty date is ``""`` and a date ``YYYY-MM-DD``."""
     try:
         with warnings.catch_warnings():
             # GDAL notes zoned GeoPackage times that are not in UTC (as its spec asks) but reads them right
             warnings.filterwarnings("ignore", "Non-conformant content", RuntimeWarning)
+            # an unclosed ring is refused by name when its geometry is decoded (_geometries)
+            warnings.filterwarnings("ignore", "Non closed ring", RuntimeWarning)
             meta, _, wkb, fields = pyogrio.raw.read(path, datetime_as_string=True)
     except Exception as exc:  # pyogrio.errors.DataSourceError and friends
         raise InvalidData(f"cannot read the layer: {exc}", source=str(path)) from exc
@@ -118,9 +190,13 @@ def _vector(path: Path) -> Table:
         str(name): _field_text(values, ogr_type, subtype, shapefile=shapefile)
         for name, values, ogr_type, subtype in zip(meta["fields"], fields, meta["ogr_types"], meta["ogr_subtypes"])
     }, index=pd.RangeIndex(n), dtype=object)
-    geometry = None if wkb is None else gpd.GeoSeries(shapely.from_wkb(wkb), crs=meta["crs"], name="geometry")
+    lines = [i + 1 for i in range(n)]
+    if path.suffix.lower() in (".geojson", ".json"):
+        _geojson_nul(path, frame)
+    geometry = None if wkb is None else gpd.GeoSeries(_geometries(wkb, lines, path), crs=meta["crs"],
+                                                      name="geometry")
     crs = geometry.crs.to_string() if geometry is not None and geometry.crs is not None else None
-    return Table(frame, geometry, [i + 1 for i in range(n)], crs)
+    return Table(frame, geometry, lines, crs)
 
 
 READERS: dict[str, Callable[[Path], Table]] = {
@@ -137,33 +213,61 @@ READERS: dict[str, Callable[[Path], Table]] = {
 
 
 def read_table(path: str | Path) -> Table:
-    """Read ``path`` with the reader registered for its suffix."""
+    """Read ``path`` with the reader registered for its suffix.
+
+    Raises :class:`~gis.errors.InvalidData` for an unknown suffix, a missing or empty file, a file
+    with no rows (a header alone) and for rows the reader cannot decode (each named by its line).
+    """
     path = Path(path)
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         raise InvalidData(f"unsupported file type {path.suffix!r}; use one of {', '.join(sorted(READERS))}",
                           source=str(path))
-    if not path.exists():
+    if not path.is_file():
         raise InvalidData("file not found", source=str(path))
-    return reader(path)
+    if path.stat().st_size == 0:
+        raise InvalidData("file is empty (0 bytes)", source=str(path))
+    try:
+        table = reader(path)
+    except pd.errors.EmptyDataError:  # only blank lines: no header either
+        raise InvalidData("file is empty (no header, no rows)", source=str(path)) from None
+    if not len(table.lines):
+        raise InvalidData("no rows: the file has a header (or a layer) but no data", source=str(path))
+    return table
+
+
+def escape_formula(value):
+    """``value`` as a spreadsheet cell that cannot run: text starting with ``=``, ``+``, ``-``, ``@``, tab or CR
+    (after any apostrophes) gets one more leading ``'``; other values, and plain numbers such as ``-3.5``
+    kept as text, are returned as they are. The CSV and Excel readers remove exactly that apostrophe.
+
+    >>> escape_formula("=SUM(A1)"), escape_formula("-3.5"), escape_formula("'=1"), escape_formula(-3.5)
+    ("'=SUM(A1)", '-3.5', "''=1", -3.5)
+    """
+    if isinstance(value, str) and _FORMULA.match(value) and not _PLAIN_NUMBER.match(value):
+        return "'" + value
+    return value
 
 
 def _flat(gdf: gpd.GeoDataFrame, timezone: str | None = None) -> pd.DataFrame:
     """Geometry as lon/lat for points, WKT otherwise: for CSV and Excel.
 
-    Zoned timestamps become ISO 8601 text with their offset (Excel has no zoned datetimes).
+    Zoned timestamps become ISO 8601 text with their offset (Excel has no zoned datetimes); text cells
+    that a spreadsheet would evaluate are escaped (:func:`escape_formula`); numeric columns stay numbers.
     """
     df = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
     for col in df.columns:
         if isinstance(df[col].dtype, pd.DatetimeTZDtype):
             zoned = df[col].dt.tz_convert(timezone) if timezone else df[col]
             df[col] = zoned.map(lambda t: "" if pd.isna(t) else t.isoformat())
+        elif pd.api.types.is_string_dtype(df[col].dtype):  # str (pandas 3) or object
+            df[col] = df[col].map(escape_formula)
     geom = gdf.geometry
     if len(geom) and (geom.geom_type == "Point").all():
         df["lon"] = geom.x.round(8)
         df["lat"] = geom.y.round(8)
     else:
-        df["wkt"] = geom.to_wkt(rounding_precision=8)
+        df[WKT_COLUMN] = geom.to_wkt(rounding_precision=-1)  # full precision: the file reads back exactly
     return df
 
 
@@ -172,7 +276,22 @@ def _write_csv(gdf, path: Path, timezone: str | None = None, **_):
 
 
 def _write_xlsx(gdf, path: Path, timezone: str | None = None, **_):
-    _flat(gdf, timezone).to_excel(path, index=False, engine="openpyxl")
+    from openpyxl.utils.exceptions import IllegalCharacterError
+
+    df = _flat(gdf, timezone)
+    for col in df.columns:
+        if pd.api.types.is_string_dtype(df[col].dtype):
+            long = np.flatnonzero(df[col].map(lambda v: isinstance(v, str) and len(v) > XLSX_CELL_CHARS).to_numpy())
+            if len(long):
+                raise InvalidData([RowError(int(i) + 2, str(col), f"{len(df[col].iloc[i])} characters: more than "
+                                            f"an Excel cell holds ({XLSX_CELL_CHARS}); export to .gpkg or .csv")
+                                   for i in long], source=str(path))
+    try:
+        df.to_excel(path, index=False, engine="openpyxl")
+    except IllegalCharacterError as exc:  # text stored before control characters were refused
+        path.unlink(missing_ok=True)
+        raise InvalidData(f"a cell holds a control character an Excel file cannot: {exc}; export to .csv or "
+                          ".gpkg", source=str(path)) from None
 
 
 def _write_vector(driver: str):

@@ -13,6 +13,9 @@ import re
 from gis.errors import RowError
 
 _BIDI = "\u202a-\u202e\u2066-\u2069"
+#: what may surround a cell's value and is trimmed (``value.strip(BLANKS)``); Python's own ``strip()`` would
+#: also drop U+001C–U+001F and U+0085 unseen, which must stay in the value to be refused
+BLANKS = " \t\r\n\u3000\xa0"
 # C0 controls but tab/LF/CR, DEL, C1 controls, bidi controls, surrogates
 _BAD_MULTILINE = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}\ud800-\udfff]")
 _BAD_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}\ud800-\udfff]")
@@ -77,3 +80,16 @@ def column_length(column) -> int | None:
 
     Validators read limits from the schema through this, so a column's size is written once."""
     return getattr(getattr(column, "type", None), "length", None)
+
+
+# what PostgreSQL's integer types hold; the one place their ranges are written
+_INTEGER_RANGES = {"small_integer": (-2**15, 2**15 - 1), "integer": (-2**31, 2**31 - 1),
+                   "big_integer": (-2**63, 2**63 - 1)}
+
+
+def integer_range(column) -> tuple[int, int] | None:
+    """The smallest and largest value a SQLAlchemy integer column holds (``Integer`` → ±2³¹), or None.
+
+    Validators read ranges from the schema through this, so a value the column would overflow on is a
+    row error that names the limit, not a database error."""
+    return _INTEGER_RANGES.get(getattr(getattr(column, "type", None), "__visit_name__", None))

@@ -101,17 +101,19 @@ def check_grids_cmd(c: Context, file: Path, communities_file: Path | None, out_f
     """Check the topology of the grid layer FILE; exit 1 when there is any problem."""
     import geopandas as gpd
 
-    from app.grids.service import geometry_to_wgs84
-    from gis.crs import STORAGE_CRS
+    from app.grids.service import geometry_to_wgs84, projected_errors
+    from gis.crs import STORAGE_CRS, parse_crs
+    from gis.errors import InvalidData
     from gis.io import read_table, write_frame
     from gis.topology import check_grids
 
     table = read_table(file)
     if table.geometry is None or "code" not in table.frame.columns:
-        from gis.errors import InvalidData
-
         raise InvalidData("a grid layer needs polygons and a 'code' column", source=str(file))
     src = crs or ("wgs84" if table.crs in (None, "EPSG:4326", "OGC:CRS84") else table.crs)
+    bad = projected_errors(table.geometry.to_numpy(), table.lines, parse_crs(src))
+    if bad:  # not polygons, or metres read as degrees: a topology report on them would only mislead
+        raise InvalidData(bad, source=str(file))
     grids = gpd.GeoDataFrame(table.frame, geometry=geometry_to_wgs84(table.geometry.to_numpy(), src),
                              crs=STORAGE_CRS)
     if communities_file is not None:
@@ -156,9 +158,10 @@ def grids_import(c: Context, file: Path, crs: str | None, repair: bool, toleranc
     for change in result.changes:
         click.echo(f"  repaired: {change}")
     if dry_run:
-        click.echo(f"dry run: {result.inserted} grid(s) would be added and {result.updated} updated; nothing written")
+        click.echo(f"dry run: {result.inserted} grid(s) would be added and {result.updated} updated, "
+                   f"{result.unchanged} unchanged; nothing written")
         return
-    click.echo(f"{result.inserted} grid(s) added, {result.updated} updated; re-geocoded "
+    click.echo(f"{result.inserted} grid(s) added, {result.updated} updated, {result.unchanged} unchanged; re-geocoded "
                f"{result.incidents_changed} incident(s) and {result.cameras_changed} camera(s)")
 
 

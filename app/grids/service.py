@@ -1,4 +1,10 @@
-"""Grid (网格) import: read, convert to WGS-84, check topology (optionally repair), upsert, re-geocode."""
+"""Grid (网格) import: read, convert to WGS-84, check topology (optionally repair), upsert, re-geocode.
+
+Every row is checked first (names against the column's size and for control or bidi characters,
+households and population against the integer column, coordinates that look projected when read as
+degrees); a grid whose name, counts and geometry equal the stored ones is left alone, so importing
+an export of the layer changes nothing.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -11,10 +17,12 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.grids.models import Grid
 from gis import crs as gcrs
 from gis.codes import COMMUNITY, GRID
 from gis.errors import InvalidData, RowError
 from gis.io import read_table
+from gis.text import BLANKS, column_length, integer_range, text_problem
 from gis.topology import TopologyReport, check_grids, repair_grids
 
 REPAIR_TOLERANCE_M = 1.0
@@ -25,6 +33,7 @@ class ImportResult:
     grids: int = 0
     inserted: int = 0
     updated: int = 0
+    unchanged: int = 0
     changes: list[str] = field(default_factory=list)
     report: TopologyReport | None = None
     incidents_changed: int = 0
@@ -53,29 +62,78 @@ def read_grids(path: str | Path, *, crs: str | None = None) -> tuple[gpd.GeoData
     if crs is None:
         crs = table.crs or "wgs84"
         crs = "wgs84" if crs in ("EPSG:4326", "OGC:CRS84") else crs
-    errors = []
     geoms = np.asarray(table.geometry.to_numpy(), dtype=object)
+    errors = geometry_errors(geoms, table.lines, gcrs.parse_crs(crs))
+    codes = frame["code"].str.strip(BLANKS)
+    names = frame["name"].str.strip(BLANKS) if "name" in frame else codes
+    limit = column_length(Grid.__table__.c.name)
+    for i, name in enumerate(names):
+        problem = text_problem(name, max_len=limit)
+        if problem is not None:
+            errors.append(RowError(table.lines[i], "name", problem))
+    counts = {col: _counts(frame[col] if col in frame else pd.Series(["0"] * len(frame)), col, table.lines, errors)
+              for col in ("households", "population")}
+    if errors:
+        raise InvalidData(sorted(errors, key=lambda e: (e.line or 0, e.field or "")), source=str(path))
+    out = gpd.GeoDataFrame({"code": codes, "name": names, **counts},
+                           geometry=geometry_to_wgs84(geoms, crs), crs=gcrs.STORAGE_CRS)
+    return out, table.lines
+
+
+def geometry_errors(geoms, lines, crs: str) -> list[RowError]:
+    """Geometries that are no polygon, or whose degrees cannot be degrees (:func:`projected_errors`)."""
+    errors = []
     for i, g in enumerate(geoms):
         if g is None or g.is_empty or g.geom_type not in ("Polygon", "MultiPolygon"):
             kind = "empty" if g is None or g.is_empty else g.geom_type
-            errors.append(RowError(table.lines[i], "geometry", f"a grid must be a polygon, got {kind}"))
-    if errors:
-        raise InvalidData(errors, source=str(path))
-    out = gpd.GeoDataFrame({
-        "code": frame["code"].str.strip(),
-        "name": frame["name"].str.strip() if "name" in frame else frame["code"].str.strip(),
-    }, geometry=geometry_to_wgs84(geoms, crs), crs=gcrs.STORAGE_CRS)
-    for col in ("households", "population"):
-        values = frame[col].str.strip() if col in frame else "0"
-        out[col] = values
-    for col in ("households", "population"):
-        bad = ~out[col].replace("", "0").str.fullmatch(r"\d+")
-        for i in np.flatnonzero(bad.to_numpy()):
-            errors.append(RowError(table.lines[i], col, f"{out[col].iloc[i]!r} is not a whole number"))
-        out[col] = out[col].replace("", "0").where(~bad, "0").astype(int)
-    if errors:
-        raise InvalidData(errors, source=str(path))
-    return out, table.lines
+            errors.append(RowError(lines[i], "geometry", f"a grid must be a polygon, got {kind}"))
+    return errors + projected_errors(geoms, lines, crs)
+
+
+def projected_errors(geoms, lines, crs: str) -> list[RowError]:
+    """Geometries in a geographic ``crs`` (a ``parse_crs`` value) with a vertex beyond ±180°/±90°: metres of
+    a projected CRS read as degrees (a file without its CRS, no --crs); the reason says what to pass."""
+    if not gcrs.is_geographic(crs):
+        return []
+    errors = []
+    for line, g in zip(lines, geoms):
+        xy = shapely.get_coordinates(g) if g is not None else np.empty((0, 2))
+        if len(xy) and gcrs.looks_projected(xy[:, 0], xy[:, 1]).any():
+            errors.append(RowError(line, "geometry", f"({xy[0, 0]:g}, {xy[0, 1]:g}) in {crs}: {gcrs.PROJECTED_HINT}"))
+    return errors
+
+
+def _counts(values: pd.Series, col: str, lines, errors: list[RowError]) -> list[int]:
+    """Whole numbers ≥ 0 that the integer column holds (an empty cell is 0); others are row errors."""
+    _, top = integer_range(Grid.__table__.c[col])
+    out = []
+    for line, raw in zip(lines, values.astype(str).str.strip(BLANKS)):
+        raw = raw or "0"
+        if not raw.isascii() or not raw.isdigit():
+            errors.append(RowError(line, col, f"{raw!r} is not a whole number ≥ 0"))
+        elif int(raw) > top:
+            errors.append(RowError(line, col, f"{raw} is larger than the column holds (at most {top})"))
+        else:
+            out.append(int(raw))
+            continue
+        out.append(0)
+    return out
+
+
+def _unchanged(grids: gpd.GeoDataFrame, stored: gpd.GeoDataFrame) -> np.ndarray:
+    """Where a grid equals its stored self: name, counts and every vertex (stored grids are multi-polygons)."""
+    by_code, geom_col = stored.set_index("code"), stored.geometry.name
+    out = np.zeros(len(grids), dtype=bool)
+    for i, (code, name, households, population, geom) in enumerate(zip(
+            grids["code"], grids["name"], grids["households"], grids["population"], grids.geometry)):
+        if code not in by_code.index:
+            continue
+        old = by_code.loc[code]
+        multi = shapely.MultiPolygon([geom]) if geom.geom_type == "Polygon" else geom
+        out[i] = ((old["name"], int(old["households"]), int(old["population"])) == (name, int(households),
+                                                                                     int(population))
+                  and shapely.equals_exact(multi, old[geom_col], 0))
+    return out
 
 
 def _communities(session: Session) -> gpd.GeoDataFrame:
@@ -135,11 +193,12 @@ def import_grids(session: Session, path: str | Path, *, crs: str | None = None, 
         rows.append(RowError(None, None, f"grid layer refused: {report.summary()}{hint}"))
         raise InvalidData(rows, source=str(path))
     grids = layer[from_file]
-
-    existing = set(stored["code"])
-    result.updated = int(grids["code"].isin(existing).sum())
+    same = _unchanged(grids, stored)
+    result.unchanged = int(same.sum())
+    grids = grids[~same]
+    result.updated = int(grids["code"].isin(set(stored["code"])).sum())
     result.inserted = len(grids) - result.updated
-    if dry_run:
+    if dry_run or grids.empty:
         return result
     session.execute(text(
         "INSERT INTO grids (code, name, community_code, households, population, geom) "

@@ -4,13 +4,18 @@ Columns: ``external_id`` (required, the idempotency key), ``category``, ``source
 ``address``, ``lon``/``lat`` (or a point geometry), ``priority`` (default normal), ``reported_at``
 (ISO 8601; without an offset it is district time), ``reporter_name``, ``reporter_phone``,
 ``reporter_email``, ``state`` (default reported), ``dispatched_at`` (optional) and ``closed_at``
-(required when closed). Every row is checked and every problem reported (line, field, reason);
-nothing is written unless every row is good, or ``on_error="skip"`` writes the good ones. Rows whose
-``external_id`` is already stored are left alone, so a second run changes nothing.
+(required when closed): :data:`COLUMNS`, which ``gridwatch export incidents`` writes too
+(``category_code``, the column's name in the database and in older exports, is read as ``category``).
+Every row is checked and every problem reported (line, field, reason): texts longer than their
+column or carrying control or bidirectional-override characters, dates before the district's
+``data_start_date`` or more than a day in the future. Nothing is written unless every row is good, or
+``on_error="skip"`` writes the good ones. Rows whose ``external_id`` is already stored are left alone,
+so a second run changes nothing.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,13 +24,22 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.incidents.models import OPEN_STATES, PRIORITIES, SOURCES, STATES
+from app.incidents.models import OPEN_STATES, PRIORITIES, SOURCES, STATES, Incident
 from gis.crs import parse_coordinates, parse_crs
 from gis.errors import InvalidData, RowError, check_on_error
 from gis.io import read_table
+from gis.text import BLANKS, column_length, text_problem
 
 DISPATCHED_STATES = ("dispatched", "in_progress", "resolved", "closed")
 CHUNK = 2000
+#: the columns an import reads and an export writes, in the export's order (plus lon/lat or a geometry)
+COLUMNS = ("external_id", "category", "source", "description", "address", "priority", "state", "reported_at",
+           "dispatched_at", "closed_at", "reporter_name", "reporter_phone", "reporter_email")
+#: other names a column is read under: the database's own name, which earlier exports wrote
+ALIASES = {"category_code": "category"}
+#: free-text columns checked with gis.text (their size read from the model); only a description is multi-line
+TEXTS = ("external_id", "description", "address", "reporter_name", "reporter_phone", "reporter_email")
+TIMES = ("reported_at", "dispatched_at", "closed_at")
 
 
 @dataclass
@@ -48,8 +62,47 @@ class ImportReport:
 
 def _text(frame: pd.DataFrame, name: str) -> pd.Series:
     if name in frame.columns:
-        return frame[name].fillna("").astype(str).str.strip()
+        return frame[name].fillna("").astype(str).str.strip(BLANKS)
     return pd.Series([""] * len(frame), index=frame.index)
+
+
+def _canonical(frame: pd.DataFrame, source: str | None) -> pd.DataFrame:
+    """Columns under their :data:`COLUMNS` names; a column named twice (``category`` and ``category_code``) is refused."""
+    renamed = {c: ALIASES.get(str(c).strip(), str(c).strip()) for c in frame.columns}
+    named = list(renamed.values())
+    twice = sorted({n for n in named if named.count(n) > 1})
+    if twice:
+        raise InvalidData([RowError(1, n, f"two columns name {n!r} ({', '.join(c for c, m in renamed.items() if m == n)}); "
+                                    "keep one of them") for n in twice], source=source)
+    return frame.rename(columns=renamed)
+
+
+def time_window(district, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The instants (UTC) a historical record may carry: from the district's ``data_start`` (local midnight)
+    to one day after ``now`` (clocks and zones differ; a record from the future is a typing error)."""
+    start = datetime.combine(district.data_start, time(0), tzinfo=ZoneInfo(district.timezone))
+    now = now or datetime.now(timezone.utc)
+    return start.astimezone(timezone.utc), now + timedelta(days=1)
+
+
+def time_problem(ts, window: tuple[datetime, datetime], district) -> str | None:
+    """Why the instant ``ts`` lies outside ``window`` (:func:`time_window`), or None."""
+    lo, hi = window
+    if ts < lo:
+        return (f"{ts.astimezone(ZoneInfo(district.timezone)).isoformat()} is before the district's first date "
+                f"{district.data_start.isoformat()} (setting data_start_date)")
+    if ts > hi:
+        return (f"{ts.astimezone(ZoneInfo(district.timezone)).isoformat()} is more than a day in the future")
+    return None
+
+
+def _check_texts(out: pd.DataFrame, flag) -> None:
+    """Length (from the column), control and bidi characters of every free-text field."""
+    for name in TEXTS:
+        limit = column_length(Incident.__table__.c[name])
+        problems = [text_problem(v, max_len=limit, multiline=name == "description") if v else None
+                    for v in out[name]]
+        flag(np.array([p is not None for p in problems], dtype=bool), name, lambda i, p=problems: p[i])
 
 
 def _times(values: pd.Series, tz: str) -> pd.Series:
@@ -78,15 +131,15 @@ def _coordinates(table, crs: str | None, settings):
         fields = ("geometry", "geometry")
     else:
         xs, ys, fields = list(_text(table.frame, "lon")), list(_text(table.frame, "lat")), ("lon", "lat")
-    return parse_coordinates(xs, ys, table.lines, crs=parse_crs(crs or "wgs84"), bbox=tuple(settings.district_bbox),
-                             margin_m=settings.extent_margin_m, fields=fields)
+    return parse_coordinates(xs, ys, table.lines, crs=parse_crs(crs or "wgs84"), bbox=settings.district.bbox,
+                             margin_m=settings.district.margin_m, fields=fields)
 
 
 def validate(session: Session, table, *, crs: str | None, settings) -> tuple[pd.DataFrame, list[RowError]]:
     """Check every row; return the normalised frame (with ``ok``) and every problem found."""
     from app.geocoding import locate_codes
 
-    f = table.frame
+    f = _canonical(table.frame, source=None)
     n = len(f)
     lines = np.asarray(table.lines)
     errors: list[RowError] = []
@@ -105,7 +158,7 @@ def validate(session: Session, table, *, crs: str | None, settings) -> tuple[pd.
     cats = set(session.execute(text("SELECT code FROM categories")).scalars())
     ext = out["external_id"]
     flag(ext == "", "external_id", lambda i: "missing: every row needs an external_id (the re-import key)")
-    flag((ext.str.len() > 60).to_numpy(), "external_id", lambda i: "longer than 60 characters")
+    _check_texts(out, flag)
     dup = ext.duplicated(keep="first") & (ext != "")
     first_line = dict(zip(ext[~ext.duplicated()], lines[~ext.duplicated().to_numpy()]))
     flag(dup, "external_id", lambda i: f"{ext.iloc[i]!r} already used on line {first_line[ext.iloc[i]]}")
@@ -116,12 +169,17 @@ def validate(session: Session, table, *, crs: str | None, settings) -> tuple[pd.
     flag(~out["priority"].isin(PRIORITIES), "priority",
          lambda i: f"{out['priority'].iloc[i]!r} is not one of {', '.join(PRIORITIES)}")
     flag(~out["state"].isin(STATES), "state", lambda i: f"{out['state'].iloc[i]!r} is not one of {', '.join(STATES)}")
-    for name in ("reported_at", "dispatched_at", "closed_at"):
+    window = time_window(settings.district)
+    for name in TIMES:
         raw = _text(f, name)
-        out[name] = _times(raw, settings.timezone)
+        out[name] = _times(raw, settings.district.timezone)
         flag((raw != "") & out[name].isna(), name,
              lambda i, raw=raw: f"{raw.iloc[i]!r} is not an ISO 8601 date-time (e.g. 2025-03-01T08:30:00+08:00)")
+        problems = [None if pd.isna(t) else time_problem(t, window, settings.district) for t in out[name]]
+        flag(np.array([p is not None for p in problems], dtype=bool), name, lambda i, p=problems: p[i])
     flag(_text(f, "reported_at") == "", "reported_at", lambda i: "missing")
+    flag(~out["state"].isin(DISPATCHED_STATES) & out["dispatched_at"].notna(), "dispatched_at",
+         lambda i: f"an incident in state {out['state'].iloc[i]!r} was not dispatched: leave dispatched_at empty")
     closed = out["state"] == "closed"
     flag(closed & out["closed_at"].isna() & (_text(f, "closed_at") == ""), "closed_at",
          lambda i: "a closed incident needs closed_at")
@@ -148,7 +206,7 @@ def validate(session: Session, table, *, crs: str | None, settings) -> tuple[pd.
 
 
 def import_incidents(session: Session, path: str | Path, *, crs: str | None = None, dry_run: bool = False,
-                     on_error: str = "reject", actor: str = "import", settings=None, progress=None) -> ImportReport:
+                     on_error: str = "reject", actor: str = "import", settings, progress=None) -> ImportReport:
     """Import historical incidents from ``path``; see the module docstring for the columns.
 
     Parameters
@@ -158,13 +216,12 @@ def import_incidents(session: Session, path: str | Path, *, crs: str | None = No
     on_error : {"reject", "skip"}
         ``reject`` writes nothing when any row is bad (raises ``InvalidData`` listing every problem);
         ``skip`` writes the good rows and lists the bad ones in the report.
+    settings : app.config.Settings
+        The deployment's settings (built once at the composition root): district extent and time zone.
     progress : callable(int), optional
         Called with the number of rows written after each chunk (the CLI's tqdm bar).
     """
-    from app.incidents.service import default_settings
-
     check_on_error(on_error)
-    settings = settings or default_settings()
     table = read_table(path)
     rows, errors = validate(session, table, crs=crs, settings=settings)
     report = ImportReport(rows=len(rows), errors=errors, dry_run=dry_run, rejected=int((~rows["ok"]).sum()))

@@ -3,8 +3,10 @@
 CSV coordinates may be in any supported CRS (``crs``); GPX is WGS-84 by definition. Times without
 an offset are district time in CSV and UTC in GPX (the GPX 1.1 schema says UTC). Every row is
 checked and every problem reported (line, field, reason): an unknown member, a time that is not
-ISO 8601, a coordinate that is not a number or lies outside the district. Nothing is written if any
-row is bad, unless ``on_error="skip"`` writes the good ones. Points already stored for the same
+ISO 8601 or lies before the district's ``data_start_date`` or more than a day in the future, a
+coordinate that is not a number or lies outside the district, a track name longer than its column or
+with control characters (refused, never cut). Nothing is written if any row is bad, unless
+``on_error="skip"`` writes the good ones. Points already stored for the same
 member and instant are left alone, so importing a file twice changes nothing.
 """
 from __future__ import annotations
@@ -20,10 +22,12 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.incidents.importer import ImportReport
+from app.incidents.importer import ImportReport, time_problem, time_window
+from app.patrols.models import PatrolPoint
 from gis.crs import parse_coordinates, parse_crs
 from gis.errors import InvalidData, RowError, check_on_error
 from gis.io import read_table
+from gis.text import BLANKS, column_length, text_problem
 
 CHUNK = 5000
 
@@ -91,7 +95,11 @@ def _members(session: Session, frame: pd.DataFrame, lines, default: int | None, 
     if default is not None:
         return members
     cache: dict[str, int | None] = {}
-    for i, ref in enumerate(frame["member_id"].astype(str).str.strip()):
+    for i, ref in enumerate(frame["member_id"].astype(str).str.strip(BLANKS)):
+        problem = text_problem(ref)
+        if problem is not None:  # a NUL would reach the database's text parameter
+            errors.append(RowError(lines[i], "member_id", problem))
+            continue
         if ref not in cache:
             cache[ref] = resolve_member(session, ref) if ref else None
         members[i] = cache[ref]
@@ -101,8 +109,11 @@ def _members(session: Session, frame: pd.DataFrame, lines, default: int | None, 
     return members
 
 
-def _times(values, lines, tz: str, errors: list[RowError]) -> list:
-    """Zoned datetimes (naive ones are in ``tz``); None where missing or unparseable (reported)."""
+def _times(values, lines, district, errors: list[RowError]) -> list:
+    """Zoned datetimes (naive ones in the district's zone); None where missing, unparseable or out of the
+    district's time window (reported)."""
+    tz = district.timezone
+    window = time_window(district)
     out = []
     for line, v in zip(lines, values):
         blank = isinstance(v, str) and not v.strip()
@@ -115,8 +126,27 @@ def _times(values, lines, tz: str, errors: list[RowError]) -> list:
                                    f"{v!r} is not an ISO 8601 date-time (e.g. 2025-03-01T08:30:00+08:00)"))
             out.append(None)
             continue
-        out.append((ts.tz_localize(ZoneInfo(tz)) if ts.tzinfo is None else ts).to_pydatetime())
+        at = (ts.tz_localize(ZoneInfo(tz)) if ts.tzinfo is None else ts).to_pydatetime()
+        problem = time_problem(at, window, district)
+        if problem is not None:
+            errors.append(RowError(line, "time", problem))
+            at = None
+        out.append(at)
     return out
+
+
+def _tracks(frame: pd.DataFrame, lines, source: str, errors: list[RowError]) -> pd.Series:
+    """Each point's track name (the file's name without a track_id column); too long or unprintable: reported."""
+    if "track_id" not in frame.columns:
+        return pd.Series([Path(source).stem] * len(frame), dtype=object)
+    track = frame["track_id"].astype(str).str.strip(BLANKS).reset_index(drop=True)
+    limit = column_length(PatrolPoint.__table__.c.track_id)
+    for i, value in enumerate(track):
+        problem = text_problem(value, max_len=limit)
+        if problem is not None:
+            errors.append(RowError(lines[i], "track_id", problem))
+            track.iloc[i] = None
+    return track
 
 
 def validate(session: Session, frame: pd.DataFrame, lines: list[int], *, member: int | None, crs: str | None,
@@ -129,21 +159,22 @@ def validate(session: Session, frame: pd.DataFrame, lines: list[int], *, member:
             raise InvalidData(f"missing column {col!r}; expected member_id,time,lon,lat", source=source)
     errors: list[RowError] = []
     members = _members(session, frame, lines, member, errors)
-    times = pd.Series(_times(frame["time"], lines, settings.timezone, errors), dtype=object)
+    times = pd.Series(_times(frame["time"], lines, settings.district, errors), dtype=object)
     lon, lat, coord_errors, ok = parse_coordinates(
         frame["lon"].astype(str), frame["lat"].astype(str), lines, crs=parse_crs(crs or "wgs84"),
-        bbox=tuple(settings.district_bbox), margin_m=settings.extent_margin_m)
+        bbox=settings.district.bbox, margin_m=settings.district.margin_m)
     errors.extend(coord_errors)
-    track = frame["track_id"].astype(str) if "track_id" in frame.columns else pd.Series([Path(source).stem] * len(frame))
-    points = pd.DataFrame({"member": members, "track": track.str.slice(0, 60).to_numpy(), "at": times,
+    track = _tracks(frame, lines, source, errors)
+    points = pd.DataFrame({"member": members, "track": track.to_numpy(), "at": times,
                            "lon": lon, "lat": lat, "line": lines})
-    points["ok"] = np.asarray(ok) & points["member"].notna().to_numpy() & times.notna().to_numpy()
+    points["ok"] = (np.asarray(ok) & points["member"].notna().to_numpy() & times.notna().to_numpy()
+                    & track.notna().to_numpy())
     errors.sort(key=lambda e: (e.line or 0, e.field or ""))
     return points, errors
 
 
 def import_patrols(session: Session, path: str | Path, *, member: str | int | None = None, crs: str | None = None,
-                   dry_run: bool = False, on_error: str = "reject", settings=None, progress=None) -> PatrolImport:
+                   dry_run: bool = False, on_error: str = "reject", settings, progress=None) -> PatrolImport:
     """Import a patrol file; ``member`` (external or numeric id) is needed unless a CSV names members.
 
     Parameters
@@ -155,13 +186,12 @@ def import_patrols(session: Session, path: str | Path, *, member: str | int | No
     on_error : {"reject", "skip"}
         ``reject`` writes nothing when any row is bad (raises ``InvalidData`` listing every problem);
         ``skip`` writes the good rows and lists the bad ones in the report.
+    settings : app.config.Settings
+        The deployment's settings (built once at the composition root): district extent and time zone.
     progress : callable(int), optional
         Called with the number of points handled after each chunk (the CLI's tqdm bar).
     """
-    from app.incidents.service import default_settings
-
     check_on_error(on_error)
-    settings = settings or default_settings()
     path = Path(path)
     if path.suffix.lower() == ".gpx":
         frame, lines = _gpx_rows(path)

@@ -110,7 +110,7 @@ def test_export_every_layer_in_every_format(cli, demo_db, tmp_path, layer, suffi
         frame = gpd.read_file(out, engine="pyogrio")
         assert frame.crs.to_epsg() == 4326
     assert len(frame) == expected
-    assert "code" in frame.columns
+    assert ("device_id" if layer == "cameras" else "code") in frame.columns  # cameras: the importer's columns
     parents = {"communities": ["street_code"], "grids": ["community_code", "street_code"],
                "cameras": ["grid_code", "community_code", "street_code", "programme", "status"],
                "incidents": ["grid_code", "community_code", "street_code"], "members": ["grid_code"]}
@@ -120,7 +120,7 @@ def test_export_every_layer_in_every_format(cli, demo_db, tmp_path, layer, suffi
         assert frame["reported_at"].str.endswith("+08:00").all()  # in the district's time zone, offset kept
     if layer == "cameras":
         assert set(frame["programme"]) <= {"skynet", "xueliang", "huiyan", "compound", "other"}
-        assert frame["code"].astype(str).str.fullmatch(r"\d{20}").all()
+        assert frame["device_id"].astype(str).str.fullmatch(r"\d{20}").all()
 
 
 def test_export_unknown_layer_and_suffix(cli, demo_db, tmp_path):

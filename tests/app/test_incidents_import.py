@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from app.incidents.importer import import_incidents
 from gis.errors import InvalidData
+from tests.settings import TEST_SETTINGS
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "data" / "demo" / "incidents.csv"
@@ -56,7 +57,7 @@ def _count(session, prefix="T-"):
 def test_reject_reports_every_bad_row_and_writes_nothing(demo_session, bad_file):
     path, _ = bad_file
     with pytest.raises(InvalidData) as err:
-        import_incidents(demo_session, path)
+        import_incidents(demo_session, path, settings=TEST_SETTINGS)
     got = {(e.line, e.field) for e in err.value.errors}
     assert got == {(3, "category"), (4, "source"), (5, "reported_at"), (6, "lon/lat"), (7, "external_id"),
                    (8, "closed_at"), (9, "lon/lat"), (10, "closed_at")}
@@ -66,7 +67,7 @@ def test_reject_reports_every_bad_row_and_writes_nothing(demo_session, bad_file)
 
 def test_skip_writes_good_rows_and_is_idempotent(demo_session, bad_file):
     path, rows = bad_file
-    report = import_incidents(demo_session, path, on_error="skip")
+    report = import_incidents(demo_session, path, on_error="skip", settings=TEST_SETTINGS)
     assert (report.rows, report.inserted, report.existing, report.rejected) == (12, 4, 0, 8)
     good = [rows[i]["external_id"] for i in (0, 9, 10, 11)]
     stored = demo_session.execute(text(
@@ -80,13 +81,13 @@ def test_skip_writes_good_rows_and_is_idempotent(demo_session, bad_file):
         assert r.grid_code == oracle
         if r.state == "closed":
             assert r.dispatched_at == r.reported_at and r.deadline > r.dispatched_at
-    again = import_incidents(demo_session, path, on_error="skip")
+    again = import_incidents(demo_session, path, on_error="skip", settings=TEST_SETTINGS)
     assert (again.inserted, again.existing) == (0, 4) and _count(demo_session) == 4
 
 
 def test_timeline_replays_to_the_stored_state(demo_session, tmp_path):
     rows = _demo_rows(40)
-    import_incidents(demo_session, _write(tmp_path / "ok.csv", rows))
+    import_incidents(demo_session, _write(tmp_path / "ok.csv", rows), settings=TEST_SETTINGS)
     bad = demo_session.execute(text(
         "SELECT i.external_id FROM incidents i WHERE i.external_id LIKE 'T-%' AND i.state IS DISTINCT FROM "
         "(SELECT e.to_state FROM incident_events e WHERE e.incident_id = i.id ORDER BY e.at DESC, e.id DESC LIMIT 1)"
@@ -108,14 +109,14 @@ def test_geojson_in_metric_crs_and_xlsx(demo_session, tmp_path):
                            crs="EPSG:4326")
     path = tmp_path / "m.geojson"
     to_metric(gdf).to_file(path, driver="GeoJSON", engine="pyogrio")
-    assert import_incidents(demo_session, path).inserted == 5
+    assert import_incidents(demo_session, path, settings=TEST_SETTINGS).inserted == 5
     got = demo_session.execute(text("SELECT external_id, ST_X(geom), ST_Y(geom) FROM incidents "
                                     "WHERE external_id LIKE 'T-%' ORDER BY external_id")).all()
     for (ext, x, y), r in zip(got, sorted(rows, key=lambda r: r["external_id"])):
         assert ext == r["external_id"] and abs(x - float(r["lon"])) < 1e-7 and abs(y - float(r["lat"])) < 1e-7
     xrows = _demo_rows(8)[5:]
     pd.DataFrame(xrows).to_excel(tmp_path / "x.xlsx", index=False, engine="openpyxl")
-    assert import_incidents(demo_session, tmp_path / "x.xlsx").inserted == 3
+    assert import_incidents(demo_session, tmp_path / "x.xlsx", settings=TEST_SETTINGS).inserted == 3
 
 
 def test_cli_dry_run_reject_and_skip(cli, demo_db, bad_file):

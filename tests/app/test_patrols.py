@@ -12,6 +12,7 @@ from sqlalchemy import text
 from app.patrols.importer import import_patrols
 from app.patrols.service import patrol_report, unpatrolled_grids
 from gis.errors import InvalidData
+from tests.settings import TEST_SETTINGS
 
 CST = timezone(timedelta(hours=8))
 DAY1, DAY2 = date(2026, 4, 6), date(2026, 4, 7)
@@ -20,6 +21,8 @@ DAY1, DAY2 = date(2026, 4, 6), date(2026, 4, 7)
 @pytest.fixture
 def setup(demo_session):
     """A grid with a lead and a road piece inside it, points along that road, and a far grid."""
+    demo_session.execute(text("DELETE FROM patrol_points"))  # the demo's own recent tracks: the tests count theirs
+    demo_session.execute(text("DELETE FROM patrol_points"))  # only the planted tracks, not the demo's own
     row = demo_session.execute(text(
         "WITH piece AS (SELECT g.code, r.member_id, m.external_id, (ST_Dump(ST_Intersection(rd.geom, g.geom))).geom AS "
         "geom FROM grids g JOIN member_roles r ON r.grid_code = g.code AND r.role = 'lead' JOIN members m "
@@ -57,9 +60,9 @@ def _planted(setup, tmp_path):
 
 
 def test_minutes_and_road_share_on_planted_tracks(demo_session, setup, tmp_path):
-    rep = import_patrols(demo_session, _planted(setup, tmp_path))
+    rep = import_patrols(demo_session, _planted(setup, tmp_path), settings=TEST_SETTINGS)
     assert (rep.points, rep.inserted) == (16, 16)
-    frame = patrol_report(demo_session, DAY1, DAY2, [setup["grid"]])
+    frame = patrol_report(demo_session, DAY1, DAY2, [setup["grid"]], settings=TEST_SETTINGS)
     mine = frame[frame["member_id"] == setup["member"]].set_index("day")
     assert mine.loc[DAY1, "minutes_in_grid"] == pytest.approx(18.0)
     assert mine.loc[DAY2, "minutes_in_grid"] == pytest.approx(4 + 10)
@@ -79,8 +82,8 @@ def test_minutes_and_road_share_on_planted_tracks(demo_session, setup, tmp_path)
 
 def test_import_is_idempotent_and_gpx_works(demo_session, setup, tmp_path):
     path = _planted(setup, tmp_path)
-    import_patrols(demo_session, path)
-    again = import_patrols(demo_session, path)
+    import_patrols(demo_session, path, settings=TEST_SETTINGS)
+    again = import_patrols(demo_session, path, settings=TEST_SETTINGS)
     assert (again.inserted, again.existing) == (0, 16)
     gpx = gpxpy.gpx.GPX()
     track = gpxpy.gpx.GPXTrack(name="morning")
@@ -92,9 +95,9 @@ def test_import_is_idempotent_and_gpx_works(demo_session, setup, tmp_path):
     gpx.tracks.append(track)
     (tmp_path / "t.gpx").write_text(gpx.to_xml(), encoding="utf-8")
     with pytest.raises(InvalidData, match="--member"):
-        import_patrols(demo_session, tmp_path / "t.gpx")
-    assert import_patrols(demo_session, tmp_path / "t.gpx", member=setup["ext"]).inserted == 4
-    day3 = patrol_report(demo_session, date(2026, 4, 8), date(2026, 4, 8), [setup["grid"]])
+        import_patrols(demo_session, tmp_path / "t.gpx", settings=TEST_SETTINGS)
+    assert import_patrols(demo_session, tmp_path / "t.gpx", member=setup["ext"], settings=TEST_SETTINGS).inserted == 4
+    day3 = patrol_report(demo_session, date(2026, 4, 8), date(2026, 4, 8), [setup["grid"]], settings=TEST_SETTINGS)
     assert day3.set_index("member_id").loc[setup["member"], "minutes_in_grid"] == pytest.approx(9.0)
 
 
@@ -103,13 +106,13 @@ def test_bad_rows_are_reported(demo_session, setup, tmp_path):
                                        (setup["ext"], "yesterday", 104.7, 29.35),
                                        (setup["ext"], "2026-04-06T09:00:00+08:00", 29.35, 104.7)])
     with pytest.raises(InvalidData) as err:
-        import_patrols(demo_session, path)
+        import_patrols(demo_session, path, settings=TEST_SETTINGS)
     assert {(e.line, e.field) for e in err.value.errors} == {(2, "member_id"), (3, "time"), (4, "lon/lat")}
     assert demo_session.execute(text("SELECT count(*) FROM patrol_points")).scalar() == 0
 
 
 def test_unpatrolled_grids(demo_session, setup, tmp_path):
-    import_patrols(demo_session, _planted(setup, tmp_path))
+    import_patrols(demo_session, _planted(setup, tmp_path), settings=TEST_SETTINGS)
     now = datetime(2026, 4, 8, 12, 0, tzinfo=CST)
     codes = [setup["grid"], setup["far"][0]]
     # the far grid got one point on day 2, so both were patrolled within 3 days; neither within 12 hours
@@ -168,7 +171,7 @@ def _mixed(setup, tmp_path) -> tuple[Path, list[tuple], set[tuple]]:
 def test_reject_writes_nothing_and_names_every_bad_row(demo_session, setup, tmp_path):
     path, _, bad = _mixed(setup, tmp_path)
     with pytest.raises(InvalidData) as err:
-        import_patrols(demo_session, path)
+        import_patrols(demo_session, path, settings=TEST_SETTINGS)
     got = {(e.line, e.field) for e in err.value.errors}
     assert got == bad and len(err.value.errors) == len(bad)
     assert "swapped" in " ".join(e.reason for e in err.value.errors if e.line == 5)
@@ -178,13 +181,13 @@ def test_reject_writes_nothing_and_names_every_bad_row(demo_session, setup, tmp_
 
 def test_skip_writes_exactly_the_good_rows(demo_session, setup, tmp_path):
     path, good, bad = _mixed(setup, tmp_path)
-    rep = import_patrols(demo_session, path, on_error="skip")
+    rep = import_patrols(demo_session, path, on_error="skip", settings=TEST_SETTINGS)
     assert (rep.points, rep.rejected, rep.inserted, rep.existing) == (11, 7, 3, 1)  # line 12 repeats line 2
     assert {e.line for e in rep.errors} == {line for line, _ in bad}
     assert _stored(demo_session) == good
     grids = demo_session.execute(text("SELECT DISTINCT grid_code FROM patrol_points")).scalars().all()
     assert grids == [setup["grid"]]  # the setup's points lie on a road inside its grid
-    again = import_patrols(demo_session, path, on_error="skip")
+    again = import_patrols(demo_session, path, on_error="skip", settings=TEST_SETTINGS)
     assert (again.inserted, again.existing, again.rejected) == (0, 4, 7)
     assert _stored(demo_session) == good
 
@@ -192,13 +195,13 @@ def test_skip_writes_exactly_the_good_rows(demo_session, setup, tmp_path):
 def test_dry_run_counts_and_writes_nothing(demo_session, setup, tmp_path):
     path, good, _ = _mixed(setup, tmp_path)
     with pytest.raises(InvalidData):
-        import_patrols(demo_session, path, dry_run=True)  # reject still lists every problem
-    rep = import_patrols(demo_session, path, dry_run=True, on_error="skip")
+        import_patrols(demo_session, path, dry_run=True, settings=TEST_SETTINGS)  # reject still lists every problem
+    rep = import_patrols(demo_session, path, dry_run=True, on_error="skip", settings=TEST_SETTINGS)
     assert (rep.inserted, rep.existing, rep.rejected, rep.dry_run) == (3, 1, 7, True)
     assert "would insert 3" in rep.summary()
     assert _stored(demo_session) == []
-    import_patrols(demo_session, path, on_error="skip")
-    assert (import_patrols(demo_session, path, dry_run=True, on_error="skip").inserted) == 0
+    import_patrols(demo_session, path, on_error="skip", settings=TEST_SETTINGS)
+    assert (import_patrols(demo_session, path, dry_run=True, on_error="skip", settings=TEST_SETTINGS).inserted) == 0
     assert _stored(demo_session) == good
 
 
@@ -225,10 +228,10 @@ def test_gpx_bad_points_are_named_by_their_line_in_the_file(demo_session, setup,
     trkpt = [i for i, line in enumerate(lines, start=1) if "<trkpt" in line]
     assert len(trkpt) == 5
     with pytest.raises(InvalidData) as err:
-        import_patrols(demo_session, path, member=setup["ext"])
+        import_patrols(demo_session, path, member=setup["ext"], settings=TEST_SETTINGS)
     assert {(e.line, e.field) for e in err.value.errors} == {(trkpt[1], "lon/lat"), (trkpt[3], "time")}
     assert _stored(demo_session) == []
-    rep = import_patrols(demo_session, path, member=setup["ext"], on_error="skip")
+    rep = import_patrols(demo_session, path, member=setup["ext"], on_error="skip", settings=TEST_SETTINGS)
     assert (rep.inserted, rep.rejected) == (3, 2)
     t = datetime(2026, 4, 9, 10, 0, tzinfo=timezone.utc)
     assert _stored(demo_session) == [(setup["member"], t + timedelta(minutes=k), round(x, 9), round(y, 9))
@@ -256,5 +259,5 @@ def test_gpx_on_one_line_numbers_its_points(demo_session, setup, tmp_path):
     path = _gpx_with_bad_points(setup, tmp_path)
     path.write_text("".join(line.strip() for line in path.read_text(encoding="utf-8").splitlines()), encoding="utf-8")
     with pytest.raises(InvalidData) as err:
-        import_patrols(demo_session, path, member=setup["ext"])
+        import_patrols(demo_session, path, member=setup["ext"], settings=TEST_SETTINGS)
     assert {(e.line, e.field) for e in err.value.errors} == {(2, "lon/lat"), (4, "time")}

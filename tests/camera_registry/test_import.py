@@ -11,17 +11,18 @@ from gis.crs import wgs84_to_gcj02
 from gis.errors import InvalidData
 
 from .conftest import count, row, write_csv
+from tests.settings import DISTRICT
 
 
 def _errors(session, path, **kw):
     with pytest.raises(InvalidData) as info:
-        import_cameras(session, path, **kw)
+        import_cameras(session, path, **{"district": DISTRICT, **kw})
     return info.value.errors
 
 
 def test_valid_file_is_stored_with_events_and_revisions(session, csv_file):
     path = csv_file([row(1), row(2, point_class="2", install_date="", contact="", record_days="")])
-    report = import_cameras(session, path)
+    report = import_cameras(session, path, district=DISTRICT)
     assert (report.rows, report.added, report.updated, report.unchanged, report.rejected) == (2, 2, 0, 0, 0)
     got = session.execute(text(
         "SELECT device_id, name, programme, point_class, ptz_type, function_types, height_m, azimuth, fov, vfov, "
@@ -45,7 +46,7 @@ BAD_CELLS = [
     ({"device_id": "51030400001185000001"}, "device_id", "118 (NVR) is not a camera type"),
     ({"device_id": ""}, "device_id", "missing: every camera needs a device_id"),
     ({"name": ""}, "name", "missing: every camera needs a name (设备名称)"),
-    ({"name": "长" * 101}, "name", "longer than 100 characters"),
+    ({"name": "长" * 101}, "name", "is 101 characters long; at most 100 allowed"),
     ({"azimuth": "360.5"}, "azimuth", "360.5 is outside [0, 360] degrees"),
     ({"azimuth": "-1"}, "azimuth", "-1 is outside [0, 360]"),
     ({"azimuth": "东"}, "azimuth", "'东' is not a number"),
@@ -84,7 +85,7 @@ def test_each_bad_row_kind_is_reported_with_line_field_and_reason(session, csv_f
 
 def test_class_2_points_need_no_class_1_fields(session, csv_file):
     path = csv_file([row(1, point_class="2", management_unit="", contact="", record_days="", install_date="")])
-    assert import_cameras(session, path).added == 1
+    assert import_cameras(session, path, district=DISTRICT).added == 1
 
 
 def test_duplicate_id_in_the_file(session, csv_file):
@@ -102,13 +103,13 @@ def test_cameras_closer_than_the_minimum_spacing_in_the_file(session, csv_file):
     assert "m from line 2 (51030400001325000001): probable duplicate (minimum spacing 2 m)" in errors[0].reason
     assert float(errors[0].reason.split()[1]) == pytest.approx(0.97, abs=0.02)
     # a smaller minimum lets them through
-    assert import_cameras(session, path, min_spacing_m=0.5).added == 3
+    assert import_cameras(session, path, min_spacing_m=0.5, district=DISTRICT).added == 3
 
 
 def test_spacing_against_the_registry_but_not_against_the_same_id(session, csv_file, tmp_path):
-    import_cameras(session, csv_file([row(1), row(2)]))
+    import_cameras(session, csv_file([row(1), row(2)]), district=DISTRICT)
     moved_self = write_csv(tmp_path / "self.csv", [row(1, lon=f"{104.7714 + 5e-6:.7f}")])
-    report = import_cameras(session, moved_self)   # the same ID moved by 0.5 m: an update, not a duplicate
+    report = import_cameras(session, moved_self, district=DISTRICT)   # the same ID moved by 0.5 m: an update, not a duplicate
     assert (report.updated, report.rejected) == (1, 0)
     other = write_csv(tmp_path / "other.csv", [row(9, lon=f"{104.7715 + 5e-6:.7f}")])
     errors = _errors(session, other)
@@ -127,22 +128,22 @@ def test_reject_skip_and_dry_run_leave_exactly_the_expected_rows(session, csv_fi
     path = csv_file(rows)
     _errors(session, path)
     assert count(session, "cameras") == 0 and count(session, "camera_events") == 0
-    dry = import_cameras(session, path, on_error="skip", dry_run=True)
+    dry = import_cameras(session, path, on_error="skip", dry_run=True, district=DISTRICT)
     assert (dry.dry_run, dry.added, dry.rejected, len(dry.errors)) == (True, 3, 2, 2)
     assert count(session, "cameras") == 0 and count(session, "camera_revisions") == 0
-    report = import_cameras(session, path, on_error="skip")
+    report = import_cameras(session, path, on_error="skip", district=DISTRICT)
     assert (report.added, report.rejected) == (3, 2)
     stored = session.execute(text("SELECT device_id FROM cameras ORDER BY 1")).scalars().all()
     assert stored == [rows[i]["device_id"] for i in (0, 2, 4)]
     clean = csv_file([row(1), row(3)], name="clean.csv")
-    assert import_cameras(session, clean, dry_run=True).unchanged == 2
+    assert import_cameras(session, clean, dry_run=True, district=DISTRICT).unchanged == 2
 
 
 def test_gcj02_input_is_stored_as_wgs84_within_half_a_metre(session, csv_file):
     wgs = [(104.7713 + 0.003 * k, 29.3665 - 0.002 * k) for k in range(6)]
     gcj = [wgs84_to_gcj02(lon, lat) for lon, lat in wgs]
     rows = [row(k + 1, lon=f"{g[0]:.8f}", lat=f"{g[1]:.8f}") for k, g in enumerate(gcj)]
-    import_cameras(session, csv_file(rows), crs="gcj02")
+    import_cameras(session, csv_file(rows), crs="gcj02", district=DISTRICT)
     dist = session.execute(text(
         "SELECT ST_Distance(c.geom::geography, ST_SetSRID(ST_MakePoint(v.x, v.y), 4326)::geography), "
         "ST_Distance(ST_SetSRID(ST_MakePoint(v.gx, v.gy), 4326)::geography, c.geom::geography), c.source_crs "
@@ -165,7 +166,7 @@ def test_projected_geojson_in_epsg_4544(session, tmp_path):
                            geometry=gpd.points_from_xy(frame["lon"].astype(float), frame["lat"].astype(float)),
                            crs="EPSG:4326").to_crs("EPSG:4544")
     gdf.to_file(tmp_path / "cams.gpkg", engine="pyogrio")
-    assert import_cameras(session, tmp_path / "cams.gpkg").added == 2
+    assert import_cameras(session, tmp_path / "cams.gpkg", district=DISTRICT).added == 2
     d = session.execute(text("SELECT max(ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(104.7714 + "
                              "0.0001 * (right(device_id, 1)::int - 1), 29.3665), 4326)::geography)), "
                              "min(source_crs) FROM cameras")).one()
@@ -184,7 +185,7 @@ def test_chinese_headers_in_a_gb18030_csv(session, tmp_path):
     path = write_csv(tmp_path / "点位.csv", rows, encoding="gb18030")
     with pytest.raises(UnicodeDecodeError):
         path.read_text(encoding="utf-8")
-    assert import_cameras(session, path).added == 2
+    assert import_cameras(session, path, district=DISTRICT).added == 2
     got = session.execute(text("SELECT name, programme, status, point_class, ptz_type, management_unit "
                                "FROM cameras ORDER BY device_id")).all()
     assert got == [("测试点位1球机", "xueliang", "OFF", 1, 3, "自贡市公安局大安区分局"),
@@ -205,16 +206,16 @@ def test_two_columns_for_one_field_and_missing_required_columns(session, tmp_pat
 def test_reimport_changes_nothing_and_real_changes_make_one_revision(session, csv_file, tmp_path):
     rows = [row(k) for k in range(1, 6)]
     path = csv_file(rows)
-    import_cameras(session, path)
+    import_cameras(session, path, district=DISTRICT)
     before = (count(session, "camera_revisions"), count(session, "camera_events"))
-    again = import_cameras(session, path)
+    again = import_cameras(session, path, district=DISTRICT)
     assert (again.added, again.updated, again.unchanged) == (0, 0, 5)
     assert (count(session, "camera_revisions"), count(session, "camera_events")) == before
     assert count(session, "cameras", "version = 1") == 5
 
     rows[1] = row(2, azimuth="120")
     rows[2] = row(3, status="OFF")
-    report = import_cameras(session, write_csv(tmp_path / "changed.csv", rows))
+    report = import_cameras(session, write_csv(tmp_path / "changed.csv", rows), district=DISTRICT)
     assert (report.updated, report.unchanged) == (2, 3)
     events = session.execute(text("SELECT device_id, event, note FROM camera_events WHERE event <> 'ADD' "
                                   "ORDER BY device_id")).all()
@@ -226,16 +227,16 @@ def test_reimport_changes_nothing_and_real_changes_make_one_revision(session, cs
 
 
 def test_absent_columns_keep_stored_values(session, csv_file, tmp_path):
-    import_cameras(session, csv_file([row(1)]))
+    import_cameras(session, csv_file([row(1)]), district=DISTRICT)
     slim = write_csv(tmp_path / "slim.csv", [{k: row(1)[k] for k in ("device_id", "name", "lon", "lat")}])
-    report = import_cameras(session, slim)
+    report = import_cameras(session, slim, district=DISTRICT)
     assert report.unchanged == 1
     assert session.execute(text("SELECT azimuth, programme FROM cameras")).one() == (90.0, "skynet")
 
 
 def test_unknown_columns_are_reported_as_ignored(session, tmp_path):
     path = write_csv(tmp_path / "x.csv", [{**row(1), "备注": "新装", "foo": "1"}])
-    assert import_cameras(session, path).ignored_columns == ["备注", "foo"]
+    assert import_cameras(session, path, district=DISTRICT).ignored_columns == ["备注", "foo"]
 
 
 def test_locate_derives_codes_and_refuses_positions_outside_every_community(demo_session, csv_file):
@@ -246,7 +247,7 @@ def test_locate_derives_codes_and_refuses_positions_outside_every_community(demo
         "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grids ORDER BY code LIMIT 1) q")).one()
     inside = row(90001, device_id="51030400011315900001", lon=f"{lon:.7f}", lat=f"{lat:.7f}")
     grid = demo_session.execute(text("SELECT code, community_code FROM grids ORDER BY code LIMIT 1")).one()
-    import_cameras(demo_session, csv_file([inside]), locate=locate)
+    import_cameras(demo_session, csv_file([inside]), locate=locate, district=DISTRICT)
     got = demo_session.execute(text("SELECT grid_code, community_code, street_code FROM cameras "
                                     "WHERE device_id = '51030400011315900001'")).one()
     assert got == (grid[0], grid[1], grid[1][:9])
@@ -257,4 +258,4 @@ def test_locate_derives_codes_and_refuses_positions_outside_every_community(demo
 
 def test_on_error_must_be_reject_or_skip(session, csv_file):
     with pytest.raises(InvalidData, match="on_error must be reject or skip"):
-        import_cameras(session, csv_file([row(1)]), on_error="ignore")
+        import_cameras(session, csv_file([row(1)]), on_error="ignore", district=DISTRICT)

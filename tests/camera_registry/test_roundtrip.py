@@ -9,6 +9,8 @@ from camera_registry.importer import import_cameras
 from gis.errors import InvalidData
 
 from .conftest import count, postgis_locate
+from tests.settings import DISTRICT
+from tests.settings import TEST_SETTINGS
 
 VALUES = ("SELECT device_id, name, point_name, programme, point_class, ptz_type, function_types, height_m, azimuth, "
           "fov, vfov, range_m, install_date, management_unit, contact, record_days, address, status, source_crs, "
@@ -33,13 +35,13 @@ def test_export_then_import_gives_the_same_values(demo_session, session, tmp_pat
     original = demo_session.execute(text(VALUES)).all()
 
     # into an empty registry: every value back
-    report = import_cameras(session, path)
+    report = import_cameras(session, path, district=DISTRICT)
     assert (report.added, report.rejected) == (471, 0)
     _same(session.execute(text(VALUES)).all(), original)
 
     # into the registry it came from: nothing changes, no history written
     revs, events = count(demo_session, "camera_revisions"), count(demo_session, "camera_events")
-    again = import_cameras(demo_session, path, locate=postgis_locate(demo_session))
+    again = import_cameras(demo_session, path, locate=postgis_locate(demo_session), district=DISTRICT)
     assert (again.added, again.updated, again.unchanged) == (0, 0, 471)
     assert (count(demo_session, "camera_revisions"), count(demo_session, "camera_events")) == (revs, events)
 
@@ -82,5 +84,5 @@ def test_load_demo_again_changes_nothing(demo_session):
     from tests.conftest import ROOT
 
     revs = count(demo_session, "camera_revisions")
-    assert load_cameras(demo_session, ROOT / "data" / "demo" / "cameras.csv") == 471
+    assert load_cameras(demo_session, ROOT / "data" / "demo" / "cameras.csv", settings=TEST_SETTINGS) == 471
     assert count(demo_session, "camera_revisions") == revs
