@@ -85,7 +85,7 @@ def nonce_scripts(html: str) -> str:
 
 
 def content_security_policy(nonce: str, img_sources: tuple[str, ...] = ()) -> str:
-    """The policy of one response: this origin only, scripts by ``nonce``, images also from ``img_sources``."""
+    """The policy of one response: this origin only, scripts by ``nonce``, images from ``img_sources``."""
     directives = {
         "default-src": "'self'",
         "script-src": f"'self' 'nonce-{nonce}'",

@@ -32,7 +32,7 @@ def home():
 
 @bp.get("/healthz")
 def healthz():
-    """``ok`` (200) or ``unavailable`` (503): the driver's message names sockets and hosts, so it goes to the log."""
+    """``ok`` (200) or ``unavailable`` (503). The driver's message names sockets and hosts: log only."""
     try:
         web.db_session().execute(text("SELECT 1"))
         return jsonify(status="ok", database="reachable")

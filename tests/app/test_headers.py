@@ -29,7 +29,8 @@ def header_nonce(response) -> str:
 def assert_secure_headers(response, img=()):
     csp = directives(response)
     assert csp["default-src"] == ["'self'"]
-    assert csp["script-src"][0] == "'self'" and len(csp["script-src"]) == 2 and len(header_nonce(response)) >= 16
+    assert csp["script-src"][0] == "'self'" and len(csp["script-src"]) == 2
+    assert len(header_nonce(response)) >= 16
     assert csp["img-src"] == ["'self'", *img]
     assert csp["object-src"] == ["'none'"] and csp["frame-ancestors"] == ["'none'"]
     assert csp["base-uri"] == ["'self'"] and csp["form-action"] == ["'self'"]
@@ -93,8 +94,8 @@ def test_each_response_has_its_own_nonce_on_every_page_script(client, lead_grid)
 
 
 @pytest.mark.parametrize("account, path", [
-    ("operator", "/dashboard/operator?max=50"), ("planner", "/dashboard/planner"), ("lead", "/dashboard/grid"),
-    ("operator", "/dashboard/stats"), (None, "/login")])
+    ("operator", "/dashboard/operator?max=50"), ("planner", "/dashboard/planner"),
+    ("lead", "/dashboard/grid"), ("operator", "/dashboard/stats"), (None, "/login")])
 def test_pages_have_no_inline_handlers_or_script_urls(client, lead_grid, account, path):
     """A nonce CSP refuses onclick=… and javascript: links: the pages must work without them."""
     if account:

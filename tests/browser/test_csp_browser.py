@@ -1,5 +1,8 @@
 """The Content-Security-Policy in a real Chromium: every page runs with no violation and draws its map,
-an injected script is refused, a configured basemap's tiles are allowed, the language switch keeps the query."""
+an injected script is refused, a configured basemap's tiles are allowed, the language switch keeps the query.
+
+``wait_for_function`` always gets a function (``"() => …"``): Playwright polls a bare expression with
+``eval``, which the policy refuses."""
 from __future__ import annotations
 
 import threading
@@ -57,7 +60,8 @@ def _violations(web) -> list[str]:
     return web.page.evaluate("window.__csp") + web.csp_console
 
 
-@pytest.mark.parametrize("account, path, has_map, has_markers", PAGES, ids=[p[1].split("?")[0] for p in PAGES])
+@pytest.mark.parametrize("account, path, has_map, has_markers", PAGES,
+                         ids=[p[1].split("?")[0] for p in PAGES])
 def test_every_page_runs_under_the_policy(web, account, path, has_map, has_markers):
     _watch(web)
     if account:
@@ -67,7 +71,7 @@ def test_every_page_runs_under_the_policy(web, account, path, has_map, has_marke
         r = web.goto(path)
         assert r.status == 200 and "'nonce-" in r.headers["content-security-policy"]
         if has_map:
-            web.page.wait_for_function("window.gw && window.gw.map")
+            web.page.wait_for_function("() => window.gw && window.gw.map")
             web.page.wait_for_timeout(300)  # canvas redraws on the next animation frame
             drawn = web.page.evaluate(MAP_DRAWN)
             assert drawn["x"] >= 200 and drawn["y"] >= 200, (viewport, drawn)  # a map one can use on a phone
@@ -107,7 +111,7 @@ def test_a_script_without_the_nonce_is_refused(web):
     _watch(web)
     web.login("operator")
     web.goto("/dashboard/operator?max=20")
-    web.page.wait_for_function("window.gw && window.gw.map")
+    web.page.wait_for_function("() => window.gw && window.gw.map")
     assert _violations(web) == []
     out = web.page.evaluate(INJECT)
     assert out == {"refused": [], "control": ["own nonce"]}
@@ -150,7 +154,7 @@ def test_the_basemap_tiles_are_allowed(web, live_data, tmp_path, basemap, key, t
         web.base = base
         web.login("operator")
         web.goto("/dashboard/operator?max=20")
-        web.page.wait_for_function("window.gw && window.gw.map")
+        web.page.wait_for_function("() => window.gw && window.gw.map")
         deadline = time.monotonic() + 15
         while not any(u.startswith(tile_prefix) for u in web.blocked) and time.monotonic() < deadline:
             web.page.wait_for_timeout(100)

@@ -28,7 +28,7 @@ def test_operator_dashboard(web, live_data):
     web.login("operator")
     assert web.page.url.endswith("/dashboard/operator")
     web.goto("/dashboard/operator?max=400")
-    web.page.wait_for_function("window.gw && window.gw.map")
+    web.page.wait_for_function("() => window.gw && window.gw.map")
     info = web.page.evaluate(COUNT_LAYERS)
     shown = int(web.page.inner_text("#gw-shown"))
     assert 0 < shown <= 400 and info["clustered"] == shown
@@ -47,7 +47,7 @@ def test_operator_dashboard(web, live_data):
     web.page.evaluate("id => { gw.map.setView(gw.known[id].getLatLng(), 19, {animate: false}); }", facts["xss_id"])
     web.page.wait_for_function("id => gw.map.hasLayer(gw.known[id])", arg=facts["xss_id"], timeout=10000)
     web.page.evaluate("id => { window.__kept = gw.known[id]; gw.known[id].openPopup(); }", facts["xss_id"])
-    web.page.wait_for_function("document.getElementById('gw-detail-title').textContent === 'XSS-1'", timeout=10000)
+    web.page.wait_for_function("() => document.getElementById('gw-detail-title').textContent === 'XSS-1'", timeout=10000)
     # the same marker from the API (another key order) leaves the embedded one, and its popup, in place
     web.page.evaluate("() => fetch('/api/incidents?bbox=' + gw.map.getBounds().toBBoxString())"
                       ".then(r => r.json()).then(gw.addFeatures)")
@@ -83,7 +83,7 @@ def test_live_update_draws_a_new_incident_like_the_others(web, live_data):
     engine, facts = live_data
     web.login("operator")
     web.goto("/dashboard/operator?max=20")
-    web.page.wait_for_function("window.gw && window.gw.map && window.gw.since")  # the first poll answered
+    web.page.wait_for_function("() => window.gw && window.gw.map && window.gw.since")  # the first poll answered
     with engine.begin() as conn:  # reported long ago, so it is not among the newest the page embedded
         new_id = conn.execute(text(
             "INSERT INTO incidents (external_id, category_code, source, description, state, deadline, grid_code, "
@@ -102,7 +102,7 @@ def test_live_update_draws_a_new_incident_like_the_others(web, live_data):
         web.page.evaluate("id => { gw.map.setView(gw.known[id].getLatLng(), 19, {animate: false}); }", new_id)
         web.page.wait_for_function("id => gw.map.hasLayer(gw.known[id])", arg=new_id, timeout=10000)
         web.page.evaluate("id => { gw.known[id].openPopup(); }", new_id)
-        web.page.wait_for_function("document.querySelector('.leaflet-popup-content .gw-incident table')")
+        web.page.wait_for_function("() => document.querySelector('.leaflet-popup-content .gw-incident table')")
         popup = web.page.inner_text(".leaflet-popup-content")
         assert "LIVE-1" in popup and "⚠" in popup and "live" in popup  # the details arrived on click
         # a refresh carrying the same marker (bbox load, poll) leaves it and its open popup alone
@@ -137,7 +137,7 @@ def test_grid_lead_dashboard_and_scoping(web, live_data):
     facts = live_data[1]
     web.login("lead")
     assert web.page.url.endswith("/dashboard/grid")
-    web.page.wait_for_function("window.gw && window.gw.map")
+    web.page.wait_for_function("() => window.gw && window.gw.map")
     info = web.page.evaluate(COUNT_LAYERS)
     assert info["clustered"] >= 1
     assert facts["grid"] in web.page.inner_text("#gw-grids")
@@ -167,7 +167,7 @@ def test_statistics_page(web):
 def test_planner_dashboard_and_what_if(web):
     web.login("planner")
     assert web.page.url.endswith("/dashboard/planner")
-    web.page.wait_for_function("window.gw && window.gw.map")
+    web.page.wait_for_function("() => window.gw && window.gw.map")
     overlays = web.page.evaluate(COUNT_LAYERS)["overlays"]
     assert any("覆盖率" in o for o in overlays) and any("盲区" in o for o in overlays)
     assert web.page.locator(".gw-legend").count() == 1
@@ -178,13 +178,13 @@ def test_planner_dashboard_and_what_if(web):
       gw.map.eachLayer(l => { if (l instanceof L.MarkerClusterGroup) window.__outside = l.getLayers()[0]; });
       gw.map.setView(window.__outside.getLatLng(), 18, {animate: false});  /* past the clustering zoom */
     }""")
-    web.page.wait_for_function("gw.map.hasLayer(window.__outside)", timeout=15000)
+    web.page.wait_for_function("() => gw.map.hasLayer(window.__outside)", timeout=15000)
     web.page.evaluate("() => { window.__outside.openPopup(); }")
     web.page.wait_for_selector(".leaflet-popup-content .gw-incident table", timeout=15000)
     web.page.evaluate("() => { gw.map.closePopup(); }")
     web.page.fill("#gw-whatif input[name=k]", "3")
     web.page.click("#gw-whatif button")
-    web.page.wait_for_function("window.gw.sites.getLayers().length >= 2", timeout=60000)
+    web.page.wait_for_function("() => window.gw.sites.getLayers().length >= 2", timeout=60000)
     assert "→" in web.page.inner_text("#gw-gain")
     web.screenshot("planner")
     _clean(web)
@@ -199,7 +199,7 @@ def test_right_click_shows_the_cameras_that_see_a_spot(web, live_data):
         cam = read_layer(s, "cameras", where="status = 'ON' AND ptz_type = 3").iloc[:1]
     spot = view_sectors(cam).iloc[0].representative_point()  # inside its view sector
     web.login("operator")
-    web.page.wait_for_function("window.gw && window.gw.map")
+    web.page.wait_for_function("() => window.gw && window.gw.map")
     assert web.page.is_hidden("#gw-spot")
     web.page.evaluate("([lat, lon]) => { gw.map.setView([lat, lon], 17, {animate: false});"
                       " gw.map.fire('contextmenu', {latlng: L.latLng(lat, lon)}); }", [spot.y, spot.x])
