@@ -314,12 +314,16 @@ def demo_accounts(c: Context) -> None:
               show_default="2 per core", help="worker processes")
 @click.option("--threads", type=click.IntRange(1, 64), default=lambda: __import__("app.server").server.DEFAULT_THREADS,
               show_default="4", help="threads per worker")
+@click.option("--proxy-hops", type=click.IntRange(0, 5), default=0, show_default=True,
+              help="reverse proxies in front (nginx: 1) whose X-Forwarded-For/-Proto give the client's address "
+                   "and scheme; 0 trusts no such header")
 @pass_ctx
-def serve(c: Context, host: str, port: int, workers: int, threads: int) -> None:
+def serve(c: Context, host: str, port: int, workers: int, threads: int, proxy_hops: int) -> None:
     """Serve the web application: gunicorn with WORKERS processes of THREADS threads (docs/deployment.md).
 
-    Behind a reverse proxy (nginx) that terminates TLS, keep ``--host 127.0.0.1``. SIGTERM or Ctrl+C
-    stops it once the running requests are done.
+    Behind a reverse proxy (nginx) that terminates TLS, keep ``--host 127.0.0.1`` and give
+    ``--proxy-hops 1``: the log-in throttle counts per client address, which is otherwise the proxy's.
+    SIGTERM or Ctrl+C stops it once the running requests are done.
     """
     from app import create_app
     from app.db import Database, database_url, make_engine
@@ -328,6 +332,10 @@ def serve(c: Context, host: str, port: int, workers: int, threads: int) -> None:
     # one pooled connection per thread of a worker; a burst may open as many again
     database = Database(make_engine(database_url(c.settings), pool_size=threads, max_overflow=threads))
     application = create_app(c.settings, database=database)
+    if proxy_hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        application.wsgi_app = ProxyFix(application.wsgi_app, x_for=proxy_hops, x_proto=proxy_hops)
     click.echo(f"gridwatch serving on http://{host}:{port}/  ({workers} workers × {threads} threads; "
                "Ctrl+C to stop)")
     run_server(application, host=host, port=port, workers=workers, threads=threads, database=database)
