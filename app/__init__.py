@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                       SESSION_COOKIE_SECURE=settings.cookie_secure)  # true behind TLS: see docs/security.md
     app.json.ensure_ascii = False
     app.extensions["gridwatch.settings"] = settings
+    settings.district  # noqa: B018  built and checked now: bad district settings fail at start, not per request
     app.extensions["gridwatch.db"] = database or Database.from_settings(settings)
 
     @app.teardown_appcontext

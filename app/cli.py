@@ -20,6 +20,14 @@ class Context:
         self._db = None
 
     @property
+    def district(self):
+        """The district context, built once from the settings (``app.config.district_of``)."""
+        try:
+            return self.settings.district
+        except ValueError as exc:
+            raise click.UsageError(f"bad district settings: {exc}") from None
+
+    @property
     def db(self):
         if self._db is None:
             from app.db import Database
@@ -190,23 +198,25 @@ def db_upgrade(c: Context, revision: str) -> None:
 # -- demo and export --------------------------------------------------------------------
 @main.command("load-demo")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--keep-dates", is_flag=True, help="keep the files' own dates (2025) instead of moving the demo "
+                                                 "to today in whole days")
 @pass_ctx
 @report_errors
-def load_demo_cmd(c: Context, data_dir: Path | None) -> None:
-    """Load the generated demo district (idempotent)."""
+def load_demo_cmd(c: Context, data_dir: Path | None, keep_dates: bool) -> None:
+    """Load the generated demo district (idempotent; its times move to today, see app.demo_dates)."""
     from tqdm import tqdm
 
     from app.demo import load_demo
 
     data_dir = data_dir or Path(c.settings.data_dir)
-    bar = tqdm(total=6, desc="load-demo", unit="step", file=sys.stderr)
+    bar = tqdm(total=8, desc="load-demo", unit="step", file=sys.stderr)
 
     def step(label: str) -> None:
         bar.set_postfix_str(label)
         bar.update(1)
 
     with c.db.session() as s:
-        counts = load_demo(s, data_dir, progress=step)
+        counts = load_demo(s, data_dir, settings=c.settings, keep_dates=keep_dates, progress=step)
     bar.close()
     click.echo(", ".join(f"{k} {v}" for k, v in counts.items()))
 
