@@ -6,6 +6,7 @@ from pyproj import Geod
 
 from gis import crs as gc
 from gis.errors import InvalidData
+from tests.settings import DISTRICT
 
 VECTORS_GCJ = [  # (wgs lon, wgs lat) -> (gcj lon, gcj lat), DOMAIN.md
     ((121.5272106, 31.1774276), (121.531541859215, 31.17530398364597)),
@@ -140,7 +141,7 @@ def test_parse_coordinates_reports_each_bad_row():
 
 def test_parse_coordinates_margin_is_configurable_and_crs_applied():
     glon, glat = gc.wgs84_to_gcj02(104.99, 29.56)
-    lon, lat, errors, ok = gc.parse_coordinates([glon], [glat], [2], crs="gcj02", margin_m=500)
+    lon, lat, errors, ok = gc.parse_coordinates([glon], [glat], [2], crs="gcj02", margin_m=500, bbox=DISTRICT.bbox)
     assert not ok[0] and "outside" in errors[0].reason
-    lon, lat, errors, ok = gc.parse_coordinates([glon], [glat], [2], crs="gcj02", margin_m=3000)
+    lon, lat, errors, ok = gc.parse_coordinates([glon], [glat], [2], crs="gcj02", margin_m=3000, bbox=DISTRICT.bbox)
     assert ok[0] and abs(lon[0] - 104.99) < 1e-9
