@@ -33,7 +33,11 @@ class Server(BaseApplication):
         self.application = application
         self.options = {
             "bind": f"{host}:{port}", "workers": workers, "threads": threads, "worker_class": "gthread",
-            "preload_app": True, "timeout": 120, "graceful_timeout": 20, "keepalive": 5,
+            "preload_app": True, "timeout": 120, "graceful_timeout": 20,
+            # one connection per request, and a worker takes a connection only when a thread is free:
+            # with keep-alive (or more connections than threads) a busy worker keeps accepting, its
+            # clients queue behind its threads while other workers idle (p99 of 22 s at 50 clients)
+            "keepalive": 0, "worker_connections": threads,
             "loglevel": log_level, "accesslog": None, "errorlog": "-", "proc_name": "gridwatch",
             "control_socket_disable": True,  # no socket file in $HOME; stop with SIGTERM/SIGINT
             "post_fork": lambda _arbiter, _worker: on_fork() if on_fork else None,
@@ -48,10 +52,30 @@ class Server(BaseApplication):
         return self.application
 
 
+def warm(application) -> None:
+    """Build what each process would otherwise build on its first requests, once, before forking: the grid
+    and community index of the geocoder (0.5 s of CPU each time, and every thread of every worker built
+    its own while the first reports waited) and the map pages' boundary and camera layers. Each stays
+    checked against the database on use. A database that is not up yet only leaves them cold."""
+    from app import web
+    from app.dashboards.pages import map_frames
+    from app.geocoding import community_index, grid_index
+
+    try:
+        with application.app_context():
+            s = web.db_session()
+            grid_index(s)
+            community_index(s)
+            map_frames(s, web.settings().basemap, None)
+    except Exception as exc:  # noqa: BLE001  a cold cache is slower, not wrong
+        application.logger.warning("caches not warmed before forking: %s", str(exc).splitlines()[0])
+
+
 def serve(application, *, host: str, port: int, workers: int, threads: int, database=None) -> None:
     """Serve ``application`` until SIGINT or SIGTERM; returns after the running requests are done.
 
-    ``database`` (an ``app.db.Database``) has its connection pool dropped in each forked worker.
+    ``database`` (an ``app.db.Database``) is used to warm the caches (``warm``), then its connections are
+    closed; each forked worker starts with an empty pool of its own.
     """
     from gunicorn.http import wsgi
 
@@ -62,7 +86,9 @@ def serve(application, *, host: str, port: int, workers: int, threads: int, data
             database.engine.dispose(close=False)  # inherited connections belong to the master
 
     server = Server(application, host=host, port=port, workers=workers, threads=threads, on_fork=fresh_pool)
-    fresh_pool()  # nothing opened while loading reaches a worker
+    if database is not None:
+        warm(application)
+        database.engine.dispose()  # the master's connections closed: nothing opened here reaches a worker
     gc.freeze()  # the loaded libraries' objects: never scanned by a worker's collector, never copied on write
     master = os.getpid()
     try:
