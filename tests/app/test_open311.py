@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
 
