@@ -42,7 +42,7 @@ PRIORITIES = ["urgent", "high", "normal", "low"]
 SOURCE_SHARE = {"patrol": .44, "video": .13, "public": .12, "hotline": .16, "wechat": .12,
                 "higher_office": .03}
 OPEN_STATES = ["reported", "accepted", "dispatched", "in_progress", "resolved"]
-OPEN_PROGRESS = [.1, .2, .5, .85]  # share of its time-to-close after which an open incident is in the next state
+OPEN_PROGRESS = [.2, .3, .55, .85]  # share of its time-to-close after which an open incident is in the next state
 SNAPSHOT_S = 365 * 86400  # the files show the district at the end of YEAR (seconds after 1 January, local)
 HOUR_WEIGHT = [.2, .1, .08, .08, .1, .2, .5, 1.2, 2.5, 4.0, 4.2, 3.5, 1.8, 1.5, 3.2, 3.8, 3.6, 2.8,
                1.8, 1.4, 1.1, .8, .5, .3]
