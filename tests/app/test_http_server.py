@@ -158,3 +158,19 @@ def test_proxy_hops_give_the_client_address(account_db, tmp_path):
             addr = conn.execute(text("SELECT client_addr FROM login_attempts WHERE username = 'op' "
                                      "ORDER BY id DESC LIMIT 1")).scalar()
         assert addr == expected, (hops, addr)
+
+
+def test_master_warms_the_caches_workers_inherit(demo_engine, settings):
+    """What every worker would build on its first requests is built once before forking, against the
+    database the server uses: the geocoder's grid and community index and the map's unchanging layers."""
+    from app import create_app, geocoding
+    from app.dashboards import pages
+    from app.db import Database
+    from app.server import warm
+
+    geocoding._CACHE.clear()
+    pages._FRAMES.clear()
+    warm(create_app(settings, database=Database(demo_engine)))
+    url = demo_engine.url.render_as_string(hide_password=True)
+    assert {(url, "grids"), (url, "communities")} <= set(geocoding._CACHE)
+    assert [slot[1:] for slot in pages._FRAMES] == [(settings.basemap, None)]
