@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DEFAULT_CENTRE = "51030400"  # Da'an district (510304), no grassroots unit
 
 INDUSTRIES: dict[str, str] = {
     "00": "public-security street (社会治安路面接入)",
@@ -122,7 +121,7 @@ def type_name(type_code: str) -> str | None:
     return None
 
 
-def parse_device_id(code: object, centre: str | None = DEFAULT_CENTRE) -> DeviceId:
+def parse_device_id(code: object, centre: str | None = None) -> DeviceId:
     """Split and check a 20-digit GB/T 28181 device ID.
 
     Parameters
@@ -130,9 +129,9 @@ def parse_device_id(code: object, centre: str | None = DEFAULT_CENTRE) -> Device
     code : str
         The ID as written (surrounding blanks are ignored).
     centre : str or None
-        Prefix the centre code must start with (the district's, setting ``camera_centre_code``,
-        default ``"51030400"``); a shorter prefix such as ``"510304"`` accepts any grassroots unit.
-        ``None`` skips the check.
+        Prefix the centre code must start with (the district's ``District.camera_centre_code``); a
+        shorter prefix such as ``"510304"`` accepts any grassroots unit. ``None`` (the default) only
+        parses: the importer always passes the district's.
 
     Raises
     ------

@@ -12,6 +12,7 @@ from camera_registry.models import Camera
 from gis.errors import Conflict, InvalidData, NotFound
 
 from .conftest import count, row
+from tests.settings import DISTRICT
 
 ID = row(1)["device_id"]
 
@@ -29,7 +30,7 @@ def _as_of(session, at) -> dict | None:
 
 
 def test_history_reconstructs_every_past_state(session, csv_file):
-    import_cameras(session, csv_file([row(1), row(2)]))
+    import_cameras(session, csv_file([row(1), row(2)]), district=DISTRICT)
     states = [_current(session)]
     update_camera(session, ID, {"azimuth": 180, "name": "改名球机"}, expected_version=1, actor="alice")
     states.append(_current(session))
@@ -59,7 +60,7 @@ def test_history_reconstructs_every_past_state(session, csv_file):
 
 
 def test_stale_expected_version_is_a_conflict(session, csv_file):
-    import_cameras(session, csv_file([row(1)]))
+    import_cameras(session, csv_file([row(1)]), district=DISTRICT)
     update_camera(session, ID, {"azimuth": 10}, expected_version=1, actor="a")
     with pytest.raises(Conflict, match="is at version 2, not 1"):
         update_camera(session, ID, {"azimuth": 20}, expected_version=1, actor="b")
@@ -67,7 +68,7 @@ def test_stale_expected_version_is_a_conflict(session, csv_file):
 
 
 def test_edits_are_validated_like_imports(session, csv_file):
-    import_cameras(session, csv_file([row(1)]))
+    import_cameras(session, csv_file([row(1)]), district=DISTRICT)
     with pytest.raises(InvalidData) as info:
         update_camera(session, ID, {"azimuth": 400, "record_days": None}, expected_version=1, actor="a")
     assert {e.field for e in info.value.errors} == {"azimuth", "record_days"}
@@ -81,7 +82,7 @@ def test_edits_are_validated_like_imports(session, csv_file):
 
 
 def test_a_no_op_edit_writes_no_history(session, csv_file):
-    import_cameras(session, csv_file([row(1)]))
+    import_cameras(session, csv_file([row(1)]), district=DISTRICT)
     update_camera(session, ID, {"azimuth": 90}, expected_version=1, actor="a")
     set_status(session, ID, "ON", "a")
     assert count(session, "camera_revisions") == 1 and _current(session)["version"] == 1
@@ -99,7 +100,7 @@ def test_concurrent_edits_cannot_overwrite_each_other(committed, tmp_path):
     from .conftest import write_csv
 
     with committed.session() as s:
-        import_cameras(s, write_csv(tmp_path / "c.csv", [row(1)]))
+        import_cameras(s, write_csv(tmp_path / "c.csv", [row(1)]), district=DISTRICT)
     alice, bob = committed.Session(), committed.Session()
     try:
         seen_a = alice.get(Camera, ID).version
