@@ -205,3 +205,24 @@ def test_one_permission_rule(demo_session, move_case, lead_grid):
         for action in ACTIONS:
             problem = service.refusal(inc, action, user)
             assert (problem is None) == (action in got)
+
+
+@pytest.mark.parametrize("next_", ["//evil.example/x", "/\\evil.example", "/\t/evil.example", "https://evil.example/",
+                                   "/dashboard/grid\r\nSet-Cookie: x=1"])
+def test_the_grid_lead_comment_form_posts_its_note_and_stays_on_site(client, lead_grid, demo_session, next_):
+    import re
+
+    iid = demo_session.execute(text("UPDATE incidents SET state = 'dispatched' WHERE id = (SELECT min(id) FROM "
+                                    "incidents WHERE grid_code = :g) RETURNING id"), {"g": lead_grid}).scalar()
+    demo_session.commit()
+    login(client, "lead")
+    html = client.get("/dashboard/grid?max=10").get_data(as_text=True)
+    form = re.search(rf'<form[^>]*/api/incidents/{iid}/actions[^>]*>((?:(?!</form>).)*value="comment"(?:(?!</form>).)*)'
+                     r'</form>', html, re.S).group(1)
+    assert 'name="note"' in form and "required" in form  # the page asks for the text the server requires
+    r = client.post(f"/api/incidents/{iid}/actions", data={"action": "comment", "note": "checked on site",
+                                                           "csrf_token": csrf(client, "/dashboard/stats"),
+                                                           "next": next_})
+    assert r.status_code == 302 and r.headers["Location"] in ("/dashboard/grid", "http://localhost/dashboard/grid")
+    assert demo_session.execute(text("SELECT note FROM incident_events WHERE incident_id = :i ORDER BY id DESC "
+                                     "LIMIT 1"), {"i": iid}).scalar() == "checked on site"
