@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from camera_registry.schema import DERIVED, FIELDS, POSITION
 from gis.errors import InvalidData
-from gis.io import write_frame
+from gis.io import CSV_WRITE, write_frame
 
 COLUMNS = [f.name for f in FIELDS] + list(DERIVED)
 INT_FIELDS = [f.name for f in FIELDS if f.kind == "int"]
@@ -80,7 +80,7 @@ def _rename_position_headers(path: Path, suffix: str) -> None:
     """``write_frame`` names the flattened point columns lon/lat; a Chinese sheet wants 经度/纬度."""
     if suffix == ".csv":
         df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        df.rename(columns=POSITION).to_csv(path, index=False, encoding="utf-8-sig")
+        df.rename(columns=POSITION).to_csv(path, **CSV_WRITE)
         return
     from openpyxl import load_workbook
 

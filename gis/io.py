@@ -67,12 +67,24 @@ def _csv(path: Path) -> Table:
     return _sheet(df, path)
 
 
+# OOXML's escape of a character in a string (Excel writes a CR as _x000D_: XML itself would turn it into LF)
+_OOXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def _ooxml_escape(value):
+    """A text cell for openpyxl: a literal ``_xHHHH_`` protected as ``_x005F_xHHHH_``, a CR as ``_x000D_``."""
+    if not isinstance(value, str) or ("_x" not in value and "\r" not in value):
+        return value
+    return _OOXML_ESCAPE.sub(lambda m: "_x005F" + m.group(0), value).replace("\r", "_x000D_")
+
+
 def _xlsx(path: Path) -> Table:
     try:
         df = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
     except Exception as exc:  # openpyxl raises many kinds for a broken workbook
         raise InvalidData(f"cannot read the workbook: {exc}", source=str(path)) from exc
-    return _sheet(df, path)
+    unescape = lambda v: _OOXML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), v) if "_x" in v else v  # noqa: E731
+    return _sheet(df.apply(lambda col: col.map(unescape) if pd.api.types.is_string_dtype(col.dtype) else col), path)
 
 
 def _sheet(df: pd.DataFrame, path: Path) -> Table:
@@ -271,8 +283,13 @@ def _flat(gdf: gpd.GeoDataFrame, timezone: str | None = None) -> pd.DataFrame:
     return df
 
 
+#: how every CSV is written: RFC 4180 line ends, so a value holding a lone CR is quoted too (with "\n" line
+#: ends pandas leaves it bare and the file splits there); a BOM so Excel reads UTF-8
+CSV_WRITE = {"index": False, "encoding": "utf-8-sig", "lineterminator": "\r\n"}
+
+
 def _write_csv(gdf, path: Path, timezone: str | None = None, **_):
-    _flat(gdf, timezone).to_csv(path, index=False, encoding="utf-8-sig")
+    _flat(gdf, timezone).to_csv(path, **CSV_WRITE)
 
 
 def _write_xlsx(gdf, path: Path, timezone: str | None = None, **_):
@@ -287,7 +304,8 @@ def _write_xlsx(gdf, path: Path, timezone: str | None = None, **_):
                                             f"an Excel cell holds ({XLSX_CELL_CHARS}); export to .gpkg or .csv")
                                    for i in long], source=str(path))
     try:
-        df.to_excel(path, index=False, engine="openpyxl")
+        df.apply(lambda col: col.map(_ooxml_escape) if pd.api.types.is_string_dtype(col.dtype) else col).to_excel(
+            path, index=False, engine="openpyxl")
     except IllegalCharacterError as exc:  # text stored before control characters were refused
         path.unlink(missing_ok=True)
         raise InvalidData(f"a cell holds a control character an Excel file cannot: {exc}; export to .csv or "

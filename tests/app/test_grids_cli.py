@@ -165,3 +165,73 @@ def test_grids_import_new_grid_and_bad_code(cli, demo_db, tmp_path):
         wrong = s.execute(text("SELECT count(*) FROM incidents i WHERE grid_code IS DISTINCT FROM "
                                "(SELECT min(code) FROM grids g WHERE ST_Covers(g.geom, i.geom))")).scalar()
     assert wrong == 0
+
+
+def _grid_features(session, n):
+    """The first ``n`` stored grids as GeoJSON features (code, name, households, population)."""
+    import json
+
+    rows = session.execute(text("SELECT code, name, households, population, ST_AsGeoJSON(geom) FROM grids "
+                                "ORDER BY code LIMIT :n"), {"n": n}).all()
+    return [{"type": "Feature", "properties": {"code": c, "name": nm, "households": h, "population": p},
+             "geometry": json.loads(g)} for c, nm, h, p, g in rows]
+
+
+def _write_fc(path, features):
+    import json
+
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
+    return path
+
+
+def _stored_grids(db):
+    with db.Session() as s:
+        return s.execute(text("SELECT code, name, households, ST_AsBinary(geom) FROM grids ORDER BY code")).all()
+
+
+def test_grids_import_names_every_bad_row_and_limit(cli, demo_db, tmp_path):
+    with demo_db.Session() as s:
+        features = _grid_features(s, 5)
+    before = _stored_grids(demo_db)
+    features[0]["properties"]["name"] = "网" * 81                       # longer than grids.name String(80)
+    features[1]["properties"]["households"] = "99999999999"           # overflows the integer column
+    features[2]["properties"]["name"] = "a\u0000b"                   # was stored as 'a' with exit 0
+    features[3]["properties"]["name"] = "北\u202e路"                  # right-to-left override
+    features[4]["properties"]["population"] = "-5"
+    res = cli(demo_db, "grids", "import", str(_write_fc(tmp_path / "bad.geojson", features)))
+    assert res.exit_code == 2, res.output
+    assert "line 1, field 'name': is 81 characters long; at most 80 allowed" in res.output
+    assert "line 2, field 'households': 99999999999 is larger than the column holds (at most 2147483647)" in res.output
+    assert "line 3, field 'name': contains U+0000 (NUL) at position 2" in res.output
+    assert "line 4, field 'name': contains U+202E (right-to-left override)" in res.output
+    assert "line 5, field 'population': '-5' is not a whole number" in res.output
+    assert "Traceback" not in res.output
+    assert _stored_grids(demo_db) == before
+
+
+def test_grids_import_unclosed_ring_is_a_row_error(cli, demo_db, tmp_path):
+    with demo_db.Session() as s:
+        features = _grid_features(s, 2)
+    ring = features[1]["geometry"]["coordinates"][0][0] if features[1]["geometry"]["type"] == "MultiPolygon" \
+        else features[1]["geometry"]["coordinates"][0]
+    ring.pop()                                                        # last point ≠ first
+    res = cli(demo_db, "grids", "import", str(_write_fc(tmp_path / "open.geojson", features)))
+    assert res.exit_code == 2 and "line 2, field 'geometry': a ring is not closed" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_projected_grids_without_a_crs_get_the_hint(cli, demo_db, tmp_path):
+    import json
+
+    with demo_db.Session() as s:
+        code, metric = s.execute(text("SELECT code, ST_AsGeoJSON(ST_Transform(geom, 4544)) FROM grids "
+                                      "ORDER BY code LIMIT 1")).one()
+    path = _write_fc(tmp_path / "metres.geojson", [{"type": "Feature", "properties": {"code": code},
+                                                    "geometry": json.loads(metric)}])
+    hint = "coordinates look projected (e.g. EPSG:4544 metres); pass --crs EPSG:4544 or set the file's CRS"
+    for command in (["grids", "import"], ["check-grids"]):
+        res = cli(demo_db, *command, str(path))
+        assert res.exit_code == 2 and f"line 1, field 'geometry': (" in res.output and hint in res.output, res.output
+        assert "Valid Geometry" not in res.output
+    res = cli(demo_db, "grids", "import", str(path), "--crs", "EPSG:4544", "--dry-run")
+    assert res.exit_code == 0, res.output

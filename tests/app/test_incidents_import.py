@@ -141,3 +141,90 @@ def test_demo_file_loaded_through_importer(demo_session):
         "count(*) FILTER (WHERE state = 'closed' AND deadline IS NULL) FROM incidents WHERE external_id LIKE 'DA%'"
     )).one()
     assert tuple(stored) == (n, 0, 0)
+
+
+@pytest.mark.parametrize("content", [b"", b"external_id,category,source,lon,lat,reported_at\n"])
+def test_empty_file_exits_2_with_one_clear_line(cli, demo_db, tmp_path, content):
+    path = tmp_path / "empty.csv"
+    path.write_bytes(content)
+    res = cli(demo_db, "incidents", "import", str(path))
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert ("file is empty" if not content else "no rows") in res.stderr
+
+
+LONG = {  # field: (value, the limit the reason must name: the model's column size)
+    "address": ("路" * 201, "is 201 characters long; at most 200 allowed"),
+    "reporter_name": ("张" * 61, "is 61 characters long; at most 60 allowed"),
+    "reporter_phone": ("1" * 31, "is 31 characters long; at most 30 allowed"),
+    "reporter_email": ("a" * 115 + "@x.com", "is 121 characters long; at most 120 allowed"),
+    "external_id": ("T-" + "9" * 59, "is 61 characters long; at most 60 allowed"),
+}
+BAD_TEXT = {
+    "description": ("井盖\x00破损", "U+0000 (NUL)"),
+    "reporter_name": ("王\u202e五", "U+202E (right-to-left override)"),
+    "address": ("东街\x1b[31m", "U+001B (ESC)"),
+    "reporter_phone": ("138\t0000", "U+0009 (tab)"),
+}
+
+
+def _text_rows():
+    rows = _demo_rows(len(LONG) + len(BAD_TEXT) + 3)
+    bad = {}
+    for k, (fld, (value, reason)) in enumerate(list(LONG.items()) + list(BAD_TEXT.items()), start=1):
+        rows[k][fld] = value
+        bad[(k + 2, fld)] = reason
+    rows[-1]["description"] = "第一行\r\n第二行\t(制表符)"  # a description may span lines
+    return rows, bad
+
+
+def test_long_and_unprintable_texts_are_row_errors_naming_the_limit(demo_session, tmp_path):
+    rows, bad = _text_rows()
+    with pytest.raises(InvalidData) as err:
+        import_incidents(demo_session, _write(tmp_path / "t.csv", rows), settings=TEST_SETTINGS)
+    got = {(e.line, e.field): e.reason for e in err.value.errors}
+    assert set(got) == set(bad)
+    for where, reason in bad.items():
+        assert reason in got[where], where
+    assert _count(demo_session) == 0
+
+
+def test_skip_writes_every_row_but_the_bad_texts(demo_session, tmp_path):
+    """Before: one over-long address made PostgreSQL refuse the INSERT and the whole skip-import failed."""
+    rows, bad = _text_rows()
+    report = import_incidents(demo_session, _write(tmp_path / "t.csv", rows), on_error="skip", settings=TEST_SETTINGS)
+    assert (report.inserted, report.rejected) == (len(rows) - len(bad), len(bad))
+    stored = demo_session.execute(text("SELECT external_id, description FROM incidents WHERE external_id LIKE 'T-%' "
+                                       "ORDER BY external_id")).all()
+    good = [r for k, r in enumerate(rows) if (k + 2) not in {line for line, _ in bad}]
+    assert [s[0] for s in stored] == sorted(r["external_id"] for r in good)
+    assert dict(stored)[rows[-1]["external_id"]] == "第一行\r\n第二行\t(制表符)"
+
+
+def test_dates_outside_the_district_window_are_refused(demo_session, tmp_path):
+    rows = _demo_rows(6)
+    rows[1].update(reported_at="2099-01-01T08:00:00+08:00", state="reported", closed_at="")  # line 3
+    rows[2]["reported_at"] = "1900-01-01T08:00:00+08:00"                          # line 4
+    rows[3].update(state="closed", closed_at="2099-06-01T00:00:00+08:00")         # line 5
+    rows[4].update(state="reported", closed_at="", dispatched_at="2025-01-02T00:00:00+08:00")  # line 6
+    path = _write(tmp_path / "d.csv", rows)
+    with pytest.raises(InvalidData) as err:
+        import_incidents(demo_session, path, settings=TEST_SETTINGS)
+    got = {(e.line, e.field): e.reason for e in err.value.errors}
+    assert set(got) == {(3, "reported_at"), (4, "reported_at"), (5, "closed_at"), (6, "dispatched_at")}
+    assert "more than a day in the future" in got[(3, "reported_at")]
+    assert "before the district's first date 2010-01-01 (setting data_start_date)" in got[(4, "reported_at")]
+    assert "was not dispatched" in got[(6, "dispatched_at")]
+    # the start is a setting: moved before 1900, that row passes
+    early = TEST_SETTINGS.replace(data_start_date="1899-12-31")
+    with pytest.raises(InvalidData) as err:
+        import_incidents(demo_session, path, settings=early)
+    assert (4, "reported_at") not in {(e.line, e.field) for e in err.value.errors}
+
+
+def test_a_time_up_to_a_day_ahead_is_accepted(demo_session, tmp_path):
+    from datetime import datetime, timezone
+
+    rows = _demo_rows(1)
+    soon = datetime.now(timezone.utc) + timedelta(hours=20)
+    rows[0].update(reported_at=soon.isoformat(), state="reported", closed_at="")
+    assert import_incidents(demo_session, _write(tmp_path / "s.csv", rows), settings=TEST_SETTINGS).inserted == 1

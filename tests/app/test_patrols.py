@@ -261,3 +261,37 @@ def test_gpx_on_one_line_numbers_its_points(demo_session, setup, tmp_path):
     with pytest.raises(InvalidData) as err:
         import_patrols(demo_session, path, member=setup["ext"], settings=TEST_SETTINGS)
     assert {(e.line, e.field) for e in err.value.errors} == {(2, "lon/lat"), (4, "time")}
+
+
+@pytest.mark.parametrize("content", [b"", b"member_id,time,lon,lat\n"])
+def test_empty_file_is_a_clear_error(demo_session, cli, demo_db, tmp_path, content):
+    path = tmp_path / "empty.csv"
+    path.write_bytes(content)
+    with pytest.raises(InvalidData, match="file is empty|no rows"):
+        import_patrols(demo_session, path, settings=TEST_SETTINGS)
+    res = cli(demo_db, "patrols", "import", str(path))
+    assert res.exit_code == 2 and "Traceback" not in res.output
+
+
+def test_far_times_long_tracks_and_nul_members_are_refused_by_row(demo_session, setup, tmp_path):
+    (x, y), ext = setup["pts"][0], setup["ext"]
+    path = tmp_path / "t.csv"
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["member_id", "track_id", "time", "lon", "lat"])
+        w.writerow([ext, "ok", "2026-04-06T09:00:00+08:00", x, y])                 # line 2: good
+        w.writerow([ext, "ok", "2099-04-06T09:00:00+08:00", x, y])                 # line 3: the future
+        w.writerow([ext, "ok", "2009-12-31T23:59:00+08:00", x, y])                 # line 4: before data_start_date
+        w.writerow([ext, "t" * 61, "2026-04-06T09:02:00+08:00", x, y])             # line 5: was cut to 60
+        w.writerow([ext + "\x00", "ok", "2026-04-06T09:04:00+08:00", x, y])        # line 6: NUL reached the database
+        w.writerow([ext, "a\u202eb", "2026-04-06T09:06:00+08:00", x, y])           # line 7: bidi override
+    with pytest.raises(InvalidData) as err:
+        import_patrols(demo_session, path, settings=TEST_SETTINGS)
+    got = {(e.line, e.field): e.reason for e in err.value.errors}
+    assert set(got) == {(3, "time"), (4, "time"), (5, "track_id"), (6, "member_id"), (7, "track_id")}
+    assert "more than a day in the future" in got[(3, "time")] and "2010-01-01" in got[(4, "time")]
+    assert "is 61 characters long; at most 60 allowed" in got[(5, "track_id")]
+    assert "U+0000 (NUL)" in got[(6, "member_id")] and "U+202E" in got[(7, "track_id")]
+    rep = import_patrols(demo_session, path, on_error="skip", settings=TEST_SETTINGS)
+    assert (rep.inserted, rep.rejected) == (1, 5)
+    assert demo_session.execute(text("SELECT track_id FROM patrol_points")).scalars().all() == ["ok"]

@@ -71,6 +71,18 @@ BAD_CELLS = [
     ({"lat": ""}, "lat", "'' is not a number"),
     ({"lon": "106.5"}, "lon/lat", "km outside the district extent"),
     ({"lon": "29.3665", "lat": "104.7716"}, "lon/lat", "coordinates look swapped"),
+    # EPSG:4544 metres without --crs: a hint, not "outside the district"
+    ({"lon": "478640.2", "lat": "3250299.5"}, "lon/lat",
+     "coordinates look projected (e.g. EPSG:4544 metres); pass --crs EPSG:4544 or set the file's CRS"),
+    # refused, never stored or cut: NUL (PostgreSQL would refuse it with a traceback), bidi overrides, controls
+    ({"name": "大安\x00球机"}, "name", "contains U+0000 (NUL) at position 3"),
+    ({"name": "路东\u202e机球"}, "name", "contains U+202E (right-to-left override) at position 3"),
+    ({"address": "\x1f大安区"}, "address", "contains U+001F at position 1"),
+    ({"point_name": "a\nb"}, "point_name", "U+000A (line feed)"),
+    ({"azimuth": "9\x000"}, "azimuth", "U+0000 (NUL)"),
+    # the limit is the model's column size (Camera.contact String(60), address String(200))
+    ({"contact": "1" * 61}, "contact", "is 61 characters long; at most 60 allowed"),
+    ({"address": "路" * 201}, "address", "is 201 characters long; at most 200 allowed"),
 ]
 
 
@@ -81,6 +93,32 @@ def test_each_bad_row_kind_is_reported_with_line_field_and_reason(session, csv_f
     assert [(e.line, e.field) for e in errors] == [(4, field)]
     assert reason in errors[0].reason
     assert count(session, "cameras") == 0
+
+
+def test_text_limits_are_the_model_columns():
+    from camera_registry.models import Camera
+    from camera_registry.schema import FIELDS
+
+    for f in FIELDS:
+        assert f.max_len == getattr(Camera.__table__.c[f.name].type, "length", None), f.name
+
+
+@pytest.mark.parametrize("content", [b"", "设备编码,设备名称,经度,纬度\r\n".encode("utf-8-sig")])
+def test_empty_file_is_a_clear_error_with_exit_code_2(cli, db, tmp_path, content):
+    path = tmp_path / "empty.csv"
+    path.write_bytes(content)
+    with pytest.raises(InvalidData, match="file is empty|no rows"):
+        import_cameras(db.Session(), path, district=DISTRICT)
+    res = cli(db, "cameras", "import", str(path))
+    assert res.exit_code == 2 and ("file is empty" in res.output or "no rows" in res.output), res.output
+    assert "Traceback" not in res.output
+
+
+def test_skip_writes_the_rows_beside_a_nul(session, csv_file):
+    path = csv_file([row(1), row(2, name="a\x00b"), row(3)])
+    report = import_cameras(session, path, on_error="skip", district=DISTRICT)
+    assert (report.added, report.rejected) == (2, 1) and report.errors[0].line == 3
+    assert session.execute(text("SELECT count(*) FROM cameras WHERE strpos(name, 'a') > 0")).scalar() == 0
 
 
 def test_class_2_points_need_no_class_1_fields(session, csv_file):

@@ -86,3 +86,33 @@ def test_load_demo_again_changes_nothing(demo_session):
     revs = count(demo_session, "camera_revisions")
     assert load_cameras(demo_session, ROOT / "data" / "demo" / "cameras.csv", settings=TEST_SETTINGS) == 471
     assert count(demo_session, "camera_revisions") == revs
+
+
+FORMULA = '=HYPERLINK("http://evil.example/","点我")'
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_a_formula_name_is_exported_as_text_and_reimported_as_written(demo_session, tmp_path, suffix):
+    did = demo_session.execute(text("SELECT min(device_id) FROM cameras")).scalar()
+    demo_session.execute(text("UPDATE cameras SET name = :n, address = '@SUM(1+1)' WHERE device_id = :d"),
+                         {"n": FORMULA, "d": did})
+    path = tmp_path / f"c{suffix}"
+    export_cameras(demo_session, path)
+    if suffix == ".csv":
+        import csv
+
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            first = next(r for r in csv.DictReader(fh) if r["device_id"] == did)
+        assert (first["name"], first["address"]) == ("'" + FORMULA, "'@SUM(1+1)")
+    else:
+        from openpyxl import load_workbook
+
+        sheet = load_workbook(path).active
+        header = [c.value for c in sheet[1]]
+        cell = next(r for r in sheet.iter_rows(min_row=2) if r[0].value == did)[header.index("name")]
+        assert cell.data_type == "s" and cell.value == "'" + FORMULA   # text, not a formula
+    demo_session.execute(text("UPDATE cameras SET name = 'changed', address = NULL WHERE device_id = :d"), {"d": did})
+    report = import_cameras(demo_session, path, locate=postgis_locate(demo_session), district=DISTRICT)
+    assert (report.updated, report.unchanged) == (1, 470)
+    assert demo_session.execute(text("SELECT name, address FROM cameras WHERE device_id = :d"),
+                                {"d": did}).one() == (FORMULA, "@SUM(1+1)")
