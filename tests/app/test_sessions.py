@@ -150,11 +150,17 @@ def test_disabling_an_account_ends_its_sessions_for_good(app, client, cli, lead_
     cookie, token = saved_cookie(client), csrf(client, "/dashboard/stats")
     r = cli(demo_db, "users", "disable", "operator")
     assert r.exit_code == 0, r.output
-    assert_dead(app, cookie, token, first_reported(demo_db))
+    assert [r.end_reason for r in session_rows(demo_db, "operator")] == ["disabled"]  # at once, not on next use
     assert cli(demo_db, "users", "enable", "operator").exit_code == 0
-    assert_dead(app, cookie)  # enabling does not revive the ended session
-    assert [r.end_reason for r in session_rows(demo_db, "operator")] == ["disabled"]
+    assert_dead(app, cookie, token, first_reported(demo_db))  # enabling does not revive the ended session
     login(app.test_client(), "operator")
+
+
+def test_a_disabled_accounts_session_is_refused_before_any_enable(app, client, cli, lead_grid, demo_db):
+    login(client, "operator")
+    cookie = saved_cookie(client)
+    assert cli(demo_db, "users", "disable", "operator").exit_code == 0
+    assert_dead(app, cookie)
 
 
 def test_disabled_account_cannot_log_in(client, cli, lead_grid, demo_db):
