@@ -70,3 +70,20 @@ def test_parse_crs_refuses_non_ascii_digits_with_the_choices(text):
     with pytest.raises(InvalidData) as info:
         gc.parse_crs(text)
     assert "use one of wgs84, cgcs2000, gcj02, bd09 or EPSG:nnnn" in str(info.value)
+
+
+def test_a_point_exactly_at_the_margin_is_accepted_a_metre_further_is_not():
+    lon, lat = np.array([105.01]), np.array([29.40])          # ≈ 970 m east of the extent
+    dist = float(gc.distance_outside_bbox_m(lon, lat, BBOX)[0])
+    assert 900 < dist < 1100
+    _, _, errors, ok = gc.parse_coordinates(["105.01"], ["29.40"], [2], bbox=BBOX, margin_m=dist)
+    assert ok[0] and not errors
+    _, _, errors, ok = gc.parse_coordinates(["105.01"], ["29.40"], [2], bbox=BBOX, margin_m=dist - 1)
+    assert not ok[0] and "km outside the district extent" in errors[0].reason
+
+
+def test_full_width_comma_is_a_decimal_mark_an_ascii_comma_is_not():
+    out_lon, out_lat, errors, ok = gc.parse_coordinates(["104，77", "104,77"], ["29，36", "29.36"], [2, 3],
+                                                        bbox=BBOX, margin_m=MARGIN)
+    assert ok.tolist() == [True, False] and (out_lon[0], out_lat[0]) == (104.77, 29.36)
+    assert [(e.line, e.field) for e in errors] == [(3, "lon")]
