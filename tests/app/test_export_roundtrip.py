@@ -67,9 +67,10 @@ def few_incidents(demo_db):
 def test_incidents_export_reads_back(cli, few_incidents, tmp_path, suffix):
     demo_db = few_incidents
     path = tmp_path / f"incidents{suffix}"
-    _run(demo_db, "UPDATE incidents SET description = E'=cmd|'' /C calc''!A0\\n第二行', reporter_email = '@x' "
+    _run(demo_db, "UPDATE incidents SET description = E'=cmd|'' /C calc''!A0\\r\\n第二行\\r第三行', reporter_email = '@x' "
                   "WHERE id = (SELECT min(id) FROM incidents)")
     original = _rows(demo_db, INCIDENTS)
+    assert "=cmd|' /C calc'!A0\r\n第二行\r第三行" in {r.description for r in original}
     res = cli(demo_db, "export", "incidents", str(path))
     assert res.exit_code == 0, res.output
 
