@@ -34,6 +34,8 @@ SETTINGS = [
     Setting("tianditu_key", "", "Tianditu tk key, needed when basemap = tianditu"),
     Setting("language", "zh", "default interface language: zh or en"),
     Setting("district_code", "510304", "GB/T 2260 code of the district"),
+    Setting("district_name", "大安区", "the district's name as the interface and Open311 show it (Chinese)"),
+    Setting("district_name_en", "Da'an", "the district's name in the English interface"),
     Setting("camera_centre_code", "51030400", "GB/T 28181 centre code (first 8 digits) cameras must carry"),
     Setting("district_bbox", [104.55, 29.20, 105.00, 29.55], "lon/lat extent of the district (W, S, E, N)"),
     Setting("extent_margin_m", 2000.0, "how far outside the district extent a coordinate may lie before it is refused"),
@@ -156,6 +158,7 @@ def district_of(settings: Settings) -> District:
     except ValueError:
         raise ValueError(f"setting 'data_start_date': {settings.data_start_date!r} is not an ISO date "
                          "(YYYY-MM-DD)") from None
-    return District(code=settings.district_code, camera_centre_code=settings.camera_centre_code,
+    return District(code=settings.district_code, name=settings.district_name, name_en=settings.district_name_en,
+                    camera_centre_code=settings.camera_centre_code,
                     bbox=tuple(settings.district_bbox), margin_m=settings.extent_margin_m,
                     timezone=settings.timezone, language=settings.language, data_start=start)

@@ -10,7 +10,7 @@ from flask import request, session
 LANGUAGES = ("zh", "en")
 
 MESSAGES: dict[str, dict[str, str]] = {
-    "app_title": {"zh": "大安区网格化管理", "en": "Da'an grid management"},
+    "app_title": {"zh": "{district}网格化管理", "en": "{district} grid management"},
     "login": {"zh": "登录", "en": "Log in"},
     "logout": {"zh": "退出", "en": "Log out"},
     "username": {"zh": "用户名", "en": "Username"},

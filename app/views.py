@@ -49,6 +49,12 @@ def favicon():
 
 
 @bp.app_template_global()
+def district_name(lang: str) -> str:
+    """The served district's name in the page's language (from the district context)."""
+    return web.district().display_name(lang)
+
+
+@bp.app_template_global()
 def lang_url(code: str) -> str:
     """A link to this page in language ``code``: the same path and query, ``lang`` replaced.
 

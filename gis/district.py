@@ -23,6 +23,8 @@ class District:
     ----------
     code : str
         GB/T 2260 six-digit county code, e.g. ``"510304"``.
+    name, name_en : str
+        The district's name in Chinese and in English, as the interface and the ports show it.
     camera_centre_code : str
         GB/T 28181 centre code (8 digits: county + grassroots unit) that camera IDs carry.
     bbox : tuple of float
@@ -38,6 +40,8 @@ class District:
     """
 
     code: str
+    name: str
+    name_en: str
     camera_centre_code: str
     bbox: tuple[float, float, float, float]
     margin_m: float
@@ -63,6 +67,8 @@ class District:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError, TypeError):
             problems.append(f"timezone {self.timezone!r} is not an IANA time zone name (Region/City)")
+        if not (self.name or "").strip() or not (self.name_en or "").strip():
+            problems.append("district_name and district_name_en must not be empty")
         if self.language not in ("zh", "en"):
             problems.append(f"language {self.language!r} must be zh or en")
         if problems:
@@ -73,3 +79,7 @@ class District:
     def tz(self) -> ZoneInfo:
         """The district's time zone as a ``ZoneInfo``."""
         return ZoneInfo(self.timezone)
+
+    def display_name(self, lang: str) -> str:
+        """The district's name in the interface language ``lang`` (``zh`` or ``en``)."""
+        return self.name_en if lang == "en" else self.name

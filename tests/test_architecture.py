@@ -64,7 +64,7 @@ def test_mandated_top_level_layout():
 #: the only places that build settings: the composition roots (Flask factory, CLI) and their definition
 SETTINGS_BUILDERS = {"app/__init__.py", "app/cli.py", "app/config.py"}
 #: Da'an's facts, written once: as the defaults of app/config.py's settings table
-DISTRICT_FACTS = {"Asia/Shanghai", "510304", "51030400"}
+DISTRICT_FACTS = {"Asia/Shanghai", "510304", "51030400", "大安区"}
 DISTRICT_EXTENT = {104.55, 29.20, 29.55}  # not 105.0: the GCJ-02 formula centres on 105°E
 
 

@@ -162,10 +162,11 @@ def _scoped(stmt, session: Session, caller: Caller):
     return stmt if grids is None else stmt.where(Incident.grid_code.in_(sorted(grids)))
 
 
-def _request_row(inc: Incident, lon: float, lat: float, cat: Category | None, tz: str, masked: bool) -> dict:
+def _request_row(inc: Incident, lon: float, lat: float, cat: Category | None, district, masked: bool) -> dict:
     """One service request. ``masked`` (anonymous reads): the spot on a 0.001° grid, and no description,
     address or photo for sensitive categories (disputes, safety hazards: they name people and doors)."""
     hide = masked and (cat is None or cat.sensitive)
+    tz = district.timezone
     if masked:
         lon, lat = round(lon, ANONYMOUS_DECIMALS), round(lat, ANONYMOUS_DECIMALS)
     return {
@@ -175,7 +176,7 @@ def _request_row(inc: Incident, lon: float, lat: float, cat: Category | None, tz
         "service_name": cat.name_zh if cat else inc.category_code,
         "service_code": inc.category_code,
         "description": None if hide else inc.description,
-        "agency_responsible": f"大安区网格 {inc.grid_code}" if inc.grid_code else "大安区",
+        "agency_responsible": f"{district.name}网格 {inc.grid_code}" if inc.grid_code else district.name,
         "service_notice": None,
         "requested_datetime": iso(inc.reported_at, tz),
         "updated_datetime": iso(inc.updated_at, tz),
@@ -189,13 +190,14 @@ def _request_row(inc: Incident, lon: float, lat: float, cat: Category | None, tz
     }
 
 
-def _rows(session: Session, incidents: list[Incident], tz: str, caller: Caller) -> list[dict]:
+def _rows(session: Session, incidents: list[Incident], district, caller: Caller) -> list[dict]:
     if not incidents:
         return []
     coords = dict((r[0], (r[1], r[2])) for r in session.execute(text(
         "SELECT id, ST_X(geom), ST_Y(geom) FROM incidents WHERE id = ANY(:ids)"), {"ids": [i.id for i in incidents]}))
     cats = {c.code: c for c in session.scalars(select(Category))}
-    return [_request_row(i, *coords[i.id], cats.get(i.category_code), tz, caller.anonymous) for i in incidents]
+    return [_request_row(i, *coords[i.id], cats.get(i.category_code), district, caller.anonymous)
+            for i in incidents]
 
 
 @_open311_errors
@@ -208,7 +210,7 @@ def get_request(session: Session, rid: str, fmt: str = "json", *, key: str | Non
         _scoped(select(Incident).where(Incident.id == number), session, caller))
     if inc is None:
         return error(404, f"service_request_id {rid[:40]!r} not found", fmt)
-    return _respond(200, fmt, "service_requests", "request", _rows(session, [inc], settings.timezone, caller))
+    return _respond(200, fmt, "service_requests", "request", _rows(session, [inc], settings.district, caller))
 
 
 def _window(fields: Fields, tz: str, now: datetime) -> tuple[datetime, datetime] | None:
@@ -242,7 +244,7 @@ def get_requests(session: Session, args, fmt: str = "json", *, key: str | None, 
 
     ``service_request_id`` (comma list) overrides every other filter, as the spec says. Without
     dates the window is the last 90 days; one page holds at most 1000 requests (``page_size``).
-    Dates without an offset are times of the district's zone (``settings.timezone``).
+    Dates without an offset are times of the district's zone (``settings.district.timezone``).
     """
     caller = _reader(session, key, settings)
     fields = Fields(args)
@@ -253,7 +255,7 @@ def get_requests(session: Session, args, fmt: str = "json", *, key: str | None, 
     if ids:
         stmt = stmt.where(Incident.id.in_(ids))
     else:
-        window = _window(fields, settings.timezone, now or datetime.now(timezone.utc))
+        window = _window(fields, settings.district.timezone, now or datetime.now(timezone.utc))
         codes = _known_codes(fields, session)
         statuses = [s.lower() for s in fields.codes("status") or []]
         if bad := [s for s in statuses if s not in STATUSES]:
@@ -268,7 +270,7 @@ def get_requests(session: Session, args, fmt: str = "json", *, key: str | None, 
             stmt = stmt.where(Incident.state.in_(CLOSED_STATES))
     fields.check()
     stmt = stmt.order_by(Incident.reported_at.desc(), Incident.id.desc()).offset((page - 1) * size).limit(size)
-    rows = _rows(session, list(session.scalars(stmt)), settings.timezone, caller)
+    rows = _rows(session, list(session.scalars(stmt)), settings.district, caller)
     return _respond(200, fmt, "service_requests", "request", rows)
 
 

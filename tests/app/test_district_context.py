@@ -95,8 +95,31 @@ def test_bad_district_settings_name_the_setting(override, names, tmp_path):
 
 
 def test_district_is_a_value():
-    d = District(code="510304", camera_centre_code="51030401", bbox=[104.5, 29.2, 105.0, 29.5], margin_m=0,
+    d = District(code="510304", name="大安区", name_en="Da'an", camera_centre_code="51030401", bbox=[104.5, 29.2, 105.0, 29.5], margin_m=0,
                  timezone="UTC")
     assert d.bbox == (104.5, 29.2, 105.0, 29.5) and isinstance(d.bbox, tuple)
     with pytest.raises(AttributeError):
         d.code = "440306"
+
+
+def test_the_district_name_comes_from_the_settings(settings, demo_db, tmp_path):
+    """Another district's deployment shows its own name in the page title and in Open311."""
+    from app import create_app
+    from app.open311.keys import add_api_key
+    from tests.app.dash_helpers import login
+
+    other = settings.replace(district_name="富顺县", district_name_en="Fushun")
+    application = create_app(other, database=demo_db)
+    client = application.test_client()
+    with demo_db.session() as s:
+        from app.demo import create_demo_accounts
+
+        create_demo_accounts(s)
+        key = add_api_key(s, "ctx-key", "operator")
+    login(client, "operator")
+    assert "富顺县网格化管理" in client.get("/dashboard/stats").get_data(as_text=True)
+    assert "Fushun grid management" in client.get("/dashboard/stats?lang=en").get_data(as_text=True)
+    with demo_db.session() as s:
+        newest = s.execute(text("SELECT id FROM incidents ORDER BY reported_at DESC LIMIT 1")).scalar()
+    rows = client.get(f"/open311/v2/requests/{newest}.json", headers={"X-API-Key": key}).get_json()
+    assert len(rows) == 1 and rows[0]["agency_responsible"].startswith("富顺县"), rows
