@@ -121,7 +121,8 @@ def load_demo(session: Session, data_dir: Path, *, settings, now: datetime | Non
 
     ``settings`` are the deployment's (``load-demo --config FILE`` reaches the cameras and incidents).
     The demo's times move by whole days so that its newest lies within the day before ``now`` (default
-    the clock) in the district's zone; ``keep_dates`` loads the files' own dates (``app.demo_dates``)."""
+    the clock; not later, as the importers refuse times over a day ahead) in the district's zone;
+    ``keep_dates`` loads the files' own dates (``app.demo_dates``)."""
     from app.demo_dates import demo_shift, load_patrols, read_times, rebase_incidents
     from app.incidents.bulk import load_incidents
     from app.loaders import load_cameras
