@@ -157,3 +157,32 @@ def test_spike_and_overlap_layers_equal_postgis(session):
         expected = postgis_covers(session, frame, lon, lat)
         bad = np.flatnonzero(got != expected)
         assert not len(bad), [(lon[i], lat[i], got[i], expected[i]) for i in bad[:5]]
+
+
+CORNER_SHAPES = {  # the grid's ring near its corner C (in cells): which edges end exactly at C
+    "box": [(-3, -3), (0, -3), (0, 0), (-3, 0)],          # a vertical and a horizontal edge
+    "horizontal+diagonal": [(-3, -3), (0, 0), (-3, 0)],
+    "vertical+diagonal": [(-3, -3), (0, -3), (0, 0)],
+}
+
+
+@pytest.mark.parametrize("shape", CORNER_SHAPES)
+@pytest.mark.parametrize("corner", [(8, 8), (8, 20), (31, 9)])
+def test_vertex_exactly_on_a_cell_corner_inside_another_grid(corner, shape):
+    """A grid's corner exactly on a raster corner, inside a larger grid: the cell beyond the corner meets
+    the smaller grid in that one point only, yet it must not be the larger grid's pure cell (every edge
+    ending at the corner, one cell long per piece, reaches three columns or rows with the slack)."""
+    side = 1 / 64                                 # 64 × 64 cells of 2⁻¹² degrees: cell coordinates are exact
+    outer = shapely.box(X0, Y0, X0 + side, Y0 + side)
+    probe_index = GridIndex([B], [outer], max_cells=64 * 64)
+    size = 1 / probe_index._inv
+    assert size == 2.0 ** -12
+    cx, cy = probe_index._x0 + corner[0] * size, probe_index._y0 + corner[1] * size   # a cell corner
+    inner = shapely.Polygon([(cx + i * size, cy + j * size) for i, j in CORNER_SHAPES[shape]])
+    index = GridIndex([B, A], [outer, inner], max_cells=64 * 64)
+    assert (index._x0, index._inv) == (probe_index._x0, probe_index._inv)               # the same raster
+    assert index.locate(cx, cy) == A                                                   # the corner: both cover it
+    lon = cx + np.array([-1, 0, 1, 0, 1, 1, -1]) * 1e-12
+    lat = cy + np.array([0, -1, 0, 1, 1, -1, 1]) * 1e-12
+    expected = brute_force(np.array([B, A], dtype=object), np.array([outer, inner], dtype=object), lon, lat)
+    assert index.locate(lon, lat).tolist() == expected.tolist()
