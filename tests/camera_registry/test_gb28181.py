@@ -109,3 +109,8 @@ def test_type_name_and_camera_type_want_ascii_digits():
     assert type_name("150") == "front-end peripheral (reserved code)"
     assert type_name("１５０") is None and type_name("1²0") is None
     assert not is_camera_type("１３１") and not is_camera_type(FULL_WIDTH_ID)
+
+
+@pytest.mark.parametrize("text", ["5103040000131000001", "510304000013100000011", "1310", "13", " 131 "])
+def test_is_camera_type_reads_the_type_only_from_a_20_digit_id_or_a_3_digit_code(text):
+    assert is_camera_type(text) is (text.strip() == "131")
