@@ -4,8 +4,6 @@ Each route checks the role, works out the grids the user may see, and calls one 
 """
 from __future__ import annotations
 
-from datetime import date
-
 from flask import (Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for)
 from sqlalchemy import select
 
@@ -28,7 +26,7 @@ def localtime(value) -> str:
     """Jinja filter ``{{ t|localtime }}``: an aware time as ``YYYY-MM-DD HH:MM`` in the district's zone (the
     ``timezone`` setting), as the map and the detail panel show it; ``—`` for none. Every template shows
     times through this one filter."""
-    shown = service.iso_minute(value, web.settings().timezone)
+    shown = service.iso_minute(value, web.district().timezone)
     return "—" if shown is None else shown
 
 
@@ -38,19 +36,18 @@ def _lang() -> str:
 
 def _params(args=None) -> Params:
     """Checked readers over this request's arguments, dates bounded by the district's first data day."""
-    st = web.settings()
-    return Params(request.args if args is None else args, earliest=date.fromisoformat(st.data_start_date),
-                  tz=st.timezone)
+    d = web.district()
+    return Params(request.args if args is None else args, earliest=d.data_start, tz=d.timezone)
 
 
 def _filter():
     """The incident filter of this request's arguments (every value checked; categories against the table)."""
     from app.incidents.models import Category
 
-    st = web.settings()
-    return parse_filter(request.args, basemap=st.basemap,
+    d = web.district()
+    return parse_filter(request.args, basemap=web.settings().basemap,
                         categories=set(web.db_session().scalars(select(Category.code))),
-                        earliest=date.fromisoformat(st.data_start_date), tz=st.timezone)
+                        earliest=d.data_start, tz=d.timezone)
 
 
 def _page_marker_cap() -> int:
