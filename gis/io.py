@@ -261,6 +261,11 @@ def escape_formula(value):
     return value
 
 
+def escape_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with every text column through :func:`escape_formula`: for any table written as CSV or Excel."""
+    return df.apply(lambda col: col.map(escape_formula) if pd.api.types.is_string_dtype(col.dtype) else col)
+
+
 def _flat(gdf: gpd.GeoDataFrame, timezone: str | None = None) -> pd.DataFrame:
     """Geometry as lon/lat for points, WKT otherwise: for CSV and Excel.
 
@@ -272,8 +277,7 @@ def _flat(gdf: gpd.GeoDataFrame, timezone: str | None = None) -> pd.DataFrame:
         if isinstance(df[col].dtype, pd.DatetimeTZDtype):
             zoned = df[col].dt.tz_convert(timezone) if timezone else df[col]
             df[col] = zoned.map(lambda t: "" if pd.isna(t) else t.isoformat())
-        elif pd.api.types.is_string_dtype(df[col].dtype):  # str (pandas 3) or object
-            df[col] = df[col].map(escape_formula)
+    df = escape_frame(df)  # after the times: text now, but an ISO time never starts with a formula character
     geom = gdf.geometry
     if len(geom) and (geom.geom_type == "Point").all():
         df["lon"] = geom.x.round(8)

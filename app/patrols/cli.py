@@ -63,6 +63,9 @@ def report_cmd(c: Context, day_from: str | None, day_to: str | None, grids: tupl
     if out is None:
         click.echo(frame.to_string(index=False) if len(frame) else "no patrol points in that period")
         return
+    from gis.io import escape_frame
+
+    frame = escape_frame(frame)  # member names: no spreadsheet formula runs from a cell
     if out.suffix.lower() == ".xlsx":
         frame.to_excel(out, index=False, engine="openpyxl")
     else:
