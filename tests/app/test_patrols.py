@@ -22,7 +22,6 @@ DAY1, DAY2 = date(2026, 4, 6), date(2026, 4, 7)
 def setup(demo_session):
     """A grid with a lead and a road piece inside it, points along that road, and a far grid."""
     demo_session.execute(text("DELETE FROM patrol_points"))  # the demo's own recent tracks: the tests count theirs
-    demo_session.execute(text("DELETE FROM patrol_points"))  # only the planted tracks, not the demo's own
     row = demo_session.execute(text(
         "WITH piece AS (SELECT g.code, r.member_id, m.external_id, (ST_Dump(ST_Intersection(rd.geom, g.geom))).geom AS "
         "geom FROM grids g JOIN member_roles r ON r.grid_code = g.code AND r.role = 'lead' JOIN members m "
