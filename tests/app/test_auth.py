@@ -80,6 +80,7 @@ def test_safe_next_refuses_other_origins(nxt):
     # what a browser would do with a tab or a line break: drop it (so no header can be injected)
     ("/dashboard/stats%09", "/dashboard/stats"),
     ("/%0d%0aSet-Cookie:x=1", "/Set-Cookie:x=1"),
+    ("/dashboard%5Cstats", "/dashboard/stats"),  # and a backslash is a slash
 ])
 def test_login_follows_a_same_origin_next(client, lead_grid, nxt, location):
     r = client.post(f"/login?next={nxt}", data={"username": "planner", "csrf_token": csrf(client),
