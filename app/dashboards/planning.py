@@ -131,11 +131,15 @@ def coverage_file(s: Session, fmt: str) -> tuple[bytes, str]:
         raise InvalidData(f"format: {fmt!r}; use one of {', '.join(FORMATS)}")
     cov = grid_coverage(s)
     cols = ["code", "name", "community_code", "street_code", "area_m2", "covered_m2", "ratio", "redundant_m2"]
+    if fmt in ("csv", "xlsx"):  # spreadsheets: grid names escaped against formulas (gis.io.escape_frame)
+        from gis.io import escape_frame
+
+        table = escape_frame(pd.DataFrame(cov[cols]))
     if fmt == "csv":
-        return ("\ufeff" + cov[cols].to_csv(index=False)).encode("utf-8"), FORMATS[fmt]
+        return ("\ufeff" + table.to_csv(index=False)).encode("utf-8"), FORMATS[fmt]
     if fmt == "xlsx":
         buf = io.BytesIO()
-        cov[cols].to_excel(buf, index=False, sheet_name="coverage")
+        table.to_excel(buf, index=False, sheet_name="coverage")
         return buf.getvalue(), FORMATS[fmt]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "coverage.gpkg"

@@ -107,8 +107,11 @@ def all_tables(s: Session, grids, *, lang: str = "zh", tz: str) -> dict[str, pd.
 
 
 def table_csv(frame: pd.DataFrame) -> bytes:
+    """A statistics table as CSV for Excel: labels (street, community names) escaped against formulas."""
+    from gis.io import escape_frame
+
     buf = io.StringIO()
-    frame.to_csv(buf, index=False)
+    escape_frame(frame).to_csv(buf, index=False)
     return ("\ufeff" + buf.getvalue()).encode("utf-8")  # BOM: Excel opens Chinese CSV correctly
 
 
