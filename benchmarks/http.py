@@ -234,27 +234,24 @@ PAGE_SQL = f"""SELECT json_build_array(
            GROUP BY 1) h))::text"""
 
 
-def sql_time(engine, sql: str, params: dict, repeat: int = 15) -> tuple[float, int]:
+def paired(engine, port: int, cookie: str, path: str, sql: str, params: dict, repeat: int = 15):
+    """Median seconds of the HTTP request and of the PostGIS query, taken in turns so both see the same
+    machine (other programs' load changes by the second); with sizes and the answer's feature count."""
     from sqlalchemy import text
 
-    times, size = [], 0
-    with engine.connect() as conn:
-        for _ in range(repeat + 2):
-            t0 = time.perf_counter()
-            size = len(conn.execute(text(sql), params).scalar())
-            times.append(time.perf_counter() - t0)
-    return float(np.median(times[2:])), size
-
-
-def latency(port: int, cookie: str, path: str, repeat: int = 15) -> tuple[float, int, int]:
     c = Client(port, cookie)
-    times, size, n = [], 0, 0
-    for _ in range(repeat + 2):
-        status, body, dt = c.request("GET", path)
-        assert status == 200, (path, status, body[:300])
-        times.append(dt)
-        size, n = len(body), body.count(b'"type":"Feature"')
-    return float(np.median(times[2:])), size, n
+    t_http, t_sql, size, n, sql_size = [], [], 0, 0, 0
+    with engine.connect() as conn:
+        for i in range(repeat + 2):
+            status, body, dt = c.request("GET", path)
+            assert status == 200, (path, status, body[:300])
+            t0 = time.perf_counter()
+            sql_size = len(conn.execute(text(sql), params).scalar())
+            if i >= 2:  # warm-up done
+                t_http.append(dt)
+                t_sql.append(time.perf_counter() - t0)
+            size, n = len(body), body.count(b'"type":"Feature"')
+    return float(np.median(t_http)), float(np.median(t_sql)), size, n, sql_size
 
 
 # -- one configuration ---------------------------------------------------------------------------------------
@@ -280,8 +277,7 @@ def measure(label: str, cmd: list[str], env: dict, engine, key: str, setup: dict
         for name, path, sql, params in (
                 ("/api/incidents 1,000 newest", setup["api_path"], API_SQL, setup["api_params"]),
                 ("operator page", "/dashboard/operator", PAGE_SQL, setup["page_params"])):
-            t_http, size, n = latency(port, cookie, path)
-            t_sql, sql_size = sql_time(engine, sql, params)
+            t_http, t_sql, size, n, sql_size = paired(engine, port, cookie, path, sql, params)
             out[name] = (t_http, t_sql)
             print(f"{name:<28} {t_http * 1000:7.1f} ms over HTTP ({size / 1024:.0f} KB, {n} features)   "
                   f"PostGIS json_agg {t_sql * 1000:6.1f} ms ({sql_size / 1024:.0f} KB)   ratio {t_http / t_sql:4.1f}×")
