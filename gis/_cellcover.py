@@ -121,12 +121,13 @@ def build_cover(geoms: np.ndarray, tree, max_cells: int | None) -> SimpleNamespa
     where = np.searchsorted(ucells, fcells)
     in_count = np.bincount(where, weights=inside, minlength=len(ucells))
     in_total = np.bincount(where, weights=np.where(inside, fgid, 0), minlength=len(ucells))
+    # never negative: a flipping grid whose centre test says inside is one of the intervals counted there
     hidden = count[ucells] - np.rint(in_count).astype(np.int64)
     hidden_gid = total[ucells] - np.rint(in_total).astype(np.int64)
 
     # line cells: one segment, no vertex in the (slack-widened) cell, at most one hidden grid
     s1 = ps[ustart]
-    line = (segs_in_cell == 1) & (hidden >= 0) & (hidden <= 1)
+    line = (segs_in_cell == 1) & (hidden <= 1)
     line &= ~_has_vertex(segs, s1, ucells % nx, ucells // nx, cv)
     hid = np.where(hidden == 1, hidden_gid, n)[line]
     ls = s1[line]
@@ -139,7 +140,7 @@ def build_cover(geoms: np.ndarray, tree, max_cells: int | None) -> SimpleNamespa
     mark = np.zeros(len(labels), dtype=bool)
     mark[ucells] = True
     untouched_overlap = np.flatnonzero((count >= 2) & ~mark)   # rare: grids overlapping away from edges
-    hard = np.concatenate([ucells[(hidden >= 2) | (hidden < 0)], untouched_overlap])
+    hard = np.concatenate([ucells[hidden >= 2], untouched_overlap])
     if len(hard):
         hc, hg = _query_cells(tree, hard, cv)
         pairs_cell.append(hc)
