@@ -27,7 +27,11 @@ def test_statistics_csv_escapes_a_street_name(demo_session):
 def test_planner_coverage_csv_and_xlsx_escape_a_grid_name(app, demo_session):
     from openpyxl import load_workbook
 
-    app.app_context().push()  # the coverage report keeps its cache under the app's var dir
+    with app.app_context():  # the coverage report keeps its cache under the app's var dir
+        _planner_files_escape(demo_session, load_workbook)
+
+
+def _planner_files_escape(demo_session, load_workbook):
     code = demo_session.execute(text("SELECT code FROM grids ORDER BY code LIMIT 1")).scalar()
     demo_session.execute(text("UPDATE grids SET name = :n WHERE code = :c"), {"n": EVIL, "c": code})
     body, _ = planning.coverage_file(demo_session, "csv")
