@@ -6,6 +6,7 @@ import re
 import pytest
 
 from tests.app.dash_helpers import csrf, lead_grid, login  # noqa: F401  (fixture)
+from tests.settings import TEST_SETTINGS
 
 
 def test_operator_page_renders(client, lead_grid):
@@ -109,7 +110,7 @@ def test_grid_lead_sees_patrol_coverage_of_their_grid(client, lead_grid, demo_se
     row = re.search(rf"<tr[^>]*><td>{lead_grid}</td>(.*?)</tr>", table, re.S).group(0)
     cells = re.findall(r"<td>([^<]*)</td>", row)
     today = datetime.now(timezone.utc).astimezone(timezone(timedelta(hours=8))).date()
-    rep = patrol_report(demo_session, today - timedelta(days=6), today, grid_codes=[lead_grid])
+    rep = patrol_report(demo_session, today - timedelta(days=6), today, grid_codes=[lead_grid], settings=TEST_SETTINGS)
     rep = rep[rep["grid_code"] == lead_grid]
     assert int(cells[1]) == len(pts) == int(rep["points"].sum())
     assert float(cells[4]) == round(float(rep["minutes_in_grid"].sum()), 1) > 0
