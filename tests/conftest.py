@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from tests.settings import TEST_SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -106,7 +107,8 @@ def demo_engine(database_factory):
 
     eng = database_factory("demo")
     with Database(eng).session() as s:
-        load_demo(s, ROOT / "data")
+        # the files' own dates (2025): tests must not depend on the day they run
+        load_demo(s, ROOT / "data", settings=TEST_SETTINGS, keep_dates=True)
     return eng
 
 
