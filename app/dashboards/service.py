@@ -147,12 +147,12 @@ def incident_markers(s: Session, flt: IncidentFilter, grids, *, basemap: str, tz
     refresh read exactly as ``geojson_text`` would write them, at a fraction of the cost.
     """
     conds = _conditions(flt, grids)
-    stmt = (select(_marker_json(tz, lang), func.ST_X(Incident.geom), func.ST_Y(Incident.geom))
+    stmt = (select(_marker_json(tz, lang), func.ST_X(Incident.geom), func.ST_Y(Incident.geom), func.now())
             .join(Category, Category.code == Incident.category_code).where(*conds)
             .order_by(Incident.reported_at.desc(), Incident.id.desc()).limit(limit))
     rows = s.execute(stmt).all()
     total = len(rows) if len(rows) < limit else s.scalar(select(func.count()).select_from(Incident).where(*conds))
-    now = s.execute(text("SELECT now()")).scalar()
+    now = rows[0][3] if rows else s.execute(text("SELECT now()")).scalar()  # the transaction's clock either way
     props = [r[0] for r in rows]
     lon, lat = shift_lonlat([r[1] for r in rows], [r[2] for r in rows], basemap)
     return Markers([feature_text(g, p) for g, p in zip(point_geojson(lon, lat), props)], int(total), now)
