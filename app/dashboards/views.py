@@ -8,7 +8,8 @@ from flask import (Blueprint, Response, abort, jsonify, redirect, render_templat
 from sqlalchemy import select
 
 from app import web
-from app.accounts.auth import (current_user, home_endpoint, login_required, role_required, visible_grid_codes)
+from app.accounts.auth import (current_user, home_endpoint, login_required, role_required, safe_next,
+                               visible_grid_codes)
 from app.dashboards import details, grid_view, pages, planning, service, stats
 from app.dashboards.params import MAX_ID, Params, display_to_wgs84, parse_filter, parse_spot
 from app.i18n import current_language
@@ -201,11 +202,8 @@ def api_incident_action(incident_id: int):
 
 
 def _back(default: str) -> str:
-    # a same-site path only: no scheme-relative //host, no backslash, no control character or blank
-    ref = request.form.get("next") or ""
-    if ref.startswith("/") and not ref.startswith("//") and not any(c == "\\" or c <= " " for c in ref):
-        return ref
-    return default
+    """Where a form posted from a page returns to: its ``next`` as a same-origin path (the log-in's rule)."""
+    return safe_next(request.form.get("next")) or default
 
 
 @bp.get("/api/cameras/seeing")
