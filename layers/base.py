@@ -208,6 +208,17 @@ class GeoJsonLayer(MacroElement):
             child.render(**kwargs)
 
 
+def embedded_features(element) -> str | None:
+    """The FeatureCollection text of the first ``GeoJsonLayer`` in ``element`` (depth first), or None."""
+    for child in element._children.values():
+        if isinstance(child, GeoJsonLayer):
+            return child.data
+        found = embedded_features(child)
+        if found is not None:
+            return found
+    return None
+
+
 class _Verbatim(Element):
     """Page text added as it is (never parsed as a template)."""
 

@@ -15,12 +15,14 @@ CONE_STYLE = {"weight": 1, "fillOpacity": 0.15}
 
 
 def cameras(frame: gpd.GeoDataFrame, *, cones: bool = False, name: str = "摄像头 cameras",
-            show: bool = True) -> folium.FeatureGroup:
+            show: bool = True, features: str | None = None) -> folium.FeatureGroup:
     """Cameras as circle markers coloured by ``status``; with ``cones`` also their view sectors.
 
     ``frame`` holds the registry's columns (``device_id``, ``name``, ``status``, ``azimuth``, ``fov``,
     ``range_m``, ``ptz_type``, …) and point geometry in any CRS. All cameras go into one GeoJSON
     layer whose popups are built on click from the properties (``layers.popups.feature_js``).
+    ``features``: the markers' FeatureCollection text as an earlier call for the same frame embedded it
+    (``layers.base.embedded_features``).
     """
     fg = folium.FeatureGroup(name=name, show=show)
     if not len(frame):
@@ -31,8 +33,8 @@ def cameras(frame: gpd.GeoDataFrame, *, cones: bool = False, name: str = "摄像
 
         _cone_layer(view_sector_frame(data)).add_to(fg)
     fields = [f for f in _FIELDS if f[1] in data.columns]
-    shown = data.copy()
-    for col in ("azimuth", "fov", "range_m"):
+    shown = data.copy() if features is None else features
+    for col in ("azimuth", "fov", "range_m") if features is None else ():
         if col in shown.columns:
             shown[col] = shown[col].astype(float).round(0)
     title = "name" if "name" in data.columns else "device_id"

@@ -19,7 +19,7 @@ from app.dashboards import service
 from app.layers_db import district_bounds, read_layer
 from app.security import nonce_scripts  # Folium's inline scripts run under the page's CSP nonce
 from layers import boundaries, cameras as camera_layer, incidents as incident_layer
-from layers.base import GeoJsonLayer, base_map, collection_text, finish, to_display
+from layers.base import GeoJsonLayer, base_map, collection_text, embedded_features, finish, to_display
 
 
 @dataclass
@@ -75,7 +75,8 @@ _FRAMES_LOCK = threading.Lock()
 
 def map_frames(s: Session, basemap: str, grids) -> dict:
     """Display frames of the map's unchanging layers for ``grids`` (None = the district): ``streets``,
-    ``communities`` and ``grids`` simplified (``light``), ``cameras``, and ``bounds`` (W, S, E, N).
+    ``communities`` and ``grids`` simplified (``light``), ``cameras``, ``bounds`` (W, S, E, N), and
+    ``features``: the FeatureCollection text each layer's builder embeds for them.
     The frames are shared: callers must not change them in place (the layer builders copy)."""
     version = tuple(s.execute(_VERSION_SQL).one())
     bind = s.get_bind()
@@ -91,6 +92,10 @@ def map_frames(s: Session, basemap: str, grids) -> dict:
     if grids is None:
         frames.update(streets=light(read_layer(s, "streets"), basemap),
                       communities=light(read_layer(s, "communities"), basemap))
+    # and the text each layer embeds, written once: the builders take it instead of writing it per page
+    build = {"streets": boundaries.streets, "communities": boundaries.communities, "grids": boundaries.grids,
+             "cameras": camera_layer.cameras}
+    frames["features"] = {name: embedded_features(build[name](frames[name])) for name in build if name in frames}
     with _FRAMES_LOCK:
         _FRAMES[slot] = (version, frames)
         while len(_FRAMES) > _FRAMES_MAX:
@@ -104,11 +109,12 @@ def incident_map(s: Session, settings, flt: service.IncidentFilter, grids, *, la
     basemap = settings.basemap
     frames = map_frames(s, basemap, frozenset(grids) if grids is not None else None)
     m = base_map(frames["bounds"], basemap=basemap, tianditu_key=settings.tianditu_key)
+    text = frames["features"]
     if boundaries_layers and grids is None:
-        boundaries.streets(frames["streets"], show=False).add_to(m)
-        boundaries.communities(frames["communities"]).add_to(m)
-    boundaries.grids(frames["grids"], show=grids is not None).add_to(m)
-    camera_layer.cameras(frames["cameras"]).add_to(m)
+        boundaries.streets(frames["streets"], show=False, features=text["streets"]).add_to(m)
+        boundaries.communities(frames["communities"], features=text["communities"]).add_to(m)
+    boundaries.grids(frames["grids"], show=grids is not None, features=text["grids"]).add_to(m)
+    camera_layer.cameras(frames["cameras"], features=text["cameras"]).add_to(m)
     markers = service.incident_markers(s, flt, grids, basemap=basemap, tz=settings.timezone, lang=lang,
                                        limit=max_markers)
     inc = incident_layer.incidents(collection_text(markers.features))

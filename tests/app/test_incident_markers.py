@@ -150,3 +150,23 @@ def test_map_layers_cache_follows_every_change(demo_session):
     assert len(fewer["grids"]) == len(first["grids"]) - 1 and grid not in set(fewer["grids"]["code"])
     lead = pages.map_frames(s, "none", frozenset({first["grids"]["code"].iloc[0]}))  # a grid lead's own scope
     assert list(lead["grids"]["code"]) == [first["grids"]["code"].iloc[0]] and "streets" not in lead
+
+
+def test_kept_layers_embed_what_the_builders_write(demo_session):
+    """A page built from the kept layer text embeds exactly what the layer builders write from the frames."""
+    import re
+
+    from app.dashboards import pages
+    from layers import boundaries, cameras
+
+    settings = TEST_SETTINGS
+    s = demo_session
+    parts = pages.incident_map(s, settings, service.IncidentFilter(), None, max_markers=10)
+    frames = pages.map_frames(s, settings.basemap, None)
+    payloads = re.findall(r"\.addData\((.*?)\);\n", parts.script)
+    written = []
+    for name, build in (("streets", boundaries.streets), ("communities", boundaries.communities),
+                        ("grids", boundaries.grids), ("cameras", cameras.cameras)):
+        fresh = build(frames[name].copy())
+        written.append(next(c.data for c in fresh._children.values()))  # the layer's GeoJsonLayer
+    assert payloads[:4] == written  # each layer in its place, in the page's order
