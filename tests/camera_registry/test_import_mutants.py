@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sqlalchemy import text
 
-from camera_registry.importer import SAME_POSITION_DEG, import_cameras
+from camera_registry.importer import import_cameras
 from gis.crs import wgs84_to_gcj02
 
 from tests.settings import DISTRICT
@@ -31,7 +31,7 @@ def _history(session):
 
 def test_rounding_at_the_8th_decimal_is_not_a_move_but_2_mm_is(session, tmp_path):
     """Exports write lon/lat with 8 decimals (≈ 1 mm): reading such a file back must change nothing,
-    and the stored position keeps its full precision. A shift beyond SAME_POSITION_DEG is a move."""
+    and the stored position keeps its full precision. A shift of 2e-8° (≈ 2 mm) is a move."""
     lon, lat = 104.771412345678, 29.366512345678
     _import(session, write_csv(tmp_path / "a.csv", [row(1, lon=repr(lon), lat=repr(lat))]))
     before = _history(session)
@@ -41,8 +41,9 @@ def test_rounding_at_the_8th_decimal_is_not_a_move_but_2_mm_is(session, tmp_path
     assert (report.updated, report.unchanged) == (0, 1)
     assert _history(session) == before
     assert _stored(session)[:3] == (lon, lat, 1)          # not even rewritten with the rounded value
-    # just above the tolerance, in either coordinate alone: a move, with its event and revision
-    for k, (dlon, dlat) in enumerate([(1.5 * SAME_POSITION_DEG, 0.0), (0.0, 1.5 * SAME_POSITION_DEG)]):
+    # 2 mm, in either coordinate alone: a move, with its event and revision (literal values: the test
+    # pins the intent, ≈ 1 mm, not whatever the tolerance constant says)
+    for k, (dlon, dlat) in enumerate([(2e-8, 0.0), (0.0, 2e-8)]):
         moved = write_csv(tmp_path / f"m{k}.csv", [row(1, lon=repr(lon + dlon), lat=repr(lat + dlat))])
         assert _import(session, moved).updated == 1
         lon, lat = lon + dlon, lat + dlat
