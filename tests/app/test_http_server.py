@@ -34,6 +34,16 @@ def _children(pid: int) -> set[int]:
     return out
 
 
+def _workers(pid: int, expected: int) -> set[int]:
+    """The worker PIDs once ``expected`` are there (gunicorn forks them one after the other, and the first
+    may answer before the last exists); whatever is there after 30 s."""
+    deadline = time.monotonic() + 30
+    while len(found := _children(pid)) < expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)  # and no more than that
+    return _children(pid)
+
+
 @pytest.fixture(scope="module")
 def account_db(database_factory):
     """A migrated database with one operator account (committed: the server is another process)."""
@@ -76,7 +86,7 @@ def _stop(proc: subprocess.Popen, sig) -> str:
 def test_workers_answer_and_stop_on_sigterm(account_db, tmp_path):
     proc, base = _start(account_db, tmp_path, "--workers", str(WORKERS), "--threads", str(THREADS))
     try:
-        workers = _children(proc.pid)
+        workers = _workers(proc.pid, WORKERS)
         assert len(workers) == WORKERS, workers
         # log in through the form once, then read with the cookie over fresh connections: whichever
         # worker answers knows the session (it lives in the database, not in a process)
@@ -118,7 +128,7 @@ def test_default_workers_and_sigint(account_db, tmp_path):
     assert DEFAULT_WORKERS == 2 * os.cpu_count()
     proc, base = _start(account_db, tmp_path)
     try:
-        assert len(_children(proc.pid)) == DEFAULT_WORKERS
+        assert len(_workers(proc.pid, DEFAULT_WORKERS)) == DEFAULT_WORKERS
         with urllib.request.urlopen(base + "/api/incidents", timeout=10) as r:
             pytest.fail(f"an API read without log-in answered {r.status}")
     except urllib.error.HTTPError as exc:
