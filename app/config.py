@@ -48,6 +48,8 @@ SETTINGS = [
     Setting("session_max_hours", 12, "a log-in session ends this long after log-in, however busy (hours)"),
     Setting("cookie_secure", False, "send the session cookie only over HTTPS (set true behind TLS)"),
     Setting("login_max_failures", 5, "failed log-ins per account or per client address before log-in is throttled"),
+    Setting("login_max_failures_per_address", 20, "failed log-ins from one client address (whatever the "
+            "accounts, successes not resetting the count) before log-ins from it are throttled"),
     Setting("login_window_minutes", 15, "the window those failures are counted in, and how long throttling lasts"),
     Setting("open311_anonymous_reads", False, "let Open311 GET requests through without an API key (sensitive "
             "categories then show no text or address, and spots rounded to about 100 m)"),

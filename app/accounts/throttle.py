@@ -1,9 +1,12 @@
 """Log-in throttling, counted in PostgreSQL from the ``login_attempts`` table.
 
-Every attempt is recorded (user name as typed, client address, success, reason). An account, and a
-client address, that collected ``login_max_failures`` failures within ``login_window_minutes`` since
-its last successful log-in is throttled: the answer is 429 with ``Retry-After`` (the seconds until the
-oldest counted failure leaves the window) and even the right password is refused until then. Throttled
+Every attempt is recorded (user name as typed, client address, success, reason). An account that
+collected ``login_max_failures`` failures within ``login_window_minutes`` since its last successful
+log-in, or a client address that collected ``login_max_failures_per_address`` failures within the window
+(whatever log-ins succeeded from it meanwhile: an attacker with one account of their own must not reset
+the count between guesses at others), is throttled: the answer is 429 with ``Retry-After`` (the seconds
+until the oldest counted failure leaves the window) and even the right password is refused until then.
+The address limit is the larger one because a command centre's operators often share one NAT address. Throttled
 attempts are recorded too (reason ``throttled``) but not counted, so a throttle ends on time instead of
 being prolonged by the very attempts it refuses.
 
@@ -13,8 +16,8 @@ resets it; a shared store (Redis, memcached) would be one more service to run an
 have to be recorded in the database anyway (the audit of failed log-ins), so counting them there is one
 indexed query, holds across workers and restarts, and gives an exact ``Retry-After`` per account.
 Flask-Limiter also counts requests per route, while this counts failures per account and address.
-Concurrent attempts on one account are serialised by a transaction-scoped advisory lock, so parallel
-guesses cannot slip past the count.
+Concurrent attempts on one account, and from one address, are serialised by transaction-scoped advisory
+locks, so parallel guesses cannot slip past the count.
 """
 from __future__ import annotations
 
@@ -42,14 +45,18 @@ _FAILURES = {
     "client_addr": text("""
         SELECT EXTRACT(EPOCH FROM at + make_interval(mins => :w) - now()) FROM login_attempts
         WHERE client_addr = :k AND NOT success AND reason <> ALL(:free) AND at > now() - make_interval(mins => :w)
-          AND id > coalesce((SELECT max(id) FROM login_attempts WHERE client_addr = :k AND success), 0)
         ORDER BY at"""),
 }
 
 
-def lock_account(s: Session, username: str) -> None:
-    """Serialise log-in attempts on one account until the transaction ends."""
-    s.execute(text("SELECT pg_advisory_xact_lock(hashtextextended('gridwatch-login:' || :u, 0))"), {"u": username})
+def lock_account(s: Session, username: str | None, client_addr: str) -> None:
+    """Serialise log-in attempts on one account (when the name is valid) and from one address until the
+    transaction ends (always the account first, then the address: no lock cycle)."""
+    if username is not None:
+        s.execute(text("SELECT pg_advisory_xact_lock(hashtextextended('gridwatch-login:' || :u, 0))"),
+                  {"u": username})
+    s.execute(text("SELECT pg_advisory_xact_lock(hashtextextended('gridwatch-login-addr:' || :a, 0))"),
+              {"a": client_addr})
 
 
 def _wait(s: Session, key: str, value: str, *, max_failures: int, window_minutes: int) -> float:
@@ -61,12 +68,13 @@ def _wait(s: Session, key: str, value: str, *, max_failures: int, window_minutes
     return float(left[len(left) - max_failures])
 
 
-def retry_after(s: Session, username: str | None, client_addr: str, *, max_failures: int,
-                window_minutes: int) -> int | None:
+def retry_after(s: Session, username: str | None, client_addr: str, *, max_failures: int, window_minutes: int,
+                max_failures_per_address: int) -> int | None:
     """Seconds until log-in is allowed again for this account and address, or None when it is allowed.
 
     ``username`` None (not a valid name) checks the address only."""
-    waits = [_wait(s, "client_addr", client_addr, max_failures=max_failures, window_minutes=window_minutes)]
+    waits = [_wait(s, "client_addr", client_addr, max_failures=max_failures_per_address,
+                   window_minutes=window_minutes)]
     if username is not None:
         waits.append(_wait(s, "username", username, max_failures=max_failures, window_minutes=window_minutes))
     wait = max(waits)

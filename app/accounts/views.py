@@ -48,10 +48,10 @@ def login():
     username, password = request.form.get("username", ""), request.form.get("password", "")
     problem = _form_problem(username, password)
     name_ok = problem is None or problem.startswith("password")
-    if name_ok:
-        throttle.lock_account(s, username)
+    throttle.lock_account(s, username if name_ok else None, addr)
     wait = throttle.retry_after(s, username if name_ok else None, addr, max_failures=st.login_max_failures,
-                                window_minutes=st.login_window_minutes)
+                                window_minutes=st.login_window_minutes,
+                                max_failures_per_address=st.login_max_failures_per_address)
     logged = username if name_ok else throttle.recordable(username)
     if wait is not None:
         throttle.record(s, logged, addr, success=False, reason="throttled")
@@ -105,9 +105,10 @@ def password():
     if request.method == "GET":
         return _password_page(done=bool(request.args.get("done")))
     s, st, addr = web.db_session(), web.settings(), auth.client_addr()
-    throttle.lock_account(s, user.username)
+    throttle.lock_account(s, user.username, addr)
     wait = throttle.retry_after(s, user.username, addr, max_failures=st.login_max_failures,
-                                window_minutes=st.login_window_minutes)
+                                window_minutes=st.login_window_minutes,
+                                max_failures_per_address=st.login_max_failures_per_address)
     if wait is not None:  # guessing the current password with a borrowed session is throttled like log-in
         throttle.record(s, user.username, addr, success=False, reason="throttled")
         s.commit()

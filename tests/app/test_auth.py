@@ -205,11 +205,28 @@ def test_retry_after_is_when_the_oldest_counted_failure_leaves_the_window(client
     assert "登录失败次数过多，请 5 分钟后再试" in r.get_data(as_text=True)
 
 
+def _address_limit(client) -> int:
+    return client.application.extensions["gridwatch.settings"].login_max_failures_per_address
+
+
 def test_one_client_address_is_throttled_across_account_names(client, lead_grid):
-    for i in range(5):
+    for i in range(_address_limit(client)):
         assert attempt(client, f"nobody{i}", "whatever-pw", addr="10.0.0.1").status_code == 401
     assert attempt(client, "operator", "demo-operator-pw", addr="10.0.0.1").status_code == 429
     assert attempt(client, "operator", "demo-operator-pw", addr="10.0.0.2").status_code == 302
+
+
+def test_an_own_account_does_not_reset_the_address_count(client, lead_grid):
+    """Spraying guesses at other accounts from one address, logging in with one's own account between
+    batches: the address's failures still add up to the throttle."""
+    limit, sent = _address_limit(client), 0
+    while sent < limit:
+        for _ in range(min(3, limit - sent)):
+            assert attempt(client, f"victim{sent}", "guess-pw", addr="10.0.0.7").status_code == 401
+            sent += 1
+        if sent < limit:
+            assert attempt(client, "planner", "demo-planner-pw", addr="10.0.0.7").status_code == 302
+    assert attempt(client, "victim0", "guess-pw", addr="10.0.0.7").status_code == 429
 
 
 def test_one_account_is_throttled_across_client_addresses(client, lead_grid):
@@ -219,7 +236,7 @@ def test_one_account_is_throttled_across_client_addresses(client, lead_grid):
     assert attempt(client, "planner", "demo-planner-pw", addr="10.0.1.99").status_code == 302
 
 
-def test_a_successful_login_starts_the_count_anew(client, lead_grid):
+def test_a_successful_login_starts_the_accounts_count_anew(client, lead_grid):
     for i in range(4):
         attempt(client, "operator", f"wrong-{i}")
     assert attempt(client, "operator", "demo-operator-pw").status_code == 302
