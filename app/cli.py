@@ -77,10 +77,9 @@ DB_UNAVAILABLE_EXIT = 75
 
 def _lost_database(exc: BaseException) -> str | None:
     """The server's one-line reason when ``exc`` says the database cannot be reached (or went away), else None."""
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    from app.errors import database_unavailable
 
-    if not isinstance(exc, (OperationalError, InterfaceError)) and not (
-            isinstance(exc, DBAPIError) and exc.connection_invalidated):
+    if not database_unavailable(exc):
         return None
     reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     return reason[0] if reason else type(exc).__name__

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import web
+from app.errors import DB_RETRY_AFTER_S
 from app.accounts.auth import current_user, home_endpoint
 from layers.assets import ASSET_FILES
 
@@ -18,7 +19,6 @@ bp = Blueprint("core", __name__)
 log = logging.getLogger(__name__)
 
 FAVICON = Path(__file__).resolve().parent / "static" / "favicon.ico"
-HEALTH_RETRY_AFTER_S = 10  # a restarted database is usually back within seconds
 
 
 @bp.get("/")
@@ -39,7 +39,7 @@ def healthz():
     except SQLAlchemyError as exc:
         log.warning("health check: database unreachable: %s", str(exc).splitlines()[0])
         return (jsonify(status="unavailable", database="unreachable"), 503,
-                {"Retry-After": str(HEALTH_RETRY_AFTER_S)})
+                {"Retry-After": str(DB_RETRY_AFTER_S)})
 
 
 @bp.get("/favicon.ico")

@@ -310,7 +310,8 @@ def incident_coverage(cameras: gpd.GeoDataFrame, incidents: gpd.GeoDataFrame, ar
 def unseen_hotspots(cameras: gpd.GeoDataFrame, incidents: gpd.GeoDataFrame, *, cell_m: float = 100.0,
                     min_incidents: int = 5, categories: Sequence[str] | None = None, start=None, end=None,
                     category_column: str = "category_code", time_column: str = "reported_at",
-                    include_offline: bool = False, buildings: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
+                    include_offline: bool = False, buildings: gpd.GeoDataFrame | None = None,
+                    tz: str | None = None) -> gpd.GeoDataFrame:
     """Square cells (``cell_m`` metres, aligned on EPSG:4544) holding ≥ ``min_incidents`` incidents that
     no working camera saw: where an incident hotspot (热点) lies outside every view.
 

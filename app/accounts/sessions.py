@@ -12,7 +12,6 @@ the idle lifetime is counted in minutes, and a write per page view would tax the
 """
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 
@@ -31,8 +30,10 @@ END_REASONS = ("logout", "password", "rotated", "disabled", "idle", "expired", "
 
 
 def token_digest(token: str) -> str:
-    """The SHA-256 (hex) under which a session token is stored."""
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+    """The SHA-256 (hex) under which a session token is stored: the same digest as API keys."""
+    from app.open311.keys import digest
+
+    return digest(token)
 
 
 def start_session(s: Session, user: User, client_addr: str | None) -> str:

@@ -37,6 +37,9 @@ def assert_secure_headers(response, img=()):
     assert "'unsafe-inline'" not in csp["script-src"] and "'unsafe-eval'" not in str(csp)
     for name, value in STATIC_HEADERS.items():
         assert response.headers[name] == value, name
+    # the values themselves, not only the constant they come from (a weaker constant must fail here)
+    assert response.headers["Referrer-Policy"] in ("strict-origin-when-cross-origin", "same-origin", "no-referrer")
+    assert "microphone=()" in response.headers["Permissions-Policy"]
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "geolocation=(self)" in response.headers["Permissions-Policy"]

@@ -51,6 +51,9 @@ def upgrade() -> None:
     op.create_foreign_key("fk_api_keys_user_id_users", "api_keys", "users", ["user_id"], ["id"], ondelete="CASCADE")
     op.add_column("categories", sa.Column("sensitive", sa.Boolean(), server_default=sa.text("false"),
                                           nullable=False))
+    # a deployment upgraded in place keeps its categories: mark the grid-governance ones that name people
+    # and doors (the flags of data/reference/categories.csv, which load-demo and later reloads keep current)
+    op.execute("UPDATE categories SET sensitive = true WHERE code IN ('dispute', 'safety_hazard')")
 
 
 def downgrade() -> None:
