@@ -46,8 +46,8 @@ class District:
     bbox: tuple[float, float, float, float]
     margin_m: float
     timezone: str
-    language: str = "zh"
-    data_start: date = date(2010, 1, 1)
+    language: str
+    data_start: date
 
     def __post_init__(self):
         problems = []

@@ -75,14 +75,20 @@ def log_in(user: User) -> None:
     """Start a server-side session for ``user``. Nothing of the session from before log-in survives but
     the language: a new token and a new CSRF token (session fixation), and an older live session carried
     by the same cookie is ended."""
+    _replace_session(user, "replaced")
+    g.gw_user = user
+
+
+def _replace_session(user: User, reason: str) -> None:
+    """End the cookie's session (if any) for ``reason`` and start a new one of ``user``: new token, new
+    CSRF token, nothing of the old session kept but the language."""
     s = web.db_session()
     old = session.get("sid")
     if isinstance(old, str):
-        sessions.end_session(s, old, "replaced")
+        sessions.end_session(s, old, reason)
     token = sessions.start_session(s, user, client_addr())
     _fresh_cookie()
     session["sid"] = token
-    g.gw_user = user
 
 
 def log_out() -> None:
@@ -96,13 +102,7 @@ def log_out() -> None:
 
 def rotate_session(user: User) -> None:
     """Replace this request's session by a new one of ``user`` (after a password change)."""
-    s = web.db_session()
-    old = session.get("sid")
-    if isinstance(old, str):
-        sessions.end_session(s, old, "rotated")
-    token = sessions.start_session(s, user, client_addr())
-    _fresh_cookie()
-    session["sid"] = token
+    _replace_session(user, "rotated")
 
 
 def csrf_token() -> str:

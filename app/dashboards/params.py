@@ -37,10 +37,15 @@ class Params:
         IANA zone of the district: a date means that day there, a time without an offset is read there.
     """
 
-    def __init__(self, args, *, earliest: date = date(1970, 1, 1), tz: str = "UTC"):
+    def __init__(self, args, *, earliest: date | None = None, tz: str | None = None):
         self.args = args if args is not None else {}
         self.errors: list[RowError] = []
-        self.earliest, self.zone = earliest, ZoneInfo(tz)
+        self.earliest, self.zone = earliest, (ZoneInfo(tz) if tz else None)
+
+    def _dated(self) -> None:
+        # no silent UTC: a reader of dates must be given the district's zone and earliest date
+        if self.zone is None or self.earliest is None:
+            raise TypeError("Params reads dates only with the district's tz and earliest date")
 
     # -- plumbing -------------------------------------------------------------------------------
     def bad(self, name: str, reason: str) -> None:
@@ -160,6 +165,7 @@ class Params:
         value = self.raw(name)
         if value is None:
             return None
+        self._dated()
         latest = datetime.now(self.zone).date() + timedelta(days=FUTURE_DAYS)
         try:
             if not isinstance(value, str):
@@ -178,6 +184,7 @@ class Params:
         value = self.raw(name)
         if value is None:
             return None
+        self._dated()
         try:
             if not isinstance(value, str):
                 raise ValueError
@@ -227,8 +234,7 @@ def _shown(value) -> str:
 
 
 # -- the filters and spots the dashboard routes share ------------------------------------------------
-def parse_filter(args, *, basemap: str = "none", categories=None, earliest: date = date(1970, 1, 1),
-                 tz: str = "UTC"):
+def parse_filter(args, *, basemap: str = "none", categories=None, earliest: date, tz: str):
     """An ``IncidentFilter`` from request arguments; every bad value is named in one ``InvalidData``.
 
     ``state`` (repeatable, or ``all``) from ``STATES``; ``category`` (repeatable) from ``categories``

@@ -24,7 +24,7 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.incidents.models import OPEN_STATES, PRIORITIES, SOURCES, STATES, Incident
+from app.incidents.models import DESCRIPTION_MAX, OPEN_STATES, PRIORITIES, SOURCES, STATES, Incident
 from gis.crs import parse_coordinates, parse_crs
 from gis.errors import InvalidData, RowError, check_on_error
 from gis.io import read_table
@@ -99,7 +99,7 @@ def time_problem(ts, window: tuple[datetime, datetime], district) -> str | None:
 def _check_texts(out: pd.DataFrame, flag) -> None:
     """Length (from the column), control and bidi characters of every free-text field."""
     for name in TEXTS:
-        limit = column_length(Incident.__table__.c[name])
+        limit = DESCRIPTION_MAX if name == "description" else column_length(Incident.__table__.c[name])
         problems = [text_problem(v, max_len=limit, multiline=name == "description") if v else None
                     for v in out[name]]
         flag(np.array([p is not None for p in problems], dtype=bool), name, lambda i, p=problems: p[i])

@@ -14,6 +14,9 @@ STATES = ("reported", "accepted", "voided", "dispatched", "in_progress", "resolv
 OPEN_STATES = ("reported", "accepted", "dispatched", "in_progress", "resolved")
 SOURCES = ("patrol", "video", "public", "hotline", "wechat", "higher_office")
 PRIORITIES = ("urgent", "high", "normal", "low")
+#: ``incidents.description`` is Text (no size in the schema); an incident's description is a short message,
+#: and every path that stores one (import, Open311, the report form) refuses longer text, never cuts it
+DESCRIPTION_MAX = 4000
 
 
 class Category(Base):

@@ -12,16 +12,13 @@ import re
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from app.incidents.models import Incident
+from app.incidents.models import DESCRIPTION_MAX, Incident
 from gis.errors import InvalidData, RowError
 from gis.text import check_text, column_length
 
 MAX_PAGE_SIZE = 1000        # the spec's customary cap on one response
 MAX_PAGE = 1_000_000        # keeps (page - 1) * page_size far inside PostgreSQL's bigint OFFSET
 MAX_IDS = MAX_PAGE_SIZE     # service_request_id list: no more ids than one page holds
-# ``description`` is a Text column (no size); an Open311 report is a short message, and a bound stops a
-# client from storing megabytes per request. Refused above this, never cut.
-DESCRIPTION_MAX = 4000
 _COLUMNS = Incident.__table__.c
 LIMITS = {"address_string": column_length(_COLUMNS.address), "name": column_length(_COLUMNS.reporter_name),
           "phone": column_length(_COLUMNS.reporter_phone), "email": column_length(_COLUMNS.reporter_email),

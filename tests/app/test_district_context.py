@@ -95,8 +95,9 @@ def test_bad_district_settings_name_the_setting(override, names, tmp_path):
 
 
 def test_district_is_a_value():
-    d = District(code="510304", name="大安区", name_en="Da'an", camera_centre_code="51030401", bbox=[104.5, 29.2, 105.0, 29.5], margin_m=0,
-                 timezone="UTC")
+    d = District(code="510304", name="大安区", name_en="Da'an", camera_centre_code="51030401",
+                 bbox=[104.5, 29.2, 105.0, 29.5], margin_m=0, timezone="UTC", language="en",
+                 data_start=date(2020, 1, 1))
     assert d.bbox == (104.5, 29.2, 105.0, 29.5) and isinstance(d.bbox, tuple)
     with pytest.raises(AttributeError):
         d.code = "440306"

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from app.incidents.importer import import_incidents
+from app.incidents.models import DESCRIPTION_MAX
 from gis.errors import InvalidData
 from tests.settings import TEST_SETTINGS
 
@@ -158,6 +159,8 @@ LONG = {  # field: (value, the limit the reason must name: the model's column si
     "reporter_phone": ("1" * 31, "is 31 characters long; at most 30 allowed"),
     "reporter_email": ("a" * 115 + "@x.com", "is 121 characters long; at most 120 allowed"),
     "external_id": ("T-" + "9" * 59, "is 61 characters long; at most 60 allowed"),
+    # a Text column: the limit is the one every path shares (app.incidents.models.DESCRIPTION_MAX)
+    "description": ("述" * (DESCRIPTION_MAX + 1), f"at most {DESCRIPTION_MAX} allowed"),
 }
 BAD_TEXT = {
     "description": ("井盖\x00破损", "U+0000 (NUL)"),

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from app.incidents.models import Incident
 from app.open311.keys import add_api_key
-from app.open311.params import DESCRIPTION_MAX
+from app.incidents.models import DESCRIPTION_MAX
 from gis.text import column_length
 
 REQUESTS = "/open311/v2/requests.json"
