@@ -93,3 +93,9 @@ def integer_range(column) -> tuple[int, int] | None:
     Validators read ranges from the schema through this, so a value the column would overflow on is a
     row error that names the limit, not a database error."""
     return _INTEGER_RANGES.get(getattr(getattr(column, "type", None), "__visit_name__", None))
+
+
+#: how a client writes a whole number or a decimal: ASCII digits only. ``int()`` and ``float()`` also take
+#: full-width ``１０``, ``1_0``, surrounding blanks and ``nan``/``inf``; every parameter reader uses these.
+WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,18}")
+DECIMAL_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")

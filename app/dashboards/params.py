@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from gis.errors import InvalidData, RowError
-from gis.text import check_text
+from gis.text import DECIMAL_NUMBER, WHOLE_NUMBER, check_text
 
 #: how far ahead a date filter may reach (a period that ends next month is a fair question; 9999 is not)
 FUTURE_DAYS = 366
@@ -97,6 +97,8 @@ class Params:
         try:
             if isinstance(value, bool) or isinstance(value, float):
                 raise ValueError
+            if isinstance(value, str) and not WHOLE_NUMBER.fullmatch(value.strip()):
+                raise ValueError  # ASCII digits only, as every reader (gis.text)
             n = int(value.strip() if isinstance(value, str) else value)
             if not lo <= n <= hi:
                 raise ValueError
@@ -115,6 +117,8 @@ class Params:
             return None
         try:
             if isinstance(value, bool):
+                raise ValueError
+            if isinstance(value, str) and not DECIMAL_NUMBER.fullmatch(value.strip()):
                 raise ValueError
             x = float(value.strip() if isinstance(value, str) else value)
             if not lo <= x <= hi:  # also refuses NaN

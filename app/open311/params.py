@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from app.incidents.models import DESCRIPTION_MAX, Incident
 from gis.errors import InvalidData, RowError
-from gis.text import check_text, column_length
+from gis.text import DECIMAL_NUMBER, WHOLE_NUMBER, check_text, column_length
 
 MAX_PAGE_SIZE = 1000        # the spec's customary cap on one response
 MAX_PAGE = 1_000_000        # keeps (page - 1) * page_size far inside PostgreSQL's bigint OFFSET
@@ -26,9 +26,7 @@ LIMITS = {"address_string": column_length(_COLUMNS.address), "name": column_leng
 EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
 LATEST = datetime.max.replace(tzinfo=timezone.utc)
 
-_WHOLE = re.compile(r"[0-9]{1,12}")
 _ID = re.compile(r"[0-9]{1,9}")   # incident ids are PostgreSQL integers
-_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
 # ISO 8601 date or date-time with an optional offset. A space before the offset is a '+' that the
 # client forgot to percent-encode (``+08:00`` in a query string reads as `` 08:00``).
 _DATETIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?"
@@ -70,7 +68,7 @@ class Fields:
         raw = self.raw(field)
         if not raw:
             return default
-        if not _WHOLE.fullmatch(raw) or not low <= int(raw) <= high:
+        if not WHOLE_NUMBER.fullmatch(raw) or not low <= int(raw) <= high:
             return self.bad(field, f"{_show(raw)} is not a whole number from {low} to {high}")
         return int(raw)
 
@@ -95,7 +93,7 @@ class Fields:
         raw = self.raw(field)
         if not raw:
             return None
-        v = float(raw) if _DECIMAL.fullmatch(raw) else math.nan
+        v = float(raw) if DECIMAL_NUMBER.fullmatch(raw) else math.nan
         if not (math.isfinite(v) and -bound <= v <= bound):
             return self.bad(field, f"{_show(raw)} is not a WGS-84 decimal degree from -{bound:g} to {bound:g}")
         return v

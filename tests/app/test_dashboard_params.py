@@ -32,6 +32,9 @@ BAD = [
     ("/dashboard/operator", {"max": "99999999999999999999"}, "max"),
     ("/dashboard/operator", {"max": "-1"}, "max"),
     ("/dashboard/operator", {"max": "1e3"}, "max"),
+    ("/dashboard/operator", {"max": "１０"}, "max"),      # full-width digits: int() would take them
+    ("/dashboard/operator", {"max": "1_0"}, "max"),       # so would it take an underscore
+    ("/api/cameras/seeing", {"lon": "１０４.７７", "lat": "29.36"}, "lon"),
     ("/dashboard/operator", {"end": "9999-12-31"}, "end"),
     ("/dashboard/grid", {"grid": "abc"}, "grid"),
     ("/dashboard/grid", {"grid": "5103040020010011\x00"}, "grid"),
