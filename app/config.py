@@ -50,6 +50,7 @@ SETTINGS = [
     Setting("login_max_failures", 5, "failed log-ins per account or per client address before log-in is throttled"),
     Setting("login_max_failures_per_address", 20, "failed log-ins from one client address (whatever the "
             "accounts, successes not resetting the count) before log-ins from it are throttled"),
+    Setting("login_attempts_keep_days", 180, "log-in attempts (the audit of failed log-ins) older than this are deleted"),
     Setting("login_window_minutes", 15, "the window those failures are counted in, and how long throttling lasts"),
     Setting("open311_anonymous_reads", False, "let Open311 GET requests through without an API key (sensitive "
             "categories then show no text or address, and spots rounded to about 100 m)"),

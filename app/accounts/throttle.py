@@ -81,11 +81,32 @@ def retry_after(s: Session, username: str | None, client_addr: str, *, max_failu
     return max(1, math.ceil(wait)) if wait > 0 else None
 
 
-def record(s: Session, username: str, client_addr: str, *, success: bool, reason: str) -> None:
+def record(s: Session, username: str, client_addr: str, *, success: bool, reason: str) -> LoginAttempt:
     """Record one attempt. ``username`` must already fit the column (see :func:`recordable`)."""
-    s.add(LoginAttempt(username=username, client_addr=client_addr[:ADDR_LEN], success=success,
-                       reason=reason[:REASON_LEN]))
+    attempt = LoginAttempt(username=username, client_addr=client_addr[:ADDR_LEN], success=success,
+                           reason=reason[:REASON_LEN])
+    s.add(attempt)
     s.flush()
+    return attempt
+
+
+#: old attempts are deleted on every PRUNE_EVERY-th recorded attempt (a log-in does not pay for it each time)
+PRUNE_EVERY = 500
+
+
+def prune(s: Session, keep_days: int) -> int:
+    """Delete attempts older than ``keep_days`` (setting ``login_attempts_keep_days``); returns how many."""
+    return s.execute(text("DELETE FROM login_attempts WHERE at < now() - make_interval(days => :d)"),
+                     {"d": max(1, int(keep_days))}).rowcount
+
+
+def record_and_prune(s: Session, username: str, client_addr: str, *, success: bool, reason: str,
+                     keep_days: int) -> LoginAttempt:
+    """:func:`record`, and every ``PRUNE_EVERY``-th attempt :func:`prune` too, so the table stays bounded."""
+    attempt = record(s, username, client_addr, success=success, reason=reason)
+    if attempt.id % PRUNE_EVERY == 0:
+        prune(s, keep_days)
+    return attempt
 
 
 def recordable(username: str) -> str:

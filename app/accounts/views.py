@@ -62,7 +62,8 @@ def login():
         s.commit()
         return _login_page(400, "bad_form", detail=problem)
     user, reason = check_login(s, username, password)
-    throttle.record(s, username, addr, success=user is not None, reason=reason)
+    throttle.record_and_prune(s, username, addr, success=user is not None, reason=reason,
+                              keep_days=st.login_attempts_keep_days)
     if user is None:
         s.commit()
         return _login_page(401, "bad_login")

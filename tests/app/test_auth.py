@@ -318,3 +318,23 @@ def test_roles_of_the_cli_are_the_account_roles():
 
     role = next(p for p in users_add.params if p.name == "role")
     assert tuple(role.type.choices) == ACCOUNT_ROLES
+
+
+def test_old_login_attempts_are_pruned_every_few_hundred_attempts(client, lead_grid, demo_db):
+    """The table of attempts stays bounded: rows older than login_attempts_keep_days go, newer ones stay."""
+    from app.accounts import throttle
+
+    keep = client.application.extensions["gridwatch.settings"].login_attempts_keep_days
+    with demo_db.session() as s:
+        s.execute(text("INSERT INTO login_attempts (username, client_addr, at, success, reason) VALUES "
+                       "('old', '10.1.1.1', now() - make_interval(days => :old), false, 'wrong_password'), "
+                       "('recent', '10.1.1.1', now() - make_interval(days => :recent), false, 'wrong_password')"),
+                  {"old": keep + 1, "recent": keep - 1})
+        nxt = s.execute(text("SELECT last_value FROM login_attempts_id_seq")).scalar()
+        # the next attempt gets an id that is a multiple of PRUNE_EVERY: it prunes
+        target = (nxt // throttle.PRUNE_EVERY + 1) * throttle.PRUNE_EVERY
+        s.execute(text("SELECT setval('login_attempts_id_seq', :v)"), {"v": target - 1})
+    attempt(client, "operator", "demo-operator-pw", addr="10.1.1.2")
+    with demo_db.session() as s:
+        names = set(s.execute(text("SELECT username FROM login_attempts WHERE client_addr = '10.1.1.1'")).scalars())
+    assert names == {"recent"}
