@@ -20,6 +20,9 @@ _CACHE: dict[tuple, tuple] = {}   # (database, table) -> (key, index, extra)
 # A trigger (migration 0006) stamps updated_at with clock_timestamp() on every insert or update, so
 # (count, max(updated_at)) changes with any edit, by any writer: one cheap query per lookup.
 _KEY_SQL = {table: f"SELECT count(*), max(updated_at) FROM {table}" for table in ("grids", "communities")}
+# both keys in one round trip, for lookups that need both indexes (every geocoded report)
+_BOTH_KEYS_SQL = ("SELECT (SELECT count(*) FROM grids), (SELECT max(updated_at) FROM grids), "
+                  "(SELECT count(*) FROM communities), (SELECT max(updated_at) FROM communities)")
 
 
 def _database_id(session: Session) -> str:
@@ -28,10 +31,11 @@ def _database_id(session: Session) -> str:
     return url.render_as_string(hide_password=True)
 
 
-def _cached(session: Session, table: str) -> tuple[GridIndex, dict]:
+def _cached(session: Session, table: str, key: tuple | None = None) -> tuple[GridIndex, dict]:
     from app.layers_db import read_layer
 
-    key = tuple(session.execute(text(_KEY_SQL[table])).one())
+    if key is None:
+        key = tuple(session.execute(text(_KEY_SQL[table])).one())
     slot = (_database_id(session), table)
     with _LOCK:
         hit = _CACHE.get(slot)
@@ -64,8 +68,9 @@ def locate_all(session: Session, lon, lat) -> tuple[np.ndarray, np.ndarray, np.n
     """
     lon = np.atleast_1d(np.asarray(lon, dtype=float))
     lat = np.atleast_1d(np.asarray(lat, dtype=float))
-    gindex, grid_parent = _cached(session, "grids")
-    cindex, community_parent = _cached(session, "communities")
+    keys = tuple(session.execute(text(_BOTH_KEYS_SQL)).one())
+    gindex, grid_parent = _cached(session, "grids", keys[:2])
+    cindex, community_parent = _cached(session, "communities", keys[2:])
     grids = gindex.locate(lon, lat)
     communities = np.array([grid_parent.get(g) if g is not None else None for g in grids], dtype=object)
     missing = np.flatnonzero(communities == None)  # noqa: E711 (element-wise on an object array)

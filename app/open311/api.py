@@ -274,7 +274,7 @@ def get_requests(session: Session, args, fmt: str = "json", *, key: str | None, 
     return _respond(200, fmt, "service_requests", "request", rows)
 
 
-def _report_fields(fields: Fields, session: Session) -> dict:
+def _report_fields(fields: Fields, session: Session) -> tuple[dict, Category | None]:
     """The POST form as ``report_incident`` keywords; every bad or missing field is noted on ``fields``."""
     code = fields.text("service_code")
     lat, lon = fields.degrees("lat", 90), fields.degrees("long", 180)
@@ -287,9 +287,10 @@ def _report_fields(fields: Fields, session: Session) -> dict:
                reporter_phone=fields.text("phone"), reporter_email=fields.text("email"))
     if name and len(name) > LIMITS["name"]:
         fields.bad("first_name + last_name", f"together {len(name)} characters long; at most {LIMITS['name']} allowed")
+    category = session.get(Category, code) if code is not None and fields.raw("service_code") else None
     if not fields.raw("service_code"):
         fields.bad("service_code", "is required; GET services.json lists them")
-    elif code is not None and session.get(Category, code) is None:
+    elif code is not None and category is None:
         fields.bad("service_code", f"{code[:40]!r} not found; GET services.json lists them")
     if not (fields.raw("lat") and fields.raw("long")):
         fields.bad("lat" if not fields.raw("lat") else "long",
@@ -297,7 +298,7 @@ def _report_fields(fields: Fields, session: Session) -> dict:
                    else "a location is required: lat and long (WGS-84 degrees)")
     if media and not media.lower().startswith(("http://", "https://")):
         fields.bad("media_url", "must be an http(s) URL")
-    return out
+    return out, category
 
 
 @_open311_errors
@@ -315,7 +316,9 @@ def post_request(session: Session, form, fmt: str = "json", *, key: str | None, 
 
     caller = authenticate(session, key)
     fields = Fields(form)
-    report = _report_fields(fields, session)
+    # the category stays referenced while the incident is stored, so report_incident finds it in the
+    # session's identity map (weakly held) instead of reading it again
+    report, _category = _report_fields(fields, session)
     fields.check()
     inc = report_incident(session, source="public", actor=f"open311:{caller.key_name}", settings=settings,
                           **report)
