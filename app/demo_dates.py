@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-DEMO_ACTOR = "load-demo"  # the actor the demo's importers record (app.incidents.bulk, app.loaders)
+DEMO_ACTOR = "load-demo"  # the one definition: app.incidents.bulk and app.loaders record it
 TRACK_PREFIX = f"{DEMO_ACTOR}:"
 DAY = timedelta(days=1)
 TIME_COLUMNS = ("reported_at", "dispatched_at", "deadline", "closed_at", "updated_at")  # of incidents

@@ -21,5 +21,7 @@ def load_cameras(session: Session, path: Path, settings) -> int:
     """
     from camera_registry.importer import import_cameras
 
-    report = import_cameras(session, path, actor="load-demo", **camera_import_options(session, settings))
+    from app.demo_dates import DEMO_ACTOR
+
+    report = import_cameras(session, path, actor=DEMO_ACTOR, **camera_import_options(session, settings))
     return report.rows
