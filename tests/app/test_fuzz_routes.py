@@ -124,19 +124,12 @@ def test_the_fuzzer_reaches_every_route_and_finds_the_parameter_names(app):
     assert {"max", "since"} <= from_source  # read from the parameter readers, not only the standards' list
 
 
+@pytest.mark.parametrize("account", ["operator", "lead"])  # a district role, and a grid lead's scoping
 @FUZZ
 @given(data=st.data())
-def test_no_5xx_for_an_operator(app, client, lead_grid, demo_db, data):
+def test_no_5xx_for_any_value(app, client, lead_grid, demo_db, account, data):
     if not hasattr(client, "csrf"):
-        _logged_in(client, "operator", demo_db)
-    _fuzz(client, app, data)
-
-
-@FUZZ
-@given(data=st.data())
-def test_no_5xx_for_a_grid_lead(app, client, lead_grid, demo_db, data):
-    if not hasattr(client, "csrf"):
-        _logged_in(client, "lead", demo_db)
+        _logged_in(client, account, demo_db)
     _fuzz(client, app, data)
 
 
