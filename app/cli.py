@@ -252,17 +252,20 @@ def export_cmd(c: Context, layer: str, file: Path) -> None:
 # -- users ------------------------------------------------------------------------------
 @main.group()
 def users() -> None:
-    """User accounts (admin, operator, planner, grid_lead)."""
+    """User accounts (admin, operator, planner, grid_lead, member)."""
 
 
 @users.command("add")
 @click.argument("username")
 @click.option("--role", required=True, type=click.Choice(ACCOUNT_ROLES))
 @click.option("--grid", "grid_code", help="for grid_lead: the grid whose lead this account is")
+@click.option("--member", "member_ref", help="for member (or grid_lead): the member record, by its external id "
+              "or number")
 @click.option("--password-stdin", is_flag=True, help="read the password from the first line of stdin")
 @pass_ctx
 @report_errors
-def users_add(c: Context, username: str, role: str, grid_code: str | None, password_stdin: bool) -> None:
+def users_add(c: Context, username: str, role: str, grid_code: str | None, member_ref: str | None,
+              password_stdin: bool) -> None:
     """Create or update an account; the password comes from a prompt (or stdin with --password-stdin)."""
     from app.accounts.service import add_user
 
@@ -272,7 +275,7 @@ def users_add(c: Context, username: str, role: str, grid_code: str | None, passw
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
     with c.db.session() as s:
-        user = add_user(s, username, password, role=role, grid_code=grid_code)
+        user = add_user(s, username, password, role=role, grid_code=grid_code, member_ref=member_ref)
     click.echo(f"user {user.username} ({user.role}) saved (a changed password ends the account's log-ins)")
 
 
@@ -312,7 +315,7 @@ def demo_accounts(c: Context) -> None:
     with c.db.session() as s:
         lead_grid = create_demo_accounts(s)
     for name, (role, password) in DEMO_ACCOUNTS.items():
-        click.echo(f"  {name:<9} {password:<18} {role}" + (f" of grid {lead_grid}" if role == "grid_lead" else ""))
+        click.echo(f"  {name:<9} {password:<18} {role}" + (f" of grid {lead_grid}" if role in ("grid_lead", "member") else ""))
 
 
 # -- server -----------------------------------------------------------------------------

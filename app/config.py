@@ -55,6 +55,18 @@ SETTINGS = [
     Setting("open311_anonymous_reads", False, "let Open311 GET requests through without an API key (sensitive "
             "categories then show no text or address, and spots rounded to about 100 m)"),
     Setting("data_start_date", "2010-01-01", "the earliest date an incident or patrol point may carry (ISO date)"),
+    Setting("due_soon_hours", 4.0, "an open incident whose deadline is this close is 'due soon' (badges, work-order "
+            "order, the due_soon webhook event)"),
+    Setting("photo_max_count", 6, "photos one report or one action may carry"),
+    Setting("photo_max_bytes", 10_000_000, "largest photo file accepted (bytes)"),
+    Setting("photo_max_pixels", 40_000_000, "largest photo accepted (width × height); a larger one, such as a "
+            "decompression bomb, is refused before it is decoded"),
+    Setting("photo_thumb_px", 320, "the longer side of a photo's thumbnail (pixels)"),
+    Setting("webhook_url", "", "where incident events are POSTed as signed JSON (empty = no webhook)"),
+    Setting("webhook_secret", "", "the HMAC-SHA256 key that signs each webhook body (X-Gridwatch-Signature)"),
+    Setting("webhook_timeout_s", 5.0, "how long one webhook delivery may take (seconds)"),
+    Setting("webhook_max_attempts", 8, "deliveries of one event before it is given up as failed (back-off doubles "
+            "from 30 s)"),
 ]
 _BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -154,6 +154,7 @@ DEMO_ACCOUNTS = {
     "operator": ("operator", "demo-operator-pw"),
     "planner": ("planner", "demo-planner-pw"),
     "lead": ("grid_lead", "demo-lead-pw"),
+    "member": ("member", "demo-member-pw"),
 }
 
 
@@ -166,6 +167,11 @@ def create_demo_accounts(session: Session) -> str:
         "ORDER BY (c.name = '华大社区') DESC, g.code LIMIT 1")).scalar()
     if grid is None:
         raise InvalidData("no grids loaded: run `gridwatch load-demo` first")
+    # the member (网格员) works in the lead's grid: one of its members who is not the lead, if it has one
+    member = session.execute(text(
+        "SELECT member_id FROM member_roles WHERE grid_code = :g ORDER BY (role = 'lead'), member_id LIMIT 1"),
+        {"g": grid}).scalar()
     for name, (role, password) in DEMO_ACCOUNTS.items():
-        add_user(session, name, password, role=role, grid_code=grid if role == "grid_lead" else None)
+        add_user(session, name, password, role=role, grid_code=grid if role == "grid_lead" else None,
+                 member_id=member if role == "member" else None)
     return grid

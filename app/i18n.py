@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from flask import request, session
 
+from app.messages import merged
+
 LANGUAGES = ("zh", "en")
 
-MESSAGES: dict[str, dict[str, str]] = {
+_CORE: dict[str, dict[str, str]] = {
     "app_title": {"zh": "{district}网格化管理", "en": "{district} grid management"},
     "login": {"zh": "登录", "en": "Log in"},
     "logout": {"zh": "退出", "en": "Log out"},
@@ -109,6 +111,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "assignee": {"zh": "承办人", "en": "Assignee"},
     "not_available": {"zh": "该功能暂不可用", "en": "Not available yet"},
 }
+#: every message: the core ones above and each area's (``app.messages``), each key defined once
+MESSAGES: dict[str, dict[str, str]] = merged(_CORE)
 
 
 def current_language(default: str = "zh") -> str:

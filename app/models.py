@@ -5,6 +5,8 @@ from app.grids.models import (Building, Community, Grid, Member, MemberRole, Ren
                               ServiceCentre, Street)
 from app.incidents.models import Category, Incident, IncidentEvent  # noqa: F401
 from app.patrols.models import PatrolPoint  # noqa: F401
+from app.photos.models import IncidentPhoto  # noqa: F401
+from app.webhooks.models import WebhookCursor, WebhookDelivery  # noqa: F401
 from camera_registry.models import Base as CameraBase
 from camera_registry.models import Camera, CameraEvent, CameraRevision  # noqa: F401
 

@@ -7,6 +7,8 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, jsonify, redirect, request, send_file, url_for
+from jinja2.utils import htmlsafe_json_dumps
+from markupsafe import Markup
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -61,6 +63,29 @@ def lang_url(code: str) -> str:
     Query-only (``?…``), so it cannot leave this page, let alone this origin."""
     kept = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
     return "?" + urlencode(kept + [("lang", code)])
+
+
+@bp.app_template_filter("label")
+def label_filter(code, kind: str) -> str:
+    """``{{ inc.state|label('state') }}``: a code by its name in the page's language (``app.labels``)."""
+    from app.i18n import current_language
+    from app.labels import label
+
+    return label(kind, code, current_language(web.settings().language))
+
+
+@bp.app_template_global()
+def page_data(data: dict | None = None, messages=()) -> Markup:
+    """The one JSON block a page hands its scripts (``app/static/js/gw.js`` reads it as ``gw.page``):
+    ``data`` (the page's own: URLs from ``url_for``, style constants, records), the language, the
+    ``messages`` it names in that language, and the table of code names (``app.labels``)."""
+    from app.i18n import current_language, translate
+    from app.labels import table
+
+    lang = current_language(web.settings().language)
+    block = {"lang": lang, "messages": {k: translate(k, lang) for k in messages}, "labels": table(lang),
+             "data": data or {}}
+    return Markup('<script type="application/json" id="gw-page">') + htmlsafe_json_dumps(block) + Markup("</script>")
 
 
 @bp.get("/vendor/<path:name>")

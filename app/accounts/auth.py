@@ -28,7 +28,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_EXEMPT_PREFIXES = ("/open311/",)
 DISTRICT_ROLES = ("admin", "operator", "planner")
 HOME_BY_ROLE = {"admin": "dashboards.operator", "operator": "dashboards.operator",
-                "planner": "dashboards.planner", "grid_lead": "dashboards.grid"}
+                "planner": "dashboards.planner", "grid_lead": "dashboards.grid", "member": "dashboards.grid"}
 #: what the session cookie keeps across log-in and log-out (everything else is dropped)
 KEPT_ACROSS_LOGIN = ("lang",)
 
@@ -185,14 +185,13 @@ def role_required(*roles: str):
 
 
 def visible_grid_codes(user: User, session_: Session | None = None) -> frozenset[str] | None:
-    """Grids ``user`` may see: None (the whole district) for admin/operator/planner; for a grid lead
-    (网格长) the grids their member leads."""
+    """Grids ``user`` may see: None (the whole district) for admin/operator/planner; a grid lead's grids
+    (网格长) or a member's (网格员): ``app.incidents.permissions.field_grids``."""
+    from app.incidents.permissions import field_grids
+
     if user.role in DISTRICT_ROLES:
         return None
-    s = session_ or web.db_session()
-    rows = s.execute(text("SELECT grid_code FROM member_roles WHERE member_id = :m AND role = 'lead'"),
-                     {"m": user.member_id}).scalars()
-    return frozenset(rows)
+    return field_grids(session_ or web.db_session(), user)
 
 
 def mask_phone(phone: str | None) -> str | None:
@@ -219,7 +218,7 @@ def sees_reporters(user: User) -> bool:
 
 def sees_member_phones(user: User) -> bool:
     """Operators and grid leads (their own members, by scoping) call members; planners do not need to."""
-    return user.role in ("admin", "operator", "grid_lead")
+    return user.role in ("admin", "operator", "grid_lead", "member")
 
 
 def home_endpoint(user: User) -> str:

@@ -8,7 +8,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
 
-ACCOUNT_ROLES = ("admin", "operator", "planner", "grid_lead")
+#: account roles; ``grid_lead`` (网格长) and ``member`` (网格员) are tied to a member record
+ACCOUNT_ROLES = ("admin", "operator", "planner", "grid_lead", "member")
+FIELD_ROLES = ("grid_lead", "member")
 
 
 class User(Base):
@@ -22,7 +24,7 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     __table_args__ = (
         CheckConstraint(f"role IN {ACCOUNT_ROLES!r}", name="role"),
-        CheckConstraint("role <> 'grid_lead' OR member_id IS NOT NULL", name="grid_lead_has_member"),
+        CheckConstraint(f"role NOT IN {FIELD_ROLES!r} OR member_id IS NOT NULL", name="field_role_has_member"),
     )
 
 

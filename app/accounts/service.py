@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.accounts import sessions
-from app.accounts.models import ACCOUNT_ROLES, User
+from app.accounts.models import ACCOUNT_ROLES, FIELD_ROLES, User
 from gis.codes import GRID
 from gis.errors import InvalidData, NotFound, RowError
 from gis.text import text_problem
@@ -29,8 +29,10 @@ def password_problem(password: str | None) -> str | None:
 
 
 def add_user(session: Session, username: str, password: str, *, role: str, grid_code: str | None = None,
-             member_id: int | None = None) -> User:
-    """Create or update ``username``. A grid lead account is tied to the lead member of ``grid_code``."""
+             member_id: int | None = None, member_ref: str | None = None) -> User:
+    """Create or update ``username``. A field account (``grid_lead``, ``member``) is tied to a member record:
+    ``member_id``, or ``member_ref`` (the member's external id or number), or for a grid lead the lead
+    member of ``grid_code``."""
     errors = []
     if not username or len(username) > 60 or not username.replace("_", "").replace("-", "").replace(".", "").isalnum():
         errors.append("username: use 1–60 letters, digits, '.', '-' or '_'")
@@ -38,7 +40,9 @@ def add_user(session: Session, username: str, password: str, *, role: str, grid_
         errors.append(f"role: {role!r} is not one of {', '.join(ACCOUNT_ROLES)}")
     if (why := password_problem(password)) is not None:
         errors.append(f"password: {why}")
-    if role == "grid_lead" and member_id is None:
+    if role == "member" and member_id is None and not member_ref:
+        errors.append("member: a member account needs --member ID (the member record it belongs to)")
+    if role == "grid_lead" and member_id is None and not member_ref:
         if not grid_code:
             errors.append("grid: a grid_lead account needs --grid CODE (the grid it leads)")
         else:
@@ -48,6 +52,12 @@ def add_user(session: Session, username: str, password: str, *, role: str, grid_
                 errors.append(f"grid: {exc}")
     if errors:
         raise InvalidData("; ".join(errors))
+    if role in FIELD_ROLES and member_id is None and member_ref:
+        member_id = session.execute(text(
+            "SELECT id FROM members WHERE external_id = :r OR (:r ~ '^[0-9]{1,9}$' AND id = CAST(:r AS integer)) "
+            "ORDER BY external_id = :r DESC LIMIT 1"), {"r": member_ref}).scalar()
+        if member_id is None:
+            raise NotFound(f"member {member_ref!r} not found (give its external id or number)")
     if role == "grid_lead" and member_id is None:
         member_id = session.execute(text("SELECT member_id FROM member_roles WHERE grid_code = :g AND role = 'lead'"),
                                     {"g": grid_code}).scalar()
@@ -61,7 +71,7 @@ def add_user(session: Session, username: str, password: str, *, role: str, grid_
     elif not check_password_hash(user.password_hash, password):
         set_password(session, user, password)
     user.role = role
-    user.member_id = member_id if role == "grid_lead" else None
+    user.member_id = member_id if role in FIELD_ROLES else None
     session.flush()
     return user
 

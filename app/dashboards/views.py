@@ -83,7 +83,7 @@ def operator():
 
 
 @bp.get("/dashboard/grid")
-@role_required("grid_lead", "admin")
+@role_required("grid_lead", "member", "admin")
 def grid():
     st, s, lang, user = web.settings(), web.db_session(), _lang(), current_user()
     grids = visible_grid_codes(user)

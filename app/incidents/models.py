@@ -66,6 +66,10 @@ class Incident(Base):
                                                  onupdate=func.now())
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
     duplicate_status: Mapped[str | None] = mapped_column(String(12))  # suspected | confirmed | rejected
+    # 0008_field_loop: every change adds one (an action names the version it saw: a stale one is a 409)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # 0008_field_loop: the key a client generated for one report, so a retried send finds what it created
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     events: Mapped[list["IncidentEvent"]] = relationship(back_populates="incident", cascade="all, delete-orphan",
                                                          order_by="IncidentEvent.id")
     __table_args__ = (

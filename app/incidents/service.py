@@ -7,17 +7,19 @@ in ``app.incidents.queries`` and are re-exported here.
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
 from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
-from app.incidents import workflow
+from app.incidents import permissions, workflow
 from app.incidents.models import OPEN_STATES, PRIORITIES, SOURCES, Category, Incident, IncidentEvent
 from app.incidents.queries import (incident_timeline, is_overdue, list_incidents, count_incidents,  # noqa: F401
                                    on_time_rate)
-from gis.errors import Forbidden, GridwatchError, IllegalTransition, InvalidData, NotFound, RowError
+from gis.errors import Conflict, Forbidden, GridwatchError, InvalidData, NotFound, RowError
 from gis.text import check_text, column_length
 
 
@@ -67,64 +69,23 @@ def grid_lead(session: Session, grid_code: str | None) -> int | None:
                            {"g": grid_code}).scalar()
 
 
-def lead_grids(session: Session, user) -> set[str]:
-    """The grids whose lead is the member tied to ``user`` (empty for other accounts)."""
-    if getattr(user, "member_id", None) is None:
-        return set()
-    return set(session.execute(text("SELECT grid_code FROM member_roles WHERE member_id = :m AND role = 'lead'"),
-                               {"m": user.member_id}).scalars())
-
-
-def user_may_act_on(incident: Incident, user) -> bool:
-    """Command-centre roles act on every incident; a grid lead only on incidents of grids they lead."""
-    if user.role != "grid_lead":
-        return True
-    session = object_session(incident)
-    return session is not None and incident.grid_code in lead_grids(session, user)
-
-
-def refusal(incident: Incident, action: str, user, *, may_act: bool | None = None) -> GridwatchError | None:
-    """Why ``user`` may not take ``action`` on ``incident`` now, or None: the one permission rule.
-
-    The action must exist, the role must allow it (``workflow.ROLE_ACTIONS``), a grid lead must lead the
-    incident's grid, and the state (and duplicate flag) must allow it. ``may_act`` is the grid answer
-    when the caller already has it (``allowed_actions`` asks once for all actions).
-    """
-    if action not in workflow.ACTIONS:
-        return IllegalTransition(f"unknown action {action!r}; actions are {', '.join(workflow.ACTIONS)}")
-    if action not in workflow.ROLE_ACTIONS.get(user.role, frozenset()):
-        return Forbidden(f"role {user.role!r} may not {action} incidents")
-    if not (user_may_act_on(incident, user) if may_act is None else may_act):
-        return Forbidden(f"incident {incident.id} lies in grid {incident.grid_code}, which {actor_name(user)} does "
-                         "not lead")
-    legal = workflow.legal_actions(incident.state, incident.duplicate_status)
-    if action not in legal:
-        why = (" (it is not flagged as a suspected duplicate)"
-               if action in workflow.NEEDS_SUSPECTED_DUPLICATE and workflow.next_state(incident.state, action)
-               else "")
-        return IllegalTransition(f"incident {incident.id} is {incident.state!r}: cannot {action}{why}; "
-                                 f"allowed now: {', '.join(legal) or 'nothing (final state)'}")
-    return None
-
-
 def allowed_actions(incident: Incident, user) -> list[str]:
-    """The actions ``user`` may take on ``incident`` now, in ``workflow.ACTIONS`` order (``refusal`` is None).
-
-    Parameters
-    ----------
-    incident : Incident
-        A persistent incident (its session is used to look up the grids a grid lead leads).
-    user : app.accounts.models.User
-        The account asking.
-    """
-    may_act = user_may_act_on(incident, user)
-    return [a for a in workflow.ACTIONS if refusal(incident, a, user, may_act=may_act) is None]
+    """The actions ``user`` may take on ``incident`` now (``app.incidents.permissions``, the one rule)."""
+    return permissions.actions_for(object_session(incident), user, [incident])[incident.id]
 
 
-def _check_allowed(incident: Incident, action: str, user) -> None:
+def refusal(incident: Incident, action: str, user) -> GridwatchError | None:
+    """Why ``user`` may not take ``action`` on ``incident`` now, or None (``permissions.refusal``)."""
+    return permissions.refusal(object_session(incident), incident, action, user)
+
+
+def _check_allowed(incident: Incident, action: str, user, expected_version: int | None = None) -> None:
     problem = refusal(incident, action, user)
     if problem is not None:
         raise problem
+    if expected_version is not None and expected_version != incident.version:
+        raise Conflict(f"incident {incident.id} has changed since it was shown (version {expected_version}, now "
+                       f"{incident.version}): reload it and try again")
 
 
 #: a note's size limit comes from the column (None while ``incident_events.note`` is ``Text``)
@@ -167,6 +128,8 @@ def _event(incident: Incident, actor, action: str, from_state, to_state, note=No
     ev = IncidentEvent(actor=actor_name(actor), action=action, from_state=from_state, to_state=to_state,
                        note=note, at=at or _now())
     incident.events.append(ev)
+    if incident.id is not None:  # every change after the report is one more version
+        incident.version = (incident.version or 1) + 1
     return ev
 
 
@@ -209,14 +172,26 @@ def report_incident(session: Session, *, category: str, source: str, description
                     crs: str = "wgs84", address: str | None = None, priority: str = "normal",
                     reporter_name: str | None = None, reporter_phone: str | None = None,
                     reporter_email: str | None = None, actor, reported_at: datetime | None = None,
-                    external_id: str | None = None, media_url: str | None = None, settings) -> Incident:
+                    external_id: str | None = None, media_url: str | None = None, idempotency_key: str | None = None,
+                    settings) -> Incident:
     """Store a new incident (事件上报) in state ``reported``, geocoded to its grid and community.
 
     ``lon``/``lat`` are in ``crs`` (WGS-84 by default) and stored as WGS-84. A report of the same
     category within ``duplicate_radius_m`` and ``duplicate_window_h`` (settings) of an open incident
     is linked to it as a suspected duplicate, for a person to confirm or reject. ``settings`` are the
     deployment's (built once at the composition root): its district and duplicate thresholds.
+
+    ``idempotency_key`` (1–64 characters of ``[A-Za-z0-9_-]``, generated by the client for one report):
+    when an incident with that key exists, it is returned as it is and nothing is written (a retried
+    send; ``incident.replayed`` is True). Two sends racing on one key end with one incident: the second
+    waits on the unique index and then finds the first's.
     """
+    if idempotency_key is not None:
+        if not isinstance(idempotency_key, str) or not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+            raise InvalidData(RowError(None, "idempotency_key", "1–64 letters, digits, '-' or '_'"))
+        existing = _by_idempotency_key(session, idempotency_key)
+        if existing is not None:
+            return existing
     problems = []
     if source not in SOURCES:
         problems.append(RowError(None, "source", f"{source!r} is not one of {', '.join(SOURCES)}"))
@@ -238,19 +213,48 @@ def report_incident(session: Session, *, category: str, source: str, description
                    geom=f"SRID=4326;POINT({lon!r} {lat!r})", grid_code=grid, community_code=community,
                    priority=priority, reporter_name=reporter_name, reporter_phone=reporter_phone,
                    reporter_email=reporter_email, state="reported", reported_at=at, external_id=external_id,
-                   media_url=media_url, duplicate_of_id=dup, duplicate_status="suspected" if dup else None)
-    session.add(inc)
+                   media_url=media_url, duplicate_of_id=dup, duplicate_status="suspected" if dup else None,
+                   idempotency_key=idempotency_key)
     _event(inc, actor, "report", None, "reported",
            note=f"suspected duplicate of incident {dup}" if dup else None, at=at)
-    session.flush()
+    if idempotency_key is None:
+        session.add(inc)
+        session.flush()
+        inc.replayed = False
+        return inc
+    try:
+        with session.begin_nested():
+            session.add(inc)
+            session.flush()
+    except IntegrityError:
+        # another send of the same report got there first (its transaction has committed by now)
+        existing = _by_idempotency_key(session, idempotency_key)
+        if existing is None:
+            raise
+        return existing
+    inc.replayed = False
     return inc
 
 
-def transition(session: Session, incident_id: int, action: str, user, note: str | None = None, **kw) -> Incident:
+#: an idempotency key: what a page's crypto.randomUUID() or any client's token looks like
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _by_idempotency_key(session: Session, key: str) -> Incident | None:
+    inc = session.scalar(select(Incident).where(Incident.idempotency_key == key))
+    if inc is not None:
+        inc.replayed = True
+    return inc
+
+
+def transition(session: Session, incident_id: int, action: str, user, note: str | None = None, *,
+               expected_version: int | None = None, **kw) -> Incident:
     """Take one workflow ``action`` on an incident; raise and change nothing when it is not allowed.
 
     Keyword arguments: ``member_id`` for ``dispatch`` and ``reassign`` (default: the grid's lead);
-    ``lon``/``lat`` for ``move``; ``at`` (aware datetime) to back-date the step.
+    ``lon``/``lat`` for ``move``; ``at`` (aware datetime) to back-date the step. ``expected_version`` is
+    the incident's ``version`` as the caller saw it: when it has changed since, ``Conflict`` (409) and
+    nothing changes (the pages always send it).
 
     Raises
     ------
@@ -258,11 +262,14 @@ def transition(session: Session, incident_id: int, action: str, user, note: str 
         The user's role may not take ``action``, or a grid lead acts outside their grids.
     IllegalTransition
         The incident's state does not allow ``action`` (the message names the allowed ones).
+    Conflict
+        ``expected_version`` is not the incident's version any more.
     """
     if action == "move":
-        return move_incident(session, incident_id, kw.get("lon"), kw.get("lat"), user, note)
+        return move_incident(session, incident_id, kw.get("lon"), kw.get("lat"), user, note,
+                             expected_version=expected_version)
     inc = get_incident(session, incident_id, lock=True)
-    _check_allowed(inc, action, user)
+    _check_allowed(inc, action, user, expected_version)
     note = _checked_note(note, required="a comment needs its text" if action == "comment" else None)
     at = kw.get("at") or _now()
     before, after = inc.state, workflow.next_state(inc.state, action)
@@ -272,6 +279,11 @@ def transition(session: Session, incident_id: int, action: str, user, note: str 
             raise NotFound(f"grid {inc.grid_code} has no lead to {action} incident {inc.id} to; name a member")
         if session.execute(text("SELECT 1 FROM members WHERE id = :m"), {"m": member}).scalar() is None:
             raise NotFound(f"member {member} not found")
+        if user.role in permissions.FIELD_ROLES and not session.execute(text(
+                "SELECT 1 FROM member_roles WHERE member_id = :m AND grid_code = :g"),
+                {"m": member, "g": inc.grid_code}).scalar():
+            raise Forbidden(f"member {member} holds no role in grid {inc.grid_code}: a grid lead assigns within "
+                            "the incident's grid")
         note = note or f"to member {member}"
         inc.assignee_id = member
     if action == "dispatch":
@@ -303,7 +315,8 @@ def bulk_assign(session: Session, ids, member_id: int, user, note: str | None = 
     return out
 
 
-def move_incident(session: Session, incident_id: int, lon: float, lat: float, user, note: str | None) -> Incident:
+def move_incident(session: Session, incident_id: int, lon: float, lat: float, user, note: str | None, *,
+                  expected_version: int | None = None) -> Incident:
     """Move an incident to WGS-84 ``lon``/``lat``: re-geocode, and re-dispatch when the grid changes.
 
     A dispatched or in-progress incident whose grid changes goes back to ``dispatched``, assigned to
@@ -312,7 +325,7 @@ def move_incident(session: Session, incident_id: int, lon: float, lat: float, us
     outside every grid, ``note`` without a reason; permission is checked first.
     """
     inc = get_incident(session, incident_id, lock=True)
-    _check_allowed(inc, "move", user)
+    _check_allowed(inc, "move", user, expected_version)
     lon, lat = _checked_spot({"lon": lon, "lat": lat})
     note = _checked_note(note, required="say why the incident moves")
     grid, community = locate(session, lon, lat)

@@ -34,18 +34,7 @@ IN_PLACE: dict[str, tuple[str, ...]] = {
 FLOW_ACTIONS = ("accept", "void", "dispatch", "start", "resolve", "pass_check", "fail_check")
 ACTIONS = FLOW_ACTIONS + ("reassign", "move", "confirm_duplicate", "reject_duplicate", "comment")
 
-_COMMAND_CENTRE = frozenset({"accept", "void", "dispatch", "pass_check", "fail_check", "reassign", "move",
-                             "confirm_duplicate", "reject_duplicate", "comment"})
-
-#: Account role → the actions it may take. Grid leads act only on incidents of grids they lead
-#: (the whole rule, role + grid + state, is ``app.incidents.service.refusal``); they do the work (start, resolve) but do not open, dispatch or check
-#: cases, so the 督查 check stays independent of the people who did the work.
-ROLE_ACTIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset(ACTIONS),
-    "operator": _COMMAND_CENTRE,
-    "grid_lead": frozenset({"start", "resolve", "comment"}),
-    "planner": frozenset(),
-}
+# who may take which action (role, grid, the check's independence) is app.incidents.permissions
 
 #: Actions that only make sense while the incident is flagged as a suspected duplicate.
 NEEDS_SUSPECTED_DUPLICATE = frozenset({"confirm_duplicate", "reject_duplicate"})

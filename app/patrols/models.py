@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from geoalchemy2 import Geometry
-from sqlalchemy import DateTime, ForeignKey, Index, String
+from sqlalchemy import DateTime, Float, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
@@ -18,4 +18,6 @@ class PatrolPoint(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     geom = mapped_column(Geometry("POINT", srid=4326, spatial_index=True), nullable=False)
     grid_code: Mapped[str | None] = mapped_column(String(15), index=True)
+    # 0008_field_loop: the phone's reported accuracy (metres) for points sent from the browser
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
     __table_args__ = (Index("ix_patrol_points_member_at", "member_id", "at", unique=True),)

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from app.cli import Context, main
+from app.demo import DEMO_ACCOUNTS
 from app.config import Settings
 
 
@@ -150,7 +151,7 @@ def test_demo_commands_in_fresh_interpreters(database_factory, tmp_path):
         assert r.returncode == 0, (args, r.stdout[-2000:], r.stderr[-2000:])
     assert "grid_lead of grid 5103040" in run("demo-accounts").stdout  # idempotent
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM users")).scalar() == 4
+        assert conn.execute(text("SELECT count(*) FROM users")).scalar() == len(DEMO_ACCOUNTS)
 
 
 def test_serve_answers_over_http(demo_engine, tmp_path):

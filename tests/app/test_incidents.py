@@ -101,7 +101,7 @@ def test_every_state_action_pair(demo_session, place, users, state, action):
 def test_allowed_actions_per_role(demo_session, place, users):
     inc = _in_state(demo_session, place, users, "dispatched")
     assert allowed_actions(inc, users["operator"]) == ["reassign", "move", "comment"]
-    assert allowed_actions(inc, users["lead"]) == ["start", "comment"]
+    assert allowed_actions(inc, users["lead"]) == ["start", "reassign", "comment"]
     assert allowed_actions(inc, users["other_lead"]) == []
     assert allowed_actions(inc, users["planner"]) == []
     rep = _report(demo_session, place, category="advertising")

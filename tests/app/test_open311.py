@@ -141,6 +141,7 @@ def planted(demo_db, spot):
     t0 = datetime(2012, 3, 2, 0, 0, tzinfo=timezone.utc)
     settings = type("S", (), {"duplicate_radius_m": 0.0, "duplicate_window_h": 0.0})()
     admin = type("U", (), {"role": "admin", "username": "t-admin", "member_id": None})()
+    checker = type("U", (), {"role": "admin", "username": "t-checker", "member_id": None})()  # not who resolved
     ids = []
     with demo_db.session() as s:
         for k, cat in enumerate(["dispute", "dispute", "other", "other", "other"]):
@@ -149,7 +150,8 @@ def planted(demo_db, spot):
                                           settings=settings)
             ids.append(inc.id)
         for action in ("accept", "dispatch", "start", "resolve", "pass_check"):
-            service.transition(s, ids[0], action, admin, at=t0 + timedelta(hours=10))
+            service.transition(s, ids[0], action, checker if action == "pass_check" else admin,
+                               at=t0 + timedelta(hours=10))
         service.transition(s, ids[1], "void", admin, at=t0 + timedelta(hours=10))
         service.transition(s, ids[2], "accept", admin)
         service.transition(s, ids[2], "dispatch", admin, at=t0 + timedelta(hours=2))

@@ -1,0 +1,4 @@
+"""Messages of the loop pages (see app.messages)."""
+
+MESSAGES: dict[str, dict[str, str]] = {
+}
