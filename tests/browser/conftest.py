@@ -102,11 +102,12 @@ class Watched:
         self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
-@pytest.fixture
-def web(chromium, live_server):
-    context = chromium.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+def _watched_context(chromium, live_server, **options):
+    """A new browser context whose every non-local request is aborted and recorded, and its page."""
+    context = chromium.new_context(locale="zh-CN", **options)
     page = context.new_page()
     watched = Watched(page, live_server)
+    watched.context = context
 
     def _route(route):
         host = urlparse(route.request.url).hostname
@@ -118,5 +119,25 @@ def web(chromium, live_server):
     context.route("**/*", _route)
     page.on("console", lambda msg: watched.errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: watched.errors.append(str(exc)))
+    return watched
+
+
+@pytest.fixture
+def web(chromium, live_server):
+    watched = _watched_context(chromium, live_server, viewport={"width": 1400, "height": 900})
     yield watched
-    context.close()
+    watched.context.close()
+
+
+#: a phone as the field uses it: 390×844, touch, a position (inside the demo district) the page may read
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True,
+         "has_touch": True, "permissions": ["geolocation"]}
+
+
+@pytest.fixture
+def phone(chromium, live_server):
+    """A phone-sized, touch, mobile context with geolocation allowed (set it with
+    ``phone.context.set_geolocation({...})``); go offline with ``phone.context.set_offline(True)``."""
+    watched = _watched_context(chromium, live_server, **PHONE)
+    yield watched
+    watched.context.close()
