@@ -6,6 +6,7 @@ words. Incident categories have their names in the ``categories`` table (loaded 
 """
 from __future__ import annotations
 
+from app.accounts.models import ACCOUNT_ROLES
 from app.incidents.models import PRIORITIES, SOURCES, STATES
 from app.incidents.workflow import ACTIONS
 
@@ -28,6 +29,8 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
     "source": {"patrol": ("网格员巡查", "Patrol"), "video": ("视频发现", "Video"), "public": ("群众上报", "Public"),
                "hotline": ("热线电话", "Hotline"), "wechat": ("微信", "WeChat"),
                "higher_office": ("上级交办", "Higher office")},
+    "role": {"admin": ("管理员", "Administrator"), "operator": ("指挥中心值班员", "Operator"),
+             "planner": ("规划人员", "Planner"), "grid_lead": ("网格长", "Grid lead"), "member": ("网格员", "Grid member")},
 }
 
 
@@ -47,7 +50,7 @@ def table(lang: str = "zh") -> dict[str, dict[str, str]]:
 
 def _complete() -> None:
     for kind, codes in (("state", STATES), ("action", ("report",) + ACTIONS), ("priority", PRIORITIES),
-                        ("source", SOURCES)):
+                        ("source", SOURCES), ("role", ACCOUNT_ROLES)):
         missing = set(codes) - set(LABELS[kind])
         if missing:
             raise ValueError(f"app.labels: no name for {kind} {sorted(missing)}")

@@ -6,6 +6,7 @@ from datetime import datetime
 from geoalchemy2 import Geometry
 from sqlalchemy import (Boolean, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, String, Text, func,
                         text)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base
@@ -96,4 +97,8 @@ class IncidentEvent(Base):
     from_state: Mapped[str | None] = mapped_column(String(12))
     to_state: Mapped[str | None] = mapped_column(String(12))
     note: Mapped[str | None] = mapped_column(Text)
+    # 0008_field_loop: a note the system writes is a message key of app.messages.loop and its values, so the
+    # timeline shows it in the reader's language (``note`` keeps the Chinese text for exports and the CLI)
+    note_key: Mapped[str | None] = mapped_column(String(40))
+    note_args = mapped_column(JSONB)
     incident: Mapped[Incident] = relationship(back_populates="events")

@@ -7,6 +7,8 @@
 - ``incident_photos``: verified images with thumbnails, in PostgreSQL (see ``app.photos.models``).
 - ``webhook_deliveries`` / ``webhook_cursor``: the outgoing webhook's queue and delivery log.
 - ``patrol_points.accuracy_m``: the accuracy a phone reported for a point it sent.
+- ``incident_events.note_key``/``note_args``: a note the system writes, as a message key and its values,
+  so the timeline shows it in the reader's language.
 
 Revision ID: 0008_field_loop
 Revises: 0007_security
@@ -36,6 +38,8 @@ def upgrade() -> None:
     op.create_unique_constraint("uq_incidents_idempotency_key", "incidents", ["idempotency_key"])
 
     op.add_column("patrol_points", sa.Column("accuracy_m", sa.Float(), nullable=True))
+    op.add_column("incident_events", sa.Column("note_key", sa.String(40), nullable=True))
+    op.add_column("incident_events", sa.Column("note_args", postgresql.JSONB(), nullable=True))
 
     op.create_table(
         "incident_photos",
@@ -104,6 +108,8 @@ def downgrade() -> None:
     op.drop_table("webhook_deliveries")
     op.drop_index("ix_incident_photos_incident_id", table_name="incident_photos")
     op.drop_table("incident_photos")
+    op.drop_column("incident_events", "note_args")
+    op.drop_column("incident_events", "note_key")
     op.drop_column("patrol_points", "accuracy_m")
     op.drop_constraint("uq_incidents_idempotency_key", "incidents", type_="unique")
     op.drop_column("incidents", "idempotency_key")
