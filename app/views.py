@@ -78,14 +78,27 @@ def label_filter(code, kind: str) -> str:
 def page_data(data: dict | None = None, messages=()) -> Markup:
     """The one JSON block a page hands its scripts (``app/static/js/gw.js`` reads it as ``gw.page``):
     ``data`` (the page's own: URLs from ``url_for``, style constants, records), the language, the
-    ``messages`` it names in that language, and the table of code names (``app.labels``)."""
+    ``messages`` it names in that language (a key, or ``@area`` for every key of ``app.messages.<area>``),
+    and the table of code names (``app.labels``). ``base.html`` writes it once per page from the
+    template variables ``js`` and ``js_messages``."""
+    import importlib
+
     from app.i18n import current_language, translate
     from app.labels import table
 
     lang = current_language(web.settings().language)
-    block = {"lang": lang, "messages": {k: translate(k, lang) for k in messages}, "labels": table(lang),
+    keys: list[str] = []
+    for item in messages:
+        if item.startswith("@"):
+            keys.extend(importlib.import_module(f"app.messages.{item[1:]}").MESSAGES)
+        else:
+            keys.append(item)
+    block = {"lang": lang, "messages": {k: translate(k, lang) for k in keys}, "labels": table(lang),
              "data": data or {}}
-    return Markup('<script type="application/json" id="gw-page">') + htmlsafe_json_dumps(block) + Markup("</script>")
+    from app.security import csp_nonce
+
+    opening = Markup('<script type="application/json" id="gw-page" nonce="{}">').format(csp_nonce())
+    return opening + htmlsafe_json_dumps(block) + Markup("</script>")
 
 
 @bp.get("/vendor/<path:name>")
