@@ -1,7 +1,7 @@
 """Read-only incident queries for dashboards and APIs: lists, timelines, overdue flags, on-time rate."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.orm import Session
@@ -18,6 +18,26 @@ def is_overdue(incident: Incident, now: datetime | None = None) -> bool:
     """True when an open incident is past its deadline (closed or voided ones never are)."""
     return bool(incident.state in OPEN_STATES and incident.deadline is not None
                 and incident.deadline < (now or _now()))
+
+
+def is_due_soon(incident: Incident, hours: float, now: datetime | None = None) -> bool:
+    """True when an open incident's deadline is still ahead but less than ``hours`` away (the
+    ``due_soon_hours`` setting); an overdue incident is not due soon, it is overdue."""
+    now = now or _now()
+    return bool(incident.state in OPEN_STATES and incident.deadline is not None
+                and now <= incident.deadline < now + timedelta(hours=hours))
+
+
+def overdue_condition(now=None):
+    """``is_overdue`` as a SQL condition on ``Incident`` (``now``: a time, else the database's clock)."""
+    return and_(Incident.state.in_(OPEN_STATES), Incident.deadline < (func.now() if now is None else now))
+
+
+def due_soon_condition(hours: float, now=None):
+    """``is_due_soon`` as a SQL condition on ``Incident`` (``now``: a time, else the database's clock)."""
+    now = func.now() if now is None else now
+    return and_(Incident.state.in_(OPEN_STATES), Incident.deadline >= now,
+                Incident.deadline < now + timedelta(hours=float(hours)))
 
 
 def on_time_rate(session: Session, start: datetime, end: datetime, grid_codes=None, *,
@@ -64,7 +84,7 @@ def incident_conditions(*, states=None, categories=None, start=None, end=None, s
     if since is not None:
         conds.append(Incident.updated_at > since)
     if overdue is not None:
-        late = and_(Incident.state.in_(OPEN_STATES), Incident.deadline < (now or _now()))
+        late = overdue_condition(now or _now())
         conds.append(late if overdue else or_(Incident.deadline.is_(None), ~late))
     return conds
 
