@@ -2,15 +2,44 @@
 
 ``LABELS[kind][code] = (中文, English)``. Templates use ``{{ code|label('state') }}``; pages hand the whole
 table of their language to their scripts in the page data (``table(lang)``), so a script shows the same
-words. Incident categories have their names in the ``categories`` table (loaded from data/reference).
+words (``gw.label(kind, code)``). Incident categories have their names in the ``categories`` table (loaded
+from data/reference); street, community and grid names are in their tables.
+
+Kinds and where their codes are defined (``_complete`` checks at import that every code has its names):
+
+=================  ====================================================================================
+state, priority,   ``app.incidents.models`` STATES, PRIORITIES, SOURCES
+source
+action             ``app.incidents.workflow.ACTIONS`` and ``report``
+duplicate          ``incidents.duplicate_status`` (its check constraint; tests/app/test_labels.py reads it)
+role               ``app.accounts.models.ACCOUNT_ROLES`` (accounts)
+member_role        ``app.grids.models.ROLES`` (网格员的职务: 网格长, 宣传员, …)
+street_kind        ``app.grids.models.STREET_KINDS``
+programme,         ``camera_registry.models`` PROGRAMMES, STATUSES, EVENTS, PTZ_TYPES, POINT_CLASSES; their
+camera_status,     names are defined there (``*_NAMES``), beside the codes, because the registry's import
+camera_event,      accepts the Chinese names too (``camera_registry.schema`` aliases)
+ptz_type,
+point_class
+photo_kind         ``app.photos.models.PHOTO_KINDS``
+webhook_event,     ``app.webhooks.models`` WEBHOOK_EVENTS, DELIVERY_STATES
+delivery_status
+=================  ====================================================================================
+
+PTZ types and point classes are integers (GB/T 28181); ``label`` also takes them as text or float
+(``"3"``, ``3.0``: what a form or a DataFrame column holds).
 """
 from __future__ import annotations
 
+from camera_registry.models import (EVENT_NAMES, EVENTS, POINT_CLASS_NAMES, POINT_CLASSES, PROGRAMME_NAMES,
+                                    PROGRAMMES, PTZ_NAMES, PTZ_TYPES, STATUS_NAMES, STATUSES)
 from app.accounts.models import ACCOUNT_ROLES
+from app.grids.models import ROLES as MEMBER_ROLES, STREET_KINDS
 from app.incidents.models import PRIORITIES, SOURCES, STATES
 from app.incidents.workflow import ACTIONS
+from app.photos.models import PHOTO_KINDS
+from app.webhooks.models import DELIVERY_STATES, WEBHOOK_EVENTS
 
-LABELS: dict[str, dict[str, tuple[str, str]]] = {
+LABELS: dict[str, dict] = {
     "state": {
         "reported": ("已上报", "Reported"), "accepted": ("已受理", "Accepted"), "voided": ("已作废", "Voided"),
         "dispatched": ("已派遣", "Dispatched"), "in_progress": ("处置中", "In progress"),
@@ -26,34 +55,88 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "priority": {"urgent": ("特急", "Urgent"), "high": ("紧急", "High"), "normal": ("一般", "Normal"),
                  "low": ("较低", "Low")},
-    "source": {"patrol": ("网格员巡查", "Patrol"), "video": ("视频发现", "Video"), "public": ("群众上报", "Public"),
-               "hotline": ("热线电话", "Hotline"), "wechat": ("微信", "WeChat"),
-               "higher_office": ("上级交办", "Higher office")},
+    # the words of data/reference/sources.csv (the demo data's documentation of the codes; a test keeps both equal)
+    "source": {"patrol": ("网格员巡查", "Grid member patrol"), "video": ("视频巡查", "Video patrol"),
+               "public": ("群众报告", "Public report"), "hotline": ("12345热线", "12345 hotline"),
+               "wechat": ("微信小程序", "WeChat mini-program"), "higher_office": ("上级交办", "Assigned by a higher office")},
+    "duplicate": {"suspected": ("疑似重复", "Suspected duplicate"), "confirmed": ("确认重复", "Confirmed duplicate"),
+                  "rejected": ("不是重复", "Not a duplicate")},
     "role": {"admin": ("管理员", "Administrator"), "operator": ("指挥中心值班员", "Operator"),
              "planner": ("规划人员", "Planner"), "grid_lead": ("网格长", "Grid lead"), "member": ("网格员", "Grid member")},
+    # as data/reference/roles.csv
+    "member_role": {"lead": ("网格长", "Grid lead"), "publicity": ("宣传员", "Publicity officer"),
+                    "security": ("治安巡查员", "Security patrol"), "mediator": ("矛盾纠纷调解员", "Dispute mediator")},
+    "street_kind": {"street": ("街道", "Street"), "town": ("镇", "Town"), "township": ("乡", "Township")},
+    "programme": PROGRAMME_NAMES,
+    "camera_status": STATUS_NAMES,
+    "camera_event": EVENT_NAMES,
+    "ptz_type": PTZ_NAMES,
+    "point_class": POINT_CLASS_NAMES,
+    "photo_kind": {"before": ("处置前", "Before"), "after": ("处置后", "After")},
+    "webhook_event": {"created": ("新事件", "Created"), "dispatched": ("已派遣", "Dispatched"),
+                      "due_soon": ("即将超期", "Due soon"), "overdue": ("已超期", "Overdue"),
+                      "resolved": ("已处置", "Resolved"), "closed": ("已办结", "Closed")},
+    "delivery_status": {"pending": ("待发送", "Pending"), "delivered": ("已送达", "Delivered"),
+                        "failed": ("发送失败", "Failed")},
 }
+
+#: each kind's code list, as its model defines it (``duplicate``: only a check constraint, tested there)
+CODES: dict[str, tuple] = {
+    "state": STATES, "action": ("report",) + tuple(ACTIONS), "priority": PRIORITIES, "source": SOURCES,
+    "role": ACCOUNT_ROLES, "member_role": MEMBER_ROLES, "street_kind": STREET_KINDS, "programme": PROGRAMMES,
+    "camera_status": STATUSES, "camera_event": EVENTS, "ptz_type": PTZ_TYPES, "point_class": POINT_CLASSES,
+    "photo_kind": PHOTO_KINDS, "webhook_event": WEBHOOK_EVENTS, "delivery_status": DELIVERY_STATES,
+}
+
+
+def _names(kind: str, code):
+    codes = LABELS.get(kind, {})
+    if isinstance(code, bool):  # True == 1: not a PTZ type
+        return None
+    names = codes.get(code)
+    if names is None and isinstance(code, (str, float)):
+        try:  # an integer code (PTZ type, point class) as a form or a DataFrame column holds it
+            number = float(code)
+        except ValueError:
+            return None
+        if number.is_integer():
+            names = codes.get(int(number))
+    return names
 
 
 def label(kind: str, code, lang: str = "zh") -> str:
     """The name of ``code`` of ``kind`` in ``lang``; an unknown code is shown as itself (a gap stays visible)."""
-    names = LABELS.get(kind, {}).get(code)
+    names = _names(kind, code)
     if names is None:
         return "" if code is None else str(code)
     return names[1] if lang == "en" else names[0]
 
 
+def names(kind: str, lang: str = "zh") -> dict:
+    """``{code: name}`` of one kind in ``lang``, in the code list's order."""
+    i = 1 if lang == "en" else 0
+    return {code: n[i] for code, n in LABELS[kind].items()}
+
+
 def table(lang: str = "zh") -> dict[str, dict[str, str]]:
-    """Every kind's code → name in ``lang``: what a page hands its scripts."""
-    return {kind: {code: (n[1] if lang == "en" else n[0]) for code, n in codes.items()}
-            for kind, codes in LABELS.items()}
+    """Every kind's code → name in ``lang``: what a page hands its scripts (integer codes become text keys
+    in JSON, which ``gw.label`` looks up by ``String(code)``)."""
+    return {kind: names(kind, lang) for kind in LABELS}
 
 
 def _complete() -> None:
-    for kind, codes in (("state", STATES), ("action", ("report",) + ACTIONS), ("priority", PRIORITIES),
-                        ("source", SOURCES), ("role", ACCOUNT_ROLES)):
+    for kind, codes in CODES.items():
         missing = set(codes) - set(LABELS[kind])
-        if missing:
-            raise ValueError(f"app.labels: no name for {kind} {sorted(missing)}")
+        extra = set(LABELS[kind]) - set(codes)
+        if missing or extra:
+            raise ValueError(f"app.labels: {kind} names missing for {sorted(missing, key=str)}, "
+                             f"or for no code: {sorted(extra, key=str)}")
+        for code, pair in LABELS[kind].items():
+            if len(pair) != 2 or not all(isinstance(n, str) and n.strip() for n in pair):
+                raise ValueError(f"app.labels: {kind} {code!r} needs a Chinese and an English name")
+    unchecked = set(LABELS) - set(CODES) - {"duplicate"}
+    if unchecked:
+        raise ValueError(f"app.labels: kinds without a code list: {sorted(unchecked)}")
 
 
 _complete()

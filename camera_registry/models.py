@@ -18,6 +18,17 @@ STATUSES = ("ON", "OFF", "VLOST", "DEFECT")
 EVENTS = ("ON", "OFF", "VLOST", "DEFECT", "ADD", "DEL", "UPDATE")
 PTZ_TYPES = (1, 2, 3, 4, 5)
 POINT_CLASSES = (1, 2, 3, 9)
+# The names of those codes (中文, English), defined once: imports accept the Chinese ones
+# (``camera_registry.schema`` aliases) and the interface shows them (``app.labels``).
+PROGRAMME_NAMES = {"skynet": ("天网", "Skynet (public security)"), "xueliang": ("雪亮工程", "Sharp Eyes (community)"),
+                   "huiyan": ("慧眼工程", "Huiyan (Wise Eyes)"), "compound": ("智慧平安小区", "Smart safe compound"),
+                   "other": ("其他", "Other")}
+STATUS_NAMES = {"ON": ("在线", "Online"), "OFF": ("离线", "Offline"), "VLOST": ("视频丢失", "Video lost"),
+                "DEFECT": ("故障", "Defect")}
+EVENT_NAMES = {**STATUS_NAMES, "ADD": ("新增", "Added"), "DEL": ("删除", "Deleted"), "UPDATE": ("修改", "Updated")}
+PTZ_NAMES = {1: ("球机", "Dome"), 2: ("半球", "Hemisphere"), 3: ("固定枪机", "Fixed bullet"),  # GB/T 28181 PTZType
+             4: ("遥控枪机", "Remote bullet"), 5: ("遥控半球", "Remote hemisphere")}
+POINT_CLASS_NAMES = {1: ("一类", "Class 1"), 2: ("二类", "Class 2"), 3: ("三类", "Class 3"), 9: ("其他", "Other")}
 
 
 class Base(DeclarativeBase):

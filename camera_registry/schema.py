@@ -14,7 +14,8 @@ from datetime import date
 import pandas as pd
 
 from camera_registry.gb28181 import InvalidDeviceId, parse_device_id
-from camera_registry.models import PROGRAMMES, STATUSES, Camera
+from camera_registry.models import (POINT_CLASS_NAMES, PROGRAMME_NAMES, PROGRAMMES, PTZ_NAMES, STATUS_NAMES, STATUSES,
+                                    Camera)
 from gis.codes import COMMUNITY
 from gis.errors import RowError
 from gis.text import BLANKS, column_length, text_problem
@@ -104,14 +105,15 @@ HEADER_ALIASES.update({
     "纬度": "lat", "latitude": "lat", "y": "lat",
 })
 
+# each code's Chinese name (camera_registry.models *_NAMES, the names the interface shows) and common variants
 PROGRAMME_ALIASES = {
-    "天网": "skynet", "天网工程": "skynet", "雪亮": "xueliang", "雪亮工程": "xueliang", "慧眼": "huiyan",
-    "慧眼工程": "huiyan", "智慧平安小区": "compound", "平安小区": "compound", "其他": "other", "其它": "other",
+    **{zh: code for code, (zh, _) in PROGRAMME_NAMES.items()},
+    "天网工程": "skynet", "雪亮": "xueliang", "慧眼": "huiyan", "平安小区": "compound", "其它": "other",
     **{p: p for p in PROGRAMMES},
 }
-STATUS_ALIASES = {"在线": "ON", "离线": "OFF", "视频丢失": "VLOST", "故障": "DEFECT", **{s: s for s in STATUSES}}
-CLASS_ALIASES = {"一类": 1, "二类": 2, "三类": 3, "其他": 9, "1": 1, "2": 2, "3": 3, "9": 9}
-PTZ_ALIASES = {"球机": 1, "半球": 2, "固定枪机": 3, "枪机": 3, "遥控枪机": 4, "遥控半球": 5,
+STATUS_ALIASES = {**{zh: code for code, (zh, _) in STATUS_NAMES.items()}, **{s: s for s in STATUSES}}
+CLASS_ALIASES = {**{zh: code for code, (zh, _) in POINT_CLASS_NAMES.items()}, "1": 1, "2": 2, "3": 3, "9": 9}
+PTZ_ALIASES = {**{zh: code for code, (zh, _) in PTZ_NAMES.items()}, "枪机": 3,
                **{str(i): i for i in range(1, 6)}}
 FUNCTION_TYPES = ("01", "02", "03", "04", "05", "99")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 
 #: the area catalogues, in the order they are merged
-AREAS = ("field", "loop", "workorders", "patrols", "webhooks")
+AREAS = ("field", "loop", "workorders", "patrols", "webhooks", "maps")
 
 
 def merged(base: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
