@@ -81,6 +81,8 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("retried_by", sa.String(60), nullable=True),
+        sa.Column("retried_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint("event IN ('created', 'dispatched', 'due_soon', 'overdue', 'resolved', 'closed')",
                            name="ck_webhook_deliveries_event"),
         sa.CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="ck_webhook_deliveries_status"),
@@ -96,6 +98,9 @@ def upgrade() -> None:
         "webhook_cursor",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("last_event_id", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("pending_id", sa.BigInteger(), nullable=True),
+        sa.Column("pending_xmax", sa.BigInteger(), nullable=True),
+        sa.Column("started_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_webhook_cursor"),
     )
