@@ -1,4 +1,50 @@
-"""Messages of the patrols pages (see app.messages)."""
+"""Messages of the field page's tasks and of patrols from the phone (see app.messages).
+
+Keys start with ``patrol_`` or ``tasks_`` (the field page); ``{name}`` placeholders are filled by
+``t()`` in templates and ``gw.t()`` in patrol.js / field.js."""
 
 MESSAGES: dict[str, dict[str, str]] = {
+    # the task list (任务) of the member's and lead's page
+    "tasks_title": {"zh": "我的任务", "en": "Tasks"},
+    "tasks_none": {"zh": "网格内没有未办结事件", "en": "No open incidents in your grids"},
+    "tasks_mine": {"zh": "派给我", "en": "Assigned to me"},
+    "tasks_due_soon": {"zh": "即将到期", "en": "Due soon"},
+    "tasks_no_deadline": {"zh": "未派遣", "en": "Not dispatched"},
+    "tasks_open": {"zh": "处理", "en": "Open"},
+    "tasks_view": {"zh": "查看", "en": "View"},
+    "tasks_priority": {"zh": "缓急", "en": "Priority"},
+    "tasks_can": {"zh": "可操作", "en": "You can"},
+    "tasks_detail_missing": {"zh": "详情面板未加载，请刷新页面", "en": "The detail panel did not load: reload the page"},
+    "tasks_call": {"zh": "拨打", "en": "Call"},
+    # patrols from the phone (手机巡查)
+    "patrol_title": {"zh": "巡查", "en": "Patrol"},
+    "patrol_start": {"zh": "开始巡查", "en": "Start patrol"},
+    "patrol_stop": {"zh": "结束巡查", "en": "Stop patrol"},
+    "patrol_idle": {"zh": "未在巡查。开始后手机会记录您的位置，每 30 秒发送一次。",
+                    "en": "Not patrolling. Once started, the phone records your position and sends it every 30 s."},
+    "patrol_running": {"zh": "巡查中：已记录 {kept} 个位置，已发送 {sent} 个，待发送 {queued} 个",
+                       "en": "Patrolling: {kept} positions recorded, {sent} sent, {queued} waiting"},
+    "patrol_accuracy": {"zh": "定位精度约 {m} 米", "en": "accuracy about {m} m"},
+    "patrol_waiting_fix": {"zh": "正在定位…", "en": "Finding your position…"},
+    "patrol_offline": {"zh": "离线：位置已保存在手机上，联网后自动发送",
+                       "en": "Offline: positions are kept on the phone and sent when the network returns"},
+    "patrol_send_failed": {"zh": "发送失败（{why}），稍后自动重试", "en": "Sending failed ({why}); retrying shortly"},
+    "patrol_dropped": {"zh": "{n} 个位置被服务器拒绝（{why}），已丢弃",
+                       "en": "{n} positions refused by the server ({why}); dropped"},
+    "patrol_denied": {"zh": "无法定位：请在浏览器设置中允许本网站使用位置信息",
+                      "en": "No position: allow this site to use your location in the browser's settings"},
+    "patrol_unavailable": {"zh": "无法定位（{why}），请到开阔处再试", "en": "No position ({why}): try again in the open"},
+    "patrol_no_geolocation": {"zh": "此浏览器不支持定位，无法记录巡查",
+                              "en": "This browser cannot give a position: patrols cannot be recorded"},
+    "patrol_done": {"zh": "巡查已结束：{sent} 个位置已发送", "en": "Patrol stopped: {sent} positions sent"},
+    "patrol_done_pending": {"zh": "巡查已结束，{queued} 个位置联网后发送",
+                            "en": "Patrol stopped; {queued} positions will be sent when online"},
+    "patrol_today": {"zh": "今日巡查轨迹", "en": "Today's patrol tracks"},
+    "patrol_member": {"zh": "网格员", "en": "Member"},
+    "patrol_track": {"zh": "轨迹", "en": "Track"},
+    "patrol_span": {"zh": "时间", "en": "Time"},
+    "patrol_none_today": {"zh": "今天还没有巡查轨迹", "en": "No patrol tracks today yet"},
+    "patrol_layer": {"zh": "今日巡查轨迹", "en": "Today's patrols"},
+    "patrol_no_member": {"zh": "此账号没有网格员档案，不能记录巡查",
+                         "en": "This account has no member record: it cannot record patrols"},
 }

@@ -210,7 +210,7 @@ def import_patrols(session: Session, path: str | Path, *, member: str | int | No
     if errors and on_error == "reject":
         raise InvalidData(errors, source=str(path))
     good = points[points["ok"]]
-    report.inserted = _count_new(session, good) if dry_run else _write(session, good, progress)
+    report.inserted = _count_new(session, good) if dry_run else write_points(session, good, progress)
     report.existing = len(good) - report.inserted
     return report
 
@@ -230,23 +230,26 @@ def _count_new(session: Session, good: pd.DataFrame) -> int:
     return len(unique) - stored
 
 
-def _write(session: Session, good: pd.DataFrame, progress) -> int:
-    """Insert the points (grid codes from the grid index); return how many were new."""
+def write_points(session: Session, good: pd.DataFrame, progress) -> int:
+    """Insert checked points (``validate``'s frame; an ``accuracy_m`` column, metres, when the phone sent
+    them: ``app.patrols.phone``) with grid codes from the grid index; return how many were new."""
     from app.geocoding import locate_codes
 
     if good.empty:
         return 0
     grids, _ = locate_codes(session, good["lon"].to_numpy(), good["lat"].to_numpy())
     insert = text(
-        "INSERT INTO patrol_points (member_id, track_id, at, geom, grid_code) "
-        "SELECT m, t, at, ST_SetSRID(ST_MakePoint(x, y), 4326), g FROM unnest(CAST(:m AS integer[]), "
+        "INSERT INTO patrol_points (member_id, track_id, at, geom, grid_code, accuracy_m) "
+        "SELECT m, t, at, ST_SetSRID(ST_MakePoint(x, y), 4326), g, a FROM unnest(CAST(:m AS integer[]), "
         "CAST(:t AS text[]), CAST(:at AS timestamptz[]), CAST(:x AS float8[]), CAST(:y AS float8[]), "
-        "CAST(:g AS text[])) AS u(m, t, at, x, y, g) ON CONFLICT (member_id, at) DO NOTHING")
+        "CAST(:g AS text[]), CAST(:a AS float8[])) AS u(m, t, at, x, y, g, a) ON CONFLICT (member_id, at) DO NOTHING")
+    accuracy = (good["accuracy_m"] if "accuracy_m" in good.columns else pd.Series([None] * len(good))).tolist()
     inserted = 0
     for k in range(0, len(good), CHUNK):
         part = good.iloc[k:k + CHUNK]
         params = _arrays(part) | {"t": list(part["track"]), "x": [float(v) for v in part["lon"]],
-                                  "y": [float(v) for v in part["lat"]], "g": list(grids[k:k + CHUNK])}
+                                  "y": [float(v) for v in part["lat"]], "g": list(grids[k:k + CHUNK]),
+                                  "a": [None if v is None or v != v else float(v) for v in accuracy[k:k + CHUNK]]}
         inserted += session.execute(insert, params).rowcount
         if progress:
             progress(len(part))
