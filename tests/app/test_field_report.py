@@ -352,3 +352,132 @@ def test_adding_to_an_incident_follows_the_permission_rule(client, demo_session,
     token = field["as"]("operator")
     r = _post(client, token, **_report(field, join=str(nearby_case["other_grid"])))
     assert r.status_code == 201 and r.get_json()["joined"] is True
+
+
+# -- racing sends of one report ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def committed(database_factory):
+    """A committed demo database of its own (racing sessions cannot share a rolled-back connection)."""
+    from pathlib import Path
+
+    from app.db import Database
+    from app.demo import create_demo_accounts, load_demo
+    from tests.settings import TEST_SETTINGS
+
+    eng = database_factory("field_race")
+    with Database(eng).session() as s:
+        load_demo(s, Path(__file__).resolve().parents[2] / "data", settings=TEST_SETTINGS, keep_dates=True)
+        grid = create_demo_accounts(s)
+    db = Database(eng)
+    with db.session() as s:
+        lon, lat = _inside(s, grid)
+        cat = _category(s)
+    return {"db": db, "grid": grid, "lon": lon, "lat": lat, "category": cat}
+
+
+def _race(committed, report, files=()):
+    """Send ``report`` from two sessions: the first holds its transaction open while the second sends the same
+    key, then commits; the second must wait for it and answer with the first's incident."""
+    from app.accounts.auth import user_by_name
+    from app.field import service
+    from tests.settings import TEST_SETTINGS
+
+    db, out = committed["db"], {}
+    first = db.Session()
+    a = service.submit(first, user_by_name(first, "member"), report, list(files), settings=TEST_SETTINGS)
+
+    def second():
+        with db.Session() as s:
+            b = service.submit(s, user_by_name(s, "member"), report, list(files), settings=TEST_SETTINGS)
+            out["b"] = (b.incident.id, b.replayed, b.joined)
+            s.commit()
+
+    t = threading.Thread(target=second)
+    t.start()
+    t.join(timeout=1.0)
+    blocked = t.is_alive()          # the second send waits on the first's uncommitted report
+    out["a"] = (a.incident.id, a.replayed, a.joined)
+    first.commit()
+    first.close()
+    t.join(timeout=30)
+    assert not t.is_alive()
+    return blocked, out
+
+
+def test_two_racing_sends_of_one_key_store_one_incident(committed):
+    from app.field.service import Report
+
+    key = _key()
+    report = Report(idempotency_key=key, category=committed["category"], description="race", lon=committed["lon"],
+                    lat=committed["lat"], source="patrol")
+    blocked, out = _race(committed, report)
+    assert blocked
+    assert out["a"][1:] == (False, False) and out["b"] == (out["a"][0], True, False)
+    with committed["db"].session() as s:
+        assert s.execute(text("SELECT count(*) FROM incidents WHERE idempotency_key = :k"), {"k": key}).scalar() == 1
+        assert s.execute(text("SELECT count(*) FROM incident_events WHERE incident_id = :i"),
+                         {"i": out["a"][0]}).scalar() == 1
+
+
+def test_two_racing_sends_adding_to_one_incident_comment_once(committed):
+    from app.field.service import Report
+
+    with committed["db"].session() as s:
+        target = s.execute(text(
+            "INSERT INTO incidents (category_code, source, description, state, grid_code, geom) VALUES "
+            "(:c, 'public', 'target', 'reported', :g, ST_SetSRID(ST_MakePoint(:x, :y), 4326)) RETURNING id"),
+            {"c": committed["category"], "g": committed["grid"], "x": committed["lon"], "y": committed["lat"]}).scalar()
+        s.commit()
+    report = Report(idempotency_key=_key(), category=committed["category"], description="also here",
+                    lon=committed["lon"], lat=committed["lat"], source="patrol", join_id=target)
+    blocked, out = _race(committed, report)
+    assert blocked and out["a"] == (target, False, True) and out["b"] == (target, True, True)
+    with committed["db"].session() as s:
+        assert s.execute(text("SELECT count(*) FROM incident_events WHERE incident_id = :i AND action = 'comment'"),
+                         {"i": target}).scalar() == 1
+
+
+def test_parallel_posts_of_one_key_through_a_real_server_make_one_incident(committed, tmp_path):
+    """Eight clients send the same report at the same moment to a threaded server: one incident, one 201."""
+    import requests
+    from werkzeug.serving import make_server
+
+    from app import create_app
+    from app.config import Settings
+    from app.demo import DEMO_ACCOUNTS
+    from tests.app.dash_helpers import TOKEN
+
+    settings = Settings({"var_dir": str(tmp_path / "var"), "secret_key": "race-secret"}, environ={},
+                        config_file=tmp_path / "none.toml")
+    server = make_server("127.0.0.1", 0, create_app(settings, database=committed["db"]), threaded=True)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        web = requests.Session()
+        token = TOKEN.search(web.get(base + "/login").text).group(1)
+        web.post(base + "/login", data={"username": "member", "password": DEMO_ACCOUNTS["member"][1],
+                                        "csrf_token": token}, allow_redirects=False)
+        token = TOKEN.search(web.get(base + "/report").text).group(1)
+        key, gate, answers = _key(), threading.Barrier(8), []
+        data = {"idempotency_key": key, "category": committed["category"], "description": "parallel",
+                "lon": repr(committed["lon"]), "lat": repr(committed["lat"])}
+
+        def send():
+            gate.wait()
+            r = requests.post(base + "/report", data=data, files={"unused": ("", b"")}, cookies=web.cookies,
+                              headers={**JSON, "X-CSRF-Token": token}, timeout=60)
+            answers.append((r.status_code, r.json()["id"]))
+
+        threads = [threading.Thread(target=send) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=90)
+    finally:
+        server.shutdown()
+        serving.join(timeout=10)
+    assert len(answers) == 8 and len({i for _, i in answers}) == 1
+    assert sorted(code for code, _ in answers) == [200] * 7 + [201]
+    with committed["db"].session() as s:
+        assert s.execute(text("SELECT count(*) FROM incidents WHERE idempotency_key = :k"), {"k": key}).scalar() == 1
