@@ -1,28 +1,37 @@
-"""Camera layers: one circle per camera coloured by status (ON/OFF/VLOST/DEFECT), and view cones."""
+"""Camera layers: one circle per camera coloured by status (ON/OFF/VLOST/DEFECT), view cones, and the
+status legend. Codes stay codes in the features; popups show status, programme and PTZ type by name."""
 from __future__ import annotations
+
+from typing import Mapping
 
 import folium
 import geopandas as gpd
 
 from layers import popups, style
 from layers.base import GeoJsonLayer
+from layers.words import Say, key_itself, popup_rows
 
-_FIELDS = [("编号 ID", "device_id"), ("类型 programme", "programme"), ("状态 status", "status"),
-           ("云台 PTZ", "ptz_type"), ("方位角 azimuth °", "azimuth"), ("视场角 FOV °", "fov"),
-           ("可视距离 range m", "range_m"), ("网格 grid", "grid_code"), ("地址 address", "address")]
+#: popup rows: (message key of the label, property, label kind of the value: ``app.labels``)
+FIELDS = [("map_camera_device_id", "device_id", None), ("map_camera_programme", "programme", "programme"),
+          ("map_camera_status", "status", "camera_status"), ("map_camera_ptz_type", "ptz_type", "ptz_type"),
+          ("map_camera_azimuth", "azimuth", None), ("map_camera_fov", "fov", None),
+          ("map_camera_range_m", "range_m", None), ("map_camera_grid_code", "grid_code", None),
+          ("map_camera_address", "address", None)]
 POINT = {"radius": 4, "weight": 1, "fill": True, "fillOpacity": 0.9}
 CONE_STYLE = {"weight": 1, "fillOpacity": 0.15}
 
 
 def cameras(frame: gpd.GeoDataFrame, *, cones: bool = False, name: str = "摄像头 cameras",
-            show: bool = True, features: str | None = None) -> folium.FeatureGroup:
+            show: bool = True, features: str | None = None, say: Say = None) -> folium.FeatureGroup:
     """Cameras as circle markers coloured by ``status``; with ``cones`` also their view sectors.
 
     ``frame`` holds the registry's columns (``device_id``, ``name``, ``status``, ``azimuth``, ``fov``,
     ``range_m``, ``ptz_type``, …) and point geometry in any CRS. All cameras go into one GeoJSON
-    layer whose popups are built on click from the properties (``layers.popups.feature_js``).
-    ``features``: the markers' FeatureCollection text as an earlier call for the same frame embedded it
-    (``layers.base.embedded_features``).
+    layer whose popups are built on click from the properties (``layers.popups.feature_js``): rows of
+    ``FIELDS`` labelled in the page's language (``say``: message key → text, ``layers.words``), status,
+    programme and PTZ type shown by name. ``features``: the markers' FeatureCollection text as an
+    earlier call for the same frame embedded it (``layers.base.embedded_features``); the properties do
+    not depend on the language, so it serves every page.
     """
     fg = folium.FeatureGroup(name=name, show=show)
     if not len(frame):
@@ -32,23 +41,24 @@ def cameras(frame: gpd.GeoDataFrame, *, cones: bool = False, name: str = "摄像
         from gis.coverage import view_sector_frame  # the view geometry lives in gis (optional layer)
 
         _cone_layer(view_sector_frame(data)).add_to(fg)
-    fields = [f for f in _FIELDS if f[1] in data.columns]
+    fields = [f for f in FIELDS if f[1] in data.columns]
     shown = data.copy() if features is None else features
     for col in ("azimuth", "fov", "range_m") if features is None else ():
         if col in shown.columns:
             shown[col] = shown[col].astype(float).round(0)
     title = "name" if "name" in data.columns else "device_id"
-    columns = list(dict.fromkeys([title, "status"] + [c for _, c in fields]))
+    columns = list(dict.fromkeys([title, "status"] + [c for _, c, _ in fields]))
     GeoJsonLayer(shown, columns, popups.feature_js(
-        title=title, fields=fields, tooltip="device_id" if "device_id" in data.columns else None,
+        title=title, fields=popup_rows(fields, say), tooltip="device_id" if "device_id" in data.columns else None,
         colour=popups.colour_by("status", style.CAMERA_STATUS_COLOURS)), point=POINT).add_to(fg)
     return fg
 
 
 def _cone_layer(sectors: gpd.GeoDataFrame) -> GeoJsonLayer:
-    fields = [f for f in (("编号 ID", "device_id"), ("状态 status", "status")) if f[1] in sectors.columns]
-    return GeoJsonLayer(sectors, [c for _, c in fields], popups.feature_js(
-        fields=fields, popup=False, tooltip="device_id" if "device_id" in sectors.columns else None,
+    # no popup: the properties are for the colour (status) and the tooltip (device_id)
+    columns = [c for c in ("device_id", "status") if c in sectors.columns]
+    return GeoJsonLayer(sectors, columns, popups.feature_js(
+        popup=False, tooltip="device_id" if "device_id" in sectors.columns else None,
         style=CONE_STYLE, colour=popups.colour_by("status", style.CAMERA_STATUS_COLOURS, keys=("color",))))
 
 
@@ -63,3 +73,15 @@ def view_cones(sectors: gpd.GeoDataFrame, *, name: str = "视野 view cones", sh
             data = data.assign(status="ON")
         _cone_layer(data).add_to(fg)
     return fg
+
+
+def status_legend(names: Mapping[str, str] | None = None, *, say: Say = None, position: str = "bottomright"):
+    """The legend of the camera colours: each status (``style.CAMERA_STATUS_COLOURS``) by its name
+    (``names``: code → name in the page's language, ``app.labels`` kind ``camera_status``), titled
+    ``say("camera_status")``. Add it to the map the camera layer is on."""
+    from layers.coverage import Legend
+
+    names = names or {}
+    return Legend((say or key_itself)("camera_status"),
+                  [(colour, names.get(code, code)) for code, colour in style.CAMERA_STATUS_COLOURS.items()],
+                  position=position)

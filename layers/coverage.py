@@ -1,7 +1,8 @@
 """Coverage layers (覆盖): grid choropleth of camera coverage ratio with a legend, blind spots (盲区)
 and proposed camera sites (建议点位).
 
-Builders take GeoDataFrames in EPSG:4326 (already shifted for display when the basemap needs it).
+Builders take GeoDataFrames in EPSG:4326 (already shifted for display when the basemap needs it) and
+``say`` (message key → text in the page's language, ``layers.words``) for their popups and legends.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from jinja2 import Template
 
 from layers import popups
 from layers.base import GeoJsonLayer
+from layers.words import Say, key_itself, popup_rows
 
 #: class breaks of the coverage ratio (0–1) and their colours (ColorBrewer RdYlGn, 5 classes)
 RATIO_BREAKS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
@@ -64,12 +66,13 @@ class Legend(MacroElement):
 
 
 def ratio_legend(title: str = "覆盖率 coverage") -> Legend:
+    """The choropleth's legend; ``title`` in the page's language (the page passes ``say("coverage")``)."""
     items = [(c, f"{lo:.0%}–{hi:.0%}") for c, lo, hi in zip(RATIO_COLOURS, RATIO_BREAKS, RATIO_BREAKS[1:])]
     return Legend(title, items + [(NO_DATA_COLOUR, "—")])
 
 
-def coverage_choropleth(frame: gpd.GeoDataFrame, *, name: str = "覆盖率 coverage", show: bool = True
-                        ) -> folium.FeatureGroup:
+def coverage_choropleth(frame: gpd.GeoDataFrame, *, name: str = "覆盖率 coverage", show: bool = True,
+                        say: Say = None) -> folium.FeatureGroup:
     """Grids coloured by coverage ``ratio`` (0–1), with their legend as a child of the group's map.
 
     ``frame`` has ``code``, ``ratio`` and optionally ``name``, ``area_m2``, ``covered_m2``.
@@ -86,15 +89,16 @@ def coverage_choropleth(frame: gpd.GeoDataFrame, *, name: str = "覆盖率 cover
         out["name"] = data["name"].to_numpy()
     if "area_m2" in data.columns:
         out["area_m2"] = data["area_m2"].astype(float).round(0).to_numpy()
-    fields = [f for f in (("名称 name", "name"), ("覆盖率 coverage %", "ratio_pct"), ("面积 area m²", "area_m2")) if f[1] in out.columns]
+    fields = [f for f in (("grid_name", "name", None), ("map_coverage_pct", "ratio_pct", None),
+                          ("map_area_m2", "area_m2", None)) if f[1] in out.columns]
     GeoJsonLayer(out, None, popups.feature_js(
-        title="code", fields=fields, tooltip="name" if "name" in out.columns else "code", style=CHOROPLETH_STYLE,
+        title="code", fields=popup_rows(fields, say), tooltip="name" if "name" in out.columns else "code", style=CHOROPLETH_STYLE,
         colour=popups.colour_by("colour", None, default=NO_DATA_COLOUR, keys=("fillColor",)))).add_to(fg)
     return fg
 
 
-def blind_spots(frame: gpd.GeoDataFrame, *, name: str = "盲区 blind spots", show: bool = True
-                ) -> folium.FeatureGroup:
+def blind_spots(frame: gpd.GeoDataFrame, *, name: str = "盲区 blind spots", show: bool = True,
+                say: Say = None) -> folium.FeatureGroup:
     """Blind-spot polygons (areas no camera sees); their grid and ``area_m2`` show in the popup."""
     fg = folium.FeatureGroup(name=name, show=show)
     if not len(frame):
@@ -104,14 +108,15 @@ def blind_spots(frame: gpd.GeoDataFrame, *, name: str = "盲区 blind spots", sh
     out = data[keep + [data.geometry.name]].copy()
     if "area_m2" in out.columns:
         out["area_m2"] = out["area_m2"].astype(float).round(0)
-    labels = {"grid_code": "网格 grid", "code": "网格 grid", "area_m2": "面积 area m²"}
-    GeoJsonLayer(out, keep, popups.feature_js(title=None, fields=[(labels[c], c) for c in keep],
-                                              style=BLIND_STYLE, popup=bool(keep))).add_to(fg)
+    labels = {"grid_code": "grid_code", "code": "grid_code", "area_m2": "map_area_m2"}
+    rows = popup_rows([(labels[c], c, None) for c in keep], say)
+    GeoJsonLayer(out, keep, popups.feature_js(title=None, fields=rows, style=BLIND_STYLE,
+                                              popup=bool(keep))).add_to(fg)
     return fg
 
 
 def proposed_sites(frame: gpd.GeoDataFrame, *, cones: gpd.GeoSeries | None = None,
-                   name: str = "建议点位 proposed sites", show: bool = True) -> folium.FeatureGroup:
+                   name: str = "建议点位 proposed sites", show: bool = True, say: Say = None) -> folium.FeatureGroup:
     """Proposed camera sites as blue markers, optionally with their view cones (``cones``, EPSG:4326).
 
     ``frame`` holds points; a ``gain_m2`` column (area the site adds) shows in the popup.
@@ -123,8 +128,9 @@ def proposed_sites(frame: gpd.GeoDataFrame, *, cones: gpd.GeoSeries | None = Non
     if cones is not None and len(cones):
         GeoJsonLayer(gpd.GeoDataFrame(geometry=gpd.GeoSeries(cones).to_crs(4326).to_numpy(), crs=4326), [],
                      popups.feature_js(popup=False, style=SITE_CONE_STYLE)).add_to(fg)
-    fields = [(label, c) for label, c in (("增益 gain m²", "gain_m2"), ("排序 rank", "rank")) if c in data.columns]
-    html = popups.column(data.assign(_title="建议点位 proposed site"), "_title", fields)
+    say = say or key_itself
+    fields = [(say(key), c) for key, c in (("map_gain_m2", "gain_m2"), ("map_rank", "rank")) if c in data.columns]
+    html = popups.column(data.assign(_title=say("proposed_sites")), "_title", fields)
     for x, y, popup in zip(data.geometry.x, data.geometry.y, html):
         folium.CircleMarker(location=(y, x), radius=7, color="#000", weight=2, fill=True, fill_color=SITE_COLOUR,
                             fill_opacity=0.95, popup=folium.Popup(popup, max_width=260)).add_to(fg)

@@ -15,6 +15,7 @@ from folium.plugins import HeatMap, MarkerCluster
 
 from layers import popups
 from layers.base import GeoJsonLayer
+from layers.words import Say, popup_rows
 
 STATE_COLOURS = {"reported": "#6a3d9a", "accepted": "#1f78b4", "dispatched": "#ff7f00",
                  "in_progress": "#e6ab02", "resolved": "#33a02c", "closed": "#7f7f7f", "voided": "#bdbdbd"}
@@ -23,10 +24,11 @@ MARKER_RADIUS = 6
 POINT = {"radius": MARKER_RADIUS, "weight": 1, "fill": True, "fillOpacity": 0.85}
 OVERDUE_STYLE = {"color": OVERDUE_STROKE, "weight": 3}
 
-#: the popup's rows before the details arrive (label, property); the title is ``no``
-POPUP_FIELDS = [("类别 category", "category"), ("状态 state", "state"), ("上报 reported", "reported_at"),
-                ("期限 deadline", "deadline"), ("网格 grid", "grid_code")]
-PROPERTIES = ["id", "no", "state", "overdue"] + [c for _, c in POPUP_FIELDS if c != "state"]
+#: the popup's rows before the details arrive: (message key of the row's label, property, label kind of the
+#: value or None: the popup shows that code by its name, ``app.labels``); the title is ``no``
+POPUP_FIELDS = [("category", "category", None), ("state", "state", "state"), ("reported_at", "reported_at", None),
+                ("deadline", "deadline", None), ("grid_code", "grid_code", None)]
+PROPERTIES = ["id", "no", "state", "overdue"] + [c for _, c, _ in POPUP_FIELDS if c != "state"]
 SLOT = ("gw-incident", "data-incident")
 
 
@@ -48,15 +50,16 @@ def marker_properties(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def marker_js():
+def marker_js(say: Say = None):
     """The ``onEachFeature`` of incident markers: colour by state, red ring and ⚠ when overdue, the
-    short popup with its details slot."""
-    return popups.feature_js(title="no", fields=POPUP_FIELDS, colour=popups.colour_by("state", STATE_COLOURS),
+    short popup with its details slot; row labels in the page's language (``say``), the state by its name."""
+    return popups.feature_js(title="no", fields=popup_rows(POPUP_FIELDS, say),
+                             colour=popups.colour_by("state", STATE_COLOURS),
                              flag=("overdue", OVERDUE_STYLE, "⚠"), slot=SLOT)
 
 
 def incidents(frame: gpd.GeoDataFrame | str, *, name: str = "事件 incidents", show: bool = True,
-              cluster: bool = True) -> folium.FeatureGroup:
+              cluster: bool = True, say: Say = None) -> folium.FeatureGroup:
     """Incidents as circle markers, clustered when zoomed out, coloured by state; overdue ones red-ringed.
 
     Parameters
@@ -66,6 +69,9 @@ def incidents(frame: gpd.GeoDataFrame | str, *, name: str = "事件 incidents", 
         text already written with those properties (``app.dashboards.service.incident_markers``).
     cluster : bool
         Put the markers in a ``MarkerCluster`` (default) so tens of thousands stay usable.
+    say : callable, optional
+        Message key → text in the page's language, for the popup's row labels (``app.dashboards.pages``
+        passes it; ``layers`` has no catalogue of its own).
     """
     fg = folium.FeatureGroup(name=name, show=show)
     parent = MarkerCluster(name=name, control=False, options={"disableClusteringAtZoom": 17}).add_to(fg) \
@@ -75,7 +81,7 @@ def incidents(frame: gpd.GeoDataFrame | str, *, name: str = "事件 incidents", 
         frame = gpd.GeoDataFrame(marker_properties(data), geometry=data.geometry.to_numpy(), crs=4326)
     # each marker owns its popup: a cluster takes the markers out of the GeoJSON group, so a popup
     # bound on the group would never open. The layer exists even when empty: live updates use it.
-    GeoJsonLayer(frame, None, marker_js(), point=POINT).add_to(parent)
+    GeoJsonLayer(frame, None, marker_js(say), point=POINT).add_to(parent)
     return fg
 
 

@@ -103,10 +103,26 @@ def map_frames(s: Session, basemap: str, grids) -> dict:
     return frames
 
 
+def say_in(lang: str):
+    """The ``say`` of the ``layers`` builders (``layers.words``): a message key → its text in ``lang``."""
+    from app.i18n import translate
+
+    return lambda key: translate(key, lang)
+
+
+def camera_legend(lang: str):
+    """The camera colours' legend, each status by its name in ``lang`` (``app.labels``)."""
+    from app.labels import names
+
+    return camera_layer.status_legend(names("camera_status", lang), say=say_in(lang))
+
+
 def incident_map(s: Session, settings, flt: service.IncidentFilter, grids, *, lang: str = "zh",
                  max_markers: int = service.PAGE_MARKERS, boundaries_layers: bool = True) -> MapParts:
-    """Operator / grid-lead map: boundaries, cameras by status, clustered incidents, heat on demand."""
+    """Operator / grid-lead map: boundaries, cameras by status, clustered incidents, heat on demand; popups
+    and the camera legend (the command centre's district map only: a phone's map has no room) in ``lang``."""
     basemap = settings.basemap
+    say = say_in(lang)
     frames = map_frames(s, basemap, frozenset(grids) if grids is not None else None)
     m = base_map(frames["bounds"], basemap=basemap, tianditu_key=settings.tianditu_key)
     text = frames["features"]
@@ -114,10 +130,12 @@ def incident_map(s: Session, settings, flt: service.IncidentFilter, grids, *, la
         boundaries.streets(frames["streets"], show=False, features=text["streets"]).add_to(m)
         boundaries.communities(frames["communities"], features=text["communities"]).add_to(m)
     boundaries.grids(frames["grids"], show=grids is not None, features=text["grids"]).add_to(m)
-    camera_layer.cameras(frames["cameras"], features=text["cameras"]).add_to(m)
+    camera_layer.cameras(frames["cameras"], features=text["cameras"], say=say).add_to(m)
+    if grids is None:
+        camera_legend(lang).add_to(m)
     markers = service.incident_markers(s, flt, grids, basemap=basemap, tz=settings.timezone, lang=lang,
                                        limit=max_markers)
-    inc = incident_layer.incidents(collection_text(markers.features))
+    inc = incident_layer.incidents(collection_text(markers.features), say=say)
     inc.add_to(m)
     incident_layer.heat(to_display(service.heat_cells(s, flt, grids), basemap), weight="n").add_to(m)
     cones = folium.FeatureGroup(name="视野 view cones", show=True).add_to(m)

@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from app.dashboards.pages import MapParts, light as _light, render_parts
+from app.dashboards.pages import MapParts, camera_legend, light as _light, render_parts, say_in
 from app.dashboards.service import iso_minute
 from app.incidents.models import OPEN_STATES, Category
 from app.layers_db import district_bounds, read_layer
@@ -73,18 +73,19 @@ def outside_view(s: Session, cams: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def planner_map(s: Session, settings, *, lang: str = "zh") -> tuple[MapParts, pd.DataFrame]:
-    basemap = settings.basemap
+    basemap, say = settings.basemap, say_in(lang)
     m = base_map(district_bounds(s), basemap=basemap, tianditu_key=settings.tianditu_key)
     cov = grid_coverage(s)
-    coverage_layer.coverage_choropleth(_light(cov, basemap)).add_to(m)
-    coverage_layer.ratio_legend().add_to(m)
+    coverage_layer.coverage_choropleth(_light(cov, basemap), say=say).add_to(m)
+    coverage_layer.ratio_legend(say("coverage")).add_to(m)
     cams = read_layer(s, "cameras", where="status = 'ON'")
-    camera_layer.cameras(to_display(read_layer(s, "cameras"), basemap), cones=False, show=True).add_to(m)
+    camera_layer.cameras(to_display(read_layer(s, "cameras"), basemap), cones=False, show=True, say=say).add_to(m)
+    camera_legend(lang).add_to(m)
     from gis.coverage import view_sector_frame
 
     camera_layer.view_cones(_light(view_sector_frame(cams), basemap)).add_to(m)
     # off until asked for: over the choropleth they would hide it (most of a rural grid is blind)
-    coverage_layer.blind_spots(_light(_blind(cams, cov), basemap), show=False).add_to(m)
+    coverage_layer.blind_spots(_light(_blind(cams, cov), basemap), show=False, say=say).add_to(m)
     out = outside_view(s, cams).assign(overdue=False)
     n_outside = len(out)
     out = out.sort_values("reported_at", ascending=False).head(OUTSIDE_MARKERS)  # the newest; count stays exact
@@ -93,7 +94,7 @@ def planner_map(s: Session, settings, *, lang: str = "zh") -> tuple[MapParts, pd
     out["category"] = out["category_code"].map(names).fillna(out["category_code"])
     for col in ("reported_at", "deadline"):
         out[col] = out[col].map(lambda v: iso_minute(v, settings.timezone))
-    incident_layer.incidents(to_display(out, basemap), name="视野外事件 outside view", show=False).add_to(m)
+    incident_layer.incidents(to_display(out, basemap), name="视野外事件 outside view", show=False, say=say).add_to(m)
     sites = folium.FeatureGroup(name="建议点位 proposed sites", show=True).add_to(m)
     finish(m)
     table = cov.drop(columns=cov.geometry.name).sort_values(["ratio", "code"]).head(LEAST_COVERED)

@@ -1,7 +1,9 @@
 """Statistics tables (统计) and tiny inline-SVG bar charts (no JavaScript chart library).
 
 Every table is a DataFrame with a ``label`` column and numeric columns, scoped to the grids the user
-may see, and downloadable as CSV.
+may see, and downloadable as CSV. Labels are words in the page's language, never codes: a table of coded
+things (categories, streets, communities, camera status) also carries the ``code`` as its last column, so
+the CSV stays joinable for a machine while a person reads the names (the chart shows the label).
 """
 from __future__ import annotations
 
@@ -23,9 +25,12 @@ def _scope(grids, column: str = "i.grid_code") -> tuple[str, dict]:
     return f"{column} = ANY(:grids)", {"grids": sorted(grids)}
 
 
-def _frame(s: Session, sql: str, params: dict) -> pd.DataFrame:
+def _frame(s: Session, sql: str, params: dict, columns=("label", "count")) -> pd.DataFrame:
     rows = s.execute(text(sql), params).all()
-    return pd.DataFrame([tuple(r) for r in rows], columns=["label", "count"])
+    return pd.DataFrame([tuple(r) for r in rows], columns=list(columns))
+
+
+_CODED = ("label", "count", "code")
 
 
 def per_month(s: Session, grids, *, lang: str = "zh", tz: str) -> pd.DataFrame:
@@ -37,22 +42,22 @@ def per_month(s: Session, grids, *, lang: str = "zh", tz: str) -> pd.DataFrame:
 def per_category(s: Session, grids, *, lang: str = "zh", tz: str) -> pd.DataFrame:
     where, p = _scope(grids)
     name = "k.name_en" if lang == "en" else "k.name_zh"
-    return _frame(s, f"SELECT {name}, count(*) FROM incidents i JOIN categories k ON k.code = i.category_code "
-                     f"WHERE {where} GROUP BY 1 ORDER BY 2 DESC", p)
+    return _frame(s, f"SELECT {name}, count(*), k.code FROM incidents i JOIN categories k ON k.code = i.category_code "
+                     f"WHERE {where} GROUP BY k.code, 1 ORDER BY 2 DESC, 3", p, _CODED)
 
 
 def per_street(s: Session, grids, *, lang: str = "zh", tz: str) -> pd.DataFrame:
     where, p = _scope(grids)
-    return _frame(s, "SELECT coalesce(st.name, '—'), count(*) FROM incidents i "
+    return _frame(s, "SELECT coalesce(st.name, '—'), count(*), st.code FROM incidents i "
                      "LEFT JOIN streets st ON st.code = left(i.community_code, 9) "
-                     f"WHERE {where} GROUP BY 1 ORDER BY 2 DESC", p)
+                     f"WHERE {where} GROUP BY st.code, 1 ORDER BY 2 DESC, 3", p, _CODED)
 
 
 def per_community(s: Session, grids, *, lang: str = "zh", tz: str) -> pd.DataFrame:
     where, p = _scope(grids)
-    return _frame(s, "SELECT coalesce(c.name, '—'), count(*) FROM incidents i "
+    return _frame(s, "SELECT coalesce(c.name, '—'), count(*), c.code FROM incidents i "
                      "LEFT JOIN communities c ON c.code = i.community_code "
-                     f"WHERE {where} GROUP BY 1 ORDER BY 2 DESC", p)
+                     f"WHERE {where} GROUP BY c.code, 1 ORDER BY 2 DESC, 3", p, _CODED)
 
 
 def per_grid(s: Session, grids, *, lang: str = "zh", tz: str) -> pd.DataFrame:
@@ -92,8 +97,14 @@ def on_time(s: Session, grids, *, lang: str = "zh", tz: str) -> pd.DataFrame:
 
 
 def camera_status(s: Session, grids, *, lang: str = "zh", tz: str) -> pd.DataFrame:
+    """Cameras per status, by name (``app.labels``), in the registry's order of statuses."""
+    from app.labels import CODES, label
+
     where, p = _scope(grids, "grid_code")
-    return _frame(s, f"SELECT status, count(*) FROM cameras WHERE {where} GROUP BY 1 ORDER BY 1", p)
+    counts = dict(s.execute(text(f"SELECT status, count(*) FROM cameras WHERE {where} GROUP BY 1"), p).all())
+    order = [c for c in CODES["camera_status"] if c in counts] + sorted(set(counts) - set(CODES["camera_status"]))
+    return pd.DataFrame({"label": [label("camera_status", c, lang) for c in order],
+                         "count": [int(counts[c]) for c in order], "code": order}, columns=list(_CODED))
 
 
 TABLES = {"per_month": per_month, "per_category": per_category, "per_street": per_street,
@@ -139,7 +150,12 @@ def charts(tables: dict[str, pd.DataFrame]) -> dict[str, str]:
 
 
 def filter_options(s: Session, lang: str = "zh") -> dict:
+    """(code, name) choices of the incident filters in ``lang``: states (``app.labels``), categories, streets,
+    communities."""
+    from app.labels import names
+
     name = "name_en" if lang == "en" else "name_zh"
-    return {"categories": s.execute(text(f"SELECT code, {name} FROM categories ORDER BY code")).all(),
+    return {"states": list(names("state", lang).items()),
+            "categories": s.execute(text(f"SELECT code, {name} FROM categories ORDER BY code")).all(),
             "streets": s.execute(text("SELECT code, name FROM streets ORDER BY code")).all(),
             "communities": s.execute(text("SELECT code, name FROM communities ORDER BY code")).all()}
