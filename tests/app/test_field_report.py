@@ -481,3 +481,13 @@ def test_parallel_posts_of_one_key_through_a_real_server_make_one_incident(commi
     assert sorted(code for code, _ in answers) == [200] * 7 + [201]
     with committed["db"].session() as s:
         assert s.execute(text("SELECT count(*) FROM incidents WHERE idempotency_key = :k"), {"k": key}).scalar() == 1
+
+
+@pytest.mark.parametrize("account, page, shown", [("member", "/dashboard/grid", True), ("operator", "/dashboard/operator", True),
+                                                  ("planner", "/dashboard/planner", False)])
+def test_the_bar_links_the_form_for_the_roles_that_report(client, lead_grid, account, page, shown):
+    from app.i18n import translate
+
+    login(client, account)
+    html = client.get(page).get_data(as_text=True)
+    assert (f'<a href="/report" class="">{translate("field_report_link", "zh")}</a>' in html) is shown

@@ -1,0 +1,132 @@
+"""Reporting from a phone (issue 12): a member at an emulated position reports with a photo and the incident
+lands in the grid PostGIS says; offline the report is kept as a draft (IndexedDB) and, when the network
+returns, stored exactly once even though the first send's answer is lost and the page sends it again."""
+from __future__ import annotations
+
+import io
+import time
+import uuid
+
+import pytest
+from sqlalchemy import text
+
+pytestmark = pytest.mark.browser
+
+
+def _jpeg() -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (30, 120, 200)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def _spot(engine, grid):
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grids "
+                                 "WHERE code = :g) q"), {"g": grid}).one()
+
+
+def _incidents(engine, description):
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT id, grid_code, source, idempotency_key FROM incidents WHERE description = :d"),
+                            {"d": description}).all()
+
+
+def _open_form(phone, lon, lat):
+    phone.context.set_geolocation({"longitude": lon, "latitude": lat, "accuracy": 12})
+    phone.login("member")
+    phone.goto("/report")
+    phone.page.wait_for_function("() => document.getElementById('rp-accuracy').textContent.includes('12')")
+    phone.page.wait_for_function("() => document.getElementById('rp-grid').className === 'rp-ok'")
+
+
+def _fill(phone, description):
+    page = phone.page
+    page.select_option("#rp-category", index=1)
+    page.fill("#rp-description", description)
+
+
+def test_a_member_reports_with_a_photo_at_their_position(phone, live_data):
+    engine, facts = live_data
+    lon, lat = _spot(engine, facts["grid"])
+    _open_form(phone, lon, lat)
+    page = phone.page
+    # the grid's name (an XSS payload in this data) is shown as text
+    assert "<img" in page.inner_text("#rp-grid") and page.evaluate("() => window.__xss") is None
+    description = f"井盖破损 {uuid.uuid4().hex[:8]}"
+    _fill(phone, description)
+    page.set_input_files("#rp-photos", files=[{"name": "well.jpg", "mimeType": "image/jpeg", "buffer": _jpeg()}])
+    page.wait_for_selector("#rp-previews canvas")
+    phone.screenshot("phone-report")
+    page.click("#rp-send")
+    page.wait_for_selector("#rp-draft-list li[data-status=sent]", timeout=20000)
+    rows = _incidents(engine, description)
+    assert len(rows) == 1
+    iid, grid, source, key = rows[0]
+    with engine.connect() as conn:
+        covering = conn.execute(text(
+            "SELECT g.code FROM grids g, incidents i WHERE i.id = :i AND ST_Contains(g.geom, i.geom)"), {"i": iid}).scalar()
+        photos = conn.execute(text("SELECT kind, width, height, event_id = (SELECT min(id) FROM incident_events e "
+                                   "WHERE e.incident_id = :i) FROM incident_photos WHERE incident_id = :i"),
+                              {"i": iid}).all()
+    assert grid == covering == facts["grid"] and source == "patrol"
+    assert uuid.UUID(key)          # the page's crypto.randomUUID(), stored with the incident
+    assert [tuple(p) for p in photos] == [("before", 64, 48, True)]
+    assert str(iid) in page.inner_text("#rp-draft-list li[data-status=sent]")
+    # the operator's photo route serves it (the work-order list and detail use the same route)
+    assert phone.blocked == [] and phone.errors == [], (phone.blocked, phone.errors)
+
+
+def test_offline_the_report_waits_and_is_stored_once_when_the_network_returns(phone, live_data):
+    engine, facts = live_data
+    lon, lat = _spot(engine, facts["grid"])
+    _open_form(phone, lon, lat)
+    page = phone.page
+    # the service worker has kept the form and its files
+    page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
+    deadline = time.monotonic() + 15
+    while page.evaluate("() => caches.open('gridwatch-report-v1').then(c => c.keys()).then(k => k.length)") < 8:
+        assert time.monotonic() < deadline, "the service worker did not keep the form's files"
+        time.sleep(0.2)
+    phone.context.set_offline(True)
+    page.reload(wait_until="load")        # the form opens with no network, from the worker's copy
+    page.wait_for_function("() => !document.getElementById('rp-offline').hidden")
+    page.wait_for_function("() => document.getElementById('rp-accuracy').textContent.includes('12')")
+    description = f"路灯不亮 {uuid.uuid4().hex[:8]}"
+    _fill(phone, description)
+    page.click("#rp-send")
+    page.wait_for_selector("#rp-draft-list li[data-status=pending]")
+    page.locator("#rp-drafts").scroll_into_view_if_needed()
+    phone.screenshot("phone-report-offline")
+    assert _incidents(engine, description) == []
+
+    # back online, the first send reaches the server but its answer is lost on the way back
+    posts = []
+
+    def lose_first_answer(route):
+        if route.request.method != "POST":
+            return route.fallback()
+        posts.append(route.request.post_data_buffer)
+        response = route.fetch()
+        if len(posts) == 1:
+            assert response.status == 201
+            return route.abort("connectionreset")
+        return route.fulfill(response=response)
+
+    page.route("**/report", lose_first_answer)
+    phone.context.set_offline(False)
+    deadline = time.monotonic() + 20
+    while not posts:
+        assert time.monotonic() < deadline, "the draft was not sent when the network returned"
+        time.sleep(0.2)
+    page.wait_for_selector("#rp-draft-list li[data-status=pending]")   # no answer: still waiting
+    assert len(_incidents(engine, description)) == 1
+    page.reload(wait_until="load")                                       # the page sends it again on load
+    page.wait_for_selector("#rp-draft-list li[data-status=sent]", timeout=20000)
+    rows = _incidents(engine, description)
+    assert len(posts) == 2 and len(rows) == 1 and rows[0][1] == facts["grid"]
+    assert str(rows[0][0]) in page.inner_text("#rp-draft-list li[data-status=sent]")
+    errors = [e for e in phone.errors if "ERR_INTERNET_DISCONNECTED" not in e and "ERR_CONNECTION_RESET" not in e
+              and "Failed to fetch" not in e]
+    assert phone.blocked == [] and errors == [], (phone.blocked, phone.errors)
