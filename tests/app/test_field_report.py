@@ -491,3 +491,37 @@ def test_the_bar_links_the_form_for_the_roles_that_report(client, lead_grid, acc
     login(client, account)
     html = client.get(page).get_data(as_text=True)
     assert (f'<a href="/report" class="">{translate("field_report_link", "zh")}</a>' in html) is shown
+
+
+# -- photos, in the report's transaction --------------------------------------------------------------------
+def test_photos_are_stored_with_the_report_event(client, demo_session, field):
+    token = field["as"]("member")
+    r = _post(client, token, **_report(field, photos=[("a.jpg", _jpeg()), ("b.jpg", _jpeg((20, 50)))]))
+    assert r.status_code == 201, r.get_data(as_text=True)
+    iid = r.get_json()["id"]
+    rows = demo_session.execute(text(
+        "SELECT p.kind, p.width, p.height, e.action FROM incident_photos p JOIN incident_events e ON e.id = p.event_id "
+        "WHERE p.incident_id = :i ORDER BY p.id"), {"i": iid}).all()
+    assert [tuple(x) for x in rows] == [("before", 40, 30, "report"), ("before", 20, 50, "report")]
+
+
+def test_a_bad_photo_refuses_the_whole_report(client, demo_session, field):
+    token = field["as"]("member")
+    before = _counts(demo_session)
+    fields = _report(field, photos=[("a.jpg", _jpeg()), ("notes.jpg", b"not an image at all")])
+    r = _post(client, token, **fields)
+    assert r.status_code == 422 and "photos[1]" in _fields(r), r.get_data(as_text=True)
+    assert _counts(demo_session) == before
+    # fixed and sent again with the same key: stored now
+    fields["photos"] = [("a.jpg", _jpeg())]
+    assert _post(client, token, **fields).status_code == 201
+
+
+def test_photos_added_to_a_nearby_incident_belong_to_its_comment(client, demo_session, field, nearby_case):
+    token = field["as"]("member")
+    r = _post(client, token, **_report(field, join=str(nearby_case["near"]), photos=[("c.jpg", _jpeg())]))
+    assert r.status_code == 201, r.get_data(as_text=True)
+    rows = demo_session.execute(text(
+        "SELECT p.kind, e.action, e.actor FROM incident_photos p JOIN incident_events e ON e.id = p.event_id "
+        "WHERE p.incident_id = :i"), {"i": nearby_case["near"]}).all()
+    assert [tuple(x) for x in rows] == [("before", "comment", "member")]
