@@ -162,7 +162,8 @@ def _scoped(stmt, session: Session, caller: Caller):
     return stmt if grids is None else stmt.where(Incident.grid_code.in_(sorted(grids)))
 
 
-def _request_row(inc: Incident, lon: float, lat: float, cat: Category | None, district, masked: bool) -> dict:
+def _request_row(inc: Incident, lon: float, lat: float, cat: Category | None, district, masked: bool,
+                 photo_url: str | None = None) -> dict:
     """One service request. ``masked`` (anonymous reads): the spot on a 0.001° grid, and no description,
     address or photo for sensitive categories (disputes, safety hazards: they name people and doors)."""
     hide = masked and (cat is None or cat.sensitive)
@@ -186,7 +187,7 @@ def _request_row(inc: Incident, lon: float, lat: float, cat: Category | None, di
         "zipcode": None,
         "lat": lat,
         "long": lon,
-        "media_url": None if hide else inc.media_url,
+        "media_url": None if hide else (photo_url or inc.media_url),  # our first photo, else the client's link
     }
 
 
@@ -196,7 +197,13 @@ def _rows(session: Session, incidents: list[Incident], district, caller: Caller)
     coords = dict((r[0], (r[1], r[2])) for r in session.execute(text(
         "SELECT id, ST_X(geom), ST_Y(geom) FROM incidents WHERE id = ANY(:ids)"), {"ids": [i.id for i in incidents]}))
     cats = {c.code: c for c in session.scalars(select(Category))}
-    return [_request_row(i, *coords[i.id], cats.get(i.category_code), district, caller.anonymous)
+    # media_url: the first photo, behind the photo route's access rules (the caller adds its key); an
+    # anonymous read cannot open a photo, so it gets only the link a client stored
+    from app.photos.service import first_photo_ids, photo_url
+
+    photos = {} if caller.anonymous else first_photo_ids(session, [i.id for i in incidents])
+    return [_request_row(i, *coords[i.id], cats.get(i.category_code), district, caller.anonymous,
+                         photo_url(photos[i.id], external=True) if i.id in photos else None)
             for i in incidents]
 
 
