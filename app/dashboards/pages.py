@@ -127,9 +127,9 @@ def incident_map(s: Session, settings, flt: service.IncidentFilter, grids, *, la
     m = base_map(frames["bounds"], basemap=basemap, tianditu_key=settings.tianditu_key)
     text = frames["features"]
     if boundaries_layers and grids is None:
-        boundaries.streets(frames["streets"], show=False, features=text["streets"]).add_to(m)
-        boundaries.communities(frames["communities"], features=text["communities"]).add_to(m)
-    boundaries.grids(frames["grids"], show=grids is not None, features=text["grids"]).add_to(m)
+        boundaries.streets(frames["streets"], show=False, features=text["streets"], say=say).add_to(m)
+        boundaries.communities(frames["communities"], features=text["communities"], say=say).add_to(m)
+    boundaries.grids(frames["grids"], show=grids is not None, features=text["grids"], say=say).add_to(m)
     camera_layer.cameras(frames["cameras"], features=text["cameras"], say=say).add_to(m)
     if grids is None:
         camera_legend(lang).add_to(m)

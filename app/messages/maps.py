@@ -27,6 +27,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     **{f"map_camera_{f}": {"zh": _with_unit(_zh(f), unit, "zh"), "en": _with_unit(en, unit, "en")}
        for f, (en, unit) in _CAMERA_FIELDS.items()},
     "map_camera_grid_code": {"zh": _zh("grid_code"), "en": "Grid code"},
+    "map_code": {"zh": "编码", "en": "Code"},
+    "map_street_kind": {"zh": "类型", "en": "Kind"},
+    "map_street_code": {"zh": "街道编码", "en": "Street code"},
+    "map_community_code": {"zh": "社区编码", "en": "Community code"},
+    "map_households": {"zh": "户数", "en": "Households"},
+    "map_population": {"zh": "人口", "en": "Population"},
     "map_area_m2": {"zh": "面积（平方米）", "en": "Area (m²)"},
     "map_coverage_pct": {"zh": "覆盖率（%）", "en": "Coverage (%)"},
     "map_gain_m2": {"zh": "新增覆盖（平方米）", "en": "Coverage gain (m²)"},
