@@ -371,11 +371,11 @@ def deliver_one(db, settings, now: datetime | None = None, *, send: Sender = pos
         return Outcome(d.id, d.event, d.status, d.attempts, code, d.last_error if d.status != "delivered" else None)
 
 
-def deliver_due(db, settings, now: datetime | None = None, *, send: Sender = post, limit: int = 1000
-                ) -> list[Outcome]:
-    """Send every delivery due at ``now`` (at most ``limit``), one transaction each."""
+def deliver_due(db, settings, now: datetime | None = None, *, send: Sender = post, limit: int = 1000,
+                stop: Callable[[], bool] = lambda: False) -> list[Outcome]:
+    """Send every delivery due at ``now`` (at most ``limit``, and none after ``stop()``), one transaction each."""
     out = []
-    while len(out) < limit:
+    while len(out) < limit and not stop():
         outcome = deliver_one(db, settings, now, send=send)
         if outcome is None:
             break
@@ -389,12 +389,13 @@ class PassResult:
     sent: list[Outcome]
 
 
-def run_once(db, settings, now: datetime | None = None, *, send: Sender = post) -> PassResult:
-    """One pass: scan (its own transaction), then send what is due."""
+def run_once(db, settings, now: datetime | None = None, *, send: Sender = post,
+             stop: Callable[[], bool] = lambda: False) -> PassResult:
+    """One pass: scan (its own transaction), then send what is due (until ``stop()``)."""
     now = now or _now()
     with db.session() as s:
         result = scan(s, settings, now)
-    sent = deliver_due(db, settings, now, send=send) if settings.webhook_url else []
+    sent = deliver_due(db, settings, now, send=send, stop=stop) if settings.webhook_url else []
     return PassResult(result, sent)
 
 
@@ -404,7 +405,7 @@ def run(db, settings, *, interval: float = 5.0, stop: Callable[[], bool] = lambd
     logged and the next one tries again."""
     while not stop():
         try:
-            result = run_once(db, settings, clock())
+            result = run_once(db, settings, clock(), stop=stop)
             if report:
                 report(result)
         except Exception as exc:  # noqa: BLE001  the worker outlives a database restart

@@ -480,6 +480,41 @@ def test_max_attempts_then_failed_and_retry_sends_it(hdb, receiver, tmp_path):
     assert missing.exit_code != 0 and "not found" in missing.output
 
 
+def test_the_worker_process_sends_and_stops_on_sigterm(hdb, receiver, tmp_path):
+    """``gridwatch webhooks run`` as a deployment runs it: its own process, stopped by SIGTERM."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    settings = hook_settings(receiver)
+    env = {**os.environ, "DATABASE_URL": hdb.engine.url.render_as_string(hide_password=False),
+           "GRIDWATCH_VAR_DIR": str(tmp_path / "var"), "GRIDWATCH_CONFIG": str(tmp_path / "none.toml"),
+           "GRIDWATCH_WEBHOOK_URL": receiver.url, "GRIDWATCH_WEBHOOK_SECRET": SECRET}
+    proc = subprocess.Popen([sys.executable, "-c", "from app.cli import main; main()", "webhooks", "run",
+                             "--interval", "0.5"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the first pass sets the webhook up
+            with hdb.session() as s:
+                if s.scalar(text("SELECT count(*) FROM webhook_cursor")):
+                    break
+            time.sleep(0.2)
+        inc = _report(hdb, settings)
+        while time.monotonic() < deadline and not receiver.requests:
+            time.sleep(0.2)
+        assert [(r["json"]["event"], r["json"]["incident"]["id"], r["signed"]) for r in receiver.requests] == \
+            [("created", inc, True)]
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    assert "webhook set up" in out and "1 delivered" in out and out.rstrip().endswith("stopped")
+
+
 # -- settings -----------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("url", ["ftp://127.0.0.1/x", "file:///etc/passwd", "javascript:alert(1)", "127.0.0.1:9/x",
                                  "http://", "http://host:port/", "http://a b/"])
