@@ -39,8 +39,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "wo_deadline": {"zh": "期限", "en": "Due"},
     "wo_no_deadline": {"zh": "未派遣", "en": "not dispatched"},
     "wo_open": {"zh": "查看 {no}", "en": "Open {no}"},
-    "wo_map_counter": {"zh": "地图上的事件（{what}）：显示 {shown} / 共 {total} 条",
-                       "en": "Incidents on the map ({what}): {shown} shown of {total}"},
+    "wo_map_counter": {"zh": "地图上的事件（{what}）：显示", "en": "Incidents on the map ({what}): showing"},
+    "wo_map_of": {"zh": "共 {total} 条", "en": "of {total}"},
+    "wo_map_more_filters": {"zh": "{states}，并按类别、日期或地区筛选", "en": "{states}, filtered by category, date or area"},
     "wo_map_all_states": {"zh": "全部状态", "en": "every state"},
     "wo_map_open_states": {"zh": "未办结", "en": "open"},
     # alerts (toasts) and badges
@@ -49,8 +50,6 @@ MESSAGES: dict[str, dict[str, str]] = {
     "alert_close": {"zh": "关闭", "en": "Close"},
     "alert_sound_on": {"zh": "提示音：开", "en": "Sound: on"},
     "alert_sound_off": {"zh": "提示音：关", "en": "Sound: off"},
-    "badge_overdue": {"zh": "超期 {n}", "en": "Overdue {n}"},
-    "badge_due_soon": {"zh": "即将到期 {n}", "en": "Due soon {n}"},
     "badge_title": {"zh": "我负责范围内的未办结事件：超期与 {hours} 小时内到期", "en":
                     "Open incidents in my area: overdue, and due within {hours} h"},
 }

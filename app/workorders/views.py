@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app import web
 from app.accounts.auth import current_user, home_endpoint, role_required, visible_grid_codes
 from app.dashboards.params import MAX_ID, Params
-from app.i18n import current_language
+from app.i18n import current_language, translate
 from app.incidents.models import OPEN_STATES, SOURCES, Category
 from app.workorders import service
 from gis.codes import GRID, STREET
@@ -25,6 +25,8 @@ bp = Blueprint("workorders", __name__)
 LIST_ROLES = ("operator", "admin")
 #: whose bar shows the due-soon and overdue badges
 BADGE_ROLES = ("operator", "admin", "grid_lead", "member")
+#: the words alerts.js shows, handed over by the bar's badges element (the script runs on any page with the bar)
+ALERT_MESSAGES = ("alert_new", "alert_open", "alert_close", "alert_sound_on", "alert_sound_off")
 
 
 def _lang() -> str:
@@ -158,5 +160,41 @@ def workorder_badges() -> dict | None:
     counts = service.badge_counts(web.db_session(), user, web.settings(), visible_grid_codes(user))
     href = url_for(home_endpoint(user)) + ("#gw-wo" if user.role in LIST_ROLES else "")
     return {**counts, "href": href, "url": url_for("workorders.api_badges"), "colours": service.mark_colours(),
-            "hours": f"{web.settings().due_soon_hours:g}"}
+            "hours": f"{web.settings().due_soon_hours:g}", "messages": {k: translate(k, _lang()) for k in ALERT_MESSAGES}}
 
+
+
+@bp.app_template_global()
+def workorders_page() -> dict:
+    """What the operator page's work-order list needs: ``options`` for its filters (rendered by the
+    template) and ``data``, the ``workorders`` entry of the page data block (URLs from ``url_for``, the
+    states and sources it filters by, page size, the due-soon hours and the marks' colours)."""
+    s, st, user = web.db_session(), web.settings(), current_user()
+    grids = visible_grid_codes(user) if user is not None else frozenset()
+    return {
+        "options": {**service.filter_options(s, grids, lang=_lang()), "states": list(OPEN_STATES),
+                    "sources": list(SOURCES)},
+        "data": {"urls": {"list": url_for("workorders.api_list"), "bulk": url_for("workorders.api_bulk"),
+                          "members": url_for("workorders.api_members"), "badges": url_for("workorders.api_badges")},
+                 "states": list(OPEN_STATES), "page_size": service.PAGE_DEFAULT, "hours": st.due_soon_hours,
+                 "colours": service.mark_colours(), "bulk_actions": list(service.BULK_ACTIONS)},
+    }
+
+
+@bp.app_template_global()
+def map_counted(flt) -> str:
+    """What a map's incident counter counts under the map's filter ``flt`` (an ``IncidentFilter``): its
+    states ("open" for the open states, "every state" for no state filter, else the states by name), and
+    whether a category, date or area filter narrows it further."""
+    from app.labels import label
+
+    lang, states = _lang(), flt.states
+    if not states:
+        what = translate("wo_map_all_states", lang)
+    elif set(states) == set(OPEN_STATES):
+        what = translate("wo_map_open_states", lang)
+    else:
+        what = ("、" if lang == "zh" else ", ").join(label("state", code, lang) for code in states)
+    if flt.categories or flt.start or flt.end or flt.street or flt.community:
+        what = translate("wo_map_more_filters", lang, states=what)
+    return what
