@@ -66,7 +66,7 @@ def open_incidents(s: Session, user, grids, *, lang: str = "zh", due_soon_hours:
     member_id = getattr(user, "member_id", None)
     # NULL for an account without a member (an admin): nothing is "mine"
     mine = func.coalesce(Incident.assignee_id == bindparam("me", member_id, type_=Integer), false())
-    overdue = overdue_condition()
+    overdue = func.coalesce(overdue_condition(), false())  # no deadline: NULL, which DESC would sort first
     name = Category.name_en if lang == "en" else Category.name_zh
     stmt = (select(Incident.id, Incident.external_id, Incident.state, Incident.priority, Incident.category_code,
                    name.label("category"), Incident.description, Incident.address, Incident.grid_code,

@@ -46,15 +46,15 @@ def _number_text(value) -> str:
         return "inf"
 
 
-def _batch_frame(points) -> tuple[pd.DataFrame, list[RowError]]:
+def _batch_frame(points) -> tuple[pd.DataFrame | None, list[RowError]]:
     """The batch as the importer's frame (time, lon, lat, accuracy_m), plus the problems of its shape:
-    each point an object with ``at`` text and ``lon``/``lat`` numbers; ``accuracy_m`` optional."""
+    each point an object with ``at`` text and ``lon``/``lat`` numbers; ``accuracy_m`` optional. No frame
+    when the batch itself is wrong (not a list, empty, too long)."""
     errors: list[RowError] = []
     if not isinstance(points, list) or not points:
-        raise InvalidData(RowError(None, "points", "must be a non-empty list of {at, lon, lat, accuracy_m}"))
+        return None, [RowError(None, "points", "must be a non-empty list of {at, lon, lat, accuracy_m}")]
     if len(points) > MAX_BATCH_POINTS:
-        raise InvalidData(RowError(None, "points", f"{len(points)} points: send at most {MAX_BATCH_POINTS} "
-                                                   "a request"))
+        return None, [RowError(None, "points", f"{len(points)} points: send at most {MAX_BATCH_POINTS} a request")]
     rows = []
     for i, point in enumerate(points):
         where = f"points[{i}]"
@@ -92,6 +92,8 @@ def record_points(session: Session, member_id: int, track_id, points, *, setting
     track = p.text("track_id", max_len=limit, required=True)
     frame, errors = _batch_frame(points)
     errors = p.errors + errors
+    if frame is None:
+        raise InvalidData(errors)
     frame["track_id"] = track or ""
     checked, problems = validate(session, frame, list(range(len(frame))), member=member_id, crs="wgs84",
                                  settings=settings, source="points")
