@@ -3,9 +3,10 @@ feature's properties.
 
 Two ways to show a feature's details:
 
-* ``feature_js`` (every GeoJSON layer): the page embeds only the properties; a small script builds
-  the popup and tooltip DOM on demand with ``textContent``, so user text is shown as text by
-  construction (never parsed as HTML) and no per-feature HTML weighs the page down. It also styles
+* ``feature_js`` (every GeoJSON layer): the page embeds only the properties; ``gw.feature`` (in
+  ``app/static/js/features.js``) builds the popup and tooltip DOM on demand with ``textContent``, so
+  user text is shown as text by construction (never parsed as HTML) and no per-feature HTML weighs
+  the page down; a field naming a label kind shows the code by its name. It also styles
   each feature from its properties (a colour per state or status, a flag such as overdue).
 * ``table`` / ``column`` (single markers): server-side HTML with every value escaped here, once.
 
@@ -48,41 +49,13 @@ def colour_by(prop: str, colours: Mapping[str, str] | None = None, *, default: s
             "keys": list(keys)}
 
 
-# One function per layer: the spec S is embedded as JSON. Popup and tooltip contents are functions,
-# so nothing is built until the user opens one; every value goes in through textContent.
-_FEATURE_JS = """function (f, layer) {
-  var S = %s, p = f.properties || {};
-  function el(tag, text, cls) {
-    var e = document.createElement(tag);
-    if (text !== undefined) e.textContent = (text === null || text === '') ? '\\u2014' : String(text);
-    if (cls) e.className = cls;
-    return e;
-  }
-  if (S.style && layer.setStyle) {
-    var st = Object.assign({}, S.style.base || {}), c = S.style.colour;
-    if (c) {
-      var v = c.map ? c.map[p[c.prop]] : p[c.prop];
-      c.keys.forEach(function (k) { st[k] = v || c['default']; });
-    }
-    if (S.style.flag && p[S.style.flag.prop]) Object.assign(st, S.style.flag.style);
-    layer.setStyle(st);
-  }
-  if (S.popup) layer.bindPopup(function () {
-    var d = el('div', undefined, 'gw-popup'), t = el('table');
-    if (S.popup.flag && p[S.popup.flag[0]]) d.appendChild(el('b', S.popup.flag[1], 'gw-overdue'));
-    if (S.popup.title) d.appendChild(el('b', p[S.popup.title]));
-    S.popup.fields.forEach(function (x) {
-      var tr = el('tr'); tr.appendChild(el('th', x[0])); tr.appendChild(el('td', p[x[1]])); t.appendChild(tr);
-    });
-    d.appendChild(t);
-    if (S.popup.slot) { var s = el('div', undefined, S.popup.slot[0]); s.setAttribute(S.popup.slot[1], p.id); d.appendChild(s); }
-    return d;
-  }, {maxWidth: 360});
-  if (S.tooltip) layer.bindTooltip(function () { return el('span', p[S.tooltip]); }, {sticky: true});
-}"""
+# One call per layer: the spec S is embedded as JSON and handed to ``gw.feature`` (app/static/js/features.js,
+# loaded in the page's head), which returns the layer's onEachFeature. Popup and tooltip contents are
+# functions, so nothing is built until the user opens one; every value goes in through textContent.
+_FEATURE_JS = "gw.feature(%s)"
 
 
-def feature_js(*, title: str | None = None, fields: Sequence[tuple[str, str]] = (), tooltip: str | None = None,
+def feature_js(*, title: str | None = None, fields: Sequence[tuple[str, ...]] = (), tooltip: str | None = None,
                style: Mapping[str, Any] | None = None, colour: dict | None = None,
                flag: tuple[str, Mapping[str, Any], str | None] | None = None,
                slot: tuple[str, str] | None = None, popup: bool = True) -> JsCode:
@@ -91,7 +64,9 @@ def feature_js(*, title: str | None = None, fields: Sequence[tuple[str, str]] = 
     Parameters
     ----------
     title, fields :
-        Property shown in bold, and (label, property) rows of the popup table.
+        Property shown in bold, and (label, property) or (label, property, label kind) rows of the popup
+        table: with a kind (``app.labels``: state, priority, …) the script shows the code by its name
+        (``gw.label(kind, value)``).
     tooltip :
         Property shown as the hover tooltip.
     style, colour, flag :

@@ -11,7 +11,7 @@ import geopandas as gpd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.accounts.auth import mask_name, mask_phone, sees_reporters
+from app.accounts.auth import mask_name, mask_phone, sees_member_phones, sees_reporters
 from app.dashboards.service import local_iso
 from app.incidents.models import OPEN_STATES
 from gis.coverage import cameras_seeing, view_sector_frame
@@ -59,10 +59,12 @@ def incident_detail(s: Session, user, incident_id: int, grids, *, basemap: str, 
     row = s.execute(text(
         "SELECT i.id, i.external_id, i.state, i.category_code, k.name_zh, k.name_en, i.description, i.address, "
         "i.priority, i.source, i.reporter_name, i.reporter_phone, i.reported_at, i.dispatched_at, i.deadline, "
-        "i.closed_at, i.grid_code, i.community_code, m.name AS assignee, "
+        "i.closed_at, i.grid_code, i.community_code, i.assignee_id, m.name AS assignee, m.phone AS assignee_phone, "
+        "i.version, i.duplicate_of_id, i.duplicate_status, coalesce(d.external_id, d.id::text) AS duplicate_of_no, "
         "(i.state = ANY(:open) AND i.deadline < now()) AS overdue, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat "
         "FROM incidents i JOIN categories k ON k.code = i.category_code "
-        "LEFT JOIN members m ON m.id = i.assignee_id WHERE i.id = :id"),
+        "LEFT JOIN members m ON m.id = i.assignee_id LEFT JOIN incidents d ON d.id = i.duplicate_of_id "
+        "WHERE i.id = :id"),
         {"id": incident_id, "open": list(OPEN_STATES)}).mappings().first()
     if row is None or (grids is not None and row["grid_code"] not in grids):
         raise NotFound(f"incident {incident_id} not found")
@@ -71,22 +73,91 @@ def incident_detail(s: Session, user, incident_id: int, grids, *, basemap: str, 
     d.pop("name_zh", None), d.pop("name_en", None)
     if not sees_reporters(user):
         d["reporter_name"], d["reporter_phone"] = mask_name(d["reporter_name"]), mask_phone(d["reporter_phone"])
+    if not sees_member_phones(user):
+        d["assignee_phone"] = None
+    if d["duplicate_of_id"] is not None and grids is not None and _grid_of(s, d["duplicate_of_id"]) not in grids:
+        d["duplicate_of_no"] = None  # the original lies outside the user's grids: its number is not theirs
     for key in ("reported_at", "dispatched_at", "deadline", "closed_at"):
         d[key] = local_iso(d[key], tz)
     x, y = shift_lonlat([d["lon"]], [d["lat"]], basemap)
     d["display"] = [float(x[0]), float(y[0])]
-    from app.incidents.queries import incident_timeline
-
-    timeline = [{**e, "at": local_iso(e["at"], tz)} for e in incident_timeline(s, incident_id)]
-    return {"incident": d, "timeline": timeline, "actions": _actions(s, user, incident_id),
+    photos = _photos(s, incident_id)
+    return {"incident": d, "timeline": timeline(s, incident_id, tz=tz, lang=lang, photos=photos),
+            "actions": _actions(s, user, incident_id, d), "photos": _by_kind(photos),
             "seeing": cameras_seeing_spot(s, d["lon"], d["lat"], basemap, grids)}
 
 
-def _actions(s: Session, user, incident_id: int) -> list[str]:
-    from app.incidents.models import Incident
-    from app.incidents.service import allowed_actions
+def _grid_of(s: Session, incident_id: int) -> str | None:
+    return s.execute(text("SELECT grid_code FROM incidents WHERE id = :i"), {"i": incident_id}).scalar()
 
-    return list(allowed_actions(s.get(Incident, incident_id), user))
+
+def _actions(s: Session, user, incident_id: int, d: dict) -> list[str]:
+    from types import SimpleNamespace
+
+    from app.incidents.permissions import actions_for
+
+    inc = SimpleNamespace(id=incident_id, grid_code=d["grid_code"], state=d["state"],
+                          duplicate_status=d["duplicate_status"])
+    return actions_for(s, user, [inc])[incident_id]
+
+
+def _photos(s: Session, incident_id: int) -> list[dict]:
+    """The incident's photos (``app.photos.service.photos_of``), each with the event it came with."""
+    try:
+        from app.photos.service import photos_of
+    except ImportError:  # TEMPORARY until H2's app.photos.service lands
+        return []
+
+    photos = photos_of(s, [incident_id]).get(incident_id, [])
+    events = dict(s.execute(text("SELECT id, event_id FROM incident_photos WHERE incident_id = :i"),
+                            {"i": incident_id}).all())
+    return [{**p, "event_id": events.get(p["id"])} for p in photos]
+
+
+def _by_kind(photos: list[dict]) -> dict[str, list[dict]]:
+    from app.photos.models import PHOTO_KINDS
+
+    return {kind: [p for p in photos if p["kind"] == kind] for kind in PHOTO_KINDS}
+
+
+def note_text(key: str | None, args, note: str | None, lang: str) -> str | None:
+    """An event's note in ``lang``: a system note (``note_key`` of ``app.messages.loop`` and its values)
+    translated, else the note as written (a person's text, or an event older than note keys)."""
+    from app.i18n import MESSAGES, translate
+
+    if not key or key not in MESSAGES:
+        return note
+    try:
+        return translate(key, lang, **(args or {}))
+    except (KeyError, IndexError, ValueError):  # values that do not fit the message: the stored text
+        return note
+
+
+def timeline(s: Session, incident_id: int, *, tz: str, lang: str, photos: list[dict] = ()) -> list[dict]:
+    """The incident's events, oldest first: at (district time), actor, action, from/to state, the note in
+    ``lang`` (``note_text``) and the photos that came with the event."""
+    rows = s.execute(text(
+        "SELECT id, at, actor, action, from_state, to_state, note, note_key, note_args FROM incident_events "
+        "WHERE incident_id = :i ORDER BY at, id"), {"i": incident_id}).mappings()
+    by_event: dict = {}
+    for p in photos:
+        by_event.setdefault(p.get("event_id"), []).append(p)
+    return [{"id": r["id"], "at": local_iso(r["at"], tz), "actor": r["actor"], "action": r["action"],
+             "from_state": r["from_state"], "to_state": r["to_state"],
+             "note": note_text(r["note_key"], r["note_args"], r["note"], lang),
+             "photos": by_event.get(r["id"], [])} for r in rows]
+
+
+def assignees(s: Session, incident_id: int) -> dict:
+    """The members of the incident's grid with their roles there (codes of ``app.grids.models.ROLES``), the
+    lead first: whom it may be dispatched or reassigned to; ``default`` is the lead's id (or None)."""
+    grid = _grid_of(s, incident_id)
+    rows = s.execute(text(
+        "SELECT m.id, m.name, array_agg(r.role ORDER BY r.role) AS roles, bool_or(r.role = 'lead') AS lead "
+        "FROM member_roles r JOIN members m ON m.id = r.member_id WHERE r.grid_code = :g AND m.active "
+        "GROUP BY m.id, m.name ORDER BY bool_or(r.role = 'lead') DESC, m.name, m.id"), {"g": grid}).all()
+    members = [{"id": i, "name": n, "roles": list(roles), "lead": bool(lead)} for i, n, roles, lead in rows]
+    return {"grid": grid, "members": members, "default": next((m["id"] for m in members if m["lead"]), None)}
 
 
 def search(s: Session, q: str, grids, *, basemap: str, limit: int = 10) -> list[dict]:

@@ -35,7 +35,9 @@ def render_parts(m: folium.Map, names: dict, info: dict | None = None) -> MapPar
     root = m.get_root()
     root.render()
     names = {"map": m.get_name(), **names}
-    return MapParts(head=nonce_scripts(root.header.render()), body=root.html.render(),
+    from app.dashboards.page_js import head_scripts  # features.js: every layer's onEachFeature is gw.feature
+
+    return MapParts(head=nonce_scripts(root.header.render()) + str(head_scripts()), body=root.html.render(),
                     script=root.script.render(), names=names, info=info or {})
 
 

@@ -10,11 +10,11 @@ from sqlalchemy import select
 from app import web
 from app.accounts.auth import (current_user, home_endpoint, login_required, role_required, safe_next,
                                visible_grid_codes)
-from app.dashboards import details, grid_view, pages, planning, service, stats
+from app.dashboards import details, grid_view, page_js, pages, planning, service, stats
 from app.dashboards.params import MAX_ID, Params, display_to_wgs84, parse_filter, parse_spot
 from app.i18n import current_language
 from gis.codes import GRID
-from gis.errors import NotFound
+from gis.errors import Forbidden, NotFound
 
 bp = Blueprint("dashboards", __name__)
 
@@ -59,6 +59,14 @@ def _page_marker_cap() -> int:
     return cap
 
 
+def _map_js(parts, page: str, flt=None) -> dict:
+    """The page data of a map page (``page_js.map_data``); ``?poll=`` (ms) asks for another poll interval."""
+    p = _params()
+    poll = p.integer("poll", lo=page_js.POLL_MIN_MS, hi=page_js.POLL_MAX_MS, default=page_js.POLL_MS)
+    p.done()
+    return {"map": page_js.map_data(parts, page=page, lang=_lang(), flt=flt, poll_ms=poll)}
+
+
 def _incident_id(incident_id: int) -> int:
     # the route's int converter takes any length of digits; no stored incident has a larger number
     if not 1 <= incident_id <= MAX_ID:
@@ -79,7 +87,7 @@ def operator():
     flt = _filter()
     parts = pages.incident_map(s, st, flt, None, lang=lang, max_markers=_page_marker_cap())
     return render_template("dashboards/operator.html", parts=parts, flt=flt, options=stats.filter_options(s, lang),
-                           page="operator")
+                           page="operator", js=_map_js(parts, "operator", flt))
 
 
 @bp.get("/dashboard/grid")
@@ -94,7 +102,7 @@ def grid():
         grids = grid_view.admin_grid(s, code)
     flt = _filter()
     parts = pages.incident_map(s, st, flt, grids, lang=lang, max_markers=_page_marker_cap())
-    return render_template("dashboards/grid.html", parts=parts, flt=flt, page="grid",
+    return render_template("dashboards/grid.html", parts=parts, flt=flt, page="grid", js=_map_js(parts, "grid", flt),
                            data=grid_view.grid_lead_data(s, user, grids, lang=lang, settings=st))
 
 
@@ -103,7 +111,8 @@ def grid():
 def planner():
     st, s = web.settings(), web.db_session()
     parts, table = planning.planner_map(s, st, lang=_lang())
-    return render_template("dashboards/planner.html", parts=parts, table=table, page="planner")
+    return render_template("dashboards/planner.html", parts=parts, table=table, page="planner",
+                           js=_map_js(parts, "planner"))
 
 
 @bp.get("/dashboard/planner/coverage.<fmt>")
@@ -166,11 +175,15 @@ def api_incident(incident_id: int):
 @bp.post("/api/incidents/<int:incident_id>/actions")
 @login_required
 def api_incident_action(incident_id: int):
-    """Take a workflow action: JSON ``{"action", "note"}`` (header X-CSRF-Token) or a form (field csrf_token).
+    """Take a workflow action: JSON ``{"action", "version", "note"}`` (header X-CSRF-Token), multipart
+    (the same fields and ``photos``, header or field csrf_token) or a form (field csrf_token).
 
-    A ``move`` also sends the new spot, ``lon``/``lat`` in display coordinates (GCJ-02 on an Amap
-    basemap), as ``/api/cameras/seeing`` takes them; ``reassign`` may name ``member_id``. The note is
-    checked by the incident service (``gis.text``; required for comment and move).
+    ``version`` (required) is the incident's version as the page showed it: a stale one is 409 and nothing
+    changes. A ``move`` also sends the new spot, ``lon``/``lat`` in display coordinates (GCJ-02 on an Amap
+    basemap), as ``/api/cameras/seeing`` takes them; ``dispatch``/``reassign`` may name ``member_id``;
+    ``resolve`` may carry after-photos (``photos``, stored in the same transaction). Which actions need a
+    note: ``workflow.ACTION_RULES`` (checked by the incident service). Answers JSON ``{id, state, version}``
+    to a script (JSON or ``Accept: application/json``), else redirects a form back to its page.
     """
     from app.incidents import workflow
     from app.incidents.service import transition
@@ -185,6 +198,9 @@ def api_incident_action(incident_id: int):
     action = p.choice("action", workflow.ACTIONS)
     if action is None and not p.errors:
         p.bad("action", f"is required: one of {', '.join(workflow.ACTIONS)}")
+    version = p.integer("version", lo=1, hi=MAX_ID)
+    if version is None and p.raw("version") is None:
+        p.bad("version", "is required: the incident's version as the page showed it (reload the page)")
     kw = {}
     if action == "move":
         spot = p.spot()
@@ -193,12 +209,40 @@ def api_incident_action(incident_id: int):
     member = p.integer("member_id", lo=1, hi=MAX_ID)
     if member is not None:
         kw["member_id"] = member
+    files = [f for f in request.files.getlist("photos") if f.filename] if not request.is_json else []
+    if files and action is not None and not workflow.ACTION_RULES[action].get("photos"):
+        p.bad("photos", f"{action} takes no photos; after-photos come with "
+              + ", ".join(a for a, r in workflow.ACTION_RULES.items() if r.get("photos")))
     p.done()
-    inc = transition(s, incident_id, action, user, payload.get("note"), **kw)
+    inc = transition(s, incident_id, action, user, payload.get("note"), expected_version=version, **kw)
+    if files:
+        from app.photos.service import add_photos
+
+        add_photos(s, inc, files, kind="after", actor=user, settings=web.settings(), event=inc.events[-1])
     s.commit()
-    if request.is_json:
-        return jsonify({"id": inc.id, "state": inc.state})
+    if _wants_json():
+        return jsonify({"id": inc.id, "state": inc.state, "version": inc.version})
     return redirect(_back(url_for("dashboards.grid")))
+
+
+def _wants_json() -> bool:
+    return request.is_json or request.accept_mimetypes.best_match(["text/html", "application/json"]) == \
+        "application/json"
+
+
+@bp.get("/api/incidents/<int:incident_id>/assignees")
+@login_required
+def api_incident_assignees(incident_id: int):
+    """Whom the user may dispatch or reassign the incident to: the members of its grid with their roles
+    (the lead first, ``default``). 403 for a role that assigns nothing; 404 outside the user's grids."""
+    from app.incidents.permissions import ROLE_ACTIONS
+
+    s, user = web.db_session(), current_user()
+    incident_id = _incident_id(incident_id)
+    details.incident_detail_scope(s, incident_id, visible_grid_codes(user))
+    if not ROLE_ACTIONS.get(user.role, frozenset()) & {"dispatch", "reassign"}:
+        raise Forbidden(f"role {user.role!r} assigns no incidents")
+    return jsonify(details.assignees(s, incident_id))
 
 
 def _back(default: str) -> str:

@@ -80,12 +80,15 @@ def refusal(incident: Incident, action: str, user) -> GridwatchError | None:
 
 
 def _check_allowed(incident: Incident, action: str, user, expected_version: int | None = None) -> None:
+    # who may act comes first (403); then a stale page (409, reload), before what the state allows now
     problem = refusal(incident, action, user)
-    if problem is not None:
+    if isinstance(problem, Forbidden):
         raise problem
     if expected_version is not None and expected_version != incident.version:
         raise Conflict(f"incident {incident.id} has changed since it was shown (version {expected_version}, now "
                        f"{incident.version}): reload it and try again")
+    if problem is not None:
+        raise problem
 
 
 #: a note's size limit comes from the column (None while ``incident_events.note`` is ``Text``)
@@ -124,9 +127,21 @@ def _checked_spot(kw: dict) -> tuple[float, float]:
     return out[0], out[1]
 
 
+def system_note(key: str, **values) -> tuple[str, str, dict]:
+    """A note the service writes itself: (its Chinese text for ``note``, ``note_key``, ``note_args``); the
+    timeline shows it in the reader's language from ``app.messages.loop``."""
+    from app.i18n import translate
+
+    return translate(key, "zh", **values), key, values
+
+
 def _event(incident: Incident, actor, action: str, from_state, to_state, note=None, at=None) -> IncidentEvent:
+    """One more event (and version). ``note`` is the user's text, or a ``system_note`` triple."""
+    key = args = None
+    if isinstance(note, tuple):
+        note, key, args = note
     ev = IncidentEvent(actor=actor_name(actor), action=action, from_state=from_state, to_state=to_state,
-                       note=note, at=at or _now())
+                       note=note, note_key=key, note_args=args, at=at or _now())
     incident.events.append(ev)
     if incident.id is not None:  # every change after the report is one more version
         incident.version = (incident.version or 1) + 1
@@ -216,7 +231,7 @@ def report_incident(session: Session, *, category: str, source: str, description
                    media_url=media_url, duplicate_of_id=dup, duplicate_status="suspected" if dup else None,
                    idempotency_key=idempotency_key)
     _event(inc, actor, "report", None, "reported",
-           note=f"suspected duplicate of incident {dup}" if dup else None, at=at)
+           note=system_note("loop_note_suspected_duplicate", no=_number(session, dup), id=dup) if dup else None, at=at)
     if idempotency_key is None:
         session.add(inc)
         session.flush()
@@ -247,9 +262,25 @@ def _by_idempotency_key(session: Session, key: str) -> Incident | None:
     return inc
 
 
+def _number(session: Session, incident_id: int | None) -> str | None:
+    """How an incident is named to people: its external number, else its id."""
+    if incident_id is None:
+        return None
+    ext = session.execute(text("SELECT external_id FROM incidents WHERE id = :i"), {"i": incident_id}).scalar()
+    return ext or str(incident_id)
+
+
+def _member_name(session: Session, member_id: int) -> str | None:
+    return session.execute(text("SELECT name FROM members WHERE id = :m"), {"m": member_id}).scalar()
+
+
 def transition(session: Session, incident_id: int, action: str, user, note: str | None = None, *,
                expected_version: int | None = None, **kw) -> Incident:
     """Take one workflow ``action`` on an incident; raise and change nothing when it is not allowed.
+
+    The note: ``workflow.ACTION_RULES`` says which actions need one (void, resolve, fail_check, move,
+    comment: ``InvalidData`` naming ``note`` without it). Notes the service adds itself (to whom, which
+    duplicate) are written with ``system_note``, translated in the timeline.
 
     Keyword arguments: ``member_id`` for ``dispatch`` and ``reassign`` (default: the grid's lead);
     ``lon``/``lat`` for ``move``; ``at`` (aware datetime) to back-date the step. ``expected_version`` is
@@ -270,21 +301,23 @@ def transition(session: Session, incident_id: int, action: str, user, note: str 
                              expected_version=expected_version)
     inc = get_incident(session, incident_id, lock=True)
     _check_allowed(inc, action, user, expected_version)
-    note = _checked_note(note, required="a comment needs its text" if action == "comment" else None)
+    note = _checked_note(note, required=workflow.note_required(action))
     at = kw.get("at") or _now()
     before, after = inc.state, workflow.next_state(inc.state, action)
     if action in ("dispatch", "reassign"):
         member = kw.get("member_id") or grid_lead(session, inc.grid_code)
         if member is None:
             raise NotFound(f"grid {inc.grid_code} has no lead to {action} incident {inc.id} to; name a member")
-        if session.execute(text("SELECT 1 FROM members WHERE id = :m"), {"m": member}).scalar() is None:
+        name = _member_name(session, member)
+        if name is None:
             raise NotFound(f"member {member} not found")
         if user.role in permissions.FIELD_ROLES and not session.execute(text(
                 "SELECT 1 FROM member_roles WHERE member_id = :m AND grid_code = :g"),
                 {"m": member, "g": inc.grid_code}).scalar():
             raise Forbidden(f"member {member} holds no role in grid {inc.grid_code}: a grid lead assigns within "
                             "the incident's grid")
-        note = note or f"to member {member}"
+        note = (system_note("loop_note_to_member_note", member=name, member_id=member, note=note) if note
+                else system_note("loop_note_to_member", member=name, member_id=member))
         inc.assignee_id = member
     if action == "dispatch":
         inc.dispatched_at = at
@@ -293,7 +326,9 @@ def transition(session: Session, incident_id: int, action: str, user, note: str 
         inc.closed_at = at
     elif action == "confirm_duplicate":
         inc.duplicate_status = "confirmed"
-        note = note or f"duplicate of incident {inc.duplicate_of_id}"
+        if note is None:
+            note = system_note("loop_note_duplicate_of", no=_number(session, inc.duplicate_of_id),
+                               id=inc.duplicate_of_id)
         inc.closed_at = at
     elif action == "reject_duplicate":
         inc.duplicate_status = "rejected"
@@ -327,18 +362,20 @@ def move_incident(session: Session, incident_id: int, lon: float, lat: float, us
     inc = get_incident(session, incident_id, lock=True)
     _check_allowed(inc, "move", user, expected_version)
     lon, lat = _checked_spot({"lon": lon, "lat": lat})
-    note = _checked_note(note, required="say why the incident moves")
+    note = _checked_note(note, required=workflow.note_required("move"))
     grid, community = locate(session, lon, lat)
     at, before, old_grid = _now(), inc.state, inc.grid_code
     inc.geom = f"SRID=4326;POINT({lon!r} {lat!r})"
     inc.grid_code, inc.community_code = grid, community
     inc.updated_at = at
-    text_note = f"{note} (grid {old_grid} → {grid})" if grid != old_grid else note
-    _event(inc, user, "move", before, before, text_note, at)
+    moved = system_note("loop_note_moved", note=note, old=old_grid, new=grid) if grid != old_grid else note
+    _event(inc, user, "move", before, before, moved, at)
     if grid != old_grid and before in ("dispatched", "in_progress"):
         inc.assignee_id = grid_lead(session, grid)
         inc.state = "dispatched"
-        _event(inc, user, "dispatch", before, "dispatched",
-               f"re-dispatched to the lead of grid {grid} (member {inc.assignee_id}) after the move", at)
+        why = (system_note("loop_note_redispatched", grid=grid, member=_member_name(session, inc.assignee_id),
+                           member_id=inc.assignee_id) if inc.assignee_id is not None
+               else system_note("loop_note_redispatch_no_lead", grid=grid))
+        _event(inc, user, "dispatch", before, "dispatched", why, at)
     session.flush()
     return inc

@@ -36,6 +36,31 @@ ACTIONS = FLOW_ACTIONS + ("reassign", "move", "confirm_duplicate", "reject_dupli
 
 # who may take which action (role, grid, the check's independence) is app.incidents.permissions
 
+#: What each action needs from whoever takes it: the incident service enforces it and the detail panel asks
+#: for it (the page data's ``map.rules``). ``note``: a note is required, the value says what it must tell
+#: (the 422's reason); ``member``: a member of the incident's grid may be chosen (default: its lead);
+#: ``photos``: after-photos may come with it; ``spot``: a new spot on the map.
+ACTION_RULES: dict[str, dict] = {
+    "accept": {},
+    "void": {"note": "say why the incident is voided"},
+    "dispatch": {"member": True},
+    "start": {},
+    "resolve": {"note": "say what was done", "photos": True},
+    "pass_check": {},
+    "fail_check": {"note": "say why the work fails the check"},
+    "reassign": {"member": True},
+    "move": {"note": "say why the incident moves", "spot": True},
+    "confirm_duplicate": {},
+    "reject_duplicate": {},
+    "comment": {"note": "a comment needs its text"},
+}
+
+
+def note_required(action: str) -> str | None:
+    """What the note of ``action`` must say when it is required, else None (``ACTION_RULES``)."""
+    return ACTION_RULES.get(action, {}).get("note")
+
+
 #: Actions that only make sense while the incident is flagged as a suspected duplicate.
 NEEDS_SUSPECTED_DUPLICATE = frozenset({"confirm_duplicate", "reject_duplicate"})
 

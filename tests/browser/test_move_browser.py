@@ -27,7 +27,7 @@ def test_operator_moves_an_incident_by_clicking_the_map(web, live_data):
     assert web.page.is_hidden("#gw-move")
     web.page.click("#gw-detail-actions button[data-action=move]")
     assert web.page.is_visible("#gw-move") and web.page.is_hidden("#gw-move-confirm")  # nothing placed yet
-    web.page.fill("#gw-detail-actions input", "pin was on the wrong street")
+    web.page.fill("#gw-detail-form textarea[name=note]", "pin was on the wrong street")
     web.page.evaluate("([lat, lon]) => { gw.map.setView([lat, lon], 17, {animate: false});"
                       " gw.map.fire('click', {latlng: L.latLng(lat, lon)}); }", [lat, lon])
     web.page.click("#gw-move-confirm")

@@ -1,0 +1,142 @@
+/* The dashboard map (operator, grid, planner pages): live update by polling, loading by bounding box,
+   the cameras that see a spot, search. Its configuration is the page data's "map" entry
+   (app.dashboards.page_js.map_data): Folium's variable names, the page's filter, the poll interval, the
+   URLs and the style constants. Loaded after gw.js; extends window.gw (gw.map, gw.cluster, gw.markers,
+   gw.cones, gw.known, gw.poll, gw.addFeatures, gw.since, gw.url, gw.showSeeing). After each poll it
+   dispatches the document event 'gw:features' ({features, first}). Server text goes in by textContent. */
+(function () {
+  'use strict';
+  var gw = window.gw;
+  var cfg = gw.data.map;
+  if (!cfg) return;
+  /* the map scripts' messages come with their data (app.dashboards.page_js.messages) */
+  Object.keys(cfg.messages || {}).forEach(function (k) {
+    if (!(k in gw.page.messages)) gw.page.messages[k] = cfg.messages[k];
+  });
+  var map = window[cfg.names.map];
+  var cluster = cfg.names.cluster ? window[cfg.names.cluster] : null;
+  var cones = cfg.names.cones ? window[cfg.names.cones] : null;
+  var markers = cfg.names.markers ? window[cfg.names.markers] : null;  /* the L.geoJson holding the markers */
+  var known = {};
+  gw.map = map; gw.cluster = cluster; gw.cones = cones; gw.markers = markers; gw.known = known;
+  gw.names = cfg.names; gw.mapConfig = cfg;
+
+  /* a URL pattern of the page data with its {placeholders} filled: gw.url(cfg.urls.incident, {id: 5}) */
+  gw.url = function (pattern, values) {
+    var out = pattern;
+    Object.keys(values || {}).forEach(function (k) { out = out.split('{' + k + '}').join(encodeURIComponent(values[k])); });
+    return out;
+  };
+  function query(extra) {
+    var p = new URLSearchParams();
+    Object.keys(cfg.filters).forEach(function (k) {
+      var v = cfg.filters[k]; (Array.isArray(v) ? v : [v]).forEach(function (x) { if (x) p.append(k, x); });
+    });
+    Object.keys(extra || {}).forEach(function (k) { if (extra[k] != null) p.set(k, extra[k]); });
+    return p.toString();
+  }
+  function clamp(v, lo, hi) { return Math.min(hi, Math.max(lo, v)); }
+  /* the map's real bounds, W,S,E,N clamped to valid degrees; null while the map has no size (a hidden or
+     collapsed box: Leaflet's bounds are then meaningless, and the server would refuse them) */
+  function bboxParam() {
+    var size = map.getSize();
+    if (!size || size.x < 1 || size.y < 1) return null;
+    var b = map.getBounds();
+    var w = clamp(b.getWest(), -180, 180), s = clamp(b.getSouth(), -90, 90);
+    var e = clamp(b.getEast(), -180, 180), n = clamp(b.getNorth(), -90, 90);
+    if (!(isFinite(w) && isFinite(s) && isFinite(e) && isFinite(n)) || !(w < e && s < n)) return null;
+    return [w, s, e, n].map(function (v) { return v.toFixed(6); }).join(',');
+  }
+  gw.bbox = bboxParam;
+
+  if (cluster) {
+    cluster.eachLayer(function (l) { if (l.feature) known[l.feature.properties.id] = l; });
+  }
+  function sameFeature(a, b) {
+    /* same properties and position: nothing to redraw */
+    var pa = a.properties || {}, pb = b.properties || {}, ka = Object.keys(pa), kb = Object.keys(pb);
+    return ka.length === kb.length && ka.every(function (k) { return pa[k] === pb[k]; }) &&
+      String(a.geometry.coordinates) === String(b.geometry.coordinates);
+  }
+  function addFeatures(fc) {
+    if (!cluster || !markers) return;
+    /* drawn with the marker layer's own pointToLayer/onEachFeature: same style, same popup */
+    L.geoJSON(fc, markers.options).eachLayer(function (mk) {
+      var id = mk.feature.properties.id, old = known[id], reopen = false;
+      if (old) {
+        /* unchanged: keep the marker (and an open popup) as it is */
+        if (sameFeature(old.feature, mk.feature)) return;
+        reopen = old.isPopupOpen();
+        cluster.removeLayer(old);
+      }
+      cluster.addLayer(mk);
+      known[id] = mk;
+      if (reopen && map.hasLayer(mk)) mk.openPopup();  /* changed while being read: show the new state */
+    });
+    var shown = document.getElementById('gw-shown');
+    if (shown) shown.textContent = Object.keys(known).length;
+  }
+  var since = null;
+  function poll() {
+    var first = since === null;
+    return gw.api(cfg.urls.incidents + '?' + query({since: since, bbox: bboxParam()})).then(function (fc) {
+      if (!first) addFeatures(fc);
+      since = gw.since = fc.now;
+      document.dispatchEvent(new CustomEvent('gw:features', {detail: {features: fc.features, first: first}}));
+    }).catch(function (e) { console.warn('poll failed', e.message); });
+  }
+  gw.poll = poll;
+  gw.addFeatures = addFeatures;
+  if (cluster) {
+    poll();
+    setInterval(poll, cfg.poll_ms);
+    if (cfg.truncated) {
+      map.on('moveend', function () {
+        var box = bboxParam();
+        if (box && map.getZoom() >= 14) gw.api(cfg.urls.incidents + '?' + query({bbox: box})).then(addFeatures)
+          .catch(function (e) { console.warn('bbox load failed', e.message); });
+      });
+    }
+  }
+
+  /* the cameras that see a spot (↻: would after turning) and their cones on the map */
+  gw.showSeeing = function (list, seeing, spot) {
+    list.replaceChildren();
+    if (!seeing.cameras.length) list.appendChild(gw.el('li', gw.t('no_camera')));
+    seeing.cameras.forEach(function (c) {
+      list.appendChild(gw.el('li', c.device_id + ' · ' + c.distance_m + ' m · ' + c.bearing_deg + '°' + (c.after_turn ? ' ↻' : '')));
+    });
+    if (!cones) return;
+    cones.clearLayers();
+    L.geoJSON(seeing.cones, {style: function () { return cfg.style.cone; }}).addTo(cones);
+    if (spot) L.circleMarker(spot, cfg.style.spot).addTo(cones);
+  };
+  if (cfg.spot) map.on('contextmenu', function (e) {
+    /* right-click anywhere: which cameras see this spot right now */
+    var ll = e.latlng;
+    gw.api(cfg.urls.seeing + '?lon=' + ll.lng.toFixed(6) + '&lat=' + ll.lat.toFixed(6)).then(function (seeing) {
+      var box = document.getElementById('gw-spot');
+      box.hidden = false;
+      /* the spot as the server took it: WGS-84, also on a GCJ-02 basemap */
+      document.getElementById('gw-spot-where').textContent = seeing.spot[1].toFixed(6) + ', ' + seeing.spot[0].toFixed(6);
+      gw.showSeeing(document.getElementById('gw-spot-cameras'), seeing, ll);
+    }).catch(function (err) { console.warn(err.message); });
+  });
+
+  var form = document.getElementById('gw-search');
+  if (form) form.addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    var out = document.getElementById('gw-search-results');
+    gw.api(cfg.urls.search + '?q=' + encodeURIComponent(form.q.value)).then(function (hits) {
+      out.replaceChildren();
+      hits.forEach(function (h) {
+        var li = gw.el('li'), a = gw.el('a', gw.t('search_kind_' + h.kind) + ': ' + h.label, {href: '#'});
+        a.addEventListener('click', function (e2) {
+          e2.preventDefault(); map.setView([h.lat, h.lon], 17);
+          if (h.kind === 'incident' && gw.openIncident) gw.openIncident(h.id);
+        });
+        li.appendChild(a); out.appendChild(li);
+      });
+    }).catch(function (e) { out.replaceChildren(gw.el('li', e.message)); });
+  });
+}());
