@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import case, func, literal, select, text
+from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
 from app.dashboards.service import local_iso
@@ -170,16 +170,6 @@ def filter_options(s: Session, grids, *, lang: str = "zh") -> dict:
     return {"streets": [[c, n] for c, n in s.execute(sq).all()],
             "grids": [[c, n, st] for c, n, st in grid_rows],
             "categories": [[c, n] for c, n in s.execute(select(Category.code, name).order_by(Category.code)).all()]}
-
-
-def grid_members(s: Session, grid_code: str) -> list[dict]:
-    """The members who hold a role in ``grid_code`` (whom a dispatch may name), the lead first."""
-    rows = s.execute(text(
-        "SELECT m.id, m.name, array_agg(r.role ORDER BY r.role) AS roles, bool_or(r.role = 'lead') AS lead "
-        "FROM member_roles r JOIN members m ON m.id = r.member_id WHERE r.grid_code = :g AND m.active "
-        "GROUP BY m.id, m.name ORDER BY bool_or(r.role = 'lead') DESC, m.name, m.id"), {"g": grid_code}).all()
-    return [{"id": r.id, "name": r.name, "roles": list(r.roles), "lead": bool(r.lead)} for r in rows]
-
 
 
 def mark_colours() -> dict:

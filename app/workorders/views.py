@@ -3,7 +3,9 @@
 - ``GET /api/workorders``: open incidents as work orders, overdue first (``service.list_work_orders``);
 - ``POST /api/workorders/bulk``: accept or dispatch many rows at once, all or nothing;
 - ``GET /api/workorders/badges``: the bar's counts, polled by ``alerts.js``;
-- ``GET /api/workorders/members``: whom a dispatch to one grid may name.
+
+The bulk dispatch's member chooser asks the detail panel's ``/api/incidents/<id>/assignees`` (the members
+of the incident's grid) for one of the checked rows, when they all lie in one grid.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from sqlalchemy import select
 
 from app import web
 from app.accounts.auth import current_user, home_endpoint, role_required, visible_grid_codes
+from app.dashboards import page_js
 from app.dashboards.params import MAX_ID, Params
 from app.i18n import current_language, translate
 from app.incidents.models import OPEN_STATES, SOURCES, Category
@@ -138,18 +141,6 @@ def api_badges():
     return jsonify(service.badge_counts(s, user, web.settings(), visible_grid_codes(user)))
 
 
-@bp.get("/api/workorders/members")
-@role_required(*LIST_ROLES)
-def api_members():
-    """The members of one grid (``grid``), the lead first: the bulk dispatch's chooser."""
-    p = Params(request.args)
-    grid = p.code("grid", GRID)
-    if grid is None and not p.errors:
-        p.bad("grid", "is required: a 15-digit grid code")
-    p.done()
-    return jsonify(service.grid_members(web.db_session(), grid))
-
-
 @bp.app_template_global()
 def workorder_badges() -> dict | None:
     """The bar's badges for this request's user (``_nav.html``): the counts, the link and the polling
@@ -160,7 +151,8 @@ def workorder_badges() -> dict | None:
     counts = service.badge_counts(web.db_session(), user, web.settings(), visible_grid_codes(user))
     href = url_for(home_endpoint(user)) + ("#gw-wo" if user.role in LIST_ROLES else "")
     return {**counts, "href": href, "url": url_for("workorders.api_badges"), "colours": service.mark_colours(),
-            "hours": f"{web.settings().due_soon_hours:g}", "messages": {k: translate(k, _lang()) for k in ALERT_MESSAGES}}
+            "hours": f"{web.settings().due_soon_hours:g}",
+            "messages": {k: translate(k, _lang()) for k in ALERT_MESSAGES}}
 
 
 
@@ -175,7 +167,7 @@ def workorders_page() -> dict:
         "options": {**service.filter_options(s, grids, lang=_lang()), "states": list(OPEN_STATES),
                     "sources": list(SOURCES)},
         "data": {"urls": {"list": url_for("workorders.api_list"), "bulk": url_for("workorders.api_bulk"),
-                          "members": url_for("workorders.api_members"), "badges": url_for("workorders.api_badges")},
+                          "assignees": page_js.urls()["assignees"], "badges": url_for("workorders.api_badges")},
                  "states": list(OPEN_STATES), "page_size": service.PAGE_DEFAULT, "hours": st.due_soon_hours,
                  "colours": service.mark_colours(), "bulk_actions": list(service.BULK_ACTIONS)},
     }

@@ -27,8 +27,10 @@ def _insert(engine, grid, no, *, state="reported", deadline_h=None, at="now()"):
             "INSERT INTO incidents (external_id, category_code, source, description, state, grid_code, community_code, "
             f"geom, reported_at, deadline) SELECT :no, (SELECT min(code) FROM categories), 'hotline', 'h4 test', :st, "
             f"g.code, g.community_code, ST_PointOnSurface(g.geom), {at}, "
-            "CASE WHEN CAST(:h AS float) IS NULL THEN NULL ELSE now() + make_interval(secs => CAST(:h AS float) * 3600) END "
-            "FROM grids g WHERE g.code = :g RETURNING id"), {"no": no, "st": state, "h": deadline_h, "g": grid}).scalar()
+            "CASE WHEN CAST(:h AS float) IS NULL THEN NULL "
+            "ELSE now() + make_interval(secs => CAST(:h AS float) * 3600) END "
+            "FROM grids g WHERE g.code = :g RETURNING id"),
+            {"no": no, "st": state, "h": deadline_h, "g": grid}).scalar()
 
 
 @pytest.fixture
@@ -60,6 +62,11 @@ def _rows(web):
 
 def _row(web, no):
     return web.page.locator("#gw-wo-list .gw-wo-row", has_text="#" + no)
+
+
+def _wait_text(web, element_id, text, timeout=10000):
+    web.page.wait_for_function("([id, t]) => document.getElementById(id).textContent.includes(t)",
+                               arg=[element_id, text], timeout=timeout)
 
 
 def _state(engine, ids):
@@ -104,23 +111,25 @@ def test_operator_works_the_list(web, h4):
         _row(web, no).locator("input[type=checkbox]").check()
     assert "已选 2 条" in web.page.inner_text("#gw-wo-selected")
     web.page.click("#gw-wo-accept")
-    web.page.wait_for_function("() => document.getElementById('gw-wo-msg').textContent.includes('受理')", timeout=10000)
+    _wait_text(web, "gw-wo-msg", "受理")
     assert _state(eng, [a, b]) == {a: "accepted", b: "accepted"}
     web.page.uncheck("#gw-wo-filters input[name=state][value=reported]")
     web.page.check("#gw-wo-filters input[name=state][value=accepted]")
     web.page.wait_for_function("() => [...document.querySelectorAll('#gw-wo-list .gw-wo-state')].every("
-                               "s => s.textContent === '已受理') && document.body.innerText.includes('#H4-B')", timeout=15000)
+                               "s => s.textContent === '已受理') && document.body.innerText.includes('#H4-B')",
+                               timeout=15000)
     for no in ("H4-A", "H4-B"):
         _row(web, no).locator("input[type=checkbox]").check()
     # both lie in one grid: the chooser offers its members, the lead first
     web.page.wait_for_function("() => document.getElementById('gw-wo-member').options.length > 1", timeout=10000)
     web.page.click("#gw-wo-dispatch")
-    web.page.wait_for_function("() => document.getElementById('gw-wo-msg').textContent.includes('派遣')", timeout=10000)
+    _wait_text(web, "gw-wo-msg", "派遣")
     assert _state(eng, [a, b]) == {a: "dispatched", b: "dispatched"}
     with eng.connect() as c:
         lead = c.execute(text("SELECT member_id FROM member_roles WHERE grid_code = :g AND role = 'lead'"),
                          {"g": h4["grid"]}).scalar()
-        assert set(c.execute(text("SELECT assignee_id FROM incidents WHERE id = ANY(:i)"), {"i": [a, b]}).scalars()) == {lead}
+        got = set(c.execute(text("SELECT assignee_id FROM incidents WHERE id = ANY(:i)"), {"i": [a, b]}).scalars())
+    assert got == {lead} and lead is not None
     assert soon in _state(eng, [soon])
     _clean(web)
 
@@ -137,8 +146,7 @@ def test_a_stale_bulk_row_says_reload_and_changes_nothing(web, h4):
     with eng.begin() as c:  # someone else acts on one of them meanwhile
         c.execute(text("UPDATE incidents SET version = version + 1 WHERE id = :i"), {"i": b})
     web.page.click("#gw-wo-accept")
-    web.page.wait_for_function("() => document.getElementById('gw-wo-msg').textContent.includes('已被他人修改')",
-                               timeout=10000)
+    _wait_text(web, "gw-wo-msg", "已被他人修改")
     assert "H4-S2" in web.page.inner_text("#gw-wo-msg") or str(b) in web.page.inner_text("#gw-wo-msg")
     assert _state(eng, [a, b]) == {a: "reported", b: "reported"}
     _clean(web, expected_status=409)
@@ -167,7 +175,8 @@ def test_a_new_incident_shows_a_toast_and_the_badges_follow(web, h4):
     web.page.click("#gw-sound")
     assert web.page.evaluate("() => localStorage.getItem('gw.alerts.sound')") == "on"
     toast.locator(".gw-toast-open").click()
-    web.page.wait_for_function("() => document.getElementById('gw-detail-title').textContent === 'H4-NEW'", timeout=10000)
+    web.page.wait_for_function("() => document.getElementById('gw-detail-title').textContent === 'H4-NEW'",
+                               timeout=10000)
     web.page.reload()
     assert "开" in web.page.inner_text("#gw-sound")
     _clean(web)
@@ -179,8 +188,9 @@ def test_phone_operator_layout(phone, h4):
     _rows(phone)
     box = phone.page.evaluate("""() => {
       const r = e => document.querySelector(e).getBoundingClientRect();
-      const small = [...document.querySelectorAll('#gw-wo button, #gw-wo select, #gw-wo-list label, #gw-wo fieldset label')]
-        .filter(e => e.offsetParent !== null && e.getBoundingClientRect().height < 44).map(e => e.outerHTML.slice(0, 80));
+      const targets = '#gw-wo button, #gw-wo select, #gw-wo-list label, #gw-wo fieldset label';
+      const small = [...document.querySelectorAll(targets)].filter(e => e.offsetParent !== null &&
+        e.getBoundingClientRect().height < 44).map(e => e.outerHTML.slice(0, 80));
       return {map: r('.gw-mapbox'), list: r('#gw-wo'), small,
               overflow: document.documentElement.scrollWidth - window.innerWidth};
     }""")

@@ -132,12 +132,13 @@
     $('gw-wo-selected').textContent = gw.t('wo_selected', {n: sel.length});
     $('gw-wo-all').checked = rows.length > 0 && rows.every(function (r) { return selected[r.id]; });
     var grids = {};
-    sel.forEach(function (r) { grids[r.grid_code] = true; });
+    sel.forEach(function (r) { grids[r.grid_code] = r; });
     var keys = Object.keys(grids);
-    membersOf(keys.length === 1 ? keys[0] : null);
+    membersOf(keys.length === 1 ? keys[0] : null, keys.length === 1 ? grids[keys[0]] : null);
   }
-  /* a dispatch names a member only when every checked row lies in one grid; else each grid's lead */
-  function membersOf(grid) {
+  /* a dispatch names a member only when every checked row lies in one grid (the members of that grid,
+     as the detail panel's chooser lists them for one of its incidents); else each grid's lead */
+  function membersOf(grid, row) {
     if (grid === memberGrid) return;
     memberGrid = grid;
     var keep = memberSelect.options[0];
@@ -145,9 +146,9 @@
     memberSelect.value = '';
     memberSelect.disabled = !grid;
     if (!grid) return;
-    gw.api(cfg.urls.members + '?grid=' + encodeURIComponent(grid)).then(function (members) {
+    gw.api(cfg.urls.assignees.split('{id}').join(encodeURIComponent(row.id))).then(function (answer) {
       if (memberGrid !== grid) return;
-      members.forEach(function (m) {
+      answer.members.forEach(function (m) {
         var roles = m.roles.map(function (code) { return gw.label('member_role', code); }).join('、');
         memberSelect.appendChild(gw.el('option', m.name + ' (' + roles + ')', {value: m.id}));
       });
