@@ -26,8 +26,9 @@ from gis.text import column_length
 
 #: most points one request may carry (the phone sends every 30 s or 20 points; a day offline is ~3000)
 MAX_BATCH_POINTS = 1000
-#: the phone keeps a position at most this often, and sends when this many are waiting or this long passed
-KEEP_EVERY_MS = 5_000
+#: the phone keeps a fix when it moved (patrol.js: 10 m) or, standing still, once this long after the last
+#: kept one; it sends when this many are waiting or this long passed
+KEEP_EVERY_MS = 60_000
 SEND_EVERY_POINTS = 20
 SEND_EVERY_MS = 30_000
 #: the largest accuracy (metres) a phone may report for a point it sends: beyond it, not a position

@@ -63,7 +63,7 @@
     fixNote = gw.t('patrol_accuracy', {m: Math.round(c.accuracy)});
     problem = '';
     var last = state.last;
-    /* a fix is kept when min_gap_ms passed since the last kept one, or when the phone moved */
+    /* a fix is kept when the phone moved, or when min_gap_ms passed since the last kept one */
     if (last && t - last.t < cfg.min_gap_ms && metres(last, point) < MOVED_M) { render(); return; }
     if (last && t <= last.t) { render(); return; }  /* the same instant again: the server would refuse it */
     state.queue.push(point);
@@ -161,7 +161,7 @@
     });
   }
   gw.patrolFlush = flush;
-  gw.patrolState = function () { return JSON.parse(JSON.stringify(state)); };
+  gw.patrolState = function () { var copy = JSON.parse(JSON.stringify(state)); copy.sending = sending; return copy; };
 
   /* today's tracks on the map */
   var layer = null;
