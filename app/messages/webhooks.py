@@ -9,9 +9,9 @@ MESSAGES: dict[str, dict[str, str]] = {
                            "See docs/webhooks.md to set one up."},
     "webhooks_signed": {"zh": "每条推送都以 HMAC-SHA256 签名（X-Gridwatch-Signature）",
                         "en": "Every delivery is signed with HMAC-SHA256 (X-Gridwatch-Signature)"},
-    "webhooks_policy": {"zh": "失败后 30 秒、60 秒、120 秒……重试（最长间隔 1 小时），共 {n} 次后记为发送失败",
-                        "en": "A failure is retried after 30 s, 60 s, 120 s, … (at most an hour apart); after "
-                              "{n} attempts it is marked failed"},
+    "webhooks_policy": {"zh": "失败后 {a} 秒、{b} 秒、{c} 秒……重试（最长间隔 {cap} 分钟），共 {n} 次后记为发送失败。",
+                        "en": "A failure is retried after {a} s, {b} s, {c} s, … (at most {cap} minutes apart); after "
+                              "{n} attempts it is marked failed. "},
     "webhooks_cursor": {"zh": "已读到事件记录第 {id} 条；自 {since} 起推送",
                         "en": "Incident events read up to #{id}; sending since {since}"},
     "webhooks_no_cursor": {"zh": "推送程序尚未运行（gridwatch webhooks run）",

@@ -71,6 +71,7 @@ def log():
         "admin/webhooks.html", page="webhooks", rows=rows, total=total, counts=worker.counts(s),
         status=status, event=event, page_no=page, pages=pages, statuses=DELIVERY_STATES, events=WEBHOOK_EVENTS,
         url=shown_url(st.webhook_url), signed=bool(st.webhook_secret), max_attempts=st.webhook_max_attempts,
+        backoff=[int(worker.backoff(n).total_seconds()) for n in (1, 2, 3)], backoff_cap=worker.BACKOFF_MAX_S // 60,
         cursor=cursor, retried=retried if not p.errors else None,
         prev_url=_log_url(status, event, page - 1) if page > 1 else None,
         next_url=_log_url(status, event, page + 1) if page < pages else None)
