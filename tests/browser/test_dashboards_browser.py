@@ -170,7 +170,7 @@ def test_planner_dashboard_and_what_if(web):
     web.page.wait_for_function("() => window.gw && window.gw.map")
     overlays = web.page.evaluate(COUNT_LAYERS)["overlays"]
     assert any("覆盖率" in o for o in overlays) and any("盲区" in o for o in overlays)
-    assert web.page.locator(".gw-legend").count() == 1
+    assert web.page.locator(".gw-legend").count() == 2  # the coverage classes and the camera status colours
     assert web.page.locator("#gw-least tr").count() > 5
     # an incident outside camera view: its popup fetches the details on click, as on the operator map
     web.page.click(".leaflet-control-layers-overlays label:has-text('视野外事件') input")
