@@ -124,12 +124,14 @@ def grid_at(session: Session, lon: float, lat: float, *, grids=None, basemap: st
             "outline": outlines(session, [code], basemap=basemap)["features"][0]["geometry"]}
 
 
-def outlines(session: Session, codes, *, basemap: str = "none") -> dict:
-    """A GeoJSON FeatureCollection of the grids ``codes`` (code, name), in display coordinates."""
+def outlines(session: Session, codes=None, *, layer: str = "grids", basemap: str = "none") -> dict:
+    """A GeoJSON FeatureCollection of the ``layer`` areas ``codes`` (all when None) with code and name, in
+    display coordinates: the user's grids, or the district's communities (社区) for the command centre."""
     from app.layers_db import read_layer
     from layers.base import to_display
 
-    frame = read_layer(session, "grids", where="code = ANY(:codes)", params={"codes": sorted(codes)})
+    frame = (read_layer(session, layer) if codes is None else
+             read_layer(session, layer, where="code = ANY(:codes)", params={"codes": sorted(codes)}))
     frame = to_display(frame[["code", "name", "geom"]], basemap)
     return json.loads(frame.to_json(drop_id=True))
 

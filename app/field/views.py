@@ -17,6 +17,7 @@ from flask import Blueprint, jsonify, redirect, render_template, request, send_f
 from sqlalchemy import select
 
 from app import web
+from app.accounts.models import FIELD_ROLES
 from app.accounts.auth import current_user, role_required, visible_grid_codes
 from app.dashboards.params import MAX_ID, Params, display_to_wgs84
 from app.field import service
@@ -66,7 +67,11 @@ def report():
         "photo_max_bytes": st.photo_max_bytes,
         "radius_m": st.duplicate_radius_m,
         "bbox": list(d.bbox),
-        "outlines": service.outlines(s, grids, basemap=st.basemap) if grids else None,
+        # the map's orientation without tiles: the user's grids, or the district's communities
+        "outlines": service.outlines(s, grids, basemap=st.basemap) if grids is not None else
+        service.outlines(s, layer="communities", basemap=st.basemap),
+        "outline_style": "mine" if grids is not None else "community",
+        "locate_on_load": user.role in FIELD_ROLES,   # an operator's call is about somewhere else
         "basemap": _tiles(st),
         "style": _style(),
         "urls": {"report": url_for("field.report"), "grid_at": url_for("field.grid_at"),
@@ -88,9 +93,9 @@ def _tiles(st):
 
 
 def _style() -> dict:
-    from layers.style import GRID_STYLE
+    from layers.style import COMMUNITY_STYLE, GRID_STYLE
 
-    return {"grid": GRID_STYLE, "mine": {**GRID_STYLE, "weight": 2}}
+    return {"grid": GRID_STYLE, "mine": {**GRID_STYLE, "weight": 2}, "community": COMMUNITY_STYLE}
 
 
 def _cache_urls() -> list[str]:

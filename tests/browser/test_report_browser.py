@@ -88,7 +88,7 @@ def test_offline_the_report_waits_and_is_stored_once_when_the_network_returns(ph
     deadline = time.monotonic() + 15
     while page.evaluate("() => caches.open('gridwatch-report-v1').then(c => c.keys()).then(k => k.length)") < 8:
         assert time.monotonic() < deadline, "the service worker did not keep the form's files"
-        time.sleep(0.2)
+        page.wait_for_timeout(200)   # (not time.sleep: route handlers run while Playwright waits)
     phone.context.set_offline(True)
     page.reload(wait_until="load")        # the form opens with no network, from the worker's copy
     page.wait_for_function("() => !document.getElementById('rp-offline').hidden")
@@ -119,7 +119,7 @@ def test_offline_the_report_waits_and_is_stored_once_when_the_network_returns(ph
     deadline = time.monotonic() + 20
     while not posts:
         assert time.monotonic() < deadline, "the draft was not sent when the network returned"
-        time.sleep(0.2)
+        page.wait_for_timeout(200)   # (not time.sleep: route handlers run while Playwright waits)
     page.wait_for_selector("#rp-draft-list li[data-status=pending]")   # no answer: still waiting
     assert len(_incidents(engine, description)) == 1
     page.reload(wait_until="load")                                       # the page sends it again on load
@@ -130,3 +130,58 @@ def test_offline_the_report_waits_and_is_stored_once_when_the_network_returns(ph
     errors = [e for e in phone.errors if "ERR_INTERNET_DISCONNECTED" not in e and "ERR_CONNECTION_RESET" not in e
               and "Failed to fetch" not in e]
     assert phone.blocked == [] and errors == [], (phone.blocked, phone.errors)
+
+
+def test_a_member_adds_the_report_to_the_nearby_incident_it_repeats(phone, live_data):
+    engine, facts = live_data
+    lon, lat = _spot(engine, facts["grid"])
+    with engine.begin() as conn:
+        category = conn.execute(text("SELECT min(code) FROM categories")).scalar()
+        target = conn.execute(text(
+            "INSERT INTO incidents (category_code, source, description, state, grid_code, geom) VALUES "
+            "(:c, 'public', 'pothole here', 'reported', :g, ST_SetSRID(ST_MakePoint(:x, :y), 4326)) RETURNING id"),
+            {"c": category, "g": facts["grid"], "x": lon, "y": lat}).scalar()
+    _open_form(phone, lon, lat)
+    page = phone.page
+    page.select_option("#rp-category", category)
+    page.wait_for_selector(f"#rp-nearby input[value='{target}']")
+    # the other nearby incident's text (an XSS payload) is shown as text
+    assert "<script>" in page.inner_text("#rp-nearby") and page.evaluate("() => window.__xss") is None
+    page.check(f"#rp-nearby input[value='{target}']")
+    assert str(target) in page.inner_text("#rp-send")
+    description = f"坑更大了 {uuid.uuid4().hex[:8]}"
+    page.fill("#rp-description", description)
+    page.click("#rp-send")
+    page.wait_for_selector("#rp-draft-list li[data-status=sent]", timeout=20000)
+    assert _incidents(engine, description) == []          # no copy opened
+    with engine.connect() as conn:
+        events = conn.execute(text("SELECT actor, action FROM incident_events WHERE incident_id = :i AND note = :n"),
+                              {"i": target, "n": description}).all()
+    assert [tuple(e) for e in events] == [("member", "comment")]
+    assert phone.blocked == [] and phone.errors == [], (phone.blocked, phone.errors)
+
+
+def test_an_operator_takes_a_phone_call_on_the_desktop(web, live_data):
+    engine, facts = live_data
+    with engine.connect() as conn:
+        grid, lon, lat = conn.execute(text(
+            "SELECT code, ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) FROM grids WHERE code <> :g "
+            "ORDER BY code DESC LIMIT 1"), {"g": facts["grid"]}).one()
+    web.login("operator")
+    web.goto("/report")
+    page = web.page
+    page.wait_for_function("() => window.gw && gw.report && gw.report.map")
+    assert page.input_value("#rp-source") == "hotline"
+    page.evaluate("([lat, lon]) => { gw.report.map.setView([lat, lon], 17, {animate: false});"
+                  " gw.report.map.fire('click', {latlng: L.latLng(lat, lon)}); }", [lat, lon])
+    page.wait_for_function("() => document.getElementById('rp-grid').textContent !== ''")
+    description = f"来电：噪音扰民 {uuid.uuid4().hex[:8]}"
+    _fill(web, description)
+    page.fill("#rp-caller-phone", "13900001234")
+    page.click("#rp-send")
+    page.wait_for_selector("#rp-draft-list li[data-status=sent]", timeout=20000)
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT grid_code, source, reporter_phone FROM incidents WHERE description = :d"),
+                           {"d": description}).one()
+    assert tuple(row) == (grid, "hotline", "13900001234")
+    assert web.blocked == [] and web.errors == [], (web.blocked, web.errors)

@@ -92,7 +92,8 @@
     box.hidden = false; $('rp-pin-hint').hidden = false;
     map = L.map(box, {zoomControl: true});
     if (R.basemap) L.tileLayer(R.basemap.url, {attribution: R.basemap.attribution, maxZoom: 19}).addTo(map);
-    var mine = R.outlines ? L.geoJSON(R.outlines, {style: R.style.mine, interactive: false}).addTo(map) : null;
+    var mine = R.outlines ? L.geoJSON(R.outlines, {style: R.style[R.outline_style], interactive: false}).addTo(map)
+      : null;
     var b = R.bbox;
     map.fitBounds(mine && mine.getBounds().isValid() ? mine.getBounds() : [[b[1], b[0]], [b[3], b[2]]]);
     map.on('click', function (e) { clearRing(); setSpot(e.latlng.lng, e.latlng.lat, 'display');
@@ -353,7 +354,7 @@
   }
   showOnline();
   initMap();
-  locate();
+  if (R.locate_on_load) locate();
   render().then(function () { return flush('load'); });
 
   // the form opens offline from the service worker's cache (needs a secure context: HTTPS or localhost)
@@ -364,5 +365,5 @@
       if (reg.active) reg.active.postMessage({type: 'precache', urls: [R.urls.report].concat(R.urls.cache)});
     }).catch(function () { /* no offline copy: drafts still work while the page is open */ });
   }
-  gw.report = {flush: flush, drafts: mine};
+  gw.report = {flush: flush, drafts: mine, map: map};
 }());
