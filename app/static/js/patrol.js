@@ -183,7 +183,20 @@
     return gw.api(cfg.urls.today).then(function (fc) {
       layer.clearLayers();
       layer.addData(fc);
+      fillTable(fc.features);
     }).catch(function (e) { console.warn('patrol tracks', e.message); });
+  }
+  function fillTable(features) {  /* today's tracks table, as the server first wrote it */
+    var body = document.querySelector('#gw-tracks tbody'), none = document.getElementById('gw-tracks-none');
+    if (!body) return;
+    body.replaceChildren();
+    features.forEach(function (f) {
+      var p = f.properties, tr = gw.el('tr', null, {'data-member': p.member_id});
+      [p.member, p.track_id || '—', p.points, gw.when(p.first_at).slice(11) + '–' + gw.when(p.last_at).slice(11)]
+        .forEach(function (v) { tr.appendChild(gw.el('td', v)); });
+      body.appendChild(tr);
+    });
+    if (none) none.hidden = features.length > 0;
   }
   gw.loadPatrolTracks = loadTracks;
 
