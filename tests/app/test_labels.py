@@ -252,3 +252,43 @@ def test_map_popups_label_rows_in_the_pages_language_and_name_coded_values(app, 
         assert all(n in legend for n in names.values()), (names, legend)
         if lang == "zh":
             assert not raw_codes(visible_text(legend)), legend
+
+
+# ---- statistics and filters ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_statistics_name_coded_rows_and_keep_the_code_for_machines(demo_session, lang):
+    from app.dashboards import stats
+    from tests.settings import TEST_SETTINGS
+
+    s, tz = demo_session, TEST_SETTINGS.timezone
+    cams = stats.camera_status(s, None, lang=lang, tz=tz)
+    truth = dict(s.execute(text("SELECT status, count(*) FROM cameras GROUP BY 1")).all())
+    assert dict(zip(cams["code"], cams["count"])) == truth and len(cams) == len(truth)
+    assert list(cams["label"]) == [labels.label("camera_status", c, lang) for c in cams["code"]]
+    assert list(cams["code"]) == [c for c in labels.CODES["camera_status"] if c in truth]  # the registry's order
+    grid = s.execute(text("SELECT grid_code FROM cameras WHERE grid_code IS NOT NULL LIMIT 1")).scalar()
+    scoped = stats.camera_status(s, {grid}, lang=lang, tz=tz)
+    assert scoped["count"].sum() == s.execute(text("SELECT count(*) FROM cameras WHERE grid_code = :g"),
+                                              {"g": grid}).scalar()
+    cats = stats.per_category(s, None, lang=lang, tz=tz)
+    names = dict(s.execute(text(f"SELECT code, name_{lang} FROM categories")).all())
+    assert all(names[c] == n for c, n in zip(cats["code"], cats["label"]))
+    assert cats["count"].sum() == s.execute(text("SELECT count(*) FROM incidents")).scalar()
+    streets = stats.per_street(s, None, lang=lang, tz=tz)
+    street_names = dict(s.execute(text("SELECT code, name FROM streets")).all())
+    assert all(street_names.get(c, "—") == n for c, n in zip(streets["code"], streets["label"]))
+    csv_text = stats.table_csv(cams).decode("utf-8-sig").splitlines()
+    assert csv_text[0] == "label,count,code" and len(csv_text) == len(truth) + 1
+    chart = stats.charts({"camera_status": cams})["camera_status"]
+    assert all(n in chart for n in cams["label"]) and "VLOST" not in chart
+
+
+def test_the_filter_offers_every_state_by_name(demo_session):
+    from app.dashboards import stats
+    from app.incidents.models import STATES
+
+    for lang in ("zh", "en"):
+        options = stats.filter_options(demo_session, lang)["states"]
+        assert [c for c, _ in options] == list(STATES)
+        assert [n for _, n in options] == [labels.label("state", c, lang) for c in STATES]
