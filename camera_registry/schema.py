@@ -179,7 +179,7 @@ def parse_value(name: str, text: str, *, centre: str | None):
     if name == "programme":
         value = PROGRAMME_ALIASES.get(text.lower() if text.isascii() else text)
         if value is None:
-            raise ValueError(f"{text!r} is not a programme: use 天网/雪亮工程/慧眼工程/智慧平安小区/其他 "
+            raise ValueError(f"{text!r} is not a programme: use {'/'.join(zh for zh, _ in PROGRAMME_NAMES.values())} "
                              f"or {'/'.join(PROGRAMMES)}")
         return value
     if name == "status":
@@ -190,7 +190,8 @@ def parse_value(name: str, text: str, *, centre: str | None):
     if name == "point_class":
         return _alias_int(text, CLASS_ALIASES, "a point class: use 1, 2, 3 or 9 (一类/二类/三类)")
     if name == "ptz_type":
-        return _alias_int(text, PTZ_ALIASES, "a PTZ type: use 1–5 (球机/半球/固定枪机/遥控枪机/遥控半球)")
+        return _alias_int(text, PTZ_ALIASES, "a PTZ type: use 1–5 "
+                                             f"({'/'.join(zh for zh, _ in PTZ_NAMES.values())})")
     if name == "function_types":
         value = _function_types(text)
         if value is None:
