@@ -31,14 +31,14 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select, text
+from sqlalchemy import BigInteger, Text, cast, exists, func, literal, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.incidents.models import Incident, IncidentEvent
 from app.incidents.queries import due_soon_condition, overdue_condition
 from app.webhooks.models import WebhookCursor, WebhookDelivery
-from gis.errors import Conflict, InvalidData, NotFound, RowError
+from gis.errors import Conflict, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -253,25 +253,45 @@ def _log_rows(session: Session, after: int, now: datetime, result: ScanResult) -
             return seen
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def deadline_key(event: str, incident_id: int, deadline: datetime) -> str:
+    """The dedupe key of a deadline event: the incident and its deadline in microseconds since 1970 (the
+    same text ``_deadline_key_sql`` builds in the database)."""
+    return f"{event}:{incident_id}:{(deadline - _EPOCH) // timedelta(microseconds=1)}"
+
+
+def _deadline_key_sql(event: str):
+    micros = cast(func.extract("epoch", Incident.deadline) * 1_000_000, BigInteger)
+    return literal(f"{event}:") + cast(Incident.id, Text) + literal(":") + cast(micros, Text)
+
+
+def _not_queued(event: str):
+    return ~exists().where(WebhookDelivery.dedupe_key == _deadline_key_sql(event))
+
+
 def _deadline_rows(session: Session, settings, since: datetime, now: datetime, result: ScanResult) -> None:
     """Queue ``overdue`` for open incidents whose deadline passed, ``due_soon`` for those that came within
     ``due_soon_hours`` of it, once per incident and deadline (a new deadline is a new alert), and only for
-    crossings after ``since`` (when the webhook was set up: no flood of old deadlines)."""
+    crossings after ``since`` (when the webhook was set up: no flood of old deadlines). Incidents already
+    queued for their deadline are not read again (the key's index answers)."""
     hours = float(settings.due_soon_hours)
     window = timedelta(hours=hours)
-    late = list(session.scalars(select(Incident).where(overdue_condition(now), Incident.deadline > since)
-                                .order_by(Incident.id)))
+    late = list(session.scalars(select(Incident).where(overdue_condition(now), Incident.deadline > since,
+                                                       _not_queued("overdue")).order_by(Incident.id)))
     # an incident dispatched with less time than the window is due soon from its dispatch on
     became_due_soon = func.greatest(Incident.deadline - window, func.coalesce(Incident.dispatched_at,
                                                                             Incident.deadline - window))
-    soon = list(session.scalars(select(Incident).where(due_soon_condition(hours, now), became_due_soon > since)
-                                .order_by(Incident.id)))
+    soon = list(session.scalars(select(Incident).where(due_soon_condition(hours, now), became_due_soon > since,
+                                                       _not_queued("due_soon")).order_by(Incident.id)))
     about = incident_payload(session, late + soon)
     rows = []
     for event, incidents in (("overdue", late), ("due_soon", soon)):
         for inc in incidents:
-            at = inc.deadline if event == "overdue" else max(inc.deadline - window, inc.dispatched_at or inc.deadline - window)
-            rows.append({"event": event, "incident_id": inc.id, "dedupe_key": f"{event}:{inc.id}:{_iso(inc.deadline)}",
+            at = inc.deadline if event == "overdue" else max(inc.deadline - window,
+                                                             inc.dispatched_at or inc.deadline - window)
+            rows.append({"event": event, "incident_id": inc.id, "dedupe_key": deadline_key(event, inc.id, inc.deadline),
                          "source_event_id": None, "payload": {"occurred_at": _iso(at), "action": None,
                                                               "incident": about[inc.id]}})
     _queue(session, rows, now, result)
@@ -447,16 +467,3 @@ def list_deliveries(session: Session, *, status: str | None = None, event: str |
 def counts(session: Session) -> dict[str, int]:
     """Deliveries per status."""
     return dict(session.execute(select(WebhookDelivery.status, func.count()).group_by(WebhookDelivery.status)).all())
-
-
-def check_id(value) -> int:
-    """A delivery id from a client, or InvalidData naming ``id``."""
-    try:
-        if isinstance(value, bool):
-            raise ValueError
-        n = int(value)
-        if not 1 <= n <= 2**63 - 1:
-            raise ValueError
-    except (TypeError, ValueError):
-        raise InvalidData(RowError(None, "id", f"{value!r} is not a delivery number")) from None
-    return n

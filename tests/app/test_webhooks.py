@@ -84,7 +84,7 @@ def receiver():
     r.close()
 
 
-# -- a committed database with the district's grids, members and the demo accounts ------------------------------
+# -- a committed database with the district's grids, members and the demo accounts ---------------------------
 @pytest.fixture(scope="module")
 def hook_engine(database_factory):
     from app.db import Database
@@ -165,7 +165,7 @@ def _set_up(db, settings, now=None):
     return result
 
 
-# -- the loop's events -----------------------------------------------------------------------------------------------
+# -- the loop's events ---------------------------------------------------------------------------------------
 def test_the_loop_sends_created_dispatched_resolved_closed_once_each_signed(hdb, receiver):
     from app.webhooks.worker import run_once
 
@@ -315,7 +315,7 @@ def test_two_workers_at_once_send_each_event_once(hdb, receiver):
     assert len(rows) == 9 and {d["status"] for d in rows} == {"delivered"} and {d["attempts"] for d in rows} == {1}
 
 
-# -- deadlines ------------------------------------------------------------------------------------------------------
+# -- deadlines -----------------------------------------------------------------------------------------------
 def test_due_soon_then_overdue_once_each_per_deadline(hdb, receiver):
     from app.webhooks.worker import run_once
 
@@ -394,7 +394,7 @@ def test_deadline_scan_agrees_with_the_python_rule(hdb, receiver):
     assert ids[1] not in want["overdue"] | want["due_soon"]
 
 
-# -- failures, back-off, give-up, retry ---------------------------------------------------------------------------------
+# -- failures, back-off, give-up, retry ----------------------------------------------------------------------
 def test_a_receiver_failing_at_first_gets_the_event_with_back_off(hdb, receiver):
     from app.webhooks.worker import run_once
 
@@ -515,7 +515,7 @@ def test_the_worker_process_sends_and_stops_on_sigterm(hdb, receiver, tmp_path):
     assert "webhook set up" in out and "1 delivered" in out and out.rstrip().endswith("stopped")
 
 
-# -- settings -----------------------------------------------------------------------------------------------------------
+# -- settings ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("url", ["ftp://127.0.0.1/x", "file:///etc/passwd", "javascript:alert(1)", "127.0.0.1:9/x",
                                  "http://", "http://host:port/", "http://a b/"])
 def test_a_webhook_url_that_is_not_http_is_refused_at_start(url, tmp_path, hdb):
@@ -551,7 +551,7 @@ def test_a_url_without_a_secret_is_refused_and_an_empty_url_is_no_webhook(hdb, t
     assert result.exit_code == 0 and "webhook_url is empty" in result.output
 
 
-# -- the admin page -----------------------------------------------------------------------------------------------------
+# -- the admin page ------------------------------------------------------------------------------------------
 XSS = '<script>alert("hook")</script><img src=x onerror=alert(1)>'
 
 
@@ -560,7 +560,8 @@ def _seed(demo_db, n_failed=1):
         ids = []
         for i in range(n_failed):
             ids.append(s.execute(text(
-                "INSERT INTO webhook_deliveries (event, dedupe_key, payload, status, attempts, last_status, last_error) "
+                "INSERT INTO webhook_deliveries (event, dedupe_key, payload, status, attempts, last_status, "
+                "last_error) "
                 "VALUES ('overdue', :k, CAST(:p AS jsonb), 'failed', 8, 500, :e) RETURNING id"),
                 {"k": f"test:{i}", "p": json.dumps({"occurred_at": "2025-03-01T02:00:00+00:00",
                                                     "incident": {"no": "A-1", "category_name": XSS}}),
@@ -607,7 +608,8 @@ def test_admin_retry_needs_csrf_and_only_failed(client, lead_grid, demo_db):
     token = TOKEN.search(client.get("/admin/webhooks").get_data(as_text=True)).group(1)
     assert client.post(f"/admin/webhooks/{failed}/retry").status_code == 400
     r = client.post(f"/admin/webhooks/{failed}/retry", data={"csrf_token": token, "status": "failed"})
-    assert r.status_code == 303 and f"retried={failed}" in r.headers["Location"] and "status=failed" in r.headers["Location"]
+    where = r.headers["Location"]
+    assert r.status_code == 303 and f"retried={failed}" in where and "status=failed" in where
     with demo_db.session() as s:
         status, by = s.execute(text("SELECT status, retried_by FROM webhook_deliveries WHERE id = :i"),
                                {"i": failed}).one()
@@ -649,3 +651,26 @@ def test_the_admin_routes_answer_any_value_without_5xx(app, client, lead_grid, d
         assert r.status_code < 500, (target, form, r.status_code)
 
     walk()
+
+
+def test_the_deadline_key_is_the_same_in_python_and_in_the_database(hdb):
+    """A deadline already queued is skipped by its key built in SQL: both builders must agree to the microsecond
+    (else every pass would re-read every overdue incident, or worse, a key could differ and send twice)."""
+    from app.incidents.models import Incident
+    from app.webhooks.worker import _deadline_key_sql, deadline_key
+
+    settings = TEST_SETTINGS
+    inc = _report(hdb, settings)
+    for deadline in (datetime(2025, 3, 1, 2, 0, tzinfo=timezone.utc),
+                     datetime(2025, 3, 1, 2, 0, 0, 123457, tzinfo=timezone.utc),
+                     datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)):
+        with hdb.session() as s:
+            s.execute(text("UPDATE incidents SET deadline = :d WHERE id = :i"), {"d": deadline, "i": inc})
+            in_sql = s.scalar(select_key(_deadline_key_sql, Incident, inc))
+        assert in_sql == deadline_key("overdue", inc, deadline)
+
+
+def select_key(builder, model, incident_id):
+    from sqlalchemy import select
+
+    return select(builder("overdue")).where(model.id == incident_id)
