@@ -58,6 +58,7 @@ def test_a_member_reports_with_a_photo_at_their_position(phone, live_data):
     _fill(phone, description)
     page.set_input_files("#rp-photos", files=[{"name": "well.jpg", "mimeType": "image/jpeg", "buffer": _jpeg()}])
     page.wait_for_selector("#rp-previews canvas")
+    page.locator("#rp-previews").scroll_into_view_if_needed()   # the photo, the nearby offer and the button
     phone.screenshot("phone-report")
     page.click("#rp-send")
     page.wait_for_selector("#rp-draft-list li[data-status=sent]", timeout=20000)
@@ -74,7 +75,10 @@ def test_a_member_reports_with_a_photo_at_their_position(phone, live_data):
     assert uuid.UUID(key)          # the page's crypto.randomUUID(), stored with the incident
     assert [tuple(p) for p in photos] == [("before", 64, 48, True)]
     assert str(iid) in page.inner_text("#rp-draft-list li[data-status=sent]")
-    # the operator's photo route serves it (the work-order list and detail use the same route)
+    with engine.connect() as conn:
+        photo_id = conn.execute(text("SELECT id FROM incident_photos WHERE incident_id = :i"), {"i": iid}).scalar()
+    served = page.request.get(f"{phone.base}/media/photos/{photo_id}")
+    assert served.status == 200 and served.headers["content-type"].startswith("image/jpeg")
     assert phone.blocked == [] and phone.errors == [], (phone.blocked, phone.errors)
 
 
