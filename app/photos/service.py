@@ -27,6 +27,7 @@ from datetime import timezone
 
 from PIL import Image, ImageOps
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from app.photos.models import PHOTO_KINDS, IncidentPhoto
@@ -131,7 +132,7 @@ def first_photo_ids(session: Session, incident_ids) -> dict[int, int]:
     if not ids:
         return {}
     P = IncidentPhoto
-    rows = session.execute(select(P.incident_id, P.id).distinct(P.incident_id).where(P.incident_id.in_(ids))
+    rows = session.execute(select(P.incident_id, P.id).ext(distinct_on(P.incident_id)).where(P.incident_id.in_(ids))
                            .order_by(P.incident_id, P.kind.desc(), P.created_at, P.id))
     return {r.incident_id: r.id for r in rows}
 
@@ -188,7 +189,9 @@ def _clean(raw: bytes, settings) -> _Clean:
         probe = Image.open(io.BytesIO(raw), formats=list(FORMATS))  # reads the header only
     except Image.DecompressionBombError:
         raise _Refused(f"claims more than {limit:,} pixels; refused before decoding it") from None
-    except Exception:  # Pillow raises many types (UnidentifiedImageError, SyntaxError, struct.error, …)
+    except Exception as exc:  # Pillow raises many types (UnidentifiedImageError, SyntaxError, struct.error, …)
+        if (looks := _sniff(raw)) is not None:
+            raise _Refused(f"is a damaged {looks} file ({_why(exc)}); take or export it again") from None
         raise _Refused(f"is not an image of a type accepted here ({allowed}); send a photo from the camera") from None
     with probe:
         fmt, (w, h) = _ALIASES.get(probe.format, probe.format), probe.size
@@ -214,6 +217,17 @@ def _clean(raw: bytes, settings) -> _Clean:
         raise _Refused(f"claims more than {limit:,} pixels; refused before decoding it") from None
     except Exception as exc:
         raise _Refused(f"is a damaged or incomplete {fmt} file ({_why(exc)}); take or export it again") from None
+
+
+def _sniff(raw: bytes) -> str | None:
+    """The accepted format ``raw`` starts like (its magic bytes), whether or not it is intact."""
+    if raw.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if raw.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if raw[:4] == b"RIFF" and raw[8:12] == b"WEBP":
+        return "WEBP"
+    return None
 
 
 def _why(exc: Exception) -> str:
