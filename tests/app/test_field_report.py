@@ -525,3 +525,15 @@ def test_photos_added_to_a_nearby_incident_belong_to_its_comment(client, demo_se
         "SELECT p.kind, e.action, e.actor FROM incident_photos p JOIN incident_events e ON e.id = p.event_id "
         "WHERE p.incident_id = :i"), {"i": nearby_case["near"]}).all()
     assert [tuple(x) for x in rows] == [("before", "comment", "member")]
+
+
+def test_every_script_of_the_form_carries_the_responses_nonce(client, lead_grid):
+    import re
+
+    login(client, "member")
+    r = client.get("/report")
+    nonce = re.search(r"'nonce-([^']+)'", r.headers["Content-Security-Policy"]).group(1)
+    html = r.get_data(as_text=True)
+    tags = re.findall(r"<script\b[^>]*>", html)
+    assert len(tags) >= 5 and all(f'nonce="{nonce}"' in t for t in tags)
+    assert not re.search(r"\son[a-z]+=", html) and "javascript:" not in html
