@@ -208,8 +208,8 @@ def _clean(raw: bytes, settings) -> _Clean:
         with Image.open(io.BytesIO(raw), formats=[fmt]) as im:
             im.load()  # full decode: a truncated file fails here, bounded by the pixel check above
             icc = im.info.get("icc_profile")
-            upright = ImageOps.exif_transpose(im)  # applies Orientation; a copy (or im itself when upright)
-            return _encode(upright, fmt, icc if isinstance(icc, bytes) and len(icc) <= ICC_MAX_BYTES else None,
+            ImageOps.exif_transpose(im, in_place=True)  # Orientation applied to the pixels, no copy
+            return _encode(im, fmt, icc if isinstance(icc, bytes) and len(icc) <= ICC_MAX_BYTES else None,
                            settings.photo_thumb_px)
     except _Refused:
         raise
@@ -244,7 +244,7 @@ def _encode(im: Image.Image, fmt: str, icc: bytes | None, thumb_px: int) -> _Cle
         pixels = im if im.mode in ("1", "L", "LA", "RGB", "RGBA") else im.convert("RGBA" if alpha else "RGB")
     else:  # WEBP
         pixels = im if im.mode in ("RGB", "RGBA") else im.convert("RGBA" if alpha else "RGB")
-    clean = pixels.copy()
+    clean = pixels  # the decoded upload (closed by the caller) or a converted copy: its info may go
     clean.info = {}  # nothing of the upload's info (exif, xmp, comment, dpi, transparency…) reaches the encoder
     extra = {"icc_profile": icc} if icc else {}
     buf = io.BytesIO()
@@ -259,8 +259,13 @@ def _encode(im: Image.Image, fmt: str, icc: bytes | None, thumb_px: int) -> _Cle
 
 
 def _thumbnail(im: Image.Image, alpha: bool, px: int) -> bytes:
-    t = im.copy()
-    t.thumbnail((px, px), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    w, h = im.size
+    if max(w, h) > px:  # never enlarged; one resize, no full-size copy
+        scale = px / max(w, h)
+        size = (px, max(1, round(h * scale))) if w >= h else (max(1, round(w * scale)), px)
+        t = im.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    else:
+        t = im
     if alpha or t.mode not in ("L", "RGB"):
         rgba = t.convert("RGBA")
         t = Image.new("RGB", rgba.size, (255, 255, 255))

@@ -178,6 +178,21 @@ def test_transparent_png_thumbnail_is_laid_on_white(demo_session, incident):
     assert Image.open(io.BytesIO(row["thumb"])).convert("L").getextrema()[0] > 240
 
 
+def test_a_phone_jpeg_with_extra_images_is_a_jpeg(demo_session, incident):
+    """Many phones write MPO (a JPEG followed by a depth or gain map): it is stored as a plain JPEG of its
+    first image, upright, without EXIF."""
+    buf = io.BytesIO()
+    _quadrants((120, 80)).save(buf, "MPO", save_all=True, append_images=[Image.new("RGB", (30, 20))],
+                               exif=_exif(6))
+    assert Image.open(io.BytesIO(buf.getvalue())).format == "MPO"
+    add_photos(demo_session, incident, [("IMG_0001.JPG", buf.getvalue())], kind="before", actor="x",
+               settings=TEST_SETTINGS)
+    (row,) = _stored(demo_session, incident.id)
+    stored = Image.open(io.BytesIO(row["data"]))
+    assert (stored.format, row["content_type"], stored.size) == ("JPEG", "image/jpeg", (80, 120))
+    assert getattr(stored, "n_frames", 1) == 1 and len(stored.getexif()) == 0 and _red_corner(stored) == "tr"
+
+
 def test_file_storage_and_pairs_are_both_accepted(demo_session, incident):
     fs = FileStorage(io.BytesIO(jpeg()), filename="IMG_2.jpg", content_type="application/octet-stream")
     photos = add_photos(demo_session, incident, [fs, ("IMG_3.jpg", jpeg())], kind="before", actor="x",
