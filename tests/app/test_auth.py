@@ -39,7 +39,8 @@ def test_post_without_csrf_token_is_400(client, lead_grid, demo_session):
     assert client.post(f"/api/incidents/{iid}/actions", json={"action": "accept"},
                        headers={"X-CSRF-Token": "forged"}).status_code == 400
     assert client.post("/logout").status_code == 400
-    r = client.post(f"/api/incidents/{iid}/actions", json={"action": "accept"},
+    version = demo_session.execute(text("SELECT version FROM incidents WHERE id = :i"), {"i": iid}).scalar()
+    r = client.post(f"/api/incidents/{iid}/actions", json={"action": "accept", "version": version},
                     headers={"X-CSRF-Token": csrf(client, "/dashboard/stats")})
     assert r.status_code == 200 and r.get_json()["state"] == "accepted"
 
@@ -131,9 +132,13 @@ def test_grid_lead_action_form_calls_transition(client, lead_grid, demo_db):
             "(SELECT min(id) FROM incidents WHERE grid_code = :g) RETURNING id"), {"g": lead_grid}).scalar()
     login(client, "lead")
     html = client.get("/dashboard/grid?max=50").get_data(as_text=True)
-    assert f'data-incident="{iid}"' in html and "gw-overdue" in html and 'value="start"' in html
+    assert f'data-incident="{iid}"' in html and "gw-overdue" in html
+    with demo_db.session() as s:  # the version the page shows (the detail panel sends it with the action)
+        version = s.execute(text("SELECT version FROM incidents WHERE id = :i"), {"i": iid}).scalar()
+    assert f'data-version="{version}"' in html
     r = client.post(f"/api/incidents/{iid}/actions",
-                    data={"action": "start", "csrf_token": csrf(client, "/dashboard/stats"), "next": "/dashboard/grid"})
+                    data={"action": "start", "version": str(version), "csrf_token": csrf(client, "/dashboard/stats"),
+                          "next": "/dashboard/grid"})
     assert r.status_code == 302
     with demo_db.session() as s:
         assert s.execute(text("SELECT state FROM incidents WHERE id = :i"), {"i": iid}).scalar() == "in_progress"

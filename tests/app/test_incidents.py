@@ -68,11 +68,16 @@ def _report(session, place, *, category="city_appearance", at=T0, dlon=0.0, prio
                                    priority=priority, settings=SETTINGS)
 
 
+def _note(action):
+    """A note for the actions that need one (void, resolve, fail_check, move, comment), else none."""
+    return "done as asked" if action in ("void", "resolve", "fail_check", "move", "comment") else None
+
+
 def _in_state(session, place, users, state, **kw):
     inc = _report(session, place, **kw)
     for action in PATH[state]:
         user = users["lead"] if action in ("start", "resolve") else users["operator"]
-        service.transition(session, inc.id, action, user)
+        service.transition(session, inc.id, action, user, _note(action))
     assert inc.state == state
     return inc
 
@@ -133,7 +138,7 @@ def test_dispatch_assigns_grid_lead_and_deadline(demo_session, place, users):
     assert service.is_overdue(inc, now=inc.deadline + timedelta(seconds=1))
     # a failed check sends it back without restarting the clock
     for a in ("start", "resolve"):
-        service.transition(demo_session, inc.id, a, users["lead"])
+        service.transition(demo_session, inc.id, a, users["lead"], _note(a))
     service.transition(demo_session, inc.id, "fail_check", users["operator"], note="still dirty")
     assert inc.state == "dispatched" and inc.deadline == at + timedelta(hours=hours)
 
@@ -166,7 +171,7 @@ def test_on_time_rate_formula(demo_session, place, users):
         service.transition(demo_session, inc.id, "dispatch", users["operator"], at=T0 + timedelta(minutes=i))
         if finish_h is not None:
             for a in ("start", "resolve"):
-                service.transition(demo_session, inc.id, a, users["lead"], at=T0 + timedelta(hours=finish_h))
+                service.transition(demo_session, inc.id, a, users["lead"], _note(a), at=T0 + timedelta(hours=finish_h))
             service.transition(demo_session, inc.id, "pass_check", users["operator"],
                                at=T0 + timedelta(hours=finish_h))
         made.append(inc)

@@ -151,8 +151,8 @@ def planted(demo_db, spot):
             ids.append(inc.id)
         for action in ("accept", "dispatch", "start", "resolve", "pass_check"):
             service.transition(s, ids[0], action, checker if action == "pass_check" else admin,
-                               at=t0 + timedelta(hours=10))
-        service.transition(s, ids[1], "void", admin, at=t0 + timedelta(hours=10))
+                               "fixed" if action == "resolve" else None, at=t0 + timedelta(hours=10))
+        service.transition(s, ids[1], "void", admin, "a test report", at=t0 + timedelta(hours=10))
         service.transition(s, ids[2], "accept", admin)
         service.transition(s, ids[2], "dispatch", admin, at=t0 + timedelta(hours=2))
     return t0, ids
