@@ -81,7 +81,7 @@ def incident_detail(s: Session, user, incident_id: int, grids, *, basemap: str, 
         d[key] = local_iso(d[key], tz)
     x, y = shift_lonlat([d["lon"]], [d["lat"]], basemap)
     d["display"] = [float(x[0]), float(y[0])]
-    photos = _photos(s, incident_id)
+    photos = _photos(s, incident_id, tz)
     return {"incident": d, "timeline": timeline(s, incident_id, tz=tz, lang=lang, photos=photos),
             "actions": _actions(s, user, incident_id, d), "photos": _by_kind(photos),
             "seeing": cameras_seeing_spot(s, d["lon"], d["lat"], basemap, grids)}
@@ -101,17 +101,13 @@ def _actions(s: Session, user, incident_id: int, d: dict) -> list[str]:
     return actions_for(s, user, [inc])[incident_id]
 
 
-def _photos(s: Session, incident_id: int) -> list[dict]:
-    """The incident's photos (``app.photos.service.photos_of``), each with the event it came with."""
-    try:
-        from app.photos.service import photos_of
-    except ImportError:  # TEMPORARY until H2's app.photos.service lands
-        return []
+def _photos(s: Session, incident_id: int, tz: str) -> list[dict]:
+    """The incident's photos (``app.photos.service.photos_of``: each with its URLs and the event it came with)."""
+    from zoneinfo import ZoneInfo
 
-    photos = photos_of(s, [incident_id]).get(incident_id, [])
-    events = dict(s.execute(text("SELECT id, event_id FROM incident_photos WHERE incident_id = :i"),
-                            {"i": incident_id}).all())
-    return [{**p, "event_id": events.get(p["id"])} for p in photos]
+    from app.photos.service import photos_of
+
+    return photos_of(s, [incident_id], tz=ZoneInfo(tz)).get(incident_id, [])
 
 
 def _by_kind(photos: list[dict]) -> dict[str, list[dict]]:
@@ -123,12 +119,12 @@ def _by_kind(photos: list[dict]) -> dict[str, list[dict]]:
 def note_text(key: str | None, args, note: str | None, lang: str) -> str | None:
     """An event's note in ``lang``: a system note (``note_key`` of ``app.messages.loop`` and its values)
     translated, else the note as written (a person's text, or an event older than note keys)."""
-    from app.i18n import MESSAGES, translate
+    from app.i18n import MESSAGES
 
     if not key or key not in MESSAGES:
         return note
     try:
-        return translate(key, lang, **(args or {}))
+        return (MESSAGES[key].get(lang) or MESSAGES[key]["zh"]).format(**(args or {}))
     except (KeyError, IndexError, ValueError):  # values that do not fit the message: the stored text
         return note
 
