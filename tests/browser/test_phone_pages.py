@@ -97,3 +97,20 @@ def test_every_page_works_on_a_phone(phone, live_server, role):
         assert "/dashboard/grid" in checked
     if role is None:
         assert checked == ["/login"]  # every other page sends the anonymous phone to the log-in
+
+
+def test_a_tap_on_a_task_opens_its_detail_in_view(phone, live_data):
+    facts = live_data[1]
+    phone.login("member")
+    phone.page.wait_for_function("() => window.gw && window.gw.openIncident && window.gw.openTask")
+    row = phone.page.locator(f"#gw-incidents tr[data-incident='{facts['xss_id']}']")
+    assert row.bounding_box()["height"] >= 44
+    row.locator(".gw-open").tap()
+    phone.page.wait_for_function("() => !document.getElementById('gw-detail').hidden")
+    assert phone.page.inner_text("#gw-detail-title") == "XSS-1"
+    phone.page.wait_for_timeout(300)  # the scroll into view
+    top = phone.page.evaluate("() => document.getElementById('gw-detail').getBoundingClientRect().top")
+    assert -1 <= top < 844 / 2  # the panel is on screen, not below the list (scrolled to its top)
+    assert phone.page.evaluate("window.__xss") is None
+    phone.screenshot("phone-task-detail-member")
+    assert phone.errors == [] and phone.blocked == []
