@@ -90,7 +90,9 @@ def content_security_policy(nonce: str, img_sources: tuple[str, ...] = ()) -> st
         "default-src": "'self'",
         "script-src": f"'self' 'nonce-{nonce}'",
         "style-src": "'self' 'unsafe-inline'",
-        "img-src": " ".join(("'self'", *img_sources)),
+        # data: for Leaflet's own blank tile (L.Util.emptyImageUrl, what a failed tile becomes); an image
+        # cannot run code
+        "img-src": " ".join(("'self'", "data:", *img_sources)),
         "object-src": "'none'",
         "base-uri": "'self'",
         "form-action": "'self'",

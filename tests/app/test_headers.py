@@ -31,7 +31,7 @@ def assert_secure_headers(response, img=()):
     assert csp["default-src"] == ["'self'"]
     assert csp["script-src"][0] == "'self'" and len(csp["script-src"]) == 2
     assert len(header_nonce(response)) >= 16
-    assert csp["img-src"] == ["'self'", *img]
+    assert csp["img-src"] == ["'self'", "data:", *img]
     assert csp["object-src"] == ["'none'"] and csp["frame-ancestors"] == ["'none'"]
     assert csp["base-uri"] == ["'self'"] and csp["form-action"] == ["'self'"]
     assert "'unsafe-inline'" not in csp["script-src"] and "'unsafe-eval'" not in str(csp)
