@@ -28,7 +28,7 @@ def test_operator_dashboard(web, live_data):
     web.login("operator")
     assert web.page.url.endswith("/dashboard/operator")
     web.goto("/dashboard/operator?max=400")
-    web.page.wait_for_function("() => window.gw && window.gw.map")
+    web.page.wait_for_function("() => window.gw && window.gw.map && window.gw.ready")
     info = web.page.evaluate(COUNT_LAYERS)
     shown = int(web.page.inner_text("#gw-shown"))
     assert 0 < shown <= 400 and info["clustered"] == shown
@@ -83,7 +83,7 @@ def test_live_update_draws_a_new_incident_like_the_others(web, live_data):
     engine, facts = live_data
     web.login("operator")
     web.goto("/dashboard/operator?max=20")
-    web.page.wait_for_function("() => window.gw && window.gw.map && window.gw.since")  # the first poll answered
+    web.page.wait_for_function("() => window.gw && window.gw.map && window.gw.since && window.gw.ready")  # the first poll answered
     with engine.begin() as conn:  # reported long ago, so it is not among the newest the page embedded
         new_id = conn.execute(text(
             "INSERT INTO incidents (external_id, category_code, source, description, state, deadline, grid_code, "
@@ -137,7 +137,7 @@ def test_grid_lead_dashboard_and_scoping(web, live_data):
     facts = live_data[1]
     web.login("lead")
     assert web.page.url.endswith("/dashboard/grid")
-    web.page.wait_for_function("() => window.gw && window.gw.map")
+    web.page.wait_for_function("() => window.gw && window.gw.map && window.gw.ready")
     info = web.page.evaluate(COUNT_LAYERS)
     assert info["clustered"] >= 1
     assert facts["grid"] in web.page.inner_text("#gw-grids")
@@ -167,7 +167,7 @@ def test_statistics_page(web):
 def test_planner_dashboard_and_what_if(web):
     web.login("planner")
     assert web.page.url.endswith("/dashboard/planner")
-    web.page.wait_for_function("() => window.gw && window.gw.map")
+    web.page.wait_for_function("() => window.gw && window.gw.map && window.gw.ready")
     overlays = web.page.evaluate(COUNT_LAYERS)["overlays"]
     assert any("覆盖率" in o for o in overlays) and any("盲区" in o for o in overlays)
     assert web.page.locator(".gw-legend").count() == 2  # the coverage classes and the camera status colours
@@ -199,7 +199,7 @@ def test_right_click_shows_the_cameras_that_see_a_spot(web, live_data):
         cam = read_layer(s, "cameras", where="status = 'ON' AND ptz_type = 3").iloc[:1]
     spot = view_sectors(cam).iloc[0].representative_point()  # inside its view sector
     web.login("operator")
-    web.page.wait_for_function("() => window.gw && window.gw.map")
+    web.page.wait_for_function("() => window.gw && window.gw.map && window.gw.ready")
     assert web.page.is_hidden("#gw-spot")
     web.page.evaluate("([lat, lon]) => { gw.map.setView([lat, lon], 17, {animate: false});"
                       " gw.map.fire('contextmenu', {latlng: L.latLng(lat, lon)}); }", [spot.y, spot.x])

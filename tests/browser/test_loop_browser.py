@@ -44,7 +44,7 @@ def _db(engine, iid):
 
 
 def _open(w, iid):
-    w.page.wait_for_function("() => window.gw && window.gw.map && window.gw.openIncident")
+    w.page.wait_for_function("() => window.gw && window.gw.ready && window.gw.openIncident")
     w.page.evaluate("id => gw.openIncident(id)", iid)
     w.page.wait_for_function("id => document.getElementById('gw-detail').dataset.incident === String(id)", arg=iid)
 

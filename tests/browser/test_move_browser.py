@@ -21,7 +21,7 @@ def test_operator_moves_an_incident_by_clicking_the_map(web, live_data):
             "SELECT code, ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) FROM grids "
             "WHERE code NOT IN (:a, :b) ORDER BY code DESC LIMIT 1"), {"a": grid, "b": facts["grid"]}).one()
     web.login("operator")
-    web.page.wait_for_function("() => window.gw && window.gw.map")
+    web.page.wait_for_function("() => window.gw && window.gw.map && window.gw.ready")
     web.page.evaluate("id => gw.openIncident(id)", iid)
     web.page.wait_for_selector("#gw-detail-actions button[data-action=move]")
     assert web.page.is_hidden("#gw-move")

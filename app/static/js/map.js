@@ -20,6 +20,12 @@
   var known = {};
   gw.map = map; gw.cluster = cluster; gw.cones = cones; gw.markers = markers; gw.known = known;
   gw.names = cfg.names; gw.mapConfig = cfg;
+  /* gw.ready: the map's first view has settled (Folium's fitBounds may still be animating the zoom when
+     the scripts run; a view set meanwhile would be undone when that animation ends) */
+  gw.ready = false;
+  function settle() { if (map._animatingZoom) map.once('zoomend', settle); else gw.ready = true; }
+  /* an animated zoom starts on the next frame: look two frames on */
+  L.Util.requestAnimFrame(function () { L.Util.requestAnimFrame(settle); });
 
   /* a URL pattern of the page data with its {placeholders} filled: gw.url(cfg.urls.incident, {id: 5}) */
   gw.url = function (pattern, values) {
