@@ -190,3 +190,35 @@ def test_a_stale_action_in_a_second_tab_gets_the_409_message_and_reloads(web, li
     assert second.evaluate("window.__xss") is None
     second.close()
     assert errors == [] and web.blocked == [], (errors, web.blocked)
+
+
+def test_the_phones_live_update_sends_the_maps_real_bounds_or_none(phone, live_data):
+    """Issue 12: on a phone the grid page's map box was 0 px and every poll sent lat −89.99…89.99 → 422."""
+    from urllib.parse import parse_qs, urlparse
+
+    from tests.browser.conftest import PHONE
+
+    engine, facts = live_data
+    with engine.connect() as conn:
+        w, s, e, n = conn.execute(text("SELECT ST_XMin(x), ST_YMin(x), ST_XMax(x), ST_YMax(x) FROM "
+                                       "(SELECT ST_Extent(geom) AS x FROM grids) g")).one()
+    polls = []
+    phone.page.on("response", lambda r: polls.append((r.url, r.status)) if "/api/incidents?" in r.url else None)
+    phone.login("lead")
+    phone.goto("/dashboard/grid?poll=700")
+    phone.page.wait_for_function("() => window.gw && window.gw.ready && window.gw.since")
+    size = phone.page.evaluate("() => gw.map.getSize()")
+    assert 300 <= size["x"] <= PHONE["viewport"]["width"] and size["y"] >= 300  # a real map box
+    phone.page.wait_for_timeout(1600)
+    phone.page.evaluate("() => { gw.map.getContainer().style.display = 'none'; gw.map.invalidateSize(); }")
+    seen = len(polls)
+    phone.page.wait_for_timeout(1600)
+    assert len(polls) >= seen + 1 and seen >= 2, polls
+    boxes = [parse_qs(urlparse(u).query).get("bbox") for u, _status in polls]
+    assert all(status == 200 for _u, status in polls), polls
+    for box in boxes[:seen]:  # a real map: its own bounds, around the lead's grid, inside valid degrees
+        bw, bs, be, bn = (float(v) for v in box[0].split(","))
+        assert -180 <= bw < be <= 180 and -90 <= bs < bn <= 90
+        assert bn - bs < 1 and w - 1 < bw and be < e + 1 and s - 1 < bs and bn < n + 1
+    assert boxes[-1] is None  # no size, no box
+    _clean(phone)
