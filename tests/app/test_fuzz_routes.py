@@ -3,8 +3,8 @@
 Hypothesis sends generated values (huge and negative numbers, far dates, NaN/inf, NUL and other
 control characters, CR/LF, bidi overrides, long strings, wrong types, repeated parameters) to every
 route of the application (found in the URL map, so a new route is fuzzed without editing this file),
-in its path, its query parameters and its form and JSON fields, logged in as a district role and as a
-grid lead so the requests get past the log-in check. The parameter names come from the application's
+in its path, its query parameters and its form and JSON fields, logged in as an operator, a grid lead, a
+member and an admin so the requests get past the log-in and role checks. The parameter names come from the application's
 source (every ``args.get("…")``/``form.get("…")`` and the field tables), plus the standards' names.
 """
 from __future__ import annotations
@@ -124,7 +124,8 @@ def test_the_fuzzer_reaches_every_route_and_finds_the_parameter_names(app):
     assert {"max", "since"} <= from_source  # read from the parameter readers, not only the standards' list
 
 
-@pytest.mark.parametrize("account", ["operator", "lead"])  # a district role, and a grid lead's scoping
+# a district role, a grid lead's and a member's scoping, and the admin (the only one past the admin pages)
+@pytest.mark.parametrize("account", ["operator", "lead", "member", "admin"])
 @FUZZ
 @given(data=st.data())
 def test_no_5xx_for_any_value(app, client, lead_grid, demo_db, account, data):
