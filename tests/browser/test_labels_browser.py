@@ -9,20 +9,12 @@ from sqlalchemy import text
 
 from app import labels
 from tests.app.test_labels import raw_codes
+from tests.browser.test_dashboards_browser import OPEN_FEATURE
 
 pytestmark = pytest.mark.browser
 
-OPEN = """([prop, value]) => {
-  gw.map.closePopup();
-  let hit = null;
-  gw.map.eachLayer(l => { if (!hit && l.feature && l.feature.properties[prop] === value && l.getPopup()) hit = l; });
-  if (!hit) throw new Error('no feature with ' + prop + ' = ' + value);
-  const at = hit.getLatLng ? hit.getLatLng() : hit.getBounds().getCenter();
-  gw.map.setView(at, 18, {animate: false});
-  hit.openPopup(at);
-  const e = hit.getPopup().getElement();
-  return e ? e.innerText : '';
-}"""
+# opens a feature's popup by one property and reads it (popup and tooltip text)
+
 
 
 def _shown(watched, account: str) -> str:
@@ -57,7 +49,7 @@ def test_operator_sees_names_in_popups_detail_and_lists(web, live_data):
     # a camera of each status shown, with its programme and PTZ type by name
     device, status, programme, ptz = _codes_of(live_data, "SELECT device_id, status, programme, ptz_type FROM cameras "
                                                           "WHERE ptz_type IS NOT NULL AND status <> 'ON' ORDER BY 1 LIMIT 1")
-    cam = web.page.evaluate(OPEN, ["device_id", device])
+    cam = web.page.evaluate(OPEN_FEATURE, ["device_id", device])["popup"]
     for kind, code in (("camera_status", status), ("programme", programme), ("ptz_type", ptz)):
         assert labels.label(kind, code) in cam, (kind, code, cam)
     seen.append(cam)
@@ -65,7 +57,7 @@ def test_operator_sees_names_in_popups_detail_and_lists(web, live_data):
     street, kind = _codes_of(live_data, "SELECT code, kind FROM streets WHERE kind <> 'street' ORDER BY 1 LIMIT 1")
     web.page.evaluate("() => [...document.querySelectorAll('.leaflet-control-layers-overlays label')]"
                       ".filter(l => l.textContent.includes('街道')).forEach(l => l.querySelector('input').click())")
-    seen.append(web.page.evaluate(OPEN, ["code", street]))
+    seen.append(web.page.evaluate(OPEN_FEATURE, ["code", street])["popup"])
     assert labels.label("street_kind", kind) in seen[-1]
     legend = web.page.inner_text(".gw-legend")
     assert all(n in legend for n in labels.names("camera_status").values()), legend
