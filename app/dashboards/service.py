@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import pandas as pd
-from sqlalchemy import Text, and_, case, cast, func, literal, select, text
+from sqlalchemy import Text, case, cast, func, literal, select, text
 from sqlalchemy.orm import Session
 
 from app.incidents.models import OPEN_STATES, Category, Incident
-from app.incidents.queries import incident_conditions
+from app.incidents.queries import incident_conditions, overdue_condition
 from layers.base import collection_text, feature_text, point_geojson, shift_lonlat
 from layers.incidents import PROPERTIES as MARKER_PROPERTIES
 
@@ -68,7 +68,7 @@ def incident_frame(s: Session, flt: IncidentFilter, grids, *, tz: str, limit: in
     """(newest ``limit`` incidents matching ``flt`` in EPSG:4326, how many match in total); times as
     ``iso_minute`` text in the district's zone ``tz``."""
     conds = _conditions(flt, grids)
-    overdue = and_(Incident.state.in_(OPEN_STATES), Incident.deadline < func.now())
+    overdue = overdue_condition()
     stmt = (select(Incident.id, Incident.external_id, Incident.state, Incident.category_code,
                    (Category.name_en if lang == "en" else Category.name_zh).label("category"),
                    Incident.description, Incident.address, Incident.priority, Incident.reported_at,
@@ -120,7 +120,7 @@ def _local_minute(column, tz: str):
 def _marker_json(tz: str, lang: str):
     """SQL writing each incident's ``marker_properties`` as compact JSON text, keys in that order
     (built once per zone and language: SQLAlchemy expressions are immutable)."""
-    overdue = and_(Incident.state.in_(OPEN_STATES), Incident.deadline < func.now())
+    overdue = overdue_condition()
     values = {
         "id": cast(Incident.id, Text),
         "no": _json_value(func.coalesce(func.nullif(Incident.external_id, ""), cast(Incident.id, Text))),
