@@ -16,34 +16,30 @@ in-process PostGIS query that writes the same features as GeoJSON (``json_agg``,
 Open311 POST req/s and p50/p95/p99 at 1 and 50 clients; acknowledged (201) against stored (rows
 counted afterwards); POST req/s while 20 readers poll ``/api/incidents`` and the readers' req/s.
 
-    .venv/bin/python benchmarks/http.py [--fast] [--posts 1500] [--only after]
+    .venv/bin/python benchmarks/web_paths.py [--fast] [--posts 1500] [--only after]
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# this file is named http.py: the standard library's http package must not find it first
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-
-import argparse  # noqa: E402
-import http.client  # noqa: E402
-import os  # noqa: E402
+import argparse
+import http.client
+import os
 import random
 import re
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 import urllib.parse
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 
+_HERE = Path(__file__).resolve().parent
 ROOT = _HERE.parent
 sys.path[:0] = [str(ROOT)]
 sys.path.append(str(_HERE))
