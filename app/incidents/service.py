@@ -311,11 +311,14 @@ def transition(session: Session, incident_id: int, action: str, user, note: str 
         name = _member_name(session, member)
         if name is None:
             raise NotFound(f"member {member} not found")
-        if user.role in permissions.FIELD_ROLES and not session.execute(text(
-                "SELECT 1 FROM member_roles WHERE member_id = :m AND grid_code = :g"),
+        # whoever assigns (a lead within their grid, the command centre anywhere), the member must work in
+        # the incident's grid and be active: anyone else could neither see nor take it, and it would stall
+        if not session.execute(text(
+                "SELECT 1 FROM member_roles r JOIN members m ON m.id = r.member_id "
+                "WHERE r.member_id = :m AND r.grid_code = :g AND m.active"),
                 {"m": member, "g": inc.grid_code}).scalar():
-            raise Forbidden(f"member {member} holds no role in grid {inc.grid_code}: a grid lead assigns within "
-                            "the incident's grid")
+            raise Forbidden(f"member {member} ({name}) is not an active member of grid {inc.grid_code}: an "
+                            "incident is assigned to a member of its own grid")
         note = (system_note("loop_note_to_member_note", member=name, member_id=member, note=note) if note
                 else system_note("loop_note_to_member", member=name, member_id=member))
         inc.assignee_id = member

@@ -147,15 +147,25 @@ def test_reassign_and_bulk_assign(demo_session, place, users):
     a = _in_state(demo_session, place, users, "dispatched")
     b = _in_state(demo_session, place, users, "in_progress", category="advertising")
     c = _in_state(demo_session, place, users, "reported", category="construction")
-    member = service.grid_lead(demo_session, place["grid2"])
+    member = demo_session.execute(text(  # a member of the incidents' grid who is not its lead
+        "SELECT member_id FROM member_roles WHERE grid_code = :g AND role <> 'lead' ORDER BY member_id LIMIT 1"),
+        {"g": place["grid"]}).scalar()
+    outsider = service.grid_lead(demo_session, place["grid2"])  # works in another grid only
+    assert member is not None and outsider != member
     with pytest.raises(IllegalTransition):
         service.bulk_assign(demo_session, [a.id, b.id, c.id], member, users["operator"])
     demo_session.refresh(a)
     assert a.assignee_id == service.grid_lead(demo_session, place["grid"])  # all or nothing
     service.bulk_assign(demo_session, [a.id, b.id], member, users["operator"])
     assert a.assignee_id == b.assignee_id == member
-    with pytest.raises(Forbidden):
-        service.bulk_assign(demo_session, [a.id], member, users["lead"])
+    for who in ("operator", "admin", "lead"):  # nobody assigns outside the incident's grid
+        with pytest.raises(Forbidden, match="not an active member of grid"):
+            service.bulk_assign(demo_session, [a.id], outsider, users[who])
+    demo_session.refresh(a)
+    assert a.assignee_id == member
+    demo_session.execute(text("UPDATE members SET active = false WHERE id = :m"), {"m": member})
+    with pytest.raises(Forbidden, match="not an active member"):  # nor to a member who has left
+        service.transition(demo_session, a.id, "reassign", users["operator"], member_id=member)
 
 
 def test_on_time_rate_formula(demo_session, place, users):
