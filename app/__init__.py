@@ -26,11 +26,21 @@ def _secret_key(settings: Settings) -> str:
     return key
 
 
+#: what a request may carry beside its photos (the form's fields, multipart framing)
+REQUEST_MARGIN_BYTES = 2 * 2**20
+
+
+def max_request_bytes(settings: Settings) -> int:
+    """The largest request accepted: a report or action with its most and largest photos (the photo
+    settings), plus the margin; at least 50 MiB (imports of layers through the browser, later)."""
+    return max(50 * 2**20, settings.photo_max_count * settings.photo_max_bytes + REQUEST_MARGIN_BYTES)
+
+
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Flask:
     """Build the Flask application: defaults, then ``gridwatch.toml``, then the environment, then ``settings``."""
     settings = settings or Settings()
     app = Flask(__name__)
-    app.config.update(SECRET_KEY=_secret_key(settings), JSON_AS_ASCII=False, MAX_CONTENT_LENGTH=50 * 2**20,
+    app.config.update(SECRET_KEY=_secret_key(settings), JSON_AS_ASCII=False, MAX_CONTENT_LENGTH=max_request_bytes(settings),
                       SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_SECURE=settings.cookie_secure)  # true behind TLS: see docs/security.md
     app.json.ensure_ascii = False

@@ -509,3 +509,15 @@ def test_open311_anonymous_reads_get_no_photo_link(tmp_path, demo_db, world):
     (row,) = anon.get(f"/open311/v2/requests/{world['theirs']}.json").get_json()
     assert "/media/photos/" not in str(row["media_url"])
     assert anon.get(f"/media/photos/{world['p_theirs']}").status_code == 302
+
+
+def test_the_request_limit_fits_the_most_and_largest_photos_allowed():
+    """A report with photo_max_count photos of photo_max_bytes each is never cut off by a bare 413."""
+    from app import REQUEST_MARGIN_BYTES, max_request_bytes
+    from app.config import Settings
+
+    for count, size in ((6, 10_000_000), (12, 20_000_000), (1, 1_000)):
+        settings = Settings({"photo_max_count": count, "photo_max_bytes": size}, environ={},
+                            config_file="/nonexistent.toml")
+        limit = max_request_bytes(settings)
+        assert limit >= count * size + REQUEST_MARGIN_BYTES and limit >= 50 * 2**20
