@@ -189,3 +189,29 @@ def test_an_operator_takes_a_phone_call_on_the_desktop(web, live_data):
                            {"d": description}).one()
     assert tuple(row) == (grid, "hotline", "13900001234")
     assert web.blocked == [] and web.errors == [], (web.blocked, web.errors)
+
+
+def test_log_out_forgets_the_kept_form_but_not_the_drafts(phone, live_data):
+    """On a shared phone the next account must not be handed the previous one's form (its user, grids and
+    CSRF token) by the service worker; the drafts in IndexedDB stay for the account that made them."""
+    engine, facts = live_data
+    lon, lat = _spot(engine, facts["grid"])
+    _open_form(phone, lon, lat)
+    page = phone.page
+    page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
+    has_form = "() => caches.open('gridwatch-report-v1').then(c => c.match('/report')).then(r => !!r)"
+    deadline = time.monotonic() + 15
+    while not page.evaluate(has_form):
+        assert time.monotonic() < deadline, "the service worker did not keep the form"
+        page.wait_for_timeout(200)
+    assets = page.evaluate("() => caches.open('gridwatch-report-v1').then(c => c.keys()).then(k => k.length)")
+    dbs = page.evaluate("() => indexedDB.databases().then(d => d.map(x => x.name))")
+    with page.expect_navigation():
+        page.click("#gw-logout button[type=submit]")
+    assert "/login" in page.url
+    assert page.evaluate(has_form) is False
+    # the scripts and styles stay (they hold nothing of anyone), and so do the drafts' databases
+    assert page.evaluate("() => caches.open('gridwatch-report-v1').then(c => c.keys()).then(k => k.length)") \
+        == assets - 1
+    assert page.evaluate("() => indexedDB.databases().then(d => d.map(x => x.name))") == dbs
+    assert phone.errors == [] and phone.blocked == []

@@ -56,4 +56,23 @@
     });
   };
   gw.getJSON = function (url) { return gw.api(url); };
+
+  /* log-out forgets the pages an offline worker keeps for this account (the report form carries its
+     user, grids and CSRF token): on a shared phone the next account must not be handed them. Drafts
+     (IndexedDB) stay: they are sent by the account that made them. */
+  var logout = document.getElementById('gw-logout');
+  if (logout && window.caches) {
+    logout.addEventListener('submit', function (e) {
+      if (logout.dataset.forgotten) return;
+      e.preventDefault();
+      var pages = (logout.dataset.forget || '').split(' ').filter(Boolean);
+      var done = function () { if (logout.dataset.forgotten) return; logout.dataset.forgotten = '1'; logout.submit(); };
+      caches.keys().then(function (names) {
+        return Promise.all(names.map(function (n) {
+          return caches.open(n).then(function (c) { return Promise.all(pages.map(function (p) { return c.delete(p); })); });
+        }));
+      }).then(done, done);
+      setTimeout(done, 2000);  /* never keep anyone from logging out */
+    });
+  }
 }());
