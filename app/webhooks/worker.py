@@ -392,11 +392,16 @@ def deliver_one(db, settings, now: datetime | None = None, *, send: Sender = pos
 
 
 def deliver_due(db, settings, now: datetime | None = None, *, send: Sender = post, limit: int = 1000,
-                stop: Callable[[], bool] = lambda: False) -> list[Outcome]:
-    """Send every delivery due at ``now`` (at most ``limit``, and none after ``stop()``), one transaction each."""
+                stop: Callable[[], bool] = lambda: False,
+                clock: Callable[[], datetime] | None = None) -> list[Outcome]:
+    """Send every delivery due at ``now`` (at most ``limit``, and none after ``stop()``), one transaction each.
+
+    With ``clock`` each delivery reads the time afresh (the running worker): its signature's timestamp,
+    attempt time and back-off are its own, so a slow receiver cannot make the last of a backlog carry a
+    timestamp minutes old (which receivers refuse as a replay)."""
     out = []
     while len(out) < limit and not stop():
-        outcome = deliver_one(db, settings, now, send=send)
+        outcome = deliver_one(db, settings, clock() if clock is not None else now, send=send)
         if outcome is None:
             break
         out.append(outcome)
@@ -410,12 +415,14 @@ class PassResult:
 
 
 def run_once(db, settings, now: datetime | None = None, *, send: Sender = post,
-             stop: Callable[[], bool] = lambda: False) -> PassResult:
-    """One pass: scan (its own transaction), then send what is due (until ``stop()``)."""
-    now = now or _now()
+             stop: Callable[[], bool] = lambda: False,
+             clock: Callable[[], datetime] | None = None) -> PassResult:
+    """One pass: scan (its own transaction), then send what is due (until ``stop()``); with ``clock``
+    every delivery takes its own time (``deliver_due``)."""
+    now = now or (clock() if clock is not None else _now())
     with db.session() as s:
         result = scan(s, settings, now)
-    sent = deliver_due(db, settings, now, send=send, stop=stop) if settings.webhook_url else []
+    sent = deliver_due(db, settings, now, send=send, stop=stop, clock=clock) if settings.webhook_url else []
     return PassResult(result, sent)
 
 
@@ -425,7 +432,7 @@ def run(db, settings, *, interval: float = 5.0, stop: Callable[[], bool] = lambd
     logged and the next one tries again."""
     while not stop():
         try:
-            result = run_once(db, settings, clock(), stop=stop)
+            result = run_once(db, settings, stop=stop, clock=clock)
             if report:
                 report(result)
         except Exception as exc:  # noqa: BLE001  the worker outlives a database restart

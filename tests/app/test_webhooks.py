@@ -430,6 +430,25 @@ def test_a_receiver_failing_at_first_gets_the_event_with_back_off(hdb, receiver)
     assert all(r["signed"] for r in receiver.requests)
 
 
+def test_each_delivery_of_a_backlog_is_signed_at_its_own_time(hdb, receiver):
+    """A running worker reads the clock per delivery: behind a slow receiver the last of a backlog still
+    carries a fresh timestamp (receivers refuse old ones as replays), not the one the pass began with."""
+    from app.webhooks.worker import run_once
+
+    settings = hook_settings(receiver)
+    _set_up(hdb, settings)
+    for _ in range(3):
+        _report(hdb, settings)
+    t0 = datetime.now(timezone.utc).replace(microsecond=0)
+    ticks = iter(range(0, 3600, 100))   # every read of the clock: 100 s later (a receiver that takes long)
+    clock = lambda: t0 + timedelta(seconds=next(ticks))  # noqa: E731
+    result = run_once(hdb, settings, clock=clock)
+    assert len(result.sent) == 3 and all(r["signed"] for r in receiver.requests)
+    stamps = [int(r["headers"]["X-Gridwatch-Timestamp"]) - int(t0.timestamp()) for r in receiver.requests]
+    assert stamps == [100, 200, 300]    # the scan read the clock at 0, each delivery at its own time
+    assert [d["delivered_at"] for d in _deliveries(hdb)] == [t0 + timedelta(seconds=s) for s in stamps]
+
+
 def test_backoff_doubles_and_is_capped():
     from app.webhooks.worker import BACKOFF_MAX_S, backoff
 
