@@ -172,7 +172,9 @@
       pointToLayer: function (f, ll) { return L.circleMarker(ll, {radius: 4, color: cfg.track_style.color, weight: 2}); },
       onEachFeature: function (f, l) {
         var p = f.properties;
-        l.bindTooltip(p.member + ' · ' + gw.when(p.first_at).slice(11) + '–' + gw.when(p.last_at).slice(11) + ' · ' + p.points);
+        /* a member's name is user text: a DOM node, never a string Leaflet would parse as HTML */
+        l.bindTooltip(gw.el('span', p.member + ' · ' + gw.when(p.first_at).slice(11) + '–' +
+                            gw.when(p.last_at).slice(11) + ' · ' + p.points));
       }
     }).addTo(gw.map);
     gw.patrolLayer = layer;
