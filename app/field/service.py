@@ -20,7 +20,7 @@ from app.dashboards.params import MAX_ID, Params, display_to_wgs84
 from app.incidents import permissions
 from app.incidents import service as incidents
 from app.incidents.models import DESCRIPTION_MAX, OPEN_STATES, SOURCES, Category, Incident, IncidentEvent
-from gis.errors import InvalidData, NotFound, RowError
+from gis.errors import Conflict, InvalidData, NotFound, RowError
 from gis.text import column_length
 
 #: how many nearby open incidents the form offers ("是其中之一吗？")
@@ -200,6 +200,9 @@ def submit(session: Session, user, report: Report, files, *, settings) -> Outcom
         reporter_phone=report.reporter_phone, actor=user, idempotency_key=report.idempotency_key,
         settings=settings)
     if inc.replayed:
+        if inc.events[0].actor != incidents.actor_name(user):  # a key answers only for the report it made
+            raise Conflict(f"idempotency_key {report.idempotency_key!r} belongs to another account's report; "
+                           "send it with a new key (the page makes one per report)")
         return Outcome(inc, True, False)
     if files:
         _photos(session, inc, files, user, settings, event=inc.events[0])
@@ -210,15 +213,20 @@ def _join(session: Session, user, report: Report, files, *, settings) -> Outcome
     from app.accounts.auth import visible_grid_codes
 
     inc = session.scalar(select(Incident).where(Incident.id == report.join_id).with_for_update())
-    grids = visible_grid_codes(user, session)
-    if inc is None or (grids is not None and inc.grid_code not in grids):
-        raise NotFound(f"incident {report.join_id} not found")  # one the user may not see does not exist for them
-    # under the row lock: a racing send of the same report waits here, then finds this one's comment
+    if inc is None:
+        raise NotFound(f"incident {report.join_id} not found")
+    # under the row lock: a racing send of the same report waits here, then finds this one's comment. The
+    # replay is looked for first: a retry whose first send was stored answers with it even if the incident
+    # has since moved out of the user's grids (a 404 would make the page offer to send it again)
     done = session.scalar(select(IncidentEvent.id).where(
         IncidentEvent.incident_id == inc.id, IncidentEvent.action == "comment",
+        IncidentEvent.actor == incidents.actor_name(user),
         IncidentEvent.note_args["report_key"].astext == report.idempotency_key))
     if done is not None:
         return Outcome(inc, True, True)
+    grids = visible_grid_codes(user, session)
+    if grids is not None and inc.grid_code not in grids:
+        raise NotFound(f"incident {report.join_id} not found")  # one the user may not see does not exist for them
     if inc.category_code != report.category:
         raise InvalidData(RowError(None, "join", f"incident {inc.id} is of category {inc.category_code!r}, the "
                                    f"report of {report.category!r}: add it to one of its own category"))

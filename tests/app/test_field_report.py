@@ -159,6 +159,35 @@ def test_a_replayed_key_answers_the_same_incident_and_writes_nothing(client, dem
     assert _counts(demo_session) == before
 
 
+def test_a_key_answers_only_for_the_account_that_made_the_report(client, demo_session, field):
+    """Another account sending a stored key learns nothing of that incident: 409, nothing written."""
+    fields = _report(field)
+    assert _post(client, field["as"]("member"), **fields).status_code == 201
+    before = _counts(demo_session)
+    r = _post(client, field["as"]("operator"), **fields)
+    assert r.status_code == 409 and "idempotency_key" in r.get_json()["message"]
+    assert "id" not in r.get_json() and _counts(demo_session) == before
+
+
+def test_a_retried_addition_replays_even_after_the_incident_left_the_users_grids(client, demo_session, field,
+                                                                                nearby_case):
+    """The first send was stored, its answer lost, and the incident moved to another grid meanwhile: the
+    retry answers with what was stored (a 404 would make the page offer to send it again as a new report)."""
+    token = field["as"]("member")
+    target = nearby_case["near"]
+    fields = _report(field, join=str(target), description="又坏了")
+    assert _post(client, token, **fields).status_code == 201
+    other = demo_session.execute(text("SELECT min(code) FROM grids WHERE code <> :g"), {"g": field["grid"]}).scalar()
+    demo_session.execute(text("UPDATE incidents SET grid_code = :g WHERE id = :i"), {"g": other, "i": target})
+    demo_session.commit()
+    before = _counts(demo_session)
+    again = _post(client, token, **fields)
+    assert again.status_code == 200 and again.get_json()["replayed"] is True and again.get_json()["id"] == target
+    assert _counts(demo_session) == before
+    # a new addition (another key) to the incident now outside the member's grids is refused as before
+    assert _post(client, token, **_report(field, join=str(target), description="再加一条")).status_code == 404
+
+
 def test_every_bad_field_is_named_and_nothing_is_written(client, demo_session, field):
     token = field["as"]("member")
     before = _counts(demo_session)
