@@ -254,7 +254,8 @@ def test_the_other_actions_by_the_other_roles_on_phone_and_desktop(web, phone, l
                                  ".includes('已联系物业，明早清运')", timeout=15000)
     assert phone.page.evaluate(SMALL_TARGETS) == []
     # the operator, on the phone: void with a reason (refused without one), reject a suspected duplicate
-    phone.context.clear_cookies()
+    with phone.page.expect_navigation():   # the lead logs out (the bar's button), the operator logs in
+        phone.page.tap("#gw-logout button[type=submit]")
     phone.login("operator")
     void_me = fresh("reported")
     _open(phone, void_me)
