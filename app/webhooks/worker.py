@@ -226,8 +226,11 @@ def _advance(session: Session, cur: WebhookCursor, seen: int, now: datetime) -> 
     cur.updated_at = now
 
 
-def _log_rows(session: Session, after: int, now: datetime, result: ScanResult) -> int:
-    """Queue one delivery per event after ``after`` that is a webhook event; returns the highest id read."""
+def _log_rows(session: Session, after: int, now: datetime, result: ScanResult, since: datetime) -> int:
+    """Queue one delivery per event after ``after`` that is a webhook event and happened at or after
+    ``since`` (the webhook's start); returns the highest id read. An event dated before the start is
+    history, like the events before it: a historical import (its report events carry the incidents' own
+    times) is read past, not sent as thousands of "created"."""
     seen = after
     while True:
         events = list(session.scalars(select(IncidentEvent).where(IncidentEvent.id > seen)
@@ -236,7 +239,7 @@ def _log_rows(session: Session, after: int, now: datetime, result: ScanResult) -
             return seen
         seen = events[-1].id
         result.read += len(events)
-        wanted = [e for e in events if e.action in EVENT_OF_ACTION]
+        wanted = [e for e in events if e.action in EVENT_OF_ACTION and e.at >= since]
         incidents = {i.id: i for i in session.scalars(select(Incident).where(
             Incident.id.in_({e.incident_id for e in wanted})))} if wanted else {}
         about = incident_payload(session, list(incidents.values()))
@@ -307,7 +310,7 @@ def scan(session: Session, settings, now: datetime | None = None) -> ScanResult:
     now = now or _now()
     session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SCAN_LOCK})
     cur, result.started = _cursor(session, now)
-    seen = _log_rows(session, cur.last_event_id, now, result)
+    seen = _log_rows(session, cur.last_event_id, now, result, cur.started_at)
     _deadline_rows(session, settings, cur.started_at, now, result)
     _advance(session, cur, seen, now)
     result.cursor = cur.last_event_id

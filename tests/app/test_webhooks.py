@@ -242,6 +242,24 @@ def test_nothing_is_queued_while_no_url_is_set(hdb, receiver):
     assert receiver.requests == []
 
 
+def test_a_historical_import_after_set_up_is_read_past_not_sent(hdb, receiver):
+    """Events dated before the webhook's start are history however late they are written: importing last
+    year's incidents (the importer dates each report event at its incident's own time) sends nothing,
+    while a live report written with them is sent."""
+    from app.webhooks.worker import run_once
+
+    settings = hook_settings(receiver)
+    _set_up(hdb, settings)
+    year_ago = datetime.now(timezone.utc) - timedelta(days=365)
+    old = [_report(hdb, settings, at=year_ago + timedelta(hours=k)) for k in range(3)]
+    live = _report(hdb, settings)
+    result = run_once(hdb, settings)
+    assert [(d["event"], d["incident_id"]) for d in _deliveries(hdb)] == [("created", live)]
+    assert result.scan.read >= len(old) + 1          # the old events were read (the cursor passes them) …
+    assert run_once(hdb, settings).scan.total == 0   # … and are never queued later either
+    assert [r["headers"]["X-Gridwatch-Event"] for r in receiver.requests] == ["created"]
+
+
 def test_an_event_committed_after_a_later_one_is_not_skipped(hdb, receiver):
     """Event ids come from a sequence: a transaction holding a lower id may commit after a higher one was read.
     A cursor that jumped to the highest id read would never send it."""
