@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from app.accounts.models import ACCOUNT_ROLES
+from app.accounts.models import ACCOUNT_ROLES, FIELD_ROLES
 from app.config import Settings
 from gis.errors import ON_ERROR, GridwatchError, InvalidData
 
@@ -315,7 +315,7 @@ def demo_accounts(c: Context) -> None:
     with c.db.session() as s:
         lead_grid = create_demo_accounts(s)
     for name, (role, password) in DEMO_ACCOUNTS.items():
-        click.echo(f"  {name:<9} {password:<18} {role}" + (f" of grid {lead_grid}" if role in ("grid_lead", "member") else ""))
+        click.echo(f"  {name:<9} {password:<18} {role}" + (f" of grid {lead_grid}" if role in FIELD_ROLES else ""))
 
 
 # -- server -----------------------------------------------------------------------------

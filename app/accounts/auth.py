@@ -21,12 +21,14 @@ from sqlalchemy.orm import Session
 
 from app import web
 from app.accounts import sessions
-from app.accounts.models import User
+from app.accounts.models import FIELD_ROLES, User
 from gis.errors import Forbidden
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_EXEMPT_PREFIXES = ("/open311/",)
 DISTRICT_ROLES = ("admin", "operator", "planner")
+#: who sees each dashboard page: the routes' checks and the bar's links read this one table
+PAGE_ROLES = {"operator": ("operator", "admin"), "planner": ("planner", "admin"), "grid": FIELD_ROLES + ("admin",)}
 HOME_BY_ROLE = {"admin": "dashboards.operator", "operator": "dashboards.operator",
                 "planner": "dashboards.planner", "grid_lead": "dashboards.grid", "member": "dashboards.grid"}
 #: what the session cookie keeps across log-in and log-out (everything else is dropped)

@@ -17,7 +17,7 @@ bp.before_app_request(auth.check_csrf)
 def _template_helpers():
     lang = current_language(web.settings().language)
     return {"t": lambda key, **kw: translate(key, lang, **kw), "lang": lang, "languages": LANGUAGES,
-            "csrf_token": auth.csrf_token, "current_user": auth.current_user()}
+            "csrf_token": auth.csrf_token, "current_user": auth.current_user(), "page_roles": auth.PAGE_ROLES}
 
 
 def _login_page(status: int, error: str | None = None, detail: str | None = None, retry_after: int | None = None):

@@ -8,7 +8,7 @@ from flask import (Blueprint, Response, abort, jsonify, redirect, render_templat
 from sqlalchemy import select
 
 from app import web
-from app.accounts.auth import (current_user, home_endpoint, login_required, role_required, safe_next,
+from app.accounts.auth import (PAGE_ROLES, current_user, home_endpoint, login_required, role_required, safe_next,
                                visible_grid_codes)
 from app.dashboards import details, grid_view, page_js, pages, planning, service, stats
 from app.dashboards.params import MAX_ID, Params, display_to_wgs84, parse_filter, parse_spot
@@ -18,8 +18,8 @@ from gis.errors import Forbidden, NotFound
 
 bp = Blueprint("dashboards", __name__)
 
-OPERATOR_ROLES = ("operator", "admin")
-PLANNER_ROLES = ("planner", "admin")
+OPERATOR_ROLES = PAGE_ROLES["operator"]
+PLANNER_ROLES = PAGE_ROLES["planner"]
 
 
 @bp.app_template_filter("localtime")
@@ -91,7 +91,7 @@ def operator():
 
 
 @bp.get("/dashboard/grid")
-@role_required("grid_lead", "member", "admin")
+@role_required(*PAGE_ROLES["grid"])
 def grid():
     st, s, lang, user = web.settings(), web.db_session(), _lang(), current_user()
     grids = visible_grid_codes(user)

@@ -23,6 +23,7 @@ from app.patrols.importer import validate, write_points
 from app.patrols.models import PatrolPoint
 from gis.errors import InvalidData, RowError
 from gis.text import column_length
+from layers.style import PATROL_TRACK_STYLE
 
 #: most points one request may carry (the phone sends every 30 s or 20 points; a day offline is ~3000)
 MAX_BATCH_POINTS = 1000
@@ -34,7 +35,7 @@ SEND_EVERY_MS = 30_000
 #: the largest accuracy (metres) a phone may report for a point it sends: beyond it, not a position
 ACCURACY_MAX_M = 100_000.0
 #: how today's tracks are drawn on the grid page (one definition; the page hands it to patrol.js)
-TRACK_STYLE = {"color": "#e6550d", "weight": 4, "opacity": 0.85}
+TRACK_STYLE = PATROL_TRACK_STYLE  # layers/style.py, with the map's other styles
 
 
 def _number_text(value) -> str:

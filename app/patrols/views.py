@@ -10,7 +10,8 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from app import web
-from app.accounts.auth import current_user, role_required, visible_grid_codes
+from app.accounts.auth import PAGE_ROLES, current_user, role_required, visible_grid_codes
+from app.accounts.models import FIELD_ROLES
 from app.dashboards.params import Params
 from app.patrols import phone
 from gis.codes import GRID
@@ -19,9 +20,9 @@ from gis.errors import InvalidData, RowError
 bp = Blueprint("patrols", __name__)
 
 #: who may send positions: the field roles (their account names their member record)
-SENDER_ROLES = ("member", "grid_lead")
+SENDER_ROLES = FIELD_ROLES
 #: who may read today's tracks: the roles of the grid page
-READER_ROLES = ("member", "grid_lead", "admin")
+READER_ROLES = PAGE_ROLES["grid"]
 
 
 @bp.post("/api/patrols/points")

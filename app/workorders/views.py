@@ -13,7 +13,8 @@ from flask import Blueprint, jsonify, request, url_for
 from sqlalchemy import select
 
 from app import web
-from app.accounts.auth import current_user, home_endpoint, role_required, visible_grid_codes
+from app.accounts.auth import PAGE_ROLES, current_user, home_endpoint, role_required, visible_grid_codes
+from app.accounts.models import FIELD_ROLES
 from app.dashboards import page_js
 from app.dashboards.params import MAX_ID, Params
 from app.i18n import current_language, translate
@@ -25,9 +26,9 @@ from gis.errors import GridwatchError, InvalidData, RowError
 bp = Blueprint("workorders", __name__)
 
 #: who works the list and its bulk actions (the command centre)
-LIST_ROLES = ("operator", "admin")
+LIST_ROLES = PAGE_ROLES["operator"]
 #: whose bar shows the due-soon and overdue badges
-BADGE_ROLES = ("operator", "admin", "grid_lead", "member")
+BADGE_ROLES = PAGE_ROLES["operator"] + FIELD_ROLES
 #: the words alerts.js shows, handed over by the bar's badges element (the script runs on any page with the bar)
 ALERT_MESSAGES = ("alert_new", "alert_open", "alert_close", "alert_sound_on", "alert_sound_off")
 
