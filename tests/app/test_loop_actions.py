@@ -22,6 +22,12 @@ def _post(client, iid, body, token, **kw):
     return client.post(f"/api/incidents/{iid}/actions", json=body, headers={"X-CSRF-Token": token}, **kw)
 
 
+def _post_form(client, iid, data):
+    """A multipart action (the panel's form with photos), CSRF token from a page, JSON answer."""
+    return client.post(f"/api/incidents/{iid}/actions", data=data, content_type="multipart/form-data",
+                       headers={"X-CSRF-Token": csrf(client, "/dashboard/stats"), "Accept": "application/json"})
+
+
 def _fields(r) -> set:
     return {e["field"] for e in (r.get_json() or {}).get("errors", [])}
 
@@ -246,11 +252,8 @@ def _jpeg(colour=(200, 30, 30)) -> bytes:
 def test_resolve_with_after_photos_in_one_request(client, demo_session, loop):
     login(client, "member")
     version = _set(demo_session, loop, "in_progress")
-    r = client.post(f"/api/incidents/{loop['id']}/actions", headers={"X-CSRF-Token": csrf(client, "/dashboard/stats"),
-                                                                     "Accept": "application/json"},
-                    data={"action": "resolve", "version": str(version), "note": "swept and washed",
-                          "photos": [(io.BytesIO(_jpeg()), "after-1.jpg"), (io.BytesIO(_jpeg((0, 90, 0))), "after-2.jpg")]},
-                    content_type="multipart/form-data")
+    r = _post_form(client, loop['id'], {"action": "resolve", "version": str(version), "note": "swept and washed",
+                          "photos": [(io.BytesIO(_jpeg()), "after-1.jpg"), (io.BytesIO(_jpeg((0, 90, 0))), "after-2.jpg")]})
     assert r.status_code == 200, r.get_data(as_text=True)
     assert r.get_json()["state"] == "resolved"
     detail = client.get(f"/api/incidents/{loop['id']}").get_json()
@@ -270,11 +273,8 @@ def test_a_bad_photo_leaves_the_incident_unresolved(client, demo_session, loop):
     login(client, "member")
     version = _set(demo_session, loop, "in_progress")
     before = _row(demo_session, loop["id"])
-    r = client.post(f"/api/incidents/{loop['id']}/actions", headers={"X-CSRF-Token": csrf(client, "/dashboard/stats"),
-                                                                     "Accept": "application/json"},
-                    data={"action": "resolve", "version": str(version), "note": "done",
-                          "photos": [(io.BytesIO(_jpeg()), "ok.jpg"), (io.BytesIO(b"not an image"), "x.jpg")]},
-                    content_type="multipart/form-data")
+    r = _post_form(client, loop['id'], {"action": "resolve", "version": str(version), "note": "done",
+                          "photos": [(io.BytesIO(_jpeg()), "ok.jpg"), (io.BytesIO(b"not an image"), "x.jpg")]})
     assert r.status_code == 422 and _fields(r) == {"photos[1]"}, r.get_data(as_text=True)
     assert _row(demo_session, loop["id"]) == before
     assert demo_session.execute(text("SELECT count(*) FROM incident_photos WHERE incident_id = :i"),
@@ -285,10 +285,7 @@ def test_photos_come_only_with_resolve(client, demo_session, loop):
     login(client, "member")
     version = _set(demo_session, loop, "dispatched")
     before = _row(demo_session, loop["id"])
-    r = client.post(f"/api/incidents/{loop['id']}/actions", headers={"X-CSRF-Token": csrf(client, "/dashboard/stats"),
-                                                                     "Accept": "application/json"},
-                    data={"action": "start", "version": str(version), "photos": [(io.BytesIO(_jpeg()), "a.jpg")]},
-                    content_type="multipart/form-data")
+    r = _post_form(client, loop['id'], {"action": "start", "version": str(version), "photos": [(io.BytesIO(_jpeg()), "a.jpg")]})
     assert r.status_code == 422 and _fields(r) == {"photos"}
     assert _row(demo_session, loop["id"]) == before
 
