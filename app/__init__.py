@@ -56,7 +56,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                 s.rollback()
             s.close()
 
-    from app import errors, security, views
+    from app import db as _db, errors, security, views
+    from app.accounts.auth import request_actor
+
+    if request_actor not in _db.ACTOR_SOURCES:
+        _db.ACTOR_SOURCES.append(request_actor)
     from app.features import register_blueprints
 
     errors.register(app)

@@ -120,6 +120,12 @@ def main(ctx: click.Context, config: str | None) -> None:
     """gridwatch: grid management and Skynet camera registry (大安区 510304)."""
     if ctx.obj is None:
         ctx.obj = Context(Settings(config_file=config))
+    from app.db import audit_actor, use_actor
+
+    if audit_actor() is None:  # the audit log names who ran the command (app.audit.models)
+        import getpass
+
+        use_actor(f"cli:{getpass.getuser()}")
 
 
 # -- database ---------------------------------------------------------------------------

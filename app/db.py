@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from contextvars import ContextVar
+from typing import Callable, Iterator
 
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import MetaData, create_engine, event, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -45,6 +46,43 @@ def make_engine(url: str, **kw) -> Engine:
     return engine
 
 
+# -- who is changing things: the audit log's actor (app.audit.models) -------------------------------------
+#: the actor of code outside a request (the CLI sets ``cli:<os user>``; tests may set their own)
+_ACTOR: ContextVar[str | None] = ContextVar("gridwatch_audit_actor", default=None)
+#: functions that name the actor of the current context first (the web adds the request's account)
+ACTOR_SOURCES: list[Callable[[], str | None]] = []
+ACTOR_MAX = 120
+
+
+def audit_actor() -> str | None:
+    """Who the audit log names for changes made now: the request's account or key, else the context's."""
+    for source in ACTOR_SOURCES:
+        actor = source()
+        if actor:
+            return actor
+    return _ACTOR.get()
+
+
+def use_actor(actor: str | None):
+    """Name ``actor`` for the changes this context makes from now on (returns the ContextVar token)."""
+    return _ACTOR.set(actor)
+
+
+def stamp_actor(session: Session, actor: str | None = None) -> None:
+    """Tell the database, for the rest of ``session``'s transaction, who its changes are by (the trigger
+    ``gw_audit`` reads ``gridwatch.actor``). Called at every transaction's start with :func:`audit_actor`,
+    and by the web once a request's account is known (its first transaction began before that)."""
+    actor = actor or audit_actor()
+    if actor:
+        session.execute(select(func.set_config("gridwatch.actor", actor[:ACTOR_MAX], True)))
+
+
+def _on_begin(session: Session, _transaction, connection) -> None:
+    actor = audit_actor()
+    if actor:
+        connection.execute(select(func.set_config("gridwatch.actor", actor[:ACTOR_MAX], True)))
+
+
 class Database:
     """An engine (or one connection, in tests) and the session factory bound to it."""
 
@@ -54,6 +92,7 @@ class Database:
         self.bind = bind
         opts = {"join_transaction_mode": "create_savepoint"} if isinstance(bind, Connection) else {}
         self.Session = sessionmaker(bind=bind, expire_on_commit=False, **opts)
+        event.listen(self.Session, "after_begin", _on_begin)
 
     @classmethod
     def from_settings(cls, settings) -> "Database":

@@ -30,7 +30,7 @@ PTZ types and point classes are integers (GB/T 28181); ``label`` also takes them
 """
 from __future__ import annotations
 
-from camera_registry.models import (EVENT_NAMES, EVENTS, POINT_CLASS_NAMES, POINT_CLASSES, PROGRAMME_NAMES,
+from camera_registry.models import (EVENT_NAMES, EVENTS, LIFECYCLE_NAMES, LIFECYCLES, POINT_CLASS_NAMES, POINT_CLASSES, PROGRAMME_NAMES,
                                     PROGRAMMES, PTZ_NAMES, PTZ_TYPES, STATUS_NAMES, STATUSES)
 from app.accounts.models import ACCOUNT_ROLES
 from app.grids.models import ROLES as MEMBER_ROLES, STREET_KINDS
@@ -38,6 +38,7 @@ from app.incidents.models import PRIORITIES, SOURCES, STATES
 from app.incidents.workflow import ACTIONS
 from app.photos.models import PHOTO_KINDS
 from app.webhooks.models import DELIVERY_STATES, WEBHOOK_EVENTS
+from data import reference
 
 LABELS: dict[str, dict] = {
     "state": {
@@ -55,20 +56,17 @@ LABELS: dict[str, dict] = {
     },
     "priority": {"urgent": ("特急", "Urgent"), "high": ("紧急", "High"), "normal": ("一般", "Normal"),
                  "low": ("较低", "Low")},
-    # the words of data/reference/sources.csv (the demo data's documentation of the codes; a test keeps both equal)
-    "source": {"patrol": ("网格员巡查", "Grid member patrol"), "video": ("视频巡查", "Video patrol"),
-               "public": ("群众报告", "Public report"), "hotline": ("12345热线", "12345 hotline"),
-               "wechat": ("微信小程序", "WeChat mini-program"), "higher_office": ("上级交办", "Assigned by a higher office")},
+    # the shipped names of data/reference (app.reference overlays the names an administrator gave them)
+    "source": reference.names("sources.csv"),
     "duplicate": {"suspected": ("疑似重复", "Suspected duplicate"), "confirmed": ("确认重复", "Confirmed duplicate"),
                   "rejected": ("不是重复", "Not a duplicate")},
     "role": {"admin": ("管理员", "Administrator"), "operator": ("指挥中心值班员", "Operator"),
              "planner": ("规划人员", "Planner"), "grid_lead": ("网格长", "Grid lead"), "member": ("网格员", "Grid member")},
-    # as data/reference/roles.csv
-    "member_role": {"lead": ("网格长", "Grid lead"), "publicity": ("宣传员", "Publicity officer"),
-                    "security": ("治安巡查员", "Security patrol"), "mediator": ("矛盾纠纷调解员", "Dispute mediator")},
+    "member_role": reference.names("roles.csv"),
     "street_kind": {"street": ("街道", "Street"), "town": ("镇", "Town"), "township": ("乡", "Township")},
     "programme": PROGRAMME_NAMES,
     "camera_status": STATUS_NAMES,
+    "lifecycle": LIFECYCLE_NAMES,
     "camera_event": EVENT_NAMES,
     "ptz_type": PTZ_NAMES,
     "point_class": POINT_CLASS_NAMES,
@@ -84,7 +82,7 @@ LABELS: dict[str, dict] = {
 CODES: dict[str, tuple] = {
     "state": STATES, "action": ("report",) + tuple(ACTIONS), "priority": PRIORITIES, "source": SOURCES,
     "role": ACCOUNT_ROLES, "member_role": MEMBER_ROLES, "street_kind": STREET_KINDS, "programme": PROGRAMMES,
-    "camera_status": STATUSES, "camera_event": EVENTS, "ptz_type": PTZ_TYPES, "point_class": POINT_CLASSES,
+    "camera_status": STATUSES, "lifecycle": LIFECYCLES, "camera_event": EVENTS, "ptz_type": PTZ_TYPES, "point_class": POINT_CLASSES,
     "photo_kind": PHOTO_KINDS, "webhook_event": WEBHOOK_EVENTS, "delivery_status": DELIVERY_STATES,
 }
 

@@ -19,7 +19,11 @@ LAYER_SQL: dict[str, str] = {
     "cameras": ("SELECT device_id AS code, device_id, name, point_name, programme, point_class, ptz_type, "
                 "function_types, height_m, azimuth, fov, vfov, range_m, install_date, management_unit, contact, "
                 "record_days, address, status, source_crs, grid_code, community_code, street_code, version, geom "
-                "FROM cameras ORDER BY device_id"),
+                "FROM cameras WHERE lifecycle = 'active' ORDER BY device_id"),
+    # cameras adopted from the planner's proposals (0009_console): never part of the coverage of what is built
+    "planned-cameras": ("SELECT device_id AS code, device_id, name, programme, azimuth, fov, range_m, height_m, "
+                        "address, grid_code, community_code, street_code, version, updated_at, updated_by, geom "
+                        "FROM cameras WHERE lifecycle = 'planned' ORDER BY device_id"),
     "incidents": ("SELECT i.id AS code, i.external_id, i.category_code, i.source, i.description, i.address, "
                   "i.priority, i.state, i.reported_at, i.deadline, i.closed_at, i.grid_code, i.community_code, "
                   "c.street_code, i.assignee_id, i.geom FROM incidents i "

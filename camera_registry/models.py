@@ -13,21 +13,28 @@ from sqlalchemy import (CheckConstraint, Date, DateTime, Float, ForeignKey, Inte
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-PROGRAMMES = ("skynet", "xueliang", "huiyan", "compound", "other")
+from data import reference
+
+#: programmes (建设工程) as data/reference/programmes.csv lists them (table ``programmes``)
+PROGRAMMES = reference.codes("programmes.csv")
 STATUSES = ("ON", "OFF", "VLOST", "DEFECT")
 EVENTS = ("ON", "OFF", "VLOST", "DEFECT", "ADD", "DEL", "UPDATE")
 PTZ_TYPES = (1, 2, 3, 4, 5)
 POINT_CLASSES = (1, 2, 3, 9)
 # The names of those codes (中文, English), defined once: imports accept the Chinese ones
 # (``camera_registry.schema`` aliases) and the interface shows them (``app.labels``).
-PROGRAMME_NAMES = {"skynet": ("天网", "Skynet (public security)"), "xueliang": ("雪亮工程", "Sharp Eyes (community)"),
-                   "huiyan": ("慧眼工程", "Huiyan (Wise Eyes)"), "compound": ("智慧平安小区", "Smart safe compound"),
-                   "other": ("其他", "Other")}
+# the shipped names of the programmes (an administrator may rename them in the database: app.reference)
+PROGRAMME_NAMES = reference.names("programmes.csv")
 STATUS_NAMES = {"ON": ("在线", "Online"), "OFF": ("离线", "Offline"), "VLOST": ("视频丢失", "Video lost"),
                 "DEFECT": ("故障", "Defect")}
 EVENT_NAMES = {**STATUS_NAMES, "ADD": ("新增", "Added"), "DEL": ("删除", "Deleted"), "UPDATE": ("修改", "Updated")}
 PTZ_NAMES = {1: ("球机", "Dome"), 2: ("半球", "Hemisphere"), 3: ("固定枪机", "Fixed bullet"),  # GB/T 28181 PTZType
              4: ("遥控枪机", "Remote bullet"), 5: ("遥控半球", "Remote hemisphere")}
+#: a camera's place in the registry (0009_console), apart from its catalog status: ``planned`` (adopted from
+#: the planner, not built: never counts as coverage), ``active`` (built; its status says whether it works),
+#: ``retired`` (taken out of service; kept with its history instead of being deleted)
+LIFECYCLES = ("planned", "active", "retired")
+LIFECYCLE_NAMES = {"planned": ("规划中", "Planned"), "active": ("在用", "In service"), "retired": ("已退役", "Retired")}
 POINT_CLASS_NAMES = {1: ("一类", "Class 1"), 2: ("二类", "Class 2"), 3: ("三类", "Class 3"), 9: ("其他", "Other")}
 
 
@@ -41,6 +48,17 @@ class Base(DeclarativeBase):
     })
 
 
+class Programme(Base):
+    """A programme (建设工程) a camera was built under; seeded from data/reference/programmes.csv (0009_console).
+    The codes are the release's; their names are the district's to edit."""
+
+    __tablename__ = "programmes"
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(40))
+    name_en: Mapped[str] = mapped_column(String(60))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class Camera(Base):
     """A video point (GB/T 28181 catalog item) with what coverage analysis needs."""
 
@@ -48,7 +66,8 @@ class Camera(Base):
     device_id: Mapped[str] = mapped_column(String(20), primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     point_name: Mapped[str | None] = mapped_column(String(100))
-    programme: Mapped[str] = mapped_column(String(12), default="skynet", server_default="skynet", index=True)
+    programme: Mapped[str] = mapped_column(ForeignKey("programmes.code"), default="skynet", server_default="skynet",
+                                           index=True)
     point_class: Mapped[int | None] = mapped_column(SmallInteger)
     ptz_type: Mapped[int | None] = mapped_column(SmallInteger)
     function_types: Mapped[str | None] = mapped_column(String(40))
@@ -64,6 +83,7 @@ class Camera(Base):
     address: Mapped[str | None] = mapped_column(String(200))
     source_crs: Mapped[str] = mapped_column(String(20), default="wgs84", server_default="wgs84")
     status: Mapped[str] = mapped_column(String(8), default="ON", server_default="ON", index=True)
+    lifecycle: Mapped[str] = mapped_column(String(8), default="active", server_default="active", index=True)
     grid_code: Mapped[str | None] = mapped_column(String(15), index=True)
     community_code: Mapped[str | None] = mapped_column(String(12), index=True)
     # what the record says (import column or management unit), as opposed to the geocoded community_code
@@ -77,8 +97,8 @@ class Camera(Base):
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
         CheckConstraint("device_id ~ '^[0-9]{20}$'", name="device_id_format"),
-        CheckConstraint(f"programme IN {PROGRAMMES!r}", name="programme"),
         CheckConstraint(f"status IN {STATUSES!r}", name="status"),
+        CheckConstraint(f"lifecycle IN {LIFECYCLES!r}", name="lifecycle"),
         CheckConstraint("ptz_type IS NULL OR ptz_type BETWEEN 1 AND 5", name="ptz_type"),
         CheckConstraint("point_class IS NULL OR point_class IN (1, 2, 3, 9)", name="point_class"),
         CheckConstraint("azimuth IS NULL OR (azimuth >= 0 AND azimuth <= 360)", name="azimuth"),

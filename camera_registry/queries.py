@@ -76,7 +76,7 @@ def cameras_within(session: Session, lon: float, lat: float, distance_m: float) 
         "WITH p AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography AS g) "
         "SELECT c.device_id, c.name, c.programme, c.status, c.point_class, c.azimuth, c.fov, c.range_m, "
         "c.grid_code, c.community_code, ST_Distance(c.geom::geography, p.g) AS distance_m, c.geom "
-        "FROM cameras c, p WHERE ST_DWithin(c.geom::geography, p.g, :d) "
+        "FROM cameras c, p WHERE c.lifecycle = 'active' AND ST_DWithin(c.geom::geography, p.g, :d) "
         "ORDER BY distance_m, c.device_id")
     frame = gpd.read_postgis(sql, session.connection(), params={"lon": lon, "lat": lat, "d": distance_m},
                              geom_col="geom")

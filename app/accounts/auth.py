@@ -15,11 +15,12 @@ import re
 import secrets
 from urllib.parse import unquote, urlsplit
 
-from flask import abort, g, redirect, request, session, url_for
+from flask import abort, g, has_request_context, redirect, request, session, url_for
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app import web
+from app.db import stamp_actor
 from app.accounts import sessions
 from app.accounts.models import FIELD_ROLES, User
 from gis.errors import Forbidden
@@ -36,10 +37,27 @@ KEPT_ACROSS_LOGIN = ("lang",)
 
 
 def current_user() -> User | None:
-    """The user of this request's live session, or None (computed once per request)."""
+    """The user of this request's live session, or None (computed once per request). Once known, the
+    account is the audit log's actor for the rest of the request (``app.db.stamp_actor``)."""
     if "gw_user" not in g:
         g.gw_user = _session_user()
+        if g.gw_user is not None:
+            name_actor(g.gw_user.username)
     return g.gw_user
+
+
+def name_actor(actor: str) -> None:
+    """Make ``actor`` (an account's name, ``key:<name>`` for an API key) the audit log's actor of this
+    request, including the transaction already open."""
+    g.audit_actor = actor
+    s = web.db_session()
+    if s.in_transaction():
+        stamp_actor(s, actor)
+
+
+def request_actor() -> str | None:
+    """``app.db.ACTOR_SOURCES`` entry: the actor named for this request, if any."""
+    return g.get("audit_actor") if has_request_context() else None
 
 
 def _session_user() -> User | None:

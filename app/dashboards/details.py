@@ -24,7 +24,7 @@ SEARCH_MAX = 100         # longest search text (characters); a longer one is ref
 
 def _cameras_near(s: Session, lon: float, lat: float, grids=None) -> gpd.GeoDataFrame:
     sql = ("SELECT device_id, name, status, ptz_type, azimuth, fov, vfov, range_m, height_m, geom FROM cameras "
-           "WHERE ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography, :r)"
+           "WHERE lifecycle = 'active' AND ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography, :r)"
            + (" AND grid_code = ANY(:grids)" if grids is not None else "") + " ORDER BY device_id")
     params = {"x": lon, "y": lat, "r": SEEING_RADIUS_M}
     if grids is not None:
@@ -175,7 +175,7 @@ def search(s: Session, q: str, grids, *, basemap: str, limit: int = 10) -> list[
                      f"geom FROM incidents WHERE ({id_match}external_id ILIKE :like OR address ILIKE :like) {scope} "
                      f"ORDER BY (external_id = CAST(:q AS text) OR id = :qid) DESC, reported_at DESC LIMIT :limit"),
         ("camera", f"SELECT device_id AS id, device_id || ' ' || coalesce(name, '') AS label, geom FROM cameras "
-                   f"WHERE (device_id LIKE :like OR name ILIKE :like OR address ILIKE :like) {scope} "
+                   f"WHERE lifecycle <> 'retired' AND (device_id LIKE :like OR name ILIKE :like OR address ILIKE :like) {scope} "
                    f"ORDER BY device_id LIMIT :limit"),
         ("grid", f"SELECT code AS id, code || ' ' || name AS label, ST_PointOnSurface(geom) AS geom FROM grids "
                  f"WHERE (code LIKE :like OR name ILIKE :like) {scope.replace('grid_code', 'code')} "

@@ -101,7 +101,7 @@ def camera_status(s: Session, grids, *, lang: str = "zh", tz: str) -> pd.DataFra
     from app.labels import CODES, label
 
     where, p = _scope(grids, "grid_code")
-    counts = dict(s.execute(text(f"SELECT status, count(*) FROM cameras WHERE {where} GROUP BY 1"), p).all())
+    counts = dict(s.execute(text(f"SELECT status, count(*) FROM cameras WHERE lifecycle = 'active' AND {where} GROUP BY 1"), p).all())
     order = [c for c in CODES["camera_status"] if c in counts] + sorted(set(counts) - set(CODES["camera_status"]))
     return pd.DataFrame({"label": [label("camera_status", c, lang) for c in order],
                          "count": [int(counts[c]) for c in order], "code": order}, columns=list(_CODED))

@@ -9,10 +9,14 @@ from sqlalchemy import (Boolean, CheckConstraint, DateTime, Float, ForeignKey, I
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base
+from data import reference
 from gis.codes import COMMUNITY, GRID, STREET
 
 STREET_KINDS = ("street", "town", "township")
-ROLES = ("lead", "publicity", "security", "mediator")
+#: a grid member's roles (网格员的职务), as data/reference/roles.csv lists them (table ``member_role_types``);
+#: ``lead`` (网格长) is the one each grid has exactly one of
+ROLES = reference.codes("roles.csv")
+LEAD = "lead"
 
 
 class Street(Base):
@@ -77,6 +81,16 @@ class Member(Base):
     roles: Mapped[list["MemberRole"]] = relationship(back_populates="member", cascade="all, delete-orphan")
 
 
+class MemberRoleType(Base):
+    """A member role (职务), seeded from data/reference/roles.csv (0009_console); names editable, codes fixed."""
+
+    __tablename__ = "member_role_types"
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(40))
+    name_en: Mapped[str] = mapped_column(String(60))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class MemberRole(Base):
     """One role of one member in one grid (one grid, many members; one member, many roles)."""
 
@@ -84,10 +98,9 @@ class MemberRole(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
     grid_code: Mapped[str] = mapped_column(ForeignKey("grids.code", ondelete="CASCADE"), index=True)
-    role: Mapped[str] = mapped_column(String(12))
+    role: Mapped[str] = mapped_column(ForeignKey("member_role_types.code"))
     member: Mapped[Member] = relationship(back_populates="roles")
     __table_args__ = (
-        CheckConstraint(f"role IN {ROLES!r}", name="role"),
         UniqueConstraint("member_id", "grid_code", "role", name="uq_member_roles_member_grid_role"),
         Index("uq_member_roles_one_lead", "grid_code", unique=True, postgresql_where=text("role = 'lead'")),
     )

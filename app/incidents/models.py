@@ -10,10 +10,12 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base
+from data import reference
 
 STATES = ("reported", "accepted", "voided", "dispatched", "in_progress", "resolved", "closed")
 OPEN_STATES = ("reported", "accepted", "dispatched", "in_progress", "resolved")
-SOURCES = ("patrol", "video", "public", "hotline", "wechat", "higher_office")
+#: where an incident came from (事件来源), as data/reference/sources.csv lists them (table ``incident_sources``)
+SOURCES = reference.codes("sources.csv")
 PRIORITIES = ("urgent", "high", "normal", "low")
 #: ``incidents.description`` is Text (no size in the schema); an incident's description is a short message,
 #: and every path that stores one (import, Open311, the report form) refuses longer text, never cuts it
@@ -39,6 +41,17 @@ class Category(Base):
         return float(getattr(self, f"{priority}_h"))
 
 
+class IncidentSource(Base):
+    """An incident source (事件来源), seeded from data/reference/sources.csv (0009_console). The codes are the
+    release's (Open311 reports are ``public``, field reports ``patrol``); their names are the district's."""
+
+    __tablename__ = "incident_sources"
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(40))
+    name_en: Mapped[str] = mapped_column(String(60))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class Incident(Base):
     """A grid incident. Its state is the result of its events (``incident_events``)."""
 
@@ -46,7 +59,7 @@ class Incident(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(60), unique=True)
     category_code: Mapped[str] = mapped_column(ForeignKey("categories.code"), index=True)
-    source: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(ForeignKey("incident_sources.code"))
     description: Mapped[str] = mapped_column(Text, default="", server_default="")
     address: Mapped[str | None] = mapped_column(String(200))
     media_url: Mapped[str | None] = mapped_column(String(500))  # migration 0005_incidents
@@ -75,7 +88,6 @@ class Incident(Base):
                                                          order_by="IncidentEvent.id")
     __table_args__ = (
         CheckConstraint(f"state IN {STATES!r}", name="state"),
-        CheckConstraint(f"source IN {SOURCES!r}", name="source"),
         CheckConstraint(f"priority IN {PRIORITIES!r}", name="priority"),
         CheckConstraint("grid_code IS NULL OR grid_code ~ '^[0-9]{15}$'", name="grid_code_format"),
         CheckConstraint("community_code IS NULL OR community_code ~ '^[0-9]{12}$'", name="community_code_format"),

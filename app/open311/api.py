@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from app.db import stamp_actor
 from app.accounts.auth import visible_grid_codes
 from app.incidents.models import Category, Incident
 from app.open311.keys import ANONYMOUS, Caller, KeyRefused, authenticate
@@ -322,6 +323,7 @@ def post_request(session: Session, form, fmt: str = "json", *, key: str | None, 
     from app.incidents.service import report_incident
 
     caller = authenticate(session, key)
+    stamp_actor(session, f"open311:{caller.key_name}")  # the audit log's actor of what this request writes
     fields = Fields(form)
     # the category stays referenced while the incident is stored, so report_incident finds it in the
     # session's identity map (weakly held) instead of reading it again

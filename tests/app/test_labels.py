@@ -17,9 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # kind → the (table, column) whose CHECK constraint in the migrated database lists its codes
 CHECKED = {
-    "state": ("incidents", "state"), "source": ("incidents", "source"), "priority": ("incidents", "priority"),
-    "duplicate": ("incidents", "duplicate_status"), "role": ("users", "role"), "member_role": ("member_roles", "role"),
-    "street_kind": ("streets", "kind"), "programme": ("cameras", "programme"), "camera_status": ("cameras", "status"),
+    "state": ("incidents", "state"), "priority": ("incidents", "priority"),
+    "duplicate": ("incidents", "duplicate_status"), "role": ("users", "role"),
+    "street_kind": ("streets", "kind"), "camera_status": ("cameras", "status"), "lifecycle": ("cameras", "lifecycle"),
     "camera_event": ("camera_events", "event"), "ptz_type": ("cameras", "ptz_type"),
     "point_class": ("cameras", "point_class"), "photo_kind": ("incident_photos", "kind"),
     "webhook_event": ("webhook_deliveries", "event"), "delivery_status": ("webhook_deliveries", "status"),
@@ -62,6 +62,26 @@ def _check_codes(definition: str) -> set:
     if between:
         return set(range(int(between.group(1)), int(between.group(2)) + 1))
     return {int(n) for n in re.search(r"ARRAY\[([\d, ]+)\]", definition).group(1).split(",")}
+
+
+# kind → (reference table, the column whose foreign key points at it): codes a table lists (0009_console)
+REFERENCED = {"source": ("incident_sources", "incidents", "source"),
+              "member_role": ("member_role_types", "member_roles", "role"),
+              "programme": ("programmes", "cameras", "programme")}
+
+
+def test_the_reference_tables_hold_exactly_the_named_codes_and_the_columns_point_at_them(demo_db):
+    """The code lists with a table of their own (data/reference seeds them): the table's codes are the named
+    codes, and the using column has a foreign key to it (so no other code can be stored)."""
+    with demo_db.session() as s:
+        for kind, (ref, table, column) in REFERENCED.items():
+            assert set(s.execute(text(f"SELECT code FROM {ref}")).scalars()) == set(labels.LABELS[kind]), kind
+            target = s.execute(text(
+                "SELECT f.relname FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid "
+                "JOIN pg_class f ON f.oid = c.confrelid JOIN pg_attribute a ON a.attrelid = t.oid "
+                "AND a.attnum = ANY (c.conkey) WHERE c.contype = 'f' AND t.relname = :t AND a.attname = :c"),
+                {"t": table, "c": column}).scalars().all()
+            assert target == [ref], (kind, target)
 
 
 def test_the_databases_check_constraints_admit_exactly_the_named_codes(demo_db):
