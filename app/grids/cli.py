@@ -147,22 +147,37 @@ def grids_group() -> None:
 @click.option("--repair", is_flag=True, help="fix invalid rings and overlaps/gaps narrower than --tolerance-m")
 @click.option("--tolerance-m", default=1.0, show_default=True, type=float)
 @click.option("--dry-run", is_flag=True, help="check (and repair) but write nothing")
+@click.option("--replace", is_flag=True, help="FILE is the whole layer: remove every stored grid it lacks")
+@click.option("--replace-community", metavar="CODE",
+              help="FILE holds community CODE's grids: remove that community's stored grids it lacks")
 @pass_ctx
 @report_errors
-def grids_import(c: Context, file: Path, crs: str | None, repair: bool, tolerance_m: float, dry_run: bool) -> None:
-    """Import (upsert) grids from FILE; refused when the layer has topology errors (unless --repair)."""
-    from app.grids.service import import_grids
+def grids_import(c: Context, file: Path, crs: str | None, repair: bool, tolerance_m: float, dry_run: bool,
+                 replace: bool, replace_community: str | None) -> None:
+    """Import (upsert) grids from FILE; refused when the layer has topology errors (unless --repair) or a
+    grid to remove (--replace, --replace-community) still has members."""
+    from app.grids.service import LAYER, import_grids
+    from gis.errors import InvalidData, RowError
 
+    if replace and replace_community:
+        raise InvalidData(RowError(None, "--replace", "give --replace or --replace-community, not both"))
+    scope = LAYER if replace else replace_community
     with c.db.session() as s:
-        result = import_grids(s, file, crs=crs, repair=repair, dry_run=dry_run, tolerance_m=tolerance_m)
+        result = import_grids(s, file, crs=crs, repair=repair, dry_run=dry_run, tolerance_m=tolerance_m,
+                              scope=scope)
     for change in result.changes:
         click.echo(f"  repaired: {change}")
+    for code in result.removed:
+        click.echo(f"  {'would remove' if dry_run else 'removed'}: grid {code}")
+    moved = (f"{result.moved('incident')} incident(s) and {result.moved('camera')} camera(s) "
+             f"{'would change' if dry_run else 'changed'} grid")
     if dry_run:
-        click.echo(f"dry run: {result.inserted} grid(s) would be added and {result.updated} updated, "
-                   f"{result.unchanged} unchanged; nothing written")
+        click.echo(f"dry run: {result.inserted} grid(s) would be added, {result.updated} updated and "
+                   f"{result.removed_count} removed, {result.unchanged} unchanged; {moved}; nothing written")
         return
-    click.echo(f"{result.inserted} grid(s) added, {result.updated} updated, {result.unchanged} unchanged; re-geocoded "
-               f"{result.incidents_changed} incident(s) and {result.cameras_changed} camera(s)")
+    click.echo(f"{result.inserted} grid(s) added, {result.updated} updated, {result.unchanged} unchanged, "
+               f"{result.removed_count} removed; re-geocoded {result.incidents_changed} incident(s) and "
+               f"{result.cameras_changed} camera(s); {moved}")
 
 
 COMMANDS = [geocode_cmd, regeocode_cmd, check_grids_cmd, grids_group]

@@ -1,9 +1,18 @@
-"""Grid (网格) import: read, convert to WGS-84, check topology (optionally repair), upsert, re-geocode.
+"""Grid (网格) import: read, convert to WGS-84, check topology (optionally repair), write, re-geocode.
 
 Every row is checked first (names against the column's size and for control or bidi characters,
 households and population against the integer column, coordinates that look projected when read as
 degrees); a grid whose name, counts and geometry equal the stored ones is left alone, so importing
 an export of the layer changes nothing.
+
+What an import replaces is its *scope*: ``None`` upserts the file's grids and removes nothing (the
+CLI's default); :data:`LAYER` replaces the whole layer and a community code (社区) replaces that
+community's grids: a stored grid of the scope that the file no longer has is removed. A removed grid
+that still has members (``member_roles``) is refused, naming them: the foreign key would delete their
+roles with the grid. :func:`plan_import` says what an import would do (grids added, removed, reshaped,
+renamed; the topology report); :func:`import_grids` writes it, all or nothing, and re-geocodes; a dry
+run writes it inside a SAVEPOINT that is rolled back, so the incidents and cameras it says change grid
+are exactly those the commit moves.
 """
 from __future__ import annotations
 
@@ -20,12 +29,55 @@ from sqlalchemy.orm import Session
 from app.grids.models import Grid
 from gis import crs as gcrs
 from gis.codes import COMMUNITY, GRID
-from gis.errors import InvalidData, RowError
+from gis.errors import Conflict, InvalidData, RowError
 from gis.io import read_table
 from gis.text import BLANKS, column_length, integer_range, text_problem
-from gis.topology import TopologyReport, check_grids, repair_grids
+from gis.topology import TopologyReport, area_m2, check_grids, repair_grids
 
 REPAIR_TOLERANCE_M = 1.0
+
+
+#: the scope that replaces the whole grid layer (else a community code, or None: upsert, remove nothing)
+LAYER = "layer"
+#: the kinds of point that re-geocoding moves between grids: kind → (table, key column)
+MOVED = {"incident": ("incidents", "id"), "camera": ("cameras", "device_id")}
+
+
+@dataclass(frozen=True)
+class Reshape:
+    """A grid whose geometry changes: its area (m², EPSG:4544) before and after."""
+
+    code: str
+    name: str
+    area_before_m2: float
+    area_after_m2: float
+
+
+@dataclass(frozen=True)
+class Rename:
+    code: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class Move:
+    """``n`` points of ``kind`` (incident, camera) whose grid changes from ``before`` to ``after`` (None: none)."""
+
+    kind: str
+    before: str | None
+    after: str | None
+    n: int
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A member (网格员) holding a role in a grid the import would remove."""
+
+    grid_code: str
+    member_id: int
+    name: str
+    role: str
 
 
 @dataclass
@@ -39,6 +91,30 @@ class ImportResult:
     incidents_changed: int = 0
     cameras_changed: int = 0
     dry_run: bool = False
+    scope: str | None = None
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    reshaped: list[Reshape] = field(default_factory=list)
+    renamed: list[Rename] = field(default_factory=list)
+    holders: list[Holder] = field(default_factory=list)
+    moves: list[Move] = field(default_factory=list)
+    #: the grids to write (EPSG:4326; repaired), the stored layer read, the file's line of each grid code
+    written: gpd.GeoDataFrame | None = field(default=None, repr=False)
+    stored: gpd.GeoDataFrame | None = field(default=None, repr=False)
+    lines: dict[str, int] = field(default_factory=dict, repr=False)
+
+    @property
+    def removed_count(self) -> int:
+        return len(self.removed)
+
+    def moved(self, kind: str) -> int:
+        """How many points of ``kind`` (incident, camera) change grid."""
+        return sum(m.n for m in self.moves if m.kind == kind)
+
+    @property
+    def writes(self) -> bool:
+        """Whether committing changes anything in the grids table."""
+        return self.written is not None and (len(self.written) > 0 or bool(self.removed))
 
 
 def geometry_to_wgs84(geoms, crs: str):
@@ -120,43 +196,26 @@ def _counts(values: pd.Series, col: str, lines, errors: list[RowError]) -> list[
     return out
 
 
-def _unchanged(grids: gpd.GeoDataFrame, stored: gpd.GeoDataFrame) -> np.ndarray:
-    """Where a grid equals its stored self: name, counts and every vertex (stored grids are multi-polygons)."""
-    by_code, geom_col = stored.set_index("code"), stored.geometry.name
-    out = np.zeros(len(grids), dtype=bool)
-    for i, (code, name, households, population, geom) in enumerate(zip(
-            grids["code"], grids["name"], grids["households"], grids["population"], grids.geometry)):
-        if code not in by_code.index:
-            continue
-        old = by_code.loc[code]
-        multi = shapely.MultiPolygon([geom]) if geom.geom_type == "Polygon" else geom
-        out[i] = ((old["name"], int(old["households"]), int(old["population"])) == (name, int(households),
-                                                                                     int(population))
-                  and shapely.equals_exact(multi, old[geom_col], 0))
-    return out
-
-
 def _communities(session: Session) -> gpd.GeoDataFrame:
     from app.layers_db import read_layer
 
     return read_layer(session, "communities")
 
 
-def import_grids(session: Session, path: str | Path, *, crs: str | None = None, repair: bool = False,
-                 dry_run: bool = False, tolerance_m: float = REPAIR_TOLERANCE_M) -> ImportResult:
-    """Import (upsert) a grid layer; refuse it when it has topology errors unless ``repair``.
+def check_scope(session: Session, scope: str | None) -> str | None:
+    """``scope`` checked: None, :data:`LAYER` or the code of a stored community (InvalidData naming ``scope``)."""
+    if scope is None or scope == LAYER:
+        return scope
+    try:
+        COMMUNITY.validate(scope)
+    except ValueError as exc:
+        raise InvalidData(RowError(None, "scope", f"{LAYER!r} or a community code: {exc}")) from None
+    if session.execute(text("SELECT 1 FROM communities WHERE code = :c"), {"c": scope}).first() is None:
+        raise InvalidData(RowError(None, "scope", f"no community {scope} in the database"))
+    return scope
 
-    The layer that results (stored grids replaced by the file's grids of the same code) is checked
-    against the stored communities. All or nothing: nothing is written when anything is refused.
-    After writing, incidents and cameras are re-geocoded.
-    """
-    from app.geocoding import regeocode_cameras, regeocode_incidents
-    from app.layers_db import read_layer
 
-    grids, lines = read_grids(path, crs=crs)
-    result = ImportResult(grids=len(grids), dry_run=dry_run)
-    communities = _communities(session)
-    known = set(communities["code"])
+def _code_errors(grids: gpd.GeoDataFrame, lines, known: set[str], scope: str | None) -> list[RowError]:
     errors = []
     for i, c in enumerate(grids["code"]):
         try:
@@ -167,12 +226,54 @@ def import_grids(session: Session, path: str | Path, *, crs: str | None = None, 
         if c[: COMMUNITY.length] not in known:
             errors.append(RowError(lines[i], "code", f"grid {c}: no community {c[:COMMUNITY.length]} in the "
                                    "database; load the communities first"))
+        elif scope not in (None, LAYER) and not c.startswith(scope):
+            errors.append(RowError(lines[i], "code", f"grid {c} is not in community {scope}: this upload "
+                                   f"replaces only the grids of community {scope}"))
+    return errors
+
+
+def _removed(stored: gpd.GeoDataFrame, codes: set[str], scope: str | None) -> list[str]:
+    """Stored grids of ``scope`` that the file (``codes``) no longer has."""
+    if scope is None:
+        return []
+    mine = stored["code"] if scope == LAYER else stored.loc[stored["community_code"] == scope, "code"]
+    return sorted(set(mine) - codes)
+
+
+def grid_holders(session: Session, codes) -> list[Holder]:
+    """The members holding a role in any of the grids ``codes``, by grid, role and name."""
+    rows = session.execute(text(
+        "SELECT r.grid_code, m.id, m.name, r.role FROM member_roles r JOIN members m ON m.id = r.member_id "
+        "WHERE r.grid_code = ANY(:codes) ORDER BY r.grid_code, r.role = 'lead' DESC, m.name, m.id"),
+        {"codes": sorted(codes)}).all()
+    return [Holder(*r) for r in rows]
+
+
+def plan_import(session: Session, path: str | Path, *, crs: str | None = None, repair: bool = False,
+                tolerance_m: float = REPAIR_TOLERANCE_M, scope: str | None = None) -> ImportResult:
+    """What importing the grid layer file ``path`` would do, without writing anything.
+
+    The layer that results (stored grids replaced by the file's grids of the same code, the removed
+    grids of ``scope`` gone; repaired when ``repair``) is checked against the communities it touches:
+    ``report`` holds the topology problems (a community left without its grids is one gap), ``holders``
+    the members of removed grids. Raises InvalidData for a file or rows that cannot be read or whose
+    codes do not fit (each row named by its line).
+    """
+    from app.layers_db import read_layer
+
+    scope = check_scope(session, scope)
+    grids, lines = read_grids(path, crs=crs)
+    result = ImportResult(grids=len(grids), scope=scope)
+    communities = _communities(session)
+    errors = _code_errors(grids, lines, set(communities["code"]), scope)
     if errors:
         raise InvalidData(errors, source=str(path))
+    result.lines = {c: lines[i] for i, c in enumerate(grids["code"])}
 
-    # the layer that results: the file's grids plus the stored grids it does not replace
     stored = read_layer(session, "grids")
-    others = stored[~stored["code"].isin(grids["code"])]
+    result.stored = stored
+    result.removed = _removed(stored, set(grids["code"]), scope)
+    others = stored[~stored["code"].isin(grids["code"]) & ~stored["code"].isin(result.removed)]
     cols = ["code", "name", "households", "population"]
     layer = gpd.GeoDataFrame(
         pd.concat([grids[cols], pd.DataFrame(others[cols])], ignore_index=True),
@@ -182,35 +283,157 @@ def import_grids(session: Session, path: str | Path, *, crs: str | None = None, 
         before = layer.geometry.to_numpy()
         layer, result.changes = repair_grids(layer, communities, tolerance_m=tolerance_m)
         from_file |= ~shapely.equals_exact(layer.geometry.to_numpy(), before, 0)
-    touched = {c[: COMMUNITY.length] for c in layer["code"]}
-    report = check_grids(layer, communities[communities["code"].isin(touched)])
-    result.report = report
-    if not report.ok:
-        line_of = {c: lines[i] for i, c in enumerate(grids["code"])}
-        rows = [RowError(line_of.get(p.codes[0]) if p.codes else None, p.kind, p.message) for p in report.errors]
+    touched = {c[: COMMUNITY.length] for c in list(layer["code"]) + result.removed}
+    result.report = check_grids(layer, communities[communities["code"].isin(touched)])
+    result.holders = grid_holders(session, result.removed)
+    _diff(result, layer[from_file], stored)
+    return result
+
+
+def _diff(result: ImportResult, grids: gpd.GeoDataFrame, stored: gpd.GeoDataFrame) -> None:
+    """Fill what changes: grids added, renamed, reshaped (area before/after), unchanged; ``written``."""
+    by_code, geom_col = stored.set_index("code"), stored.geometry.name
+    same = np.zeros(len(grids), dtype=bool)
+    reshaped = []
+    for i, (code, name, households, population, geom) in enumerate(zip(
+            grids["code"], grids["name"], grids["households"], grids["population"], grids.geometry)):
+        if code not in by_code.index:
+            result.added.append(code)
+            continue
+        old = by_code.loc[code]
+        multi = shapely.MultiPolygon([geom]) if geom.geom_type == "Polygon" else geom
+        moved = not shapely.equals_exact(multi, old[geom_col], 0)
+        if old["name"] != name:
+            result.renamed.append(Rename(code, old["name"], name))
+        if moved:
+            reshaped.append((code, name, old[geom_col], geom))
+        same[i] = not moved and (old["name"], int(old["households"]), int(old["population"])) == (
+            name, int(households), int(population))
+    if reshaped:
+        before = area_m2(np.array([r[2] for r in reshaped], dtype=object))
+        after = area_m2(np.array([r[3] for r in reshaped], dtype=object))
+        result.reshaped = [Reshape(c, n, float(b), float(a)) for (c, n, _, _), b, a in zip(reshaped, before, after)]
+    result.unchanged = int(same.sum())
+    result.written = grids[~same]
+    result.updated = len(result.written) - len(result.added)
+    result.inserted = len(result.added)
+
+
+def refuse(result: ImportResult, *, repair: bool, tolerance_m: float, source: str | None = None) -> None:
+    """Raise what keeps ``result`` from being written: InvalidData for topology problems, Conflict naming
+    the members of a removed grid."""
+    report = result.report
+    if report is not None and not report.ok:
+        rows = [RowError(result.lines.get(p.codes[0]) if p.codes else None, p.kind, p.message)
+                for p in report.errors]
         hint = ("" if repair else " (run with --repair to fix overlaps and gaps narrower than "
                 f"{tolerance_m:g} m and invalid rings; run check-grids to see the problems on a map)")
         rows.append(RowError(None, None, f"grid layer refused: {report.summary()}{hint}"))
-        raise InvalidData(rows, source=str(path))
-    grids = layer[from_file]
-    same = _unchanged(grids, stored)
-    result.unchanged = int(same.sum())
-    grids = grids[~same]
-    result.updated = int(grids["code"].isin(set(stored["code"])).sum())
-    result.inserted = len(grids) - result.updated
-    if dry_run or grids.empty:
-        return result
-    session.execute(text(
-        "INSERT INTO grids (code, name, community_code, households, population, geom) "
-        "SELECT v.code, v.name, left(v.code, 12), v.households, v.population, "
-        "ST_Multi(ST_GeomFromWKB(v.wkb, 4326)) "
-        "FROM unnest(CAST(:codes AS text[]), CAST(:names AS text[]), CAST(:households AS integer[]), "
-        "CAST(:population AS integer[]), CAST(:wkb AS bytea[])) AS v(code, name, households, population, wkb) "
-        "ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, community_code = EXCLUDED.community_code, "
-        "households = EXCLUDED.households, population = EXCLUDED.population, geom = EXCLUDED.geom"),
-        {"codes": list(grids["code"]), "names": list(grids["name"]),
-         "households": [int(v) for v in grids["households"]], "population": [int(v) for v in grids["population"]],
-         "wkb": [shapely.to_wkb(g) for g in grids.geometry]})
+        raise InvalidData(rows, source=source)
+    if result.holders:
+        raise Conflict(holders_message(result.holders))
+
+
+def holders_message(holders: list[Holder]) -> str:
+    by_grid: dict[str, list[str]] = {}
+    for h in holders:
+        by_grid.setdefault(h.grid_code, []).append(f"{h.name} (#{h.member_id}, {h.role})")
+    parts = "; ".join(f"grid {g}: {', '.join(names)}" for g, names in by_grid.items())
+    return (f"{len(by_grid)} grid(s) to remove still have members, whose roles would be deleted with the grid: "
+            f"{parts}. Move or unassign them first")
+
+
+def _grid_codes(session: Session) -> dict[str, dict]:
+    return {kind: dict(session.execute(text(f"SELECT {key}, grid_code FROM {table}")).all())
+            for kind, (table, key) in MOVED.items()}
+
+
+def _moves(before: dict[str, dict], after: dict[str, dict]) -> list[Move]:
+    out = []
+    for kind in MOVED:
+        pairs: dict[tuple, int] = {}
+        old = before[kind]
+        for key, code in after[kind].items():
+            if key in old and old[key] != code:
+                pairs[(old[key], code)] = pairs.get((old[key], code), 0) + 1
+        out += [Move(kind, a, b, n) for (a, b), n in sorted(pairs.items(), key=lambda kv: (-kv[1], str(kv[0])))]
+    return out
+
+
+def _write(session: Session, result: ImportResult) -> None:
+    """Write ``result`` (upsert the changed grids, delete the removed ones), re-geocode, record the moves."""
+    from app.geocoding import regeocode_cameras, regeocode_incidents
+
+    before = _grid_codes(session)
+    grids = result.written
+    if result.removed:
+        # no member may be given a role in a grid being removed until this transaction ends (the cascade
+        # would delete it unseen): block writers of member_roles, then look again
+        session.execute(text("LOCK TABLE member_roles IN SHARE MODE"))
+        holders = grid_holders(session, result.removed)
+        if holders:
+            raise Conflict(holders_message(holders))
+        session.execute(text("DELETE FROM grids WHERE code = ANY(:codes)"), {"codes": result.removed})
+    if len(grids):
+        session.execute(text(
+            "INSERT INTO grids (code, name, community_code, households, population, geom) "
+            "SELECT v.code, v.name, left(v.code, 12), v.households, v.population, "
+            "ST_Multi(ST_GeomFromWKB(v.wkb, 4326)) "
+            "FROM unnest(CAST(:codes AS text[]), CAST(:names AS text[]), CAST(:households AS integer[]), "
+            "CAST(:population AS integer[]), CAST(:wkb AS bytea[])) AS v(code, name, households, population, wkb) "
+            "ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, community_code = EXCLUDED.community_code, "
+            "households = EXCLUDED.households, population = EXCLUDED.population, geom = EXCLUDED.geom"),
+            {"codes": list(grids["code"]), "names": list(grids["name"]),
+             "households": [int(v) for v in grids["households"]],
+             "population": [int(v) for v in grids["population"]],
+             "wkb": [shapely.to_wkb(g) for g in grids.geometry]})
     result.incidents_changed = regeocode_incidents(session)
     result.cameras_changed = regeocode_cameras(session)
+    result.moves = _moves(before, _grid_codes(session))
+
+
+def simulate(session: Session, result: ImportResult) -> ImportResult:
+    """Write ``result`` inside a SAVEPOINT and roll it back: the re-geocoding counts and moves the commit
+    would give, computed the way it computes them (nothing stays written, audit rows included)."""
+    if not result.writes:
+        return result
+    nested = session.begin_nested()
+    try:
+        _write(session, result)
+    finally:
+        nested.rollback()
+    return result
+
+
+def layer_stamp(session: Session) -> str:
+    """A stamp of the grids table that changes with every write to it (count and latest ``updated_at``,
+    which a trigger sets on every insert and update): a preview is stale when it differs."""
+    n, latest = session.execute(text("SELECT count(*), max(updated_at) FROM grids")).one()
+    return f"{n}:{latest.isoformat() if latest else '-'}"
+
+
+def lock_grids(session: Session) -> None:
+    """Serialise grid writers for the rest of the transaction (readers go on): plan and write see one layer."""
+    session.execute(text("LOCK TABLE grids IN SHARE ROW EXCLUSIVE MODE"))
+
+
+def import_grids(session: Session, path: str | Path, *, crs: str | None = None, repair: bool = False,
+                 dry_run: bool = False, tolerance_m: float = REPAIR_TOLERANCE_M, scope: str | None = None
+                 ) -> ImportResult:
+    """Import a grid layer file into ``scope`` (None: upsert, :data:`LAYER`, or a community code).
+
+    Refused when the resulting layer has topology errors (unless ``repair`` fixes them) or a grid to
+    remove still has members. All or nothing: nothing is written when anything is refused. After
+    writing, incidents and cameras are re-geocoded; a dry run computes the same inside a rolled-back
+    SAVEPOINT (``moves``, ``incidents_changed``, ``cameras_changed``).
+    """
+    if not dry_run:
+        lock_grids(session)
+    result = plan_import(session, path, crs=crs, repair=repair, tolerance_m=tolerance_m, scope=scope)
+    result.dry_run = dry_run
+    refuse(result, repair=repair, tolerance_m=tolerance_m, source=str(path))
+    if dry_run:
+        return simulate(session, result)
+    if result.writes:
+        _write(session, result)
     return result
