@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from camera_registry.exporter import cameras_frame
+from camera_registry.history import events, revisions
 from camera_registry.schema import parse_value
 from gis.errors import InvalidData, RowError
 
@@ -127,3 +128,32 @@ def cameras_outside_declared_community(session: Session) -> gpd.GeoDataFrame:
     """
     frame = gpd.read_postgis(text(DECLARED_SQL), session.connection(), geom_col="geom")
     return frame if frame.crs is not None else frame.set_crs("EPSG:4326")
+
+
+#: revision keys that are bookkeeping, not a change a reader of the history needs to see
+_UNSHOWN = ("version",)
+
+
+def timeline(session: Session, device_id: str) -> list[dict]:
+    """A camera's history (履历), newest first: each event (ON, OFF, VLOST, DEFECT, ADD, DEL, UPDATE) with when,
+    who, its note, the version it made and what changed: ``changes`` = ``[(field, before, after), …]``, the
+    difference between the revision written with the event and the one before it (empty for the first).
+
+    An event and its revision are written at one time (``history.record_change``, the importer): they are
+    paired by that time.
+    """
+    revs = revisions(session, device_id)
+    by_at, previous = {}, {}
+    for rev in revs:
+        before = previous
+        after = {k: v for k, v in rev.data.items() if k not in _UNSHOWN}
+        changes = [] if not before else [(k, before.get(k), after.get(k)) for k in after
+                                         if before.get(k) != after.get(k)]
+        by_at[rev.at] = (rev.version, changes)
+        previous = after
+    out = []
+    for e in events(session, device_id):
+        version, changes = by_at.get(e.at, (None, []))
+        out.append({"at": e.at, "event": e.event, "actor": e.actor, "note": e.note, "version": version,
+                    "changes": changes})
+    return out[::-1]

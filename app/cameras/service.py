@@ -1,0 +1,218 @@
+"""The camera list and a camera's page (摄像机管理): filters, the selection, who may edit which field.
+
+No Flask here. Every function takes the account (``user``) and limits what it reads to the grids the
+account may see (``app.accounts.auth.visible_grid_codes``: None = the whole district); a camera outside
+them is "not found", as if it did not exist. Which fields an account may change is
+:func:`editable_fields`, read from the capability table (``app.accounts.capabilities``): the API, the
+page's forms and the map editor (helper interface ``js["camera"]["editable"]``) all use it.
+
+Interfaces other areas use (kept stable): :func:`parse_filters`, :func:`select_cameras`,
+:func:`filtered_ids` (the export of the selection).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from app.accounts.capabilities import PLACEMENT_FIELDS, can
+from app.dashboards.params import Params
+from app.grids.models import Community, Grid, Street
+from camera_registry.gb28181 import INDUSTRIES
+from camera_registry.history import RECORD_FIELDS
+from camera_registry.models import LIFECYCLES, PROGRAMMES, PTZ_TYPES, STATUSES, Camera
+from gis.codes import COMMUNITY, GRID, STREET
+from gis.errors import NotFound
+
+#: lifecycles the list shows unless asked (retired cameras on request: ``lifecycle=retired``)
+DEFAULT_LIFECYCLES = ("planned", "active")
+#: rows of one page: the default and the most a client may ask for (the API's ``limit``)
+PAGE_DEFAULT = 50
+PAGE_MAX = 500
+#: the most markers the list page's map draws (the district has a few hundred cameras)
+MAP_MAX = 5000
+#: free text (``q``) is matched against these columns
+TEXT_COLUMNS = ("device_id", "name", "address")
+Q_MAX_LEN = 100
+#: what the list sorts by (``sort=name``, ``sort=-updated_at`` descending); device_id breaks ties
+SORTS = ("device_id", "name", "programme", "status", "lifecycle", "ptz_type", "grid_code", "address", "updated_at")
+DEFAULT_SORT = "device_id"
+#: the fields an edit form and PATCH may send: the record's (not the status: it changes with a reason,
+#: POST …/status) and the position
+EDIT_FIELDS = tuple(f for f in RECORD_FIELDS if f != "status") + ("lon", "lat")
+#: GB/T 28181 ID digits 9–10 (1-based): the industry (行业编码)
+INDUSTRY_DIGITS = (9, 2)  # start (1-based), length: SQL substring
+
+
+@dataclass
+class CameraFilter:
+    """The list's filters; an empty list means no filter on that field."""
+
+    programmes: list[str] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)
+    lifecycles: list[str] = field(default_factory=lambda: list(DEFAULT_LIFECYCLES))
+    street: str | None = None
+    community: str | None = None
+    grid: str | None = None
+    ptz_types: list[int] = field(default_factory=list)
+    industries: list[str] = field(default_factory=list)
+    q: str | None = None
+
+    def query_string(self) -> dict:
+        """The filter as query parameters (lists for the repeatable ones): links, paging, the export."""
+        out = {"programme": self.programmes, "status": self.statuses, "ptz_type": [str(p) for p in self.ptz_types],
+               "industry": self.industries, "street": self.street, "community": self.community, "grid": self.grid,
+               "q": self.q}
+        if sorted(self.lifecycles) != sorted(DEFAULT_LIFECYCLES):
+            out["lifecycle"] = self.lifecycles
+        return {k: v for k, v in out.items() if v}
+
+
+def parse_filters(args) -> CameraFilter:
+    """A :class:`CameraFilter` from request arguments (a ``MultiDict`` or a JSON object); every bad value is
+    named in one :class:`~gis.errors.InvalidData` (422).
+
+    ``programme``, ``status``, ``lifecycle``, ``ptz_type``, ``industry`` repeatable, each from its code list
+    (``lifecycle=all`` for every one); ``street``/``community``/``grid`` codes; ``q`` free text.
+    """
+    p = Params(args)
+    flt = read_filters(p)
+    p.done()
+    return flt
+
+
+def read_filters(p: Params) -> CameraFilter:
+    """The filters from checked parameters (errors recorded in ``p``, for callers reading more parameters)."""
+    flt = CameraFilter(programmes=p.choices("programme", set(PROGRAMMES)), statuses=p.choices("status", set(STATUSES)),
+                       street=p.code("street", STREET), community=p.code("community", COMMUNITY),
+                       grid=p.code("grid", GRID), industries=p.choices("industry", set(INDUSTRIES)),
+                       ptz_types=[int(v) for v in p.choices("ptz_type", {str(t) for t in PTZ_TYPES})],
+                       q=p.text("q", max_len=Q_MAX_LEN))
+    lifecycles = p.choices("lifecycle", set(LIFECYCLES) | {"all"})
+    if lifecycles:
+        flt.lifecycles = list(LIFECYCLES) if "all" in lifecycles else lifecycles
+    return flt
+
+
+def read_sort(p: Params) -> str:
+    """``sort``: one of :data:`SORTS`, ``-`` in front for descending."""
+    return p.choice("sort", set(SORTS) | {f"-{s}" for s in SORTS}, default=DEFAULT_SORT) or DEFAULT_SORT
+
+
+def _conditions(flt: CameraFilter, grids) -> list:
+    conds = []
+    if grids is not None:
+        conds.append(Camera.grid_code.in_(sorted(grids)))
+    for column, values in ((Camera.programme, flt.programmes), (Camera.status, flt.statuses),
+                           (Camera.lifecycle, flt.lifecycles), (Camera.ptz_type, flt.ptz_types)):
+        if values:
+            conds.append(column.in_(list(values)))
+    if flt.industries:
+        conds.append(func.substr(Camera.device_id, *INDUSTRY_DIGITS).in_(list(flt.industries)))
+    for column, value in ((Camera.street_code, flt.street), (Camera.community_code, flt.community),
+                          (Camera.grid_code, flt.grid)):
+        if value:
+            conds.append(column == value)
+    if flt.q:
+        conds.append(or_(*(getattr(Camera, c).icontains(flt.q, autoescape=True) for c in TEXT_COLUMNS)))
+    return conds
+
+
+def _order(sort: str | None) -> list:
+    sort = sort or DEFAULT_SORT
+    name = sort.lstrip("-")
+    if name not in SORTS:
+        raise ValueError(f"sort {sort!r}: one of {', '.join(SORTS)}")
+    column = getattr(Camera, name)
+    first = column.desc().nulls_last() if sort.startswith("-") else column.asc().nulls_last()
+    return [first] + ([Camera.device_id] if name != "device_id" else [])
+
+
+def _rows_query(conds: list) -> Select:
+    return (select(Camera.device_id, Camera.name, Camera.point_name, Camera.programme, Camera.status,
+                   Camera.lifecycle, Camera.ptz_type, Camera.point_class, Camera.address, Camera.azimuth, Camera.fov,
+                   Camera.range_m, Camera.grid_code, Camera.community_code, Camera.street_code, Camera.version,
+                   Camera.updated_at, Camera.updated_by, func.ST_X(Camera.geom).label("lon"),
+                   func.ST_Y(Camera.geom).label("lat"), Grid.name.label("grid_name"),
+                   Community.name.label("community_name"), Street.name.label("street_name"))
+            .outerjoin(Grid, Grid.code == Camera.grid_code)
+            .outerjoin(Community, Community.code == Camera.community_code)
+            .outerjoin(Street, Street.code == Camera.street_code)
+            .where(*conds))
+
+
+def industry_of(device_id: str) -> str:
+    start, length = INDUSTRY_DIGITS
+    return device_id[start - 1:start - 1 + length]
+
+
+def select_cameras(session: Session, flt: CameraFilter, user, *, sort: str | None = None, limit: int | None = None,
+                   offset: int = 0) -> tuple[list[dict], int]:
+    """(rows, total): one page of the cameras ``user`` may see that match ``flt``, and how many match.
+
+    Rows are dicts: the list's columns, ``lon``/``lat`` (WGS-84), ``industry`` (ID digits 9–10), the grid's,
+    community's and street's names, ``version``. ``sort`` is one of :data:`SORTS` (``-`` for descending);
+    ``limit`` None = every row.
+    """
+    from app.accounts.auth import visible_grid_codes
+
+    conds = _conditions(flt, visible_grid_codes(user, session))
+    total = session.scalar(select(func.count()).select_from(Camera).where(*conds))
+    stmt = _rows_query(conds).order_by(*_order(sort)).offset(offset)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    rows = [dict(r) for r in session.execute(stmt).mappings()]
+    for r in rows:
+        r["industry"] = industry_of(r["device_id"])
+    return rows, total
+
+
+def filtered_ids(session: Session, flt: CameraFilter, user) -> list[str]:
+    """The device IDs of every camera ``user`` may see that matches ``flt``, in ID order."""
+    from app.accounts.auth import visible_grid_codes
+
+    return list(session.scalars(select(Camera.device_id).where(*_conditions(flt, visible_grid_codes(user, session)))
+                                .order_by(Camera.device_id)))
+
+
+def visible_camera(session: Session, device_id: str, user) -> Camera:
+    """The camera ``user`` may see, or :class:`~gis.errors.NotFound` (also for one outside its grids)."""
+    from app.accounts.auth import visible_grid_codes
+
+    camera = session.get(Camera, device_id) if isinstance(device_id, str) and len(device_id) <= 20 else None
+    grids = visible_grid_codes(user, session) if camera is not None else None
+    if camera is None or (grids is not None and camera.grid_code not in grids):
+        raise NotFound(f"no camera {str(device_id)[:40]!r} that you may see")
+    return camera
+
+
+# -- who may change what --------------------------------------------------------------------------------------
+def field_capability(camera: Camera, name: str) -> str:
+    """The capability a change of field ``name`` of ``camera`` needs: on a planned camera ``camera.plan``
+    covers every field; else the placement fields need ``camera.edit_placement``, the others
+    ``camera.edit_record``."""
+    if camera.lifecycle == "planned":
+        return "camera.plan"
+    return "camera.edit_placement" if name in PLACEMENT_FIELDS else "camera.edit_record"
+
+
+def may_edit(user, camera: Camera, name: str) -> bool:
+    return camera.lifecycle != "retired" and can(user, field_capability(camera, name))
+
+
+def editable_fields(user, camera: Camera) -> list[str]:
+    """The fields of :data:`EDIT_FIELDS` ``user`` may change on ``camera`` (none on a retired one)."""
+    return [f for f in EDIT_FIELDS if may_edit(user, camera, f)]
+
+
+def forbidden_fields(user, camera: Camera, names) -> list[str]:
+    """Of ``names``, the fields ``user`` may not change on ``camera``."""
+    return [n for n in names if not may_edit(user, camera, n)]
+
+
+def actions(user, camera: Camera) -> dict[str, bool]:
+    """What the camera's page offers ``user``: edit (any field), status, retire."""
+    live = camera.lifecycle != "retired"
+    return {"edit": bool(editable_fields(user, camera)), "status": live and can(user, "camera.status"),
+            "retire": live and can(user, "camera.retire")}
