@@ -302,7 +302,8 @@ def _diff(result: ImportResult, grids: gpd.GeoDataFrame, stored: gpd.GeoDataFram
             continue
         old = by_code.loc[code]
         multi = shapely.MultiPolygon([geom]) if geom.geom_type == "Polygon" else geom
-        moved = not shapely.equals_exact(multi, old[geom_col], 0)
+        # normalised: a ring written the other way round or from another vertex (a Shapefile's) is the same
+        moved = not shapely.equals_exact(shapely.normalize(multi), shapely.normalize(old[geom_col]), 0)
         if old["name"] != name:
             result.renamed.append(Rename(code, old["name"], name))
         if moved:
@@ -360,19 +361,21 @@ def _moves(before: dict[str, dict], after: dict[str, dict]) -> list[Move]:
     return out
 
 
-def _write(session: Session, result: ImportResult) -> None:
-    """Write ``result`` (upsert the changed grids, delete the removed ones), re-geocode, record the moves."""
+def _write(session: Session, result: ImportResult, *, guard: bool = True) -> None:
+    """Write ``result`` (upsert the changed grids, delete the removed ones), re-geocode, record the moves.
+    ``guard``: refuse (Conflict) when a grid to remove has members (only a rolled-back simulation skips it)."""
     from app.geocoding import regeocode_cameras, regeocode_incidents
 
     before = _grid_codes(session)
     grids = result.written
-    if result.removed:
+    if result.removed and guard:
         # no member may be given a role in a grid being removed until this transaction ends (the cascade
         # would delete it unseen): block writers of member_roles, then look again
         session.execute(text("LOCK TABLE member_roles IN SHARE MODE"))
         holders = grid_holders(session, result.removed)
         if holders:
             raise Conflict(holders_message(holders))
+    if result.removed:
         session.execute(text("DELETE FROM grids WHERE code = ANY(:codes)"), {"codes": result.removed})
     if len(grids):
         session.execute(text(
@@ -394,12 +397,13 @@ def _write(session: Session, result: ImportResult) -> None:
 
 def simulate(session: Session, result: ImportResult) -> ImportResult:
     """Write ``result`` inside a SAVEPOINT and roll it back: the re-geocoding counts and moves the commit
-    would give, computed the way it computes them (nothing stays written, audit rows included)."""
+    would give, computed the way it computes them (nothing stays written, audit rows included). A grid
+    to remove that has members is removed here too, so the preview shows where its points would go."""
     if not result.writes:
         return result
     nested = session.begin_nested()
     try:
-        _write(session, result)
+        _write(session, result, guard=False)
     finally:
         nested.rollback()
     return result
