@@ -1,4 +1,4 @@
-"""``gridwatch geocode``, ``regeocode``, ``check-grids`` and ``grids import``."""
+"""``gridwatch geocode``, ``regeocode``, ``check-grids``, ``grids import`` and ``members list|add|assign|unassign|move``."""
 from __future__ import annotations
 
 import sys
@@ -180,4 +180,109 @@ def grids_import(c: Context, file: Path, crs: str | None, repair: bool, toleranc
                f"{result.cameras_changed} camera(s); {moved}")
 
 
-COMMANDS = [geocode_cmd, regeocode_cmd, check_grids_cmd, grids_group]
+# -- grid members (网格员): ``gridwatch members list|add|assign|unassign|move`` (app.grids.members) ----------
+@click.group("members")
+def members_group() -> None:
+    """Grid members (网格员) and their roles in grids (one lead per grid)."""
+
+
+def _echo_change(change) -> None:
+    for warning in change.warnings:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
+
+
+@members_group.command("list")
+@click.option("--grid", "grid_code", metavar="CODE", help="only the members of this grid")
+@click.option("-q", "query", metavar="TEXT", help="name, external id or phone contains TEXT")
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 100_000))
+@pass_ctx
+@report_errors
+def members_list(c: Context, grid_code: str | None, query: str | None, limit: int) -> None:
+    """List members: number, external id, name, phone, and their grids with roles."""
+    from app.grids import members as svc
+
+    with c.db.session() as s:
+        if grid_code is not None:
+            code = svc.check_grid_code(grid_code, "--grid")
+            svc.grid_summary(s, code)  # NotFound for a grid that does not exist
+            rows = [{**m, "grids": [{"grid_code": code, "roles": m["roles"]}]}
+                    for m in svc.grid_members(s, code, show_phones=True)]
+        else:
+            rows = svc.search_members(s, query, show_phones=True, limit=limit)
+    for m in rows:
+        where = "; ".join(f"{g['grid_code']} {','.join(g['roles'])}" for g in m["grids"]) or "(no grid)"
+        click.echo(f"{m['id']}\t{m['external_id'] or '-'}\t{m['name']}\t{m['phone'] or '-'}\t{where}")
+    click.echo(f"{len(rows)} member(s)", err=True)
+
+
+@members_group.command("add")
+@click.argument("name")
+@click.option("--phone", help="digits, a leading +, dashes")
+@click.option("--external-id", help="the member's number in the HR or 综治 system")
+@pass_ctx
+@report_errors
+def members_add(c: Context, name: str, phone: str | None, external_id: str | None) -> None:
+    """Add a member NAME (real name); prints the new member's number."""
+    from app.grids import members as svc
+
+    with c.db.session() as s:
+        m = svc.add_member(s, None, name, phone, external_id)
+        click.echo(f"member {m.id} added: {m.name}" + (f" ({m.external_id})" if m.external_id else ""))
+
+
+@members_group.command("assign")
+@click.argument("member")
+@click.argument("grid")
+@click.option("--role", "roles", multiple=True, required=True, help="a role code (repeat for several): "
+              "lead, publicity, security, mediator (data/reference/roles.csv)")
+@click.option("--replace-lead", is_flag=True, help="with --role lead: replace the grid's lead (who keeps their other roles)")
+@pass_ctx
+@report_errors
+def members_assign(c: Context, member: str, grid: str, roles: tuple[str, ...], replace_lead: bool) -> None:
+    """Give MEMBER (number or external id) exactly these roles in GRID (assigns them if not yet in it)."""
+    from app.grids import members as svc
+
+    with c.db.session() as s:
+        change = svc.set_roles(s, None, member, grid, list(roles), replace_lead=replace_lead)
+        click.echo(f"member {change.member_id} in grid {svc.check_grid_code(grid)}: "
+                   f"{', '.join(svc.roles_in(s, change.member_id, grid))}")
+    _echo_change(change)
+
+
+@members_group.command("unassign")
+@click.argument("member")
+@click.argument("grid")
+@click.option("--successor", metavar="MEMBER", help="when MEMBER leads GRID: who becomes its lead")
+@pass_ctx
+@report_errors
+def members_unassign(c: Context, member: str, grid: str, successor: str | None) -> None:
+    """Take MEMBER out of GRID (every role there); the lead needs --successor."""
+    from app.grids import members as svc
+
+    with c.db.session() as s:
+        change = svc.unassign(s, None, member, grid, successor=successor)
+    click.echo(f"member {change.member_id} unassigned from grid {grid}")
+    _echo_change(change)
+
+
+@members_group.command("move")
+@click.argument("member")
+@click.argument("from_grid", metavar="FROM")
+@click.argument("to_grid", metavar="TO")
+@click.option("--successor", metavar="MEMBER", help="when MEMBER leads FROM: who becomes its lead")
+@click.option("--replace-lead", is_flag=True, help="when MEMBER leads FROM and TO has a lead: replace it")
+@pass_ctx
+@report_errors
+def members_move(c: Context, member: str, from_grid: str, to_grid: str, successor: str | None,
+                 replace_lead: bool) -> None:
+    """Move MEMBER from grid FROM to grid TO with their roles, in one transaction."""
+    from app.grids import members as svc
+
+    with c.db.session() as s:
+        change = svc.move(s, None, member, from_grid, to_grid, successor=successor, replace_lead=replace_lead)
+        click.echo(f"member {change.member_id} moved from {from_grid} to {to_grid}: "
+                   f"{', '.join(svc.roles_in(s, change.member_id, to_grid))}")
+    _echo_change(change)
+
+
+COMMANDS = [geocode_cmd, regeocode_cmd, check_grids_cmd, grids_group, members_group]
