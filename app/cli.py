@@ -285,12 +285,45 @@ def users_add(c: Context, username: str, role: str, grid_code: str | None, membe
     click.echo(f"user {user.username} ({user.role}) saved (a changed password ends the account's log-ins)")
 
 
+@users.command("list")
+@click.option("--role", type=click.Choice(ACCOUNT_ROLES), help="only accounts of this role")
+@click.option("--state", type=click.Choice(("active", "disabled")), help="only active or only disabled accounts")
+@click.option("--grid", "grid_code", help="only accounts whose member works in this grid")
+@click.option("--search", "q", help="text in the name, the member's name or external id")
+@pass_ctx
+@report_errors
+def users_list(c: Context, role: str | None, state: str | None, grid_code: str | None, q: str | None) -> None:
+    """List accounts: name, role, state, member and grids (a field role's scope: * = sees it), last
+    log-in, live sessions, active API keys (tab-separated, one account a line)."""
+    from app.accounts.service import list_users
+    from gis.codes import GRID
+    from gis.errors import RowError
+
+    if grid_code is not None:
+        try:
+            GRID.validate(grid_code)
+        except ValueError as exc:
+            raise InvalidData(RowError(None, "grid", str(exc))) from None
+    st = c.settings
+    with c.db.session() as s:
+        rows, _total = list_users(s, idle_minutes=st.session_idle_minutes, max_hours=st.session_max_hours, role=role,
+                                  active=None if state is None else state == "active", q=q, grid=grid_code,
+                                  limit=None)
+    for r in rows:
+        member = "-" if r.member_id is None else f"{r.member_name} ({r.member_external_id or r.member_id})"
+        grids = ",".join(g["code"] + ("*" if g["in_scope"] else "") for g in r.grids) or "-"
+        login = f"{r.last_login:%Y-%m-%d %H:%M}" if r.last_login else "never"
+        click.echo("\t".join([r.username, r.role, "active" if r.active else "disabled", member, grids, login,
+                              f"sessions={r.live_sessions}", f"keys={r.keys}"]))
+
+
 @users.command("disable")
 @click.argument("username")
 @pass_ctx
 @report_errors
 def users_disable(c: Context, username: str) -> None:
-    """Disable an account: it can no longer log in and its open sessions end at once."""
+    """Disable an account: it can no longer log in and its open sessions end at once (the last active
+    administrator cannot be disabled)."""
     from app.accounts.service import set_active
 
     with c.db.session() as s:
@@ -309,6 +342,44 @@ def users_enable(c: Context, username: str) -> None:
     with c.db.session() as s:
         set_active(s, username, True)
     click.echo(f"user {username} enabled")
+
+
+@users.command("remove")
+@click.argument("username")
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+@pass_ctx
+@report_errors
+def users_remove(c: Context, username: str, yes: bool) -> None:
+    """Remove an account with its sessions and API keys (history stays: incident events name their actor,
+    the audit log keeps the account's last state). The last active administrator cannot be removed."""
+    from app.accounts.service import get_user, remove_user
+
+    with c.db.session() as s:
+        user = get_user(s, username)
+        if not yes:
+            click.confirm(f"remove account {user.username} ({user.role})? this cannot be undone", abort=True)
+        gone = remove_user(s, username)
+    click.echo(f"user {username} removed, with {gone['keys']} API key(s) and {gone['sessions']} session row(s)")
+
+
+@users.command("remove-demo")
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+@pass_ctx
+@report_errors
+def users_remove_demo(c: Context, yes: bool) -> None:
+    """Remove the demo accounts (their passwords are published); refused while they hold the only
+    active administrator."""
+    from app.accounts.service import demo_accounts_present, remove_demo_accounts
+
+    with c.db.session() as s:
+        names = demo_accounts_present(s)
+        if not names:
+            click.echo("no demo account exists")
+            return
+        if not yes:
+            click.confirm(f"remove the demo accounts {', '.join(names)}?", abort=True)
+        remove_demo_accounts(s)
+    click.echo(f"removed {', '.join(names)}")
 
 
 @main.command("demo-accounts")

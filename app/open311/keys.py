@@ -84,10 +84,29 @@ def revoke_api_key(session: Session, name: str) -> None:
     session.flush()
 
 
-def list_api_keys(session: Session) -> list[tuple[ApiKey, str | None]]:
-    """Every key with its account's user name (None for a key issued before keys had accounts)."""
-    stmt = select(ApiKey, User.username).outerjoin(User, User.id == ApiKey.user_id).order_by(ApiKey.name)
+def list_api_keys(session: Session, username: str | None = None) -> list[tuple[ApiKey, str | None]]:
+    """Every key with its account's user name (None for a key issued before keys had accounts); only
+    the keys of ``username`` when given (an account's page), its live keys first, newest first."""
+    stmt = select(ApiKey, User.username).outerjoin(User, User.id == ApiKey.user_id)
+    if username is None:
+        stmt = stmt.order_by(ApiKey.name)
+    else:
+        stmt = stmt.where(User.username == username).order_by(ApiKey.active.desc(), ApiKey.created_at.desc(),
+                                                               ApiKey.name)
     return [(k, u) for k, u in session.execute(stmt)]
+
+
+def revoke_account_key(session: Session, username: str, key_id: int) -> ApiKey:
+    """Revoke key ``key_id`` of the account ``username`` (the page's revoke button names the key by its
+    number, which a name with any characters in it could not be in a URL). ``NotFound`` when that account
+    has no such key; revoking a revoked key again changes nothing."""
+    row = session.scalar(select(ApiKey).join(User, User.id == ApiKey.user_id)
+                         .where(ApiKey.id == key_id, User.username == username))
+    if row is None:
+        raise NotFound(f"account {username!r} has no API key {key_id}")
+    row.active = False
+    session.flush()
+    return row
 
 
 def authenticate(session: Session, key: str | None) -> Caller:

@@ -1,0 +1,1 @@
+"""People (人员与账号): the administration hub (/admin), accounts and their API keys (/admin/users)."""
