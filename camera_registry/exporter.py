@@ -9,6 +9,7 @@ importer maps back.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import geopandas as gpd
 import pandas as pd
@@ -23,11 +24,19 @@ COLUMNS = [f.name for f in FIELDS] + list(DERIVED)
 INT_FIELDS = [f.name for f in FIELDS if f.kind == "int"]
 
 
-def cameras_frame(session: Session, where: str | None = None, params: dict | None = None) -> gpd.GeoDataFrame:
-    """The stored cameras as a GeoDataFrame (EPSG:4326) with the export columns, by ``device_id``."""
+def cameras_frame(session: Session, where: str | None = None, params: dict | None = None, *,
+                  device_ids: Sequence[str] | None = None) -> gpd.GeoDataFrame:
+    """The stored cameras as a GeoDataFrame (EPSG:4326) with the export columns, by ``device_id``.
+
+    ``device_ids`` keeps only those cameras (a page's selection); with ``where`` both must hold.
+    """
+    conditions, params = ([where] if where else []), dict(params or {})
+    if device_ids is not None:
+        conditions.append("device_id = ANY(:_device_ids)")
+        params["_device_ids"] = list(device_ids)
     sql = (f"SELECT {', '.join(COLUMNS)}, version, geom FROM cameras"
-           + (f" WHERE {where}" if where else "") + " ORDER BY device_id")
-    frame = gpd.read_postgis(text(sql), session.connection(), params=params or {}, geom_col="geom")
+           + (f" WHERE {' AND '.join(f'({c})' for c in conditions)}" if conditions else "") + " ORDER BY device_id")
+    frame = gpd.read_postgis(text(sql), session.connection(), params=params, geom_col="geom")
     if frame.crs is None:
         frame = frame.set_crs("EPSG:4326")
     return frame
@@ -47,7 +56,8 @@ def _for_file(frame: gpd.GeoDataFrame, suffix: str) -> gpd.GeoDataFrame:
 
 
 def export_cameras(session: Session, path: str | Path, *, chinese_headers: bool = False,
-                   where: str | None = None, params: dict | None = None) -> int:
+                   where: str | None = None, params: dict | None = None,
+                   device_ids: Sequence[str] | None = None) -> int:
     """Write the registry to ``path`` (.csv, .xlsx, .geojson, .gpkg, .shp by suffix); returns the row count.
 
     Parameters
@@ -57,13 +67,16 @@ def export_cameras(session: Session, path: str | Path, *, chinese_headers: bool 
         Not possible for Shapefiles (10-byte field names): use GeoPackage or Excel instead.
     where, params : str, dict, optional
         An SQL filter on the ``cameras`` table (for the CLI's filtered exports).
+    device_ids : sequence of str, optional
+        Only these cameras (the selection of the list page, ``/cameras/export.<fmt>``); an empty sequence
+        writes the header (or an empty layer) alone.
     """
     path = Path(path)
     suffix = path.suffix.lower()
     if chinese_headers and suffix == ".shp":
         raise InvalidData("Shapefile field names are limited to 10 bytes, too short for the Chinese headers; "
                           "export to .gpkg, .xlsx or .csv instead", source=str(path))
-    frame = _for_file(cameras_frame(session, where, params), suffix)
+    frame = _for_file(cameras_frame(session, where, params, device_ids=device_ids), suffix)
     names: dict[str, str] = {}
     if suffix == ".shp":
         names = {f.name: f.shp_name for f in FIELDS} | {k: v[1] for k, v in DERIVED.items()}
