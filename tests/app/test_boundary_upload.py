@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from app.boundaries import store
 from gis.errors import NotFound
-from tests.app.dash_helpers import csrf, lead_grid, login  # noqa: F401 (lead_grid: a fixture)
+from tests.app.dash_helpers import TOKEN, csrf, lead_grid, login  # noqa: F401 (lead_grid: a fixture)
 
 TOKEN_URL = re.compile(r"/grids/upload/([A-Za-z0-9_-]{32})$")
 
@@ -287,11 +287,15 @@ def test_form_errors_name_each_field(admin, demo_db):
         assert set(re.findall(r'<tr data-field="([^"]*)"', html)) == fields, (form, name)
     # rows that cannot be read: each named by line and field
     features[1]["properties"]["name"] = "网" * 81
-    features[2]["properties"]["code"] = "123"
+    features[2]["properties"]["households"] = "-1"
     r = post_upload(admin, fc(features), community=community)
     html = r.get_data(as_text=True)
     assert r.status_code == 422
-    assert re.search(r'<tr data-field="name"><td>2</td>', html) and re.search(r'<tr data-field="code"><td>3</td>', html)
+    assert re.search(r'<tr data-field="name"><td>2</td>', html) and re.search(r'<tr data-field="households"><td>3</td>', html)
+    features[1]["properties"]["name"], features[2]["properties"]["households"] = "ok", 1
+    features[2]["properties"]["code"] = "123"
+    r = post_upload(admin, fc(features), community=community)
+    assert r.status_code == 422 and re.search(r'<tr data-field="code"><td>3</td>', r.get_data(as_text=True))
     # a grid of another community in a one-community upload
     with demo_db.Session() as s:
         stranger = s.execute(text("SELECT code FROM grids WHERE community_code <> :c LIMIT 1"), {"c": community}).scalar()
@@ -350,7 +354,8 @@ def test_layer_scope_refuses_a_community_left_without_grids(demo_session):
 def test_only_the_boundary_capability_may_upload(client, lead_grid, account):
     login(client, account)
     assert client.get("/grids/upload").status_code == 403
-    r = client.post("/grids/upload", data={"csrf_token": csrf(client, "/"), "scope_kind": "layer"},
+    token = TOKEN.search(client.get("/", follow_redirects=True).get_data(as_text=True)).group(1)
+    r = client.post("/grids/upload", data={"csrf_token": token, "scope_kind": "layer"},
                     content_type="multipart/form-data")
     assert r.status_code == 403
 
