@@ -3,8 +3,9 @@ cameras reach a target coverage.
 
 New sites are modelled as domes (球机) seeing a disc of ``range_m`` around them: a demand point is
 covered by a candidate site within ``range_m`` (EPSG:4544 metres). The maximal covering location
-problem is PySAL spopt's :class:`spopt.locate.MCLP` and the set covering problem its
-:class:`spopt.locate.LSCP`, both solved exactly by PuLP's bundled CBC.
+problem (MCLP) and the set covering problem (LSCP) are PySAL spopt's models (``spopt.locate.MCLP`` /
+``LSCP``, which the tests use as the oracle) written in PuLP directly and solved exactly by PuLP's
+bundled CBC.
 
 Before the model is built the instance is reduced without changing its optimum: demand already
 inside ``existing`` coverage is dropped (it counts as covered before and after), demand no candidate
@@ -20,8 +21,6 @@ import numpy as np
 import pandas as pd
 import pulp
 import shapely
-from spopt.locate import LSCP, MCLP
-from spopt.locate.base import FacilityModelBuilder
 
 from gis.crs import METRIC_CRS, STORAGE_CRS
 from gis.errors import InvalidData
@@ -127,6 +126,15 @@ class _Instance:
     existing: float
 
 
+def _groups(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, list[bytes]]:
+    """(distinct keys ascending, the sorted ``values`` of each as bytes): the set each key maps to, as a
+    hashable signature, without a pandas group per key (that was most of the time of a plan)."""
+    order = np.lexsort((values, keys))
+    k, v = keys[order], values[order]
+    uniq, starts = np.unique(k, return_index=True)
+    return uniq, [part.tobytes() for part in np.split(v, starts[1:])] if len(k) else []
+
+
 def _instance(candidates, demand, range_m, existing, weight) -> _Instance:
     if weight not in demand.columns:
         raise InvalidData(f"demand has no {weight!r} column; give each demand point a weight")
@@ -143,36 +151,38 @@ def _instance(candidates, demand, range_m, existing, weight) -> _Instance:
     d_i, c_j = shapely.STRtree(cand).query(dem, predicate="dwithin", distance=range_m) if len(cand) and len(dem) \
         else (np.array([], int), np.array([], int))
     keep = open_[d_i]
-    d_i, c_j = d_i[keep], c_j[keep]
-    # merge candidates with the same demand set, then demand rows with the same candidate set
-    cand_sig = pd.Series(d_i).groupby(c_j).apply(lambda s: tuple(np.sort(s.to_numpy())))
-    col_of_sig: dict[tuple, int] = {}
+    d_i, c_j = d_i[keep].astype(np.int64), c_j[keep].astype(np.int64)
+    # merge candidates with the same demand set (the first, lowest position, stands for them) ...
+    cands, sigs = _groups(c_j, d_i)
+    col_of_sig: dict[bytes, int] = {}
     members: list[list[int]] = []
-    col = {}
-    for cj, sig in cand_sig.items():
-        if sig not in col_of_sig:
-            col_of_sig[sig] = len(members)
+    col_of_cand = np.empty(len(cands), dtype=np.int64)
+    for n, (cj, sig) in enumerate(zip(cands.tolist(), sigs)):
+        col = col_of_sig.setdefault(sig, len(members))
+        if col == len(members):
             members.append([])
-        members[col_of_sig[sig]].append(int(cj))
-        col[int(cj)] = col_of_sig[sig]
-    first_member = np.array([m[0] for m in members], dtype=int)
-    c_col = np.array([col[int(c)] for c in c_j], dtype=int)
+        members[col].append(cj)
+        col_of_cand[n] = col
+    first_member = np.array([m[0] for m in members], dtype=np.int64)
+    c_col = col_of_cand[np.searchsorted(cands, c_j)]
     uniq = first_member[c_col] == c_j  # one pair per (demand, merged column)
     d_i, c_col = d_i[uniq], c_col[uniq]
-    dem_sig = pd.Series(c_col).groupby(d_i).apply(lambda s: tuple(np.sort(s.to_numpy())))
-    row_of_sig: dict[tuple, int] = {}
+    # ... then demand rows covered by the same columns (their weights summed)
+    dems, dsigs = _groups(d_i, c_col)
+    row_of_sig: dict[bytes, int] = {}
     row_w: list[float] = []
-    for di, sig in dem_sig.items():
-        if sig not in row_of_sig:
-            row_of_sig[sig] = len(row_w)
-            row_w.append(0.0)
-        row_w[row_of_sig[sig]] += w[di]
     rows, cols = [], []
-    for sig, r in row_of_sig.items():
-        rows.extend([r] * len(sig))
-        cols.extend(sig)
-    return _Instance(np.array(row_w), [np.array(m) for m in members], (np.array(rows, int), np.array(cols, int)),
-                     total, already)
+    for di, sig in zip(dems.tolist(), dsigs):
+        row = row_of_sig.get(sig)
+        if row is None:
+            row = row_of_sig[sig] = len(row_w)
+            row_w.append(0.0)
+            sig_cols = np.frombuffer(sig, dtype=np.int64)
+            rows.append(np.full(len(sig_cols), row, dtype=np.int64))
+            cols.append(sig_cols)
+        row_w[row] += w[di]
+    pairs = (np.concatenate(rows), np.concatenate(cols)) if rows else (np.array([], int), np.array([], int))
+    return _Instance(np.array(row_w), [np.array(m) for m in members], pairs, total, already)
 
 
 def _covering_rows(inst: _Instance) -> list[np.ndarray]:
@@ -182,37 +192,43 @@ def _covering_rows(inst: _Instance) -> list[np.ndarray]:
     return np.split(cols[order], np.searchsorted(rows[order], np.arange(1, len(inst.weights))))
 
 
-def _mclp(inst: _Instance, k: int) -> MCLP:
-    """spopt's MCLP on the reduced instance, its coverage constraints written sparsely.
+def _binaries(prefix: str, n: int) -> list[pulp.LpVariable]:
+    return [pulp.LpVariable(f"{prefix}[{i}]", lowBound=0, upBound=1, cat=pulp.LpInteger) for i in range(n)]
 
-    ``MCLP.from_cost_matrix`` builds one term per (demand, candidate) pair of a dense matrix in Python
-    (minutes on the demo); the model, variables and objective are the same, only the zero terms go.
+
+def _mclp(inst: _Instance, k: int) -> tuple[pulp.LpProblem, list]:
+    """The maximal covering location problem (Church & ReVelle 1974) on the reduced instance: maximise
+    Σ wᵢ yᵢ subject to yᵢ ≤ Σ_{j covers i} xⱼ and Σ xⱼ = k, x and y binary.
+
+    The same model, variables and constraints as spopt's ``MCLP`` (tests compare the two), written in
+    PuLP directly: importing spopt (libpysal, pointpats) took 3–4 s in every new worker process, more
+    than the rest of a plan, and its ``from_cost_matrix`` writes a term per (demand, candidate) pair of
+    a dense matrix.
     """
-    model = MCLP("gridwatch_mclp", pulp.LpProblem("gridwatch_mclp", pulp.LpMaximize))
-    FacilityModelBuilder.add_facility_integer_variable(model, range(len(inst.members)), "x[{i}]")
-    FacilityModelBuilder.add_client_integer_variable(model, range(len(inst.weights)), "y[{i}]")
-    x, y = model.fac_vars, model.cli_vars
-    model.problem += pulp.lpSum(float(w) * y[i] for i, w in enumerate(inst.weights))
+    prob = pulp.LpProblem("gridwatch_mclp", pulp.LpMaximize)
+    x, y = _binaries("x", len(inst.members)), _binaries("y", len(inst.weights))
+    prob += pulp.LpAffineExpression(zip(y, map(float, inst.weights)))
     for i, cols in enumerate(_covering_rows(inst)):
-        model.problem += pulp.lpSum(x[j] for j in cols) >= y[i]
-    FacilityModelBuilder.add_facility_constraint(model, k)
-    return model
+        prob += pulp.LpAffineExpression([(x[j], 1) for j in cols] + [(y[i], -1)]) >= 0
+    prob += pulp.lpSum(x) == k
+    return prob, x
 
 
-def _lscp(inst: _Instance) -> LSCP:
-    """spopt's LSCP (cover every demand row with the fewest sites), constraints written sparsely."""
-    model = LSCP("gridwatch_lscp", pulp.LpProblem("gridwatch_lscp", pulp.LpMinimize))
-    FacilityModelBuilder.add_facility_integer_variable(model, range(len(inst.members)), "x[{i}]")
-    x = model.fac_vars
-    model.problem += pulp.lpSum(x)
+def _lscp(inst: _Instance) -> tuple[pulp.LpProblem, list]:
+    """The location set covering problem (cover every demand row with the fewest sites), as spopt's
+    ``LSCP`` writes it, in PuLP directly (see :func:`_mclp`)."""
+    prob = pulp.LpProblem("gridwatch_lscp", pulp.LpMinimize)
+    x = _binaries("x", len(inst.members))
+    prob += pulp.lpSum(x)
     for cols in _covering_rows(inst):
-        model.problem += pulp.lpSum(x[j] for j in cols) >= 1
-    return model
+        prob += pulp.LpAffineExpression([(x[j], 1) for j in cols]) >= 1
+    return prob, x
 
 
 def _chosen(model) -> np.ndarray:
-    model.solve(pulp.PULP_CBC_CMD(msg=False), results=False)
-    return np.array([j for j, v in enumerate(model.fac_vars) if v.value() is not None and v.value() > 0.5], int)
+    prob, x = model
+    prob.solve(pulp.PULP_CBC_CMD(msg=False))
+    return np.array([j for j, v in enumerate(x) if v.value() is not None and v.value() > 0.5], int)
 
 
 def _solve_mclp(inst: _Instance, k: int) -> np.ndarray:
@@ -268,7 +284,7 @@ def _result(candidates, inst: _Instance, chosen, k, areas, code) -> PlanResult:
 def plan_sites(candidates: gpd.GeoDataFrame, demand: gpd.GeoDataFrame, k: int, *,
                range_m: float = DEFAULT_SITE_RANGE_M, existing: gpd.GeoSeries | None = None, weight: str = "weight",
                areas: gpd.GeoDataFrame | None = None, code: str = "code") -> PlanResult:
-    """Choose ``k`` new sites among ``candidates`` that cover the most demand weight (spopt MCLP, CBC).
+    """Choose ``k`` new sites among ``candidates`` that cover the most demand weight (MCLP, CBC).
 
     Parameters
     ----------
@@ -304,7 +320,7 @@ def min_sites_for(target_share: float, candidates: gpd.GeoDataFrame, demand: gpd
                   weight: str = "weight", areas: gpd.GeoDataFrame | None = None, code: str = "code") -> PlanResult:
     """The fewest new sites that bring covered demand to ``target_share`` (0–1) of all demand.
 
-    spopt's LSCP (set covering) gives the sites needed to cover all demand the candidates can reach;
+    The set covering problem (LSCP) gives the sites needed to cover all demand the candidates can reach;
     the minimum for a partial target is then the smallest k whose MCLP optimum reaches it (binary
     search: the optimum grows with k), so the answer is exact, not greedy.
     Raises ``InvalidData`` when even every candidate cannot reach the target.

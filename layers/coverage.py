@@ -1,5 +1,5 @@
-"""Coverage layers (覆盖): grid choropleth of camera coverage ratio with a legend, blind spots (盲区)
-and proposed camera sites (建议点位).
+"""Coverage layers (覆盖): grid choropleth of camera coverage ratio with a legend, blind spots (盲区),
+proposed camera sites (建议点位) and planned cameras (规划摄像头, adopted sites not yet built).
 
 Builders take GeoDataFrames in EPSG:4326 (already shifted for display when the basemap needs it) and
 ``say`` (message key → text in the page's language, ``layers.words``) for their popups and legends.
@@ -26,6 +26,13 @@ BLIND_STYLE = {"color": "#67001f", "weight": 1, "fillColor": "#b2182b", "fillOpa
 CHOROPLETH_STYLE = {"color": "#555", "weight": 1, "fillOpacity": 0.6}
 SITE_CONE_STYLE = {"color": "#2c7bb6", "weight": 1, "fillOpacity": 0.2}
 SITE_COLOUR = "#2c7bb6"
+#: a planned camera: hollow and dashed, so it never reads as a built (status-coloured) one
+PLANNED_POINT = {"radius": 7, "weight": 2, "color": "#6a3d9a", "dashArray": "3", "fill": True,
+                 "fillColor": "#ffffff", "fillOpacity": 0.9}
+#: the choropleth's popup rows: (message key, column, label kind)
+CHOROPLETH_FIELDS = (("grid_code", "code", None), ("map_coverage_pct", "ratio_pct", None),
+                     ("plan_cameras", "cameras", None), ("plan_unseen_incidents", "unseen_incidents", None),
+                     ("map_area_m2", "area_m2", None))
 
 
 def ratio_colour(ratio) -> np.ndarray:
@@ -75,7 +82,9 @@ def coverage_choropleth(frame: gpd.GeoDataFrame, *, name: str = "覆盖率 cover
                         say: Say = None) -> folium.FeatureGroup:
     """Grids coloured by coverage ``ratio`` (0–1), with their legend as a child of the group's map.
 
-    ``frame`` has ``code``, ``ratio`` and optionally ``name``, ``area_m2``, ``covered_m2``.
+    ``frame`` has ``code``, ``ratio`` and optionally ``name`` (the popup's title and the tooltip),
+    ``area_m2``, ``cameras`` (how many stand in the grid) and ``unseen_incidents`` (incidents out of
+    view): the popup rows are those of ``CHOROPLETH_FIELDS`` the frame has.
     Add the returned group to a map and then ``ratio_legend().add_to(map)``.
     """
     fg = folium.FeatureGroup(name=name, show=show)
@@ -85,14 +94,15 @@ def coverage_choropleth(frame: gpd.GeoDataFrame, *, name: str = "覆盖率 cover
     ratio = data["ratio"].astype(float)
     out = gpd.GeoDataFrame({"code": data["code"].to_numpy(), "colour": ratio_colour(ratio),
                             "ratio_pct": (ratio * 100).round(1).to_numpy()}, geometry=data.geometry.to_numpy(), crs=4326)
-    if "name" in data.columns:
-        out["name"] = data["name"].to_numpy()
+    for col in ("name", "cameras", "unseen_incidents"):
+        if col in data.columns:
+            out[col] = data[col].to_numpy()
     if "area_m2" in data.columns:
         out["area_m2"] = data["area_m2"].astype(float).round(0).to_numpy()
-    fields = [f for f in (("grid_name", "name", None), ("map_coverage_pct", "ratio_pct", None),
-                          ("map_area_m2", "area_m2", None)) if f[1] in out.columns]
+    fields = [f for f in CHOROPLETH_FIELDS if f[1] in out.columns]
+    title = "name" if "name" in out.columns else "code"
     GeoJsonLayer(out, None, popups.feature_js(
-        title="code", fields=popup_rows(fields, say), tooltip="name" if "name" in out.columns else "code", style=CHOROPLETH_STYLE,
+        title=title, fields=popup_rows(fields, say), tooltip=title, style=CHOROPLETH_STYLE,
         colour=popups.colour_by("colour", None, default=NO_DATA_COLOUR, keys=("fillColor",)))).add_to(fg)
     return fg
 
@@ -134,4 +144,25 @@ def proposed_sites(frame: gpd.GeoDataFrame, *, cones: gpd.GeoSeries | None = Non
     for x, y, popup in zip(data.geometry.x, data.geometry.y, html):
         folium.CircleMarker(location=(y, x), radius=7, color="#000", weight=2, fill=True, fill_color=SITE_COLOUR,
                             fill_opacity=0.95, popup=folium.Popup(popup, max_width=260)).add_to(fg)
+    return fg
+
+
+#: the planned-camera popup rows: (message key, column, label kind)
+PLANNED_FIELDS = (("plan_device_id", "device_id", None), ("grid_code", "grid_code", None),
+                  ("plan_range_m", "range_m", None), ("plan_adopted_by", "updated_by", None))
+
+
+def planned_cameras(frame: gpd.GeoDataFrame, *, name: str = "规划摄像头 planned cameras", show: bool = True,
+                    say: Say = None) -> folium.FeatureGroup:
+    """Planned cameras (adopted from the planner, not built) as hollow dashed markers, with their view
+    discs; popups from the properties (``name`` the title, the rows of ``PLANNED_FIELDS`` present).
+    They are not part of the coverage layers: a planned camera covers nothing until it is built and ON."""
+    fg = folium.FeatureGroup(name=name, show=show)
+    if not len(frame):
+        return fg
+    data = frame.to_crs(4326)
+    fields = [f for f in PLANNED_FIELDS if f[1] in data.columns]
+    columns = list(dict.fromkeys(["name", "device_id"] + [c for _, c, _ in fields]))
+    GeoJsonLayer(data, [c for c in columns if c in data.columns], popups.feature_js(
+        title="name", fields=popup_rows(fields, say), tooltip="name"), point=PLANNED_POINT).add_to(fg)
     return fg

@@ -38,6 +38,17 @@ def _write(frame, out: Path, *, layer: str) -> None:
     click.echo(f"wrote {len(frame)} row(s) → {out}")
 
 
+def _days_option(fn):
+    # no default here: the service's (DEMAND_DAYS, one year) is the one definition
+    return click.option("--days", type=click.IntRange(1, 36500), default=None,
+                        help="weigh the incidents of the last DAYS days up to the newest (default: one year; "
+                             "voided ones never)")(fn)
+
+
+def _days(days: int | None) -> dict:
+    return {} if days is None else {"days": days}
+
+
 def _progress(total: int, desc: str):
     from tqdm import tqdm
 
@@ -53,28 +64,32 @@ def coverage_group() -> None:
 @click.option("--by", type=click.Choice(["grid", "community", "street"]), default="grid", show_default=True)
 @_out_option
 @_common
+@_days_option
 @pass_ctx
 @report_errors
-def report_cmd(c: Context, by: str, out: Path | None, include_offline: bool, occlusion: bool) -> None:
+def report_cmd(c: Context, by: str, out: Path | None, include_offline: bool, occlusion: bool,
+               days: int | None) -> None:
     """Area, covered area, ratio, area seen twice and incidents in view, per grid/community/street."""
     from app.coverage import service
 
     _check_out(out)
     with _progress(1, f"coverage by {by}") as bar, c.db.session() as s:
         rep = service.coverage_report(s, by=by, include_offline=include_offline, occlusion=occlusion,
-                                      cache_dir=c.settings.var_path / "cache" / "coverage")
+                                      cache_dir=c.settings.var_path / "cache" / "coverage", **_days(days))
         bar.update()
     area, covered = rep["area_m2"].sum(), rep["covered_m2"].sum()
     click.echo(f"{len(rep)} {by} area(s): {covered / 1e6:.3f} of {area / 1e6:.3f} km² covered "
                f"({covered / area:.1%} overall; {rep['redundant_m2'].sum() / 1e6:.3f} km² seen twice or more); "
-               f"{int(rep['seen_incidents'].sum())} of {int(rep['incidents'].sum())} incidents in view; "
+               f"{int(rep['seen_incidents'].sum())} of {int(rep['incidents'].sum())} incidents of "
+               f"{rep.attrs['days']} days in view; "
                f"{rep.attrs['recomputed']} area(s) recomputed, {len(rep) - rep.attrs['recomputed']} from cache")
-    cols = ["code", "name", "area_m2", "covered_m2", "ratio", "redundant_m2", "incidents", "seen_share"]
+    cols = ["code", "name", "area_m2", "covered_m2", "ratio", "redundant_m2", "incidents", "unseen_incidents",
+            "seen_share"]
     if out is not None:
         _write(rep[cols + [rep.geometry.name]], out, layer=f"coverage_by_{by}")
     else:
-        click.echo("least covered:")
-        click.echo(rep.sort_values(["ratio", "code"])[cols].head(10).to_string(index=False))
+        click.echo("least covered (equal ratios: most incidents out of view first, then the largest):")
+        click.echo(service.least_covered(rep, 10)[cols].to_string(index=False))
 
 
 @coverage_group.command("blind-spots")
@@ -129,15 +144,16 @@ def roads_cmd(c: Context, out: Path | None, include_offline: bool, occlusion: bo
 @click.option("--target", type=click.FloatRange(0, 1, min_open=True), default=None,
               help="also find the fewest new sites reaching this share of demand (e.g. 0.8)")
 @click.option("--demand", type=click.Choice(["incidents", "area"]), default="incidents", show_default=True,
-              help="incidents weighted by category, or area (50 m cells)")
+              help="incidents weighted by category (the last --days days), or area (50 m cells)")
 @click.option("--range-m", type=click.FloatRange(1, 1000), default=100.0, show_default=True,
               help="view range of a new dome camera (m)")
 @click.option("--include-offline", is_flag=True, help="count OFF / VLOST / DEFECT cameras as covering")
+@_days_option
 @_out_option
 @pass_ctx
 @report_errors
 def plan_cmd(c: Context, k: int | None, target: float | None, demand: str, range_m: float, include_offline: bool,
-             out: Path | None) -> None:
+             days: int | None, out: Path | None) -> None:
     """Choose new camera sites at road intersections (maximal covering, spopt + CBC)."""
     from app.coverage import service
 
@@ -148,11 +164,11 @@ def plan_cmd(c: Context, k: int | None, target: float | None, demand: str, range
     with _progress((k is not None) + (target is not None), "planning") as bar, c.db.session() as s:
         if k is not None:
             results.append(("best", service.plan(s, k, demand=demand, range_m=range_m,
-                                                 include_offline=include_offline)))
+                                                 include_offline=include_offline, **_days(days))))
             bar.update()
         if target is not None:
             results.append(("target", service.min_sites(s, target, demand=demand, range_m=range_m,
-                                                        include_offline=include_offline)))
+                                                        include_offline=include_offline, **_days(days))))
             bar.update()
     unit = "weighted incidents" if demand == "incidents" else "m²"
     for what, res in results:

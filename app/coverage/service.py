@@ -4,11 +4,17 @@ per-area cache, blind spots, placement plans and the cameras that see a spot.
 Adapters between the database (``app.layers_db.read_layer``) and the pure functions of
 :mod:`gis.coverage` and :mod:`gis.placement`.
 
+The one coverage service: the ``gridwatch coverage`` commands and the planner dashboard
+(``app.dashboards.planning``, ``app.dashboards.details``) both call these functions, so they count the
+same cameras (:func:`load_cameras`, then ``gis.coverage.working``), weigh the same incidents
+(:func:`demand_incidents`) and answer "which cameras see this spot" the same way (:func:`cameras_seeing`).
+``docs/coverage.md`` says why these definitions.
+
 Cache: one JSON file per (area kind, options) under ``<var>/cache/coverage/``. Each area's entry is
-keyed on a fingerprint of what its figures depend on: the area's geometry, and the ``device_id`` and
-``version`` (the registry bumps it on every change, status included) of every camera whose view's
-bounding box meets the area, plus, with occlusion, the buildings near those views. A camera change
-therefore recomputes only the areas its old or new view touches.
+keyed on a fingerprint of what its figures depend on: the area's geometry, the view polygon of every
+working camera whose view's bounding box meets the area, plus, with occlusion, the buildings near those
+views. A camera change therefore recomputes only the areas its old or new view touches; the key is the
+content, not a version number, so a rolled-back change can never leave a wrong entry behind.
 """
 from __future__ import annotations
 
@@ -25,7 +31,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.layers_db import read_layer
-from gis import coverage, placement
+from gis import coverage, placement, viewshed
 from gis.crs import METRIC_CRS
 from gis.errors import InvalidData
 
@@ -33,6 +39,10 @@ AREA_LAYERS = {"grid": "grids", "community": "communities", "street": "streets"}
 FIGURES = ["area_m2", "covered_m2", "ratio", "redundant_m2"]
 DEMANDS = ("incidents", "area")
 AREA_DEMAND_CELL_M = 50.0
+#: the incidents a plan weighs and a report counts: those of the last DEMAND_DAYS days up to the newest one
+DEMAND_DAYS = 365
+#: incident states that are no demand: a voided report is a duplicate or a false one
+NOT_DEMAND_STATES = ("voided",)
 
 
 def _kind(by: str) -> str:
@@ -42,7 +52,9 @@ def _kind(by: str) -> str:
 
 
 def load_cameras(session: Session) -> gpd.GeoDataFrame:
-    """Every camera of the registry (status filtering is ``gis.coverage``'s job)."""
+    """The cameras that exist (``lifecycle = 'active'``; the "cameras" layer): which of them see anything is
+    ``gis.coverage.working``'s one rule (all but OFF / VLOST / DEFECT, unless ``include_offline``). A planned
+    camera is not among them: it counts as coverage only once it is built and set ON."""
     return read_layer(session, "cameras")
 
 
@@ -50,22 +62,37 @@ def load_buildings(session: Session) -> gpd.GeoDataFrame:
     return read_layer(session, "buildings")
 
 
-def weighted_incidents(session: Session) -> gpd.GeoDataFrame:
-    """Incidents with ``weight`` = their category's ``categories.weight`` (1 where unset)."""
-    inc = read_layer(session, "incidents")
-    weights = dict(session.execute(text("SELECT code, weight FROM categories")).all())
-    inc["weight"] = inc["category_code"].map(weights).astype(float).fillna(1.0)
-    return inc
+def demand_incidents(session: Session, days: int | None = DEMAND_DAYS) -> gpd.GeoDataFrame:
+    """The incidents coverage is weighed by (事件需求): every incident reported in the ``days`` days up to the
+    newest one (all of them with ``days=None``), except voided ones (``NOT_DEMAND_STATES``), each with
+    ``weight`` = its category's ``categories.weight`` (1 where unset).
+
+    Returns ``code`` (the incident id), ``weight`` and point geometry in EPSG:4326. Read as coordinates, not
+    WKB, and only these columns (the whole incident layer, its 16,000 geometries parsed one by one, was a
+    second of every plan).
+    """
+    if days is not None and (int(days) != days or days < 1):
+        raise InvalidData(f"days: {days!r}; give a whole number of days ≥ 1")
+    window = ("AND i.reported_at >= (SELECT max(reported_at) FROM incidents) - make_interval(days => :d) "
+              if days is not None else "")
+    frame = pd.read_sql(text(
+        "SELECT i.id AS code, coalesce(k.weight, 1.0)::float8 AS weight, "
+        "ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat "
+        "FROM incidents i LEFT JOIN categories k ON k.code = i.category_code "
+        f"WHERE i.state <> ALL(:not_demand) {window}ORDER BY i.id"),
+        session.connection(), params={"not_demand": list(NOT_DEMAND_STATES), "d": days})
+    return gpd.GeoDataFrame(frame.drop(columns=["lon", "lat"]),
+                            geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs=4326)
 
 
 # -- the cache ------------------------------------------------------------------------------------
 def _fingerprints(areas: gpd.GeoDataFrame, cams: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame | None,
                   include_offline: bool) -> list[str]:
-    """Per area: sha256 of its geometry and of (device_id, version) of the cameras whose views reach it."""
+    """Per area: sha256 of its geometry and of the view polygons of the working cameras that reach it."""
     working = coverage.working(cams, include_offline)
     views = coverage.view_sectors(working).to_crs(METRIC_CRS).to_numpy()
     targets = areas.geometry.to_crs(METRIC_CRS).to_numpy()
-    keys = (working["device_id"].astype(str) + "@" + working["version"].astype(str)).to_numpy()
+    keys = shapely.to_wkb(views, hex=True) if len(views) else np.array([], dtype=object)
     a_i, v_i = shapely.STRtree(views).query(targets) if len(views) else (np.array([], int),) * 2
     per_area: list[list[str]] = [[] for _ in range(len(targets))]
     for a, v in zip(a_i, v_i):
@@ -107,13 +134,14 @@ def _write_cache(path: Path, entries: dict) -> None:
 
 # -- reports ----------------------------------------------------------------------------------------
 def coverage_report(session: Session, by: str = "grid", include_offline: bool = False, occlusion: bool = False,
-                    *, cache_dir: Path | None = None) -> gpd.GeoDataFrame:
+                    *, cache_dir: Path | None = None, days: int | None = DEMAND_DAYS) -> gpd.GeoDataFrame:
     """Coverage figures per area, with the incidents inside camera view.
 
     Returns the area layer (``code``, ``name``, …, geometry in EPSG:4326) with ``area_m2``,
-    ``covered_m2``, ``ratio``, ``redundant_m2`` (m², EPSG:4544), ``incidents``, ``seen_incidents``
-    and ``seen_share``. ``attrs["recomputed"]`` counts the areas computed afresh (the rest came from
-    the cache in ``cache_dir``, when given).
+    ``covered_m2``, ``ratio``, ``redundant_m2`` (m², EPSG:4544), ``incidents`` (the demand incidents of
+    :func:`demand_incidents` in the area), ``seen_incidents``, ``unseen_incidents`` and ``seen_share``.
+    ``attrs["recomputed"]`` counts the areas computed afresh (the rest came from the cache in
+    ``cache_dir``, when given).
     """
     areas = read_layer(session, _kind(by))
     cams = load_cameras(session)
@@ -132,13 +160,26 @@ def coverage_report(session: Session, by: str = "grid", include_offline: bool = 
         _write_cache(path, {c: cached[c] for c in codes})
     figures = pd.DataFrame([cached[c] for c in codes])[FIGURES]
     out = areas.reset_index(drop=True).join(figures)
-    inc = read_layer(session, "incidents")
-    seen = coverage.incident_coverage(cams, inc, areas, include_offline=include_offline, buildings=buildings)
+    seen = coverage.incident_coverage(cams, demand_incidents(session, days), areas, include_offline=include_offline,
+                                      buildings=buildings)
     out["incidents"] = seen["incidents"].to_numpy()
     out["seen_incidents"] = seen["seen"].to_numpy()
+    out["unseen_incidents"] = out["incidents"] - out["seen_incidents"]
     out["seen_share"] = seen["share"].to_numpy()
     out.attrs["recomputed"] = len(stale)
+    out.attrs["days"] = days
     return out
+
+
+def least_covered(report: pd.DataFrame, n: int | None = None) -> pd.DataFrame:
+    """The areas of a :func:`coverage_report` that need cameras first: lowest ``ratio``; among equal ratios
+    (the many rural grids no camera reaches, all 0 %) the most incidents out of view, then the largest
+    area, then the code. The CLI's table and the planner page's both read this order."""
+    keyed = report.assign(_r=report["ratio"].fillna(-1.0).round(6))
+    order = keyed.sort_values(["_r", "unseen_incidents", "area_m2", "code"], ascending=[True, False, False, True],
+                              kind="stable")
+    order = order.drop(columns="_r")
+    return order if n is None else order.head(n)
 
 
 def blind_spot_report(session: Session, by: str = "grid", include_offline: bool = False, occlusion: bool = False,
@@ -159,26 +200,64 @@ def road_report(session: Session, include_offline: bool = False, occlusion: bool
 
 
 def cameras_seeing(session: Session, lon: float, lat: float, *, include_offline: bool = False,
-                   occlusion: bool = False) -> pd.DataFrame:
-    """``gis.coverage.cameras_seeing`` over the registry, with each camera's name and status."""
-    cams = load_cameras(session)
+                   occlusion: bool = False, grids=None) -> gpd.GeoDataFrame:
+    """The cameras that see (lon, lat) (WGS-84), nearest first, then those that would after a PTZ turn:
+    ``gis.coverage.cameras_seeing`` over the registry's cameras near the spot.
+
+    Only the cameras within reach are read (the largest ``range_m`` in the registry, so none that could
+    see the spot is missed): a click on the map stays fast however large the registry. ``grids`` (None =
+    every grid) keeps the cameras of those grids, as every camera list a field role sees.
+
+    Returns ``device_id``, ``distance_m``, ``bearing_deg``, ``sees``, ``after_turn`` with each camera's
+    ``name``, ``status``, ``ptz_type``, ``azimuth``, ``fov``, ``range_m`` and point geometry (EPSG:4326).
+    """
+    reach = session.execute(text("SELECT greatest(coalesce(max(range_m), 0), :d) FROM cameras "
+                                 "WHERE lifecycle = 'active'"), {"d": viewshed.DEFAULT_RANGE_M}).scalar_one()
+    where = ("geom && ST_Expand(ST_SetSRID(ST_MakePoint(:x, :y), 4326), :deg) AND "
+             "ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography, :r)")
+    # a degree of latitude is ≥ 110.5 km, of longitude ≥ 110.5 km × cos(lat): the box holds the disc
+    params = {"x": float(lon), "y": float(lat), "r": float(reach) + 1.0,
+              "deg": (float(reach) + 1.0) / (110_000.0 * max(np.cos(np.radians(min(abs(lat), 89.0))), 1e-3))}
+    if grids is not None:
+        where += " AND grid_code = ANY(:grids)"
+        params["grids"] = sorted(grids)
+    cams = read_layer(session, "cameras", where=where, params=params)
     buildings = load_buildings(session) if occlusion else None
     seen = coverage.cameras_seeing(cams, lon, lat, include_offline=include_offline, buildings=buildings)
-    return seen.merge(cams[["device_id", "name", "status", "ptz_type"]], on="device_id", how="left")
+    keep = ["device_id", "name", "status", "ptz_type", "azimuth", "fov", "range_m", cams.geometry.name]
+    out = seen.merge(cams[keep], on="device_id", how="left")
+    return gpd.GeoDataFrame(out, geometry=cams.geometry.name, crs=4326)
 
 
 # -- placement --------------------------------------------------------------------------------------
-def _plan_inputs(session: Session, demand: str, include_offline: bool):
+_CANDIDATES: dict[str, gpd.GeoDataFrame] = {}
+_ROADS_DIGEST = "(SELECT md5(string_agg(id || ':' || ST_AsText(geom), ';' ORDER BY id)) FROM roads)"
+
+
+def candidate_sites(session: Session) -> gpd.GeoDataFrame:
+    """Road intersections (``gis.placement.road_intersections``), the candidate sites of a plan.
+
+    Kept per process under a digest of the roads' ids and geometries (computed by PostGIS): the roads
+    change once a survey, and finding the crossings of the demo's 870 roads was most of a plan's time.
+    """
+    digest = session.execute(text(f"SELECT {_ROADS_DIGEST}")).scalar_one()
+    if digest not in _CANDIDATES:
+        _CANDIDATES.clear()
+        _CANDIDATES[digest] = placement.road_intersections(read_layer(session, "roads"))
+    return _CANDIDATES[digest].copy()
+
+
+def _plan_inputs(session: Session, demand: str, include_offline: bool, days: int | None):
     if demand not in DEMANDS:
         raise InvalidData(f"demand: {demand!r}; use one of {', '.join(DEMANDS)}")
     cams = load_cameras(session)
     existing = coverage.view_sectors(cams, include_offline=include_offline)
-    candidates = placement.road_intersections(read_layer(session, "roads"))
+    candidates = candidate_sites(session)
     if not len(candidates):
         raise InvalidData("no road intersections to use as candidate sites; import the roads layer first")
     grids = read_layer(session, "grids")
     if demand == "incidents":
-        dem = weighted_incidents(session)
+        dem = demand_incidents(session, days)
         if not len(dem):
             raise InvalidData("no incidents to weigh; import incidents or use --demand area")
     else:  # every cell of the district; those in view count as already covered
@@ -187,15 +266,37 @@ def _plan_inputs(session: Session, demand: str, include_offline: bool):
 
 
 def plan(session: Session, k: int, *, demand: str = "incidents", range_m: float = placement.DEFAULT_SITE_RANGE_M,
-         include_offline: bool = False) -> placement.PlanResult:
-    """K new sites at road intersections covering the most demand not yet in view (spopt MCLP)."""
-    candidates, dem, existing, grids = _plan_inputs(session, demand, include_offline)
+         include_offline: bool = False, days: int | None = DEMAND_DAYS) -> placement.PlanResult:
+    """K new sites at road intersections covering the most demand not yet in view (MCLP, CBC)."""
+    candidates, dem, existing, grids = _plan_inputs(session, demand, include_offline, days)
     return placement.plan_sites(candidates, dem, k, range_m=range_m, existing=existing, areas=grids)
 
 
 def min_sites(session: Session, target: float, *, demand: str = "incidents",
-              range_m: float = placement.DEFAULT_SITE_RANGE_M, include_offline: bool = False
-              ) -> placement.PlanResult:
+              range_m: float = placement.DEFAULT_SITE_RANGE_M, include_offline: bool = False,
+              days: int | None = DEMAND_DAYS) -> placement.PlanResult:
     """The fewest new sites that bring covered demand to ``target`` (0–1)."""
-    candidates, dem, existing, grids = _plan_inputs(session, demand, include_offline)
+    candidates, dem, existing, grids = _plan_inputs(session, demand, include_offline, days)
     return placement.min_sites_for(target, candidates, dem, range_m=range_m, existing=existing, areas=grids)
+
+
+def plan_basis(session: Session, days: int | None = DEMAND_DAYS) -> str:
+    """A digest of the content a plan reads: the cameras' views and status, the demand incidents (number,
+    category, place, time, voided or not), the category weights, the grids and the roads.
+
+    The planner page gets it with a plan and sends it back with an export: when it still matches, the
+    plan recomputed is the one the page showed (the model is deterministic); when not, the answer is a
+    conflict, not a file of sites the page never showed. Only what changes a plan is in it: dispatching
+    or resolving an incident does not make a shown plan stale, a new report or a camera's status does.
+    """
+    window = ("WHERE reported_at >= (SELECT max(reported_at) FROM incidents) - make_interval(days => :d)"
+              if days is not None else "")
+    row = session.execute(text(
+        "SELECT (SELECT md5(string_agg(concat_ws(',', device_id, status, ptz_type, azimuth, fov, range_m, "
+        "               ST_AsText(geom)), ';' ORDER BY device_id)) FROM cameras WHERE lifecycle = 'active'), "
+        f"      (SELECT md5(string_agg(concat_ws(',', id, category_code, state = 'voided', reported_at, "
+        f"               ST_AsText(geom)), ';' ORDER BY id)) FROM incidents {window}), "
+        "       (SELECT string_agg(code || '=' || coalesce(weight::text, ''), ',' ORDER BY code) FROM categories), "
+        "       (SELECT md5(string_agg(code || ST_AsText(geom), ';' ORDER BY code)) FROM grids), "
+        f"      {_ROADS_DIGEST}"), {"d": days}).one()
+    return hashlib.sha256("|".join(map(str, row)).encode()).hexdigest()[:16]

@@ -14,41 +14,26 @@ from sqlalchemy.orm import Session
 from app.accounts.auth import mask_name, mask_phone, sees_member_phones, sees_reporters
 from app.dashboards.service import local_iso
 from app.incidents.models import OPEN_STATES
-from gis.coverage import cameras_seeing, view_sector_frame
+from gis.coverage import view_sector_frame
 from gis.errors import NotFound
 from layers.base import shift_lonlat, to_display
 
-SEEING_RADIUS_M = 600.0  # no camera in the registry sees farther than this (range_m is at most a few hundred m)
 SEARCH_MAX = 100         # longest search text (characters); a longer one is refused, not cut
 
 
-def _cameras_near(s: Session, lon: float, lat: float, grids=None) -> gpd.GeoDataFrame:
-    sql = ("SELECT device_id, name, status, ptz_type, azimuth, fov, vfov, range_m, height_m, geom FROM cameras "
-           "WHERE lifecycle = 'active' AND ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography, :r)"
-           + (" AND grid_code = ANY(:grids)" if grids is not None else "") + " ORDER BY device_id")
-    params = {"x": lon, "y": lat, "r": SEEING_RADIUS_M}
-    if grids is not None:
-        params["grids"] = sorted(grids)
-    return gpd.read_postgis(text(sql), s.connection(), geom_col="geom", crs=4326, params=params)
-
-
 def cameras_seeing_spot(s: Session, lon: float, lat: float, basemap: str, grids=None) -> dict:
-    """Cameras that see (lon, lat) per ``gis.coverage.cameras_seeing``, with their view cones as GeoJSON
-    (display coordinates) and the spot itself (``spot``: WGS-84 lon/lat).
+    """Cameras that see (lon, lat), as ``gridwatch coverage sees`` lists them (``app.coverage.service
+    .cameras_seeing``, the one definition), with their view cones as GeoJSON (display coordinates) and the
+    spot itself (``spot``: WGS-84 lon/lat). ``grids`` (None = all) limits the cameras to those the user
+    may see, as every other camera list does."""
+    from app.coverage.service import cameras_seeing
 
-    Adapter: only cameras within ``SEEING_RADIUS_M`` are handed to ``cameras_seeing`` (a spatial
-    index query first, so a click stays fast whatever the registry size). ``grids`` (None = all)
-    limits the cameras to those the user may see, as every other camera list does.
-    """
-    near = _cameras_near(s, lon, lat, grids)
-    seen = cameras_seeing(near, lon, lat)  # those that see it, then those that would after a turn
-    cones = view_sector_frame(near[near["device_id"].isin(list(seen["device_id"]))], ["device_id"])
-    cones["after_turn"] = cones["device_id"].map(dict(zip(seen["device_id"], seen["after_turn"].astype(bool))))
-    cams = []
-    for rec in seen.to_dict("records"):
-        cams.append({k: (round(float(v), 1) if isinstance(v, float) else (bool(v) if k in ("sees", "after_turn")
-                                                                           else v))
-                     for k, v in rec.items() if k in ("device_id", "distance_m", "bearing_deg", "sees", "after_turn")})
+    seen = cameras_seeing(s, lon, lat, grids=grids)  # those that see it, then those that would after a turn
+    cones = view_sector_frame(seen, ["device_id"])
+    cones["after_turn"] = seen["after_turn"].astype(bool).to_numpy()
+    cams = [{"device_id": r["device_id"], "distance_m": round(float(r["distance_m"]), 1),
+             "bearing_deg": round(float(r["bearing_deg"]), 1), "sees": bool(r["sees"]),
+             "after_turn": bool(r["after_turn"])} for r in seen.to_dict("records")]
     return {"cameras": cams, "cones": json.loads(to_display(cones, basemap).to_json(drop_id=True)),
             "spot": [round(lon, 7), round(lat, 7)]}
 

@@ -1,8 +1,10 @@
 """The planner dashboard (覆盖规划): coverage ratio per grid, view cones, blind spots, incidents outside
-camera view, the least-covered grids, a what-if of K new sites, and coverage report downloads.
+camera view, the least-covered grids, a what-if of K new sites (listed, exported, adopted as planned
+cameras) and coverage report downloads.
 
-Adapters over ``gis.coverage`` / ``gis.placement`` (issue 5); the per-grid coverage is cached per
-process until the camera registry or the grids change (its computation is the expensive part).
+Every figure comes from the coverage service the ``gridwatch coverage`` commands use
+(``app.coverage.service``): the same cameras, the same incident demand, the same per-area cache
+(``<var>/cache/coverage``), so the page and the command line give the same plan.
 """
 from __future__ import annotations
 
@@ -11,59 +13,51 @@ import json
 import tempfile
 from pathlib import Path
 
-import folium
 import geopandas as gpd
 import pandas as pd
-from flask import current_app
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from app.coverage import service
 from app.dashboards.pages import MapParts, camera_legend, light as _light, render_parts, say_in
 from app.dashboards.service import iso_minute
 from app.incidents.models import OPEN_STATES, Category
 from app.layers_db import district_bounds, read_layer
-from gis.errors import InvalidData
+from gis.errors import Conflict, InvalidData
 from layers import cameras as camera_layer, coverage as coverage_layer, incidents as incident_layer
 from layers.base import base_map, finish, to_display
 
 LEAST_COVERED = 15
 OUTSIDE_MARKERS = 1000  # most 'outside camera view' markers a planner page embeds
+#: the what-if's K: a plan of more sites than this is a programme for the command line (``coverage plan``)
+PLAN_K_MAX = 50
+PLAN_K_DEFAULT = 5
 FORMATS = {"csv": "text/csv; charset=utf-8", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
            "gpkg": "application/geopackage+sqlite3"}
+#: the formats of a plan's export (its sites): a table, or a layer for QGIS
+PLAN_FORMATS = {k: FORMATS[k] for k in ("csv", "gpkg")}
+#: the columns of a proposed site, in the list, the export and the JSON (WGS-84 and display coordinates)
+SITE_COLUMNS = ["rank", "lon", "lat", "display_lon", "display_lat", "gain", "cumulative", "share", "code", "grid_name"]
 
 
-def _version(s: Session) -> tuple:
-    return tuple(s.execute(text(
-        "SELECT (SELECT count(*) FROM cameras), (SELECT max(updated_at) FROM cameras), "
-        "(SELECT count(*) FROM grids), (SELECT max(updated_at) FROM grids)")).one())
+def cache_dir(settings) -> Path:
+    """The per-area coverage cache the CLI's ``coverage report`` keeps too (one cache, one answer)."""
+    return settings.var_path / "cache" / "coverage"
 
 
-def grid_coverage(s: Session) -> gpd.GeoDataFrame:
-    """Grids with ``area_m2``, ``covered_m2``, ``ratio``, ``redundant_m2`` (ON cameras only: an
-    offline camera covers nothing)."""
-    cache = current_app.extensions.setdefault("gridwatch.dashboards.coverage", {})
-    key = (id(current_app.extensions["gridwatch.db"]), _version(s))
-    if key in cache:
-        return cache[key].copy()
-    from gis.coverage import coverage_by_area
-
-    grids = read_layer(s, "grids")
-    cams = read_layer(s, "cameras", where="status = 'ON'")
-    table = pd.DataFrame(coverage_by_area(cams, grids, code="code"))
-    out = grids.merge(table[["code", "area_m2", "covered_m2", "ratio", "redundant_m2"]], on="code", how="left")
-    cache.clear()
-    cache[key] = out
-    return out.copy()
-
-
-def _blind(cams: gpd.GeoDataFrame, grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    from gis.coverage import blind_spots
-
-    return blind_spots(cams, grids, code="code")
+def grid_coverage(s: Session, settings) -> gpd.GeoDataFrame:
+    """Grids with the coverage report's figures (``service.coverage_report``: ``area_m2``, ``covered_m2``,
+    ``ratio``, ``redundant_m2``, ``incidents``, ``unseen_incidents``) and ``cameras``, how many cameras
+    (built, any status) stand in each grid."""
+    cov = service.coverage_report(s, by="grid", cache_dir=cache_dir(settings))
+    counts = dict(s.execute(text("SELECT grid_code, count(*) FROM cameras WHERE lifecycle = 'active' "
+                                 "AND grid_code IS NOT NULL GROUP BY grid_code")).all())
+    cov["cameras"] = cov["code"].map(counts).fillna(0).astype(int)
+    return cov
 
 
 def outside_view(s: Session, cams: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Open incidents no ON camera's view sector contains (in EPSG:4326)."""
+    """Open incidents no working camera's view contains (in EPSG:4326)."""
     from gis.coverage import seen_mask
 
     inc = read_layer(s, "incidents", where="state = ANY(:open)", params={"open": list(OPEN_STATES)})
@@ -72,20 +66,26 @@ def outside_view(s: Session, cams: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return inc[~seen_mask(cams, inc.geometry)]
 
 
+def least_covered_table(cov: pd.DataFrame, n: int = LEAST_COVERED) -> pd.DataFrame:
+    """The page's table: ``service.least_covered`` (ties broken by incidents out of view, then area)."""
+    return pd.DataFrame(service.least_covered(cov, n)[["code", "name", "area_m2", "covered_m2", "ratio", "cameras",
+                                                       "unseen_incidents"]])
+
+
 def planner_map(s: Session, settings, *, lang: str = "zh") -> tuple[MapParts, pd.DataFrame]:
     basemap, say = settings.basemap, say_in(lang)
     m = base_map(district_bounds(s), basemap=basemap, tianditu_key=settings.tianditu_key)
-    cov = grid_coverage(s)
+    cov = grid_coverage(s, settings)
     coverage_layer.coverage_choropleth(_light(cov, basemap), say=say).add_to(m)
     coverage_layer.ratio_legend(say("coverage")).add_to(m)
-    cams = read_layer(s, "cameras", where="status = 'ON'")
-    camera_layer.cameras(to_display(read_layer(s, "cameras"), basemap), cones=False, show=True, say=say).add_to(m)
+    cams = service.load_cameras(s)
+    camera_layer.cameras(to_display(cams, basemap), cones=False, show=True, say=say).add_to(m)
     camera_legend(lang).add_to(m)
-    from gis.coverage import view_sector_frame
+    from gis.coverage import blind_spots, view_sector_frame
 
     camera_layer.view_cones(_light(view_sector_frame(cams), basemap)).add_to(m)
     # off until asked for: over the choropleth they would hide it (most of a rural grid is blind)
-    coverage_layer.blind_spots(_light(_blind(cams, cov), basemap), show=False, say=say).add_to(m)
+    coverage_layer.blind_spots(_light(blind_spots(cams, cov, code="code"), basemap), show=False, say=say).add_to(m)
     out = outside_view(s, cams).assign(overdue=False)
     n_outside = len(out)
     out = out.sort_values("reported_at", ascending=False).head(OUTSIDE_MARKERS)  # the newest; count stays exact
@@ -95,43 +95,92 @@ def planner_map(s: Session, settings, *, lang: str = "zh") -> tuple[MapParts, pd
     for col in ("reported_at", "deadline"):
         out[col] = out[col].map(lambda v: iso_minute(v, settings.timezone))
     incident_layer.incidents(to_display(out, basemap), name="视野外事件 outside view", show=False, say=say).add_to(m)
-    sites = folium.FeatureGroup(name="建议点位 proposed sites", show=True).add_to(m)
+    planned = read_layer(s, "planned-cameras")
+    coverage_layer.planned_cameras(to_display(planned, basemap), name=say("plan_layer_planned"), say=say).add_to(m)
+    import folium
+
+    sites = folium.FeatureGroup(name=say("plan_layer_sites"), show=True).add_to(m)
     finish(m)
-    table = cov.drop(columns=cov.geometry.name).sort_values(["ratio", "code"]).head(LEAST_COVERED)
-    parts = render_parts(m, {"sites": sites.get_name()}, {"outside_view": n_outside})
-    return parts, table[["code", "name", "area_m2", "covered_m2", "ratio"]]
+    parts = render_parts(m, {"sites": sites.get_name()}, {"outside_view": n_outside, "planned": len(planned)})
+    return parts, least_covered_table(cov)
 
 
-def what_if(s: Session, k: int, *, basemap: str, days: int = 365) -> dict:
-    """K proposed new sites at road intersections (``gis.placement.plan_sites``, MCLP) that cover the most
-    incidents of the last ``days`` not yet seen by an ON camera; their coverage discs and the gain, as
-    map GeoJSON (display coordinates)."""
-    from gis.coverage import view_sectors
+# -- the what-if ------------------------------------------------------------------------------------
+def _check_k(k) -> int:
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= PLAN_K_MAX:
+        raise InvalidData(f"k: {k!r}; give a whole number of new sites from 1 to {PLAN_K_MAX}")
+    return k
+
+
+def plan_sites(s: Session, k: int, *, basemap: str) -> tuple[gpd.GeoDataFrame, object]:
+    """The K sites of ``service.plan`` (the CLI's ``coverage plan --add K``) as the page lists them:
+    ``SITE_COLUMNS`` (WGS-84 ``lon``/``lat`` and the map's ``display_lon``/``display_lat``, which differ on
+    a GCJ-02 basemap) and point geometry in WGS-84; and the plan itself."""
+    plan = service.plan(s, _check_k(k))
+    sites = plan.sites.reset_index(drop=True)
+    shown = to_display(sites, basemap)
+    names = dict(s.execute(text("SELECT code, name FROM grids")).all())
+    code = sites["code"] if "code" in sites.columns else pd.Series([None] * len(sites), dtype=object)
+    out = gpd.GeoDataFrame({
+        "rank": sites["rank"].astype(int), "lon": sites.geometry.x.round(7), "lat": sites.geometry.y.round(7),
+        "display_lon": shown.geometry.x.round(7).to_numpy(), "display_lat": shown.geometry.y.round(7).to_numpy(),
+        "gain": sites["gain"].astype(float).round(2), "cumulative": sites["cumulative"].astype(float).round(2),
+        "share": sites["share"].astype(float).round(6), "code": code.to_numpy(),
+        "grid_name": code.map(names).to_numpy()}, geometry=sites.geometry.to_numpy(), crs=4326)
+    return out[SITE_COLUMNS + [out.geometry.name]], plan
+
+
+def what_if(s: Session, k: int, *, basemap: str) -> dict:
+    """K proposed new sites at road intersections (``service.plan``: MCLP over the demand incidents not yet
+    seen by a working camera), their coverage discs (display coordinates), each site's gain, the totals and
+    the plan's ``basis`` (``service.plan_basis``: an export sends it back)."""
     from gis.crs import from_metric, to_metric
-    from gis.placement import DEFAULT_SITE_RANGE_M, plan_sites, road_intersections
+    from gis.placement import DEFAULT_SITE_RANGE_M
 
-    cams = read_layer(s, "cameras", where="status = 'ON'")
-    demand = read_layer(s, "incidents", where="reported_at >= (SELECT max(reported_at) FROM incidents) - "
-                                              "make_interval(days => :d)", params={"d": days}).assign(weight=1.0)
-    plan = plan_sites(road_intersections(read_layer(s, "roads")), demand, k, existing=view_sectors(cams),
-                      areas=read_layer(s, "grids"), code="code")
-    sites = plan.sites
-    discs = gpd.GeoDataFrame(geometry=from_metric(to_metric(sites.geometry).buffer(DEFAULT_SITE_RANGE_M)),
-                             crs=4326) if len(sites) else gpd.GeoDataFrame(geometry=[], crs=4326)
-    shown = to_display(sites[[c for c in ("rank", "gain", "share", "code") if c in sites.columns]
-                             + [sites.geometry.name]], basemap)
-    return {"k": plan.k, "sites": json.loads(shown.to_json(drop_id=True)),
+    basis = service.plan_basis(s)  # before the plan: data changing meanwhile makes an export a conflict
+    sites, plan = plan_sites(s, k, basemap=basemap)
+    discs = gpd.GeoDataFrame({"rank": sites["rank"].to_numpy()},
+                             geometry=from_metric(to_metric(sites.geometry).buffer(DEFAULT_SITE_RANGE_M)), crs=4326)
+    rows = json.loads(pd.DataFrame(sites.drop(columns=sites.geometry.name)).to_json(orient="records"))
+    points = to_display(sites[["rank", "gain", "share", "code", sites.geometry.name]], basemap)
+    return {"k": plan.k, "basis": basis, "range_m": DEFAULT_SITE_RANGE_M, "sites": rows,
+            "points": json.loads(points.to_json(drop_id=True)),
             "cones": json.loads(to_display(discs, basemap).to_json(drop_id=True)),
-            "new_incidents": plan.new_demand, "total_incidents": plan.total_demand,
+            "new_incidents": round(plan.new_demand, 2), "total_incidents": round(plan.total_demand, 2),
             "share_before": plan.share_before, "share_after": plan.share_after, "notes": plan.notes}
 
 
-def coverage_file(s: Session, fmt: str) -> tuple[bytes, str]:
+def plan_file(s: Session, k: int, fmt: str, basis: str | None, *, basemap: str) -> tuple[bytes, str]:
+    """The sites of the plan the page showed, as CSV or GeoPackage bytes.
+
+    ``basis`` is the one the page got with the plan: when the data changed since (another basis), the
+    answer is a :class:`~gis.errors.Conflict` naming both, never a file of other sites than those shown.
+    """
+    if fmt not in PLAN_FORMATS:
+        raise InvalidData(f"format: {fmt!r}; use one of {', '.join(PLAN_FORMATS)}")
+    now = service.plan_basis(s)
+    if basis is not None and basis != now:
+        raise Conflict(f"basis: the plan shown was computed on data {basis}; the cameras, incidents, grids or roads "
+                       f"have changed since (now {now}): run the plan again and export that one")
+    sites, _plan = plan_sites(s, k, basemap=basemap)
+    if fmt == "csv":
+        from gis.io import escape_frame  # grid names escaped against spreadsheet formulas
+
+        table = escape_frame(pd.DataFrame(sites.drop(columns=sites.geometry.name)))
+        return ("\ufeff" + table.to_csv(index=False)).encode("utf-8"), PLAN_FORMATS[fmt]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "plan.gpkg"
+        sites.to_file(path, driver="GPKG", layer="proposed_sites", engine="pyogrio")
+        return path.read_bytes(), PLAN_FORMATS[fmt]
+
+
+def coverage_file(s: Session, fmt: str, settings=None) -> tuple[bytes, str]:
     """The per-grid coverage report as CSV, XLSX or GeoPackage bytes."""
     if fmt not in FORMATS:
         raise InvalidData(f"format: {fmt!r}; use one of {', '.join(FORMATS)}")
-    cov = grid_coverage(s)
-    cols = ["code", "name", "community_code", "street_code", "area_m2", "covered_m2", "ratio", "redundant_m2"]
+    cov = service.coverage_report(s, by="grid", cache_dir=cache_dir(settings) if settings is not None else None)
+    cols = ["code", "name", "community_code", "street_code", "area_m2", "covered_m2", "ratio", "redundant_m2",
+            "incidents", "unseen_incidents"]
     if fmt in ("csv", "xlsx"):  # spreadsheets: grid names escaped against formulas (gis.io.escape_frame)
         from gis.io import escape_frame
 

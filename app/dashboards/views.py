@@ -14,7 +14,8 @@ from app.dashboards import details, grid_view, page_js, pages, planning, service
 from app.dashboards.params import MAX_ID, Params, display_to_wgs84, parse_filter, parse_spot
 from app.i18n import current_language
 from gis.codes import GRID
-from gis.errors import Forbidden, NotFound
+from app.accounts.capabilities import capability_required
+from gis.errors import Forbidden, InvalidData, NotFound, RowError
 
 bp = Blueprint("dashboards", __name__)
 
@@ -109,10 +110,20 @@ def grid():
 @bp.get("/dashboard/planner")
 @role_required(*PLANNER_ROLES)
 def planner():
-    st, s = web.settings(), web.db_session()
+    from app.accounts.capabilities import can
+
+    st, s, user = web.settings(), web.db_session(), current_user()
+    p = _params()
+    k = p.integer("k", lo=1, hi=planning.PLAN_K_MAX, default=planning.PLAN_K_DEFAULT)
+    p.done()
     parts, table = planning.planner_map(s, st, lang=_lang())
-    return render_template("dashboards/planner.html", parts=parts, table=table, page="planner",
-                           js=_map_js(parts, "planner"))
+    js = _map_js(parts, "planner")
+    js["planner"] = {"k": k, "k_max": planning.PLAN_K_MAX, "adopt": can(user, "camera.plan"),
+                     "urls": {"adopt": url_for("dashboards.planned_adopt"),
+                              "export": url_for("dashboards.plan_download", fmt="FMT").replace("FMT", "{fmt}")},
+                     "formats": list(planning.PLAN_FORMATS)}
+    return render_template("dashboards/planner.html", parts=parts, table=table, page="planner", js=js, k=k,
+                           js_messages=["@planning"])
 
 
 @bp.get("/dashboard/planner/coverage.<fmt>")
@@ -121,18 +132,101 @@ def coverage_download(fmt: str):
     p = _params({"format": fmt})
     p.choice("format", planning.FORMATS)
     p.done()
-    body, mimetype = planning.coverage_file(web.db_session(), fmt)
+    body, mimetype = planning.coverage_file(web.db_session(), fmt, web.settings())
     return Response(body, mimetype=mimetype,
                     headers={"Content-Disposition": f"attachment; filename=coverage-by-grid.{fmt}"})
+
+
+def _plan_k(p: Params) -> int | None:
+    return p.integer("k", lo=1, hi=planning.PLAN_K_MAX, default=planning.PLAN_K_DEFAULT)
 
 
 @bp.get("/api/coverage/plan")
 @role_required(*PLANNER_ROLES)
 def coverage_plan():
+    """The what-if: ``k`` new sites (1–``PLAN_K_MAX``), each with WGS-84 and display coordinates and its gain,
+    their discs, the totals and the plan's ``basis`` (send it back with an export)."""
     p = _params()
-    k = p.integer("k", lo=1, hi=50, default=5)
+    k = _plan_k(p)
     p.done()
     return jsonify(planning.what_if(web.db_session(), k, basemap=web.settings().basemap))
+
+
+@bp.get("/dashboard/planner/plan.<fmt>")
+@role_required(*PLANNER_ROLES)
+def plan_download(fmt: str):
+    """The sites of the plan shown (``k``, and its ``basis``: 409 when the data changed since) as CSV or
+    GeoPackage."""
+    p = _params({**request.args.to_dict(), "format": fmt})
+    p.choice("format", planning.PLAN_FORMATS)
+    k = _plan_k(p)
+    basis = p.raw("basis")
+    if basis is not None and not (isinstance(basis, str) and len(basis) == 16 and basis.isascii() and basis.isalnum()):
+        p.bad("basis", "is not a plan's basis (16 letters and digits, as /api/coverage/plan gives it)")
+    p.done()
+    body, mimetype = planning.plan_file(web.db_session(), k, fmt, basis, basemap=web.settings().basemap)
+    return Response(body, mimetype=mimetype,
+                    headers={"Content-Disposition": f"attachment; filename=proposed-sites-k{k}.{fmt}"})
+
+
+@bp.post("/api/coverage/planned")
+@capability_required("camera.plan")
+def planned_adopt():
+    """Adopt a proposed site: JSON ``{"lon", "lat"}`` (WGS-84, the site list's ``lon``/``lat``), optional
+    ``name``, ``rank`` and ``gain`` (for the event's note). 201 with the planned camera (its provisional ID);
+    409 when a planned camera already stands there; 422 naming the field."""
+    from camera_registry import planned
+    from camera_registry.history import snapshot
+    from gis.placement import DEFAULT_SITE_RANGE_M
+
+    s, user = web.db_session(), current_user()
+    payload = request.get_json(silent=True) if request.is_json else None
+    if not isinstance(payload, dict):
+        raise InvalidData(RowError(None, "body", "send a JSON object with lon and lat (WGS-84)"))
+    p = _params(payload)
+    lon, lat = p.spot()
+    name = p.text("name", max_len=100)
+    rank = p.integer("rank", lo=1, hi=planning.PLAN_K_MAX)
+    gain = p.number("gain", lo=0, hi=1e12)
+    p.done()
+    note = "adopted from the planner's proposed sites" + (f": site {rank}" if rank else "") + \
+        (f", gain {gain:g}" if gain is not None else "")
+    camera = planned.adopt_site(s, lon, lat, range_m=DEFAULT_SITE_RANGE_M, actor=user.username,
+                                name=name, note=note, **_registry_options())
+    s.commit()
+    return jsonify(snapshot(camera)), 201
+
+
+def _registry_options() -> dict:
+    from app.loaders import camera_import_options
+
+    opts = camera_import_options(web.db_session(), web.settings())
+    return {"district": opts["district"], "locate": opts["locate"]}
+
+
+@bp.post("/api/coverage/planned/<device_id>/drop")
+@capability_required("camera.plan")
+def planned_drop(device_id: str):
+    """Give up a planned camera: JSON ``{"reason", "version"}``; it is retired (its record and history stay).
+    404 for an unknown ID, 409 when stale or not planned."""
+    from camera_registry import planned
+    from camera_registry.history import snapshot
+
+    s, user = web.db_session(), current_user()
+    if not (len(device_id) == 20 and device_id.isascii() and device_id.isdigit()):
+        raise NotFound(f"no camera {device_id!r} in the registry")
+    payload = request.get_json(silent=True) if request.is_json else None
+    if not isinstance(payload, dict):
+        raise InvalidData(RowError(None, "body", "send a JSON object with reason and version"))
+    p = _params(payload)
+    reason = p.text("reason", max_len=500, required=True)
+    version = p.integer("version", lo=1, hi=MAX_ID)
+    if version is None and p.raw("version") is None:
+        p.bad("version", "is required: the planned camera's version as the page showed it")
+    p.done()
+    camera = planned.drop_planned(s, device_id, actor=user.username, reason=reason, expected_version=version)
+    s.commit()
+    return jsonify(snapshot(camera))
 
 
 @bp.get("/dashboard/stats")
