@@ -104,7 +104,8 @@ def _flush_or_conflict(session: Session, device_id: str) -> None:
         raise Conflict(f"camera {device_id} was changed by someone else meanwhile; reload it and retry") from None
 
 
-def _writable(camera: Camera) -> None:
+def check_writable(camera: Camera) -> None:
+    """Raise IllegalTransition (409) for a retired camera: its record is kept as it was."""
     if camera.lifecycle == "retired":
         raise IllegalTransition(f"camera {camera.device_id} is retired: its record and history are kept as they "
                                 "were and cannot be changed")
@@ -129,7 +130,7 @@ def set_status(session: Session, device_id: str, status: str, actor: str, note: 
     except ValueError as exc:
         raise InvalidData(RowError(None, "status", str(exc))) from None
     camera = _load(session, device_id)
-    _writable(camera)
+    check_writable(camera)
     _check_version(camera, expected_version)
     commission = camera.lifecycle == "planned" and status == "ON"
     if camera.status == status and note is None and not commission:
@@ -195,7 +196,7 @@ def update_camera(session: Session, device_id: str, changes: dict, *, expected_v
     if unknown:
         raise InvalidData([RowError(None, k, "not an editable camera field") for k in unknown])
     camera = _load(session, device_id)
-    _writable(camera)
+    check_writable(camera)
     _check_version(camera, expected_version)
     fields = {k: _text(v) for k, v in changes.items() if k in RECORD_FIELDS}
     if "point_class" in fields or any(k in fields for k in ("install_date", "management_unit", "contact",
@@ -326,7 +327,7 @@ def retire_camera(session: Session, device_id: str, actor: str, reason: str, *,
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidData(RowError(None, "reason", "is required: say why the camera is retired"))
     camera = _load(session, device_id)
-    _writable(camera)
+    check_writable(camera)
     _check_version(camera, expected_version)
     camera.lifecycle = "retired"
     camera.updated_at = func.now()

@@ -139,6 +139,7 @@ def api_patch(device_id: str):
         p.bad("body", f"no field to change: send one or more of {', '.join(service.EDIT_FIELDS)}")
     p.done()
     camera = service.visible_camera(s, device_id, user)
+    history.check_writable(camera)
     refused = service.forbidden_fields(user, camera, changes)
     if refused:
         caps = sorted({service.field_capability(camera, f) for f in refused})

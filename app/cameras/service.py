@@ -207,8 +207,9 @@ def editable_fields(user, camera: Camera) -> list[str]:
 
 
 def forbidden_fields(user, camera: Camera, names) -> list[str]:
-    """Of ``names``, the fields ``user`` may not change on ``camera``."""
-    return [n for n in names if not may_edit(user, camera, n)]
+    """Of ``names``, the fields ``user`` may not change on ``camera``, in the registry's order."""
+    names = set(names)
+    return [n for n in EDIT_FIELDS if n in names and not may_edit(user, camera, n)]
 
 
 def actions(user, camera: Camera) -> dict[str, bool]:

@@ -159,3 +159,102 @@ def test_moving_a_camera_rederives_its_codes(demo_session):
     got = demo_session.execute(text("SELECT grid_code, community_code, street_code FROM cameras WHERE device_id = :d"),
                                {"d": cam.device_id}).one()
     assert got == (target[0], target[1], target[1][:9])
+
+
+# -- add, retire, commission (the console's steps) -------------------------------------------------------------
+@pytest.mark.parametrize("over", [
+    {"device_id": "51030400001325000"}, {"device_id": "51030500001325000001"}, {"azimuth": "400"},
+    {"point_class": "1", "contact": ""}, {"install_date": "2999-01-01"}, {"programme": "天罗"}, {"name": ""},
+    {"ptz_type": "7"}, {"lon": "104.0", "lat": "29.0"}, {"function_types": "77"},
+])
+def test_add_refuses_exactly_what_the_importer_refuses(session, csv_file, over):
+    """Differential: the same bad row through ``add_camera`` and the importer gives the same fields and reasons."""
+    from camera_registry.history import add_camera
+
+    values = row(1, **over)
+    with pytest.raises(InvalidData) as imported:
+        import_cameras(session, csv_file([values]), district=DISTRICT)
+    with pytest.raises(InvalidData) as added:
+        add_camera(session, values, actor="ann", district=DISTRICT)
+    def norm(errors):
+        return sorted((("lon/lat" if e.field in ("lon", "lat", "lon/lat") else e.field), e.reason.split(";")[0])
+                      for e in errors)
+    assert norm(added.value.errors) == norm(imported.value.errors)
+    assert count(session, "cameras") == 0 and count(session, "camera_events") == 0
+
+
+def test_add_writes_the_camera_its_add_event_and_revision(session):
+    from camera_registry.history import add_camera
+
+    cam = add_camera(session, row(1), actor="ann", district=DISTRICT)
+    assert (cam.version, cam.lifecycle, cam.status) == (1, "active", "ON")
+    assert [(e.event, e.actor) for e in events(session, ID)] == [("ADD", "ann")]
+    assert _current(session)["azimuth"] == 90 and abs(_current(session)["lon"] - float(row(1)["lon"])) < 1e-12
+    with pytest.raises(Conflict, match="already in the registry"):
+        add_camera(session, row(1), actor="ann", district=DISTRICT)
+    with pytest.raises(InvalidData, match="lifecycle"):
+        add_camera(session, row(2), actor="ann", lifecycle="retired")
+
+
+def test_retire_keeps_the_record_and_its_history_read_only(session):
+    from camera_registry.history import add_camera, retire_camera
+    from camera_registry.queries import cameras_within
+    from gis.errors import IllegalTransition
+
+    add_camera(session, row(1), actor="ann", district=DISTRICT)
+    with pytest.raises(InvalidData, match="reason"):
+        retire_camera(session, ID, "ann", "  ")
+    with pytest.raises(Conflict):
+        retire_camera(session, ID, "ann", "dismantled", expected_version=7)
+    cam = retire_camera(session, ID, "ann", "dismantled", expected_version=1)
+    assert (cam.lifecycle, cam.version) == ("retired", 2)
+    assert [(e.event, e.note) for e in events(session, ID)] == [("ADD", "added"), ("DEL", "dismantled")]
+    assert camera_as_of(session, ID, events(session, ID)[-1].at)["lifecycle"] == "retired"
+    assert ID not in set(cameras_within(session, float(row(1)["lon"]), 29.3665, 50)["device_id"])
+    for step in (lambda: update_camera(session, ID, {"azimuth": 1}, expected_version=2, actor="a"),
+                 lambda: set_status(session, ID, "OFF", "a", note="x"),
+                 lambda: retire_camera(session, ID, "a", "again")):
+        with pytest.raises(IllegalTransition, match="retired"):
+            step()
+    assert count(session, "camera_events") == 2
+
+
+def test_on_commissions_a_planned_camera(session):
+    from camera_registry.history import add_camera
+
+    add_camera(session, row(1, status="OFF"), actor="pat", lifecycle="planned")
+    set_status(session, ID, "VLOST", "op", note="not built yet")
+    assert session.get(Camera, ID).lifecycle == "planned"
+    cam = set_status(session, ID, "ON", "op", note="built", expected_version=2)
+    assert (cam.lifecycle, cam.status) == ("active", "ON")
+    assert events(session, ID)[-1].note == "built; commissioned (planned → active)"
+    with pytest.raises(Conflict):
+        set_status(session, ID, "OFF", "op", note="x", expected_version=2)
+
+
+def test_update_with_the_district_refuses_a_move_outside_it_and_a_cleared_programme(session):
+    from camera_registry.history import add_camera
+
+    add_camera(session, row(1), actor="ann", district=DISTRICT)
+    with pytest.raises(InvalidData, match="outside the district extent"):
+        update_camera(session, ID, {"lon": 104.0, "lat": 29.0}, expected_version=1, actor="a", district=DISTRICT)
+    with pytest.raises(InvalidData, match="cannot be cleared"):
+        update_camera(session, ID, {"programme": None}, expected_version=1, actor="a")
+    with pytest.raises(InvalidData, match="does not start with its parent code"):
+        update_camera(session, ID, {"declared_community_code": "510305001001"}, expected_version=1, actor="a",
+                      district=DISTRICT)
+    assert _current(session)["version"] == 1
+
+
+def test_the_timeline_says_what_changed_from_and_to_and_who(session, csv_file):
+    from camera_registry.queries import timeline
+
+    import_cameras(session, csv_file([row(1)]), district=DISTRICT)
+    update_camera(session, ID, {"azimuth": 180, "name": "改名球机"}, expected_version=1, actor="alice")
+    set_status(session, ID, "OFF", "bob", note="power cut")
+    got = timeline(session, ID)
+    assert [(e["event"], e["actor"], e["version"]) for e in got] == [("OFF", "bob", 3), ("UPDATE", "alice", 2),
+                                                                     ("ADD", "import", 1)]
+    assert got[0]["changes"] == [("status", "ON", "OFF")] and got[0]["note"] == "power cut"
+    assert sorted(got[1]["changes"]) == [("azimuth", 90.0, 180.0), ("name", "测试点位1球机", "改名球机")]
+    assert got[2]["changes"] == []

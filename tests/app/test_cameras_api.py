@@ -1,0 +1,318 @@
+"""The cameras' JSON API (app/cameras/api.py) on the demo district: the list against SQL, the 409 (stale), 422
+(naming the field) and 403 (naming the fields) answers, status, retire and add with their events and audit rows."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from tests.app.dash_helpers import csrf, lead_grid, login  # noqa: F401  (lead_grid: a fixture)
+
+NEW_ID = "51030400001315990001"  # centre 51030400, industry 01, type 131 (camera), network 5: unused in the demo
+
+
+def _q(demo_db, sql, **params):
+    with demo_db.Session() as s:
+        return s.execute(text(sql), params).all()
+
+
+def _camera(demo_db, where="true", **params) -> str:
+    return _q(demo_db, f"SELECT device_id FROM cameras WHERE {where} ORDER BY device_id LIMIT 1", **params)[0][0]
+
+
+def _as(client, account: str) -> dict:
+    login(client, account)
+    return {"X-CSRF-Token": csrf(client, "/cameras")}
+
+
+def _version(client, did) -> int:
+    return client.get(f"/api/cameras/{did}").get_json()["version"]
+
+
+def _row(demo_db, did):
+    return _q(demo_db, "SELECT azimuth, name, status, lifecycle, version, ST_X(geom), ST_Y(geom), grid_code "
+                       "FROM cameras WHERE device_id = :d", d=did)[0]
+
+
+def _audit(demo_db, did):
+    return _q(demo_db, "SELECT action, actor, before, after FROM audit_log WHERE object_type = 'camera' "
+                       "AND object_id = :d ORDER BY id", d=did)
+
+
+def _events(demo_db, did):
+    return _q(demo_db, "SELECT event, actor, note FROM camera_events WHERE device_id = :d ORDER BY at, id", d=did)
+
+
+# -- the list ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("query, where", [
+    ({}, "lifecycle IN ('planned', 'active')"),
+    ({"programme": "skynet", "status": "ON"}, "programme = 'skynet' AND status = 'ON' AND lifecycle <> 'retired'"),
+    ({"programme": ["xueliang", "compound"]}, "programme IN ('xueliang', 'compound') AND lifecycle <> 'retired'"),
+    ({"industry": "01"}, "substr(device_id, 9, 2) = '01' AND lifecycle <> 'retired'"),
+    ({"ptz_type": ["1", "2"]}, "ptz_type IN (1, 2) AND lifecycle <> 'retired'"),
+    ({"q": "大道"}, "(name ILIKE '%大道%' OR address ILIKE '%大道%' OR device_id ILIKE '%大道%') "
+                   "AND lifecycle <> 'retired'"),
+    ({"q": "0000121"}, "device_id LIKE '%0000121%' AND lifecycle <> 'retired'"),
+    ({"street": "510304001"}, "street_code = '510304001' AND lifecycle <> 'retired'"),
+    ({"lifecycle": "all"}, "true"),
+])
+def test_the_list_selects_what_sql_selects(client, lead_grid, demo_db, query, where):
+    login(client, "operator")
+    expected = [r[0] for r in _q(demo_db, f"SELECT device_id FROM cameras WHERE {where} ORDER BY device_id")]
+    assert expected or query.get("q") == "0000121"
+    got = client.get("/api/cameras", query_string={**query, "limit": 500}).get_json()
+    assert got["total"] == len(expected)
+    assert [r["device_id"] for r in got["rows"]] == expected[:500]
+
+
+def test_sorting_and_paging_cover_every_row_once_in_order(client, lead_grid, demo_db):
+    login(client, "planner")
+    expected = [r[0] for r in _q(demo_db, "SELECT device_id FROM cameras WHERE lifecycle <> 'retired' "
+                                          "ORDER BY name DESC, device_id")]
+    seen = []
+    for offset in range(0, len(expected), 200):
+        page = client.get("/api/cameras", query_string={"sort": "-name", "limit": 200, "offset": offset}).get_json()
+        assert page["total"] == len(expected)
+        seen += [r["device_id"] for r in page["rows"]]
+    assert seen == expected
+
+
+def test_a_grid_lead_sees_only_its_grids_cameras(client, lead_grid, demo_db):
+    login(client, "lead")
+    mine = [r[0] for r in _q(demo_db, "SELECT device_id FROM cameras WHERE grid_code = :g AND lifecycle <> 'retired' "
+                                      "ORDER BY device_id", g=lead_grid)]
+    got = client.get("/api/cameras", query_string={"limit": 500}).get_json()
+    assert [r["device_id"] for r in got["rows"]] == mine
+    other = _camera(demo_db, "grid_code <> :g", g=lead_grid)
+    assert client.get(f"/api/cameras/{other}").status_code == 404
+    assert client.get(f"/cameras/{other}").status_code == 404
+
+
+@pytest.mark.parametrize("query, field", [
+    ({"programme": "天网"}, "programme"), ({"status": "BROKEN"}, "status"), ({"industry": "99"}, "industry"),
+    ({"ptz_type": "7"}, "ptz_type"), ({"lifecycle": "gone"}, "lifecycle"), ({"grid": "12"}, "grid"),
+    ({"sort": "password"}, "sort"), ({"limit": "100000"}, "limit"), ({"offset": "-1"}, "offset"),
+    ({"q": "a\x00b"}, "q"),
+])
+def test_a_bad_filter_is_a_422_naming_the_parameter(client, lead_grid, query, field):
+    login(client, "operator")
+    r = client.get("/api/cameras", query_string=query)
+    assert r.status_code == 422
+    assert [e["field"] for e in r.get_json()["errors"]] == [field]
+    if field not in ("limit", "offset"):  # the page pages by ``page``
+        assert client.get("/cameras", query_string=query).status_code == 422
+
+
+# -- PATCH: 409, 422, 403 ---------------------------------------------------------------------------------------
+def test_a_stale_patch_is_a_409_with_both_versions_and_writes_nothing(client, lead_grid, demo_db):
+    did = _camera(demo_db)
+    h = _as(client, "admin")
+    v = _version(client, did)
+    assert client.patch(f"/api/cameras/{did}", json={"version": v, "azimuth": 33}, headers=h).status_code == 200
+    before, audit, events = _row(demo_db, did), _audit(demo_db, did), _events(demo_db, did)
+    r = client.patch(f"/api/cameras/{did}", json={"version": v, "azimuth": 270, "name": "别人的名字"}, headers=h)
+    assert r.status_code == 409
+    body = r.get_json()
+    assert body["current"]["version"] == v + 1 and body["current"]["azimuth"] == 33
+    assert body["yours"] == {"version": v, "azimuth": 270, "name": "别人的名字"}
+    assert _row(demo_db, did) == before and _audit(demo_db, did) == audit and _events(demo_db, did) == events
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"azimuth": 400}, "azimuth"), ({"fov": 0}, "fov"), ({"range_m": "far"}, "range_m"), ({"name": None}, "name"),
+    ({"programme": None}, "programme"), ({"ptz_type": 9}, "ptz_type"), ({"install_date": "2999-01-01"}, "install_date"),
+    ({"name": "x" * 101}, "name"), ({"address": "a\u202eb"}, "address"), ({"lon": 120.0}, "lon/lat"),
+    ({"lon": "east"}, "lon/lat"), ({"colour": "red"}, "colour"), ({"status": "OFF"}, "status"),
+    ({"azimuth": [1, 2]}, "azimuth"), ({"azimuth": True}, "azimuth"), ({}, "body"),
+])
+def test_a_bad_patch_is_a_422_naming_the_field_and_writes_nothing(client, lead_grid, demo_db, change, field):
+    did = _camera(demo_db)
+    h = _as(client, "admin")
+    before = _row(demo_db, did)
+    r = client.patch(f"/api/cameras/{did}", json={"version": _version(client, did), **change}, headers=h)
+    assert r.status_code == 422, r.get_json()
+    assert field in [e["field"] for e in r.get_json()["errors"]]
+    assert _row(demo_db, did) == before
+
+
+def test_a_patch_without_its_version_is_a_422_naming_version(client, lead_grid, demo_db):
+    did = _camera(demo_db)
+    h = _as(client, "admin")
+    r = client.patch(f"/api/cameras/{did}", json={"azimuth": 10}, headers=h)
+    assert r.status_code == 422 and [e["field"] for e in r.get_json()["errors"]] == ["version"]
+
+
+@pytest.mark.parametrize("account, change, refused", [
+    ("operator", {"azimuth": 10}, ["azimuth"]),
+    ("operator", {"name": "改名", "fov": 30}, ["name", "fov"]),
+    ("planner", {"name": "改名", "azimuth": 10}, ["name"]),
+    ("planner", {"programme": "other"}, ["programme"]),
+])
+def test_a_field_the_role_may_not_edit_is_a_403_naming_it(client, lead_grid, demo_db, account, change, refused):
+    did = _camera(demo_db)
+    h = _as(client, account)
+    before, audit = _row(demo_db, did), _audit(demo_db, did)
+    r = client.patch(f"/api/cameras/{did}", json={"version": _version(client, did), **change}, headers=h)
+    assert r.status_code == 403
+    assert r.get_json()["fields"] == refused
+    assert all(f in r.get_json()["message"] for f in refused)
+    assert _row(demo_db, did) == before and _audit(demo_db, did) == audit
+
+
+def test_field_roles_may_not_patch_at_all(client, lead_grid, demo_db):
+    did = _camera(demo_db, "grid_code = :g", g=lead_grid) if _q(
+        demo_db, "SELECT 1 FROM cameras WHERE grid_code = :g", g=lead_grid) else _camera(demo_db)
+    for account in ("lead", "member"):
+        h = _as(client, account)
+        r = client.patch(f"/api/cameras/{did}", json={"version": 1, "azimuth": 10}, headers=h)
+        assert r.status_code in (403, 404)
+        assert client.post(f"/api/cameras/{did}/status", json={"status": "OFF", "reason": "x", "version": 1},
+                           headers=h).status_code == 403
+
+
+def test_a_planner_moves_a_camera_and_it_gets_the_grid_postgis_says(client, lead_grid, demo_db):
+    did = _camera(demo_db)
+    h = _as(client, "planner")
+    target, lon, lat = _q(demo_db, "SELECT code, ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) "
+                                   "FROM grids WHERE code <> (SELECT grid_code FROM cameras WHERE device_id = :d) "
+                                   "ORDER BY code DESC LIMIT 1", d=did)[0]
+    v = _version(client, did)
+    r = client.patch(f"/api/cameras/{did}", json={"version": v, "lon": lon, "lat": lat, "azimuth": 45.5,
+                                                  "crs": "display"}, headers=h)
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["version"] == v + 1 and r.get_json()["grid_code"] == target
+    row = _row(demo_db, did)
+    assert row.azimuth == 45.5 and abs(row[5] - lon) < 1e-9 and abs(row[6] - lat) < 1e-9 and row.grid_code == target
+    action, actor, before, after = _audit(demo_db, did)[-1]
+    assert (action, actor) == ("update", "planner")
+    assert after["azimuth"] == 45.5 and after["grid_code"] == target and "geom" in after and "geom" in before
+    assert _events(demo_db, did)[-1][:2] == ("UPDATE", "planner")
+
+
+def test_a_move_outside_the_district_is_refused(client, lead_grid, demo_db):
+    did = _camera(demo_db)
+    h = _as(client, "admin")
+    r = client.patch(f"/api/cameras/{did}", json={"version": _version(client, did), "lon": 104.0, "lat": 29.0},
+                     headers=h)
+    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "lon/lat"
+    assert "outside the district" in r.get_json()["errors"][0]["reason"]
+
+
+def test_patch_needs_the_csrf_token(client, lead_grid, demo_db):
+    did = _camera(demo_db)
+    login(client, "admin")
+    assert client.patch(f"/api/cameras/{did}", json={"version": 1, "azimuth": 10}).status_code == 400
+
+
+# -- status, retire, add ----------------------------------------------------------------------------------------
+def test_an_operator_changes_the_status_with_a_reason(client, lead_grid, demo_db):
+    did = _camera(demo_db, "status = 'ON'")
+    h = _as(client, "operator")
+    v = _version(client, did)
+    r = client.post(f"/api/cameras/{did}/status", json={"status": "OFF", "version": v}, headers=h)
+    assert r.status_code == 422 and [e["field"] for e in r.get_json()["errors"]] == ["reason"]
+    r = client.post(f"/api/cameras/{did}/status", json={"status": "OFF", "reason": "断电", "version": v}, headers=h)
+    assert r.status_code == 200 and r.get_json()["status"] == "OFF"
+    assert _events(demo_db, did)[-1] == ("OFF", "operator", "断电")
+    assert _audit(demo_db, did)[-1] == ("update", "operator", {"status": "ON"}, {"status": "OFF"})
+    stale = client.post(f"/api/cameras/{did}/status", json={"status": "ON", "reason": "恢复", "version": v}, headers=h)
+    assert stale.status_code == 409 and stale.get_json()["current"]["status"] == "OFF"
+    assert _row(demo_db, did).status == "OFF"
+
+
+def test_retire_keeps_the_record_and_history_and_leaves_the_maps(client, lead_grid, demo_db):
+    from app.layers_db import read_layer
+
+    did = _camera(demo_db, "lifecycle = 'active'")
+    h = _as(client, "admin")
+    v = _version(client, did)
+    assert client.post(f"/api/cameras/{did}/retire", json={"version": v}, headers=h).status_code == 422
+    r = client.post(f"/api/cameras/{did}/retire", json={"version": v, "reason": "拆除"}, headers=h)
+    assert r.status_code == 200 and r.get_json()["lifecycle"] == "retired"
+    assert _events(demo_db, did)[-1] == ("DEL", "admin", "拆除")
+    assert _audit(demo_db, did)[-1] == ("update", "admin", {"lifecycle": "active"}, {"lifecycle": "retired"})
+    assert len(_events(demo_db, did)) >= 2  # the history stays
+    ids = [r["device_id"] for r in client.get("/api/cameras", query_string={"limit": 500}).get_json()["rows"]]
+    assert did not in ids
+    retired = client.get("/api/cameras", query_string={"lifecycle": "retired"}).get_json()
+    assert [r["device_id"] for r in retired["rows"]] == [did]
+    with demo_db.Session() as s:
+        assert did not in set(read_layer(s, "cameras")["device_id"])
+    # a retired record is read-only: no edit, no status, no second retirement
+    v2 = r.get_json()["version"]
+    assert client.patch(f"/api/cameras/{did}", json={"version": v2, "azimuth": 1}, headers=h).status_code == 409
+    assert client.post(f"/api/cameras/{did}/status", json={"status": "ON", "reason": "x", "version": v2},
+                       headers=h).status_code == 409
+    assert client.post(f"/api/cameras/{did}/retire", json={"reason": "x", "version": v2},
+                       headers=h).status_code == 409
+    assert r.get_json()["editable"] == [] and r.get_json()["actions"] == {"edit": False, "status": False,
+                                                                          "retire": False}
+
+
+def _spot(demo_db):
+    return _q(demo_db, "SELECT code, ST_X(p), ST_Y(p) FROM (SELECT code, ST_PointOnSurface(geom) p FROM grids "
+                       "ORDER BY code LIMIT 1) q")[0]
+
+
+def test_an_admin_adds_a_camera_with_its_add_event_and_audit_row(client, lead_grid, demo_db):
+    grid, lon, lat = _spot(demo_db)
+    h = _as(client, "admin")
+    body = {"device_id": NEW_ID, "name": "新增测试球机", "lon": lon, "lat": lat, "azimuth": 120, "fov": 60,
+            "range_m": 50, "programme": "xueliang", "ptz_type": 1}
+    r = client.post("/api/cameras", json=body, headers=h)
+    assert r.status_code == 201, r.get_json()
+    assert r.headers["Location"].endswith(f"/cameras/{NEW_ID}")
+    got = r.get_json()
+    assert (got["grid_code"], got["lifecycle"], got["status"], got["version"]) == (grid, "active", "ON", 1)
+    assert _events(demo_db, NEW_ID) == [("ADD", "admin", "added")]
+    (action, actor, before, after), = _audit(demo_db, NEW_ID)
+    assert (action, actor, before) == ("insert", "admin", None)
+    assert after["name"] == "新增测试球机" and after["programme"] == "xueliang" and after["grid_code"] == grid
+    assert client.post("/api/cameras", json=body, headers=h).status_code == 409  # the ID is taken
+    assert client.get(f"/cameras/{NEW_ID}").status_code == 200
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"device_id": "51030400001315990"}, "device_id"), ({"device_id": "51030400001115990001"}, "device_id"),
+    ({"device_id": "51030500001315990001"}, "device_id"), ({"name": ""}, "name"), ({"lon": None}, "lon"),
+    ({"azimuth": -5}, "azimuth"), ({"lifecycle": "retired"}, "lifecycle"),
+])
+def test_a_bad_new_camera_is_a_422_naming_the_field(client, lead_grid, demo_db, change, field):
+    _grid, lon, lat = _spot(demo_db)
+    h = _as(client, "admin")
+    body = {"device_id": NEW_ID, "name": "新增测试球机", "lon": lon, "lat": lat, **change}
+    r = client.post("/api/cameras", json=body, headers=h)
+    assert r.status_code == 422, r.get_json()
+    assert field in [e["field"] for e in r.get_json()["errors"]]
+    assert _q(demo_db, "SELECT count(*) FROM cameras WHERE device_id = :d", d=body["device_id"] or "-")[0][0] == 0
+
+
+@pytest.mark.parametrize("account", ["operator", "planner", "lead", "member"])
+def test_only_the_admin_adds_and_retires(client, lead_grid, demo_db, account):
+    _grid, lon, lat = _spot(demo_db)
+    did = _camera(demo_db)
+    h = _as(client, account)
+    assert client.post("/api/cameras", json={"device_id": NEW_ID, "name": "x", "lon": lon, "lat": lat},
+                       headers=h).status_code == 403
+    assert client.post(f"/api/cameras/{did}/retire", json={"reason": "x", "version": 1}, headers=h).status_code == 403
+    assert client.get("/cameras/new").status_code == 403
+
+
+def test_a_planner_edits_every_field_of_a_planned_camera_and_on_commissions_it(client, lead_grid, demo_db):
+    from camera_registry.history import add_camera
+
+    grid, lon, lat = _spot(demo_db)
+    with demo_db.Session() as s:
+        add_camera(s, {"device_id": NEW_ID, "name": "规划点位", "lon": lon, "lat": lat}, actor="planner",
+                   lifecycle="planned")
+        s.commit()
+    h = _as(client, "planner")
+    rec = client.get(f"/api/cameras/{NEW_ID}").get_json()
+    assert "name" in rec["editable"] and "programme" in rec["editable"]
+    r = client.patch(f"/api/cameras/{NEW_ID}", json={"version": rec["version"], "name": "规划点位二", "programme": "huiyan"},
+                     headers=h)
+    assert r.status_code == 200 and r.get_json()["name"] == "规划点位二"
+    h = _as(client, "operator")
+    r = client.post(f"/api/cameras/{NEW_ID}/status", json={"status": "ON", "reason": "建成", "version": 2}, headers=h)
+    assert r.status_code == 200 and r.get_json()["lifecycle"] == "active"
+    assert _events(demo_db, NEW_ID)[-1][0] == "ON" and "commissioned" in _events(demo_db, NEW_ID)[-1][2]
+    assert _audit(demo_db, NEW_ID)[-1][3] == {"lifecycle": "active"}
