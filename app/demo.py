@@ -32,20 +32,16 @@ def _rows(frame: gpd.GeoDataFrame, columns: list[str]) -> list[dict]:
     return out
 
 
-def load_reference(session: Session, data_dir: Path) -> int:
-    """Incident categories and their deadlines from data/reference/categories.csv."""
-    path = data_dir / "reference" / "categories.csv"
-    with open(path, encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    for row in rows:  # 1/0 in the file; a district may leave the column out
-        row["sensitive"] = str(row.get("sensitive") or "0").strip().lower() in ("1", "true", "yes")
-    session.execute(text(
-        "INSERT INTO categories (code, name_zh, name_en, weight, urgent_h, high_h, normal_h, low_h, sensitive) "
-        "VALUES (:code, :name_zh, :name_en, :weight, :urgent_h, :high_h, :normal_h, :low_h, :sensitive) "
-        "ON CONFLICT (code) DO UPDATE SET name_zh = EXCLUDED.name_zh, name_en = EXCLUDED.name_en, "
-        "weight = EXCLUDED.weight, urgent_h = EXCLUDED.urgent_h, high_h = EXCLUDED.high_h, "
-        "normal_h = EXCLUDED.normal_h, low_h = EXCLUDED.low_h, sensitive = EXCLUDED.sensitive"), rows)
-    return len(rows)
+def load_reference(session: Session, data_dir: Path | None = None) -> int:
+    """The reference tables (categories and their deadlines, programmes, sources, member roles) through
+    the one seed, ``app.reference.service.load``: codes the database lacks are added and nothing an
+    administrator edited is put back (``make demo`` loads the demo on every start). The seed is the
+    release's data/reference whatever ``data_dir`` is (its code lists are the code's). Returns the number
+    of categories."""
+    from app.reference.service import load
+
+    load(session, overwrite=False)
+    return session.execute(text("SELECT count(*) FROM categories")).scalar_one()
 
 
 def load_boundaries(session: Session, demo: Path) -> dict[str, int]:

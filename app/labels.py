@@ -23,7 +23,13 @@ point_class
 photo_kind         ``app.photos.models.PHOTO_KINDS``
 webhook_event,     ``app.webhooks.models`` WEBHOOK_EVENTS, DELIVERY_STATES
 delivery_status
+audit_object,      ``app.audit.models.OBJECT_TYPES`` (what an audit row is about), ``app.audit.service.ACTIONS``
+audit_action       (the trigger's insert/update/delete, and a failed log-in)
 =================  ====================================================================================
+
+The names of ``programme``, ``source`` and ``member_role`` are the district's to change (/admin/reference):
+``app.reference.service.refresh_labels`` lays the database's names over the shipped ones with
+:func:`overlay`.
 
 PTZ types and point classes are integers (GB/T 28181); ``label`` also takes them as text or float
 (``"3"``, ``3.0``: what a form or a DataFrame column holds).
@@ -33,6 +39,8 @@ from __future__ import annotations
 from camera_registry.models import (EVENT_NAMES, EVENTS, LIFECYCLE_NAMES, LIFECYCLES, POINT_CLASS_NAMES, POINT_CLASSES, PROGRAMME_NAMES,
                                     PROGRAMMES, PTZ_NAMES, PTZ_TYPES, STATUS_NAMES, STATUSES)
 from app.accounts.models import ACCOUNT_ROLES
+from app.audit.models import OBJECT_TYPES
+from app.audit.service import ACTIONS as AUDIT_ACTIONS
 from app.grids.models import ROLES as MEMBER_ROLES, STREET_KINDS
 from app.incidents.models import PRIORITIES, SOURCES, STATES
 from app.incidents.workflow import ACTIONS
@@ -76,6 +84,14 @@ LABELS: dict[str, dict] = {
                       "resolved": ("已处置", "Resolved"), "closed": ("已办结", "Closed")},
     "delivery_status": {"pending": ("待发送", "Pending"), "delivered": ("已送达", "Delivered"),
                         "failed": ("发送失败", "Failed")},
+    "audit_object": {"camera": ("摄像头", "Camera"), "incident": ("事件", "Incident"), "street": ("街道/镇", "Street"),
+                     "community": ("社区", "Community"), "grid": ("网格", "Grid"), "member": ("网格员", "Grid member"),
+                     "member_role": ("网格员职务分配", "Member's role"), "user": ("账号", "Account"),
+                     "api_key": ("接口密钥", "API key"), "category": ("事件类别", "Incident category"),
+                     "programme": ("建设工程", "Programme"), "source": ("事件来源", "Incident source"),
+                     "member_role_type": ("网格员职务", "Member role type"), "login": ("登录失败", "Failed log-in")},
+    "audit_action": {"insert": ("新增", "Added"), "update": ("修改", "Changed"), "delete": ("删除", "Deleted"),
+                     "login_failed": ("登录未成功", "Log-in refused")},
 }
 
 #: each kind's code list, as its model defines it (``duplicate``: only a check constraint, tested there)
@@ -84,7 +100,10 @@ CODES: dict[str, tuple] = {
     "role": ACCOUNT_ROLES, "member_role": MEMBER_ROLES, "street_kind": STREET_KINDS, "programme": PROGRAMMES,
     "camera_status": STATUSES, "lifecycle": LIFECYCLES, "camera_event": EVENTS, "ptz_type": PTZ_TYPES, "point_class": POINT_CLASSES,
     "photo_kind": PHOTO_KINDS, "webhook_event": WEBHOOK_EVENTS, "delivery_status": DELIVERY_STATES,
+    "audit_object": OBJECT_TYPES, "audit_action": AUDIT_ACTIONS,
 }
+#: the names a kind was shipped with, kept once :func:`overlay` has replaced them
+_SHIPPED: dict[str, dict] = {}
 
 
 def _names(kind: str, code):
@@ -120,6 +139,20 @@ def table(lang: str = "zh") -> dict[str, dict[str, str]]:
     """Every kind's code → name in ``lang``: what a page hands its scripts (integer codes become text keys
     in JSON, which ``gw.label`` looks up by ``String(code)``)."""
     return {kind: names(kind, lang) for kind in LABELS}
+
+
+def overlay(kind: str, stored: dict) -> None:
+    """Show the names ``stored`` (``{code: (中文, English)}``, e.g. an administrator's, from the database)
+    for ``kind`` instead of the shipped ones; codes not in the kind's list are ignored, codes missing from
+    ``stored`` (or with a blank name) keep their shipped names, so every code always has both names.
+    ``overlay(kind, {})`` puts the shipped names back."""
+    shipped = _SHIPPED.setdefault(kind, LABELS[kind])
+    names = {}
+    for code, pair in shipped.items():
+        got = stored.get(code)
+        ok = isinstance(got, tuple) and len(got) == 2 and all(isinstance(n, str) and n.strip() for n in got)
+        names[code] = got if ok else pair
+    LABELS[kind] = names  # one assignment: a request reading the table meanwhile sees the old or the new one
 
 
 def _complete() -> None:

@@ -1,0 +1,45 @@
+"""Messages of reference data (/admin/reference) (see app.messages)."""
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "ref_title": {"zh": "参考数据", "en": "Reference data"},
+    "ref_intro": {"zh": "事件类别（名称、权重、各优先级办理时限、敏感标记）由本区维护，可新增；建设工程、事件来源和网格员职务的编码随系统版本发布，这里只能修改其名称。",
+                  "en": "Incident categories (names, weight, deadline per priority, sensitive flag) are the "
+                        "district's data and may be added; the codes of programmes, sources and member roles "
+                        "come with the release, and only their names are edited here."},
+    "ref_categories": {"zh": "事件类别", "en": "Incident categories"},
+    "ref_kind_programme": {"zh": "建设工程", "en": "Programmes"},
+    "ref_kind_source": {"zh": "事件来源", "en": "Incident sources"},
+    "ref_kind_member_role": {"zh": "网格员职务", "en": "Member roles"},
+    "ref_code": {"zh": "编码", "en": "Code"},
+    "ref_name_zh": {"zh": "中文名称", "en": "Chinese name"},
+    "ref_name_en": {"zh": "英文名称", "en": "English name"},
+    "ref_weight": {"zh": "权重", "en": "Weight"},
+    "ref_urgent_h": {"zh": "特急时限（小时）", "en": "Urgent (h)"},
+    "ref_high_h": {"zh": "紧急时限（小时）", "en": "High (h)"},
+    "ref_normal_h": {"zh": "一般时限（小时）", "en": "Normal (h)"},
+    "ref_low_h": {"zh": "较低时限（小时）", "en": "Low (h)"},
+    "ref_sensitive": {"zh": "敏感", "en": "Sensitive"},
+    "ref_sensitive_hint": {"zh": "敏感类别的事件在匿名 Open311 查询中不显示描述和精确位置",
+                           "en": "Anonymous Open311 reads never show a sensitive category's text or exact spot"},
+    "ref_deadline_rule": {"zh": "时限以小时计，须大于 0、不超过一年，且特急 ≤ 紧急 ≤ 一般 ≤ 较低。",
+                          "en": "Deadlines in hours, more than 0 and at most a year, with urgent ≤ high ≤ normal ≤ low."},
+    "ref_release_codes": {"zh": "新增编码需随系统版本发布（data/reference）。", "en":
+                          "Adding a code is a release change (data/reference)."},
+    "ref_save": {"zh": "保存", "en": "Save"},
+    "ref_saving": {"zh": "保存中…", "en": "Saving…"},
+    "ref_saved": {"zh": "已保存", "en": "Saved"},
+    "ref_unchanged": {"zh": "没有修改", "en": "Nothing changed"},
+    "ref_add": {"zh": "新增类别", "en": "Add category"},
+    "ref_added": {"zh": "已新增类别 {code}", "en": "Category {code} added"},
+    "ref_error": {"zh": "未保存：{message}", "en": "Not saved: {message}"},
+    "ref_field_error": {"zh": "{field}：{reason}", "en": "{field}: {reason}"},
+    "ref_conflict": {"zh": "保存前此行已被他人修改，未写入任何内容。请对照后重试：", "en":
+                     "Someone changed this row after you opened it; nothing was written. Compare and try again:"},
+    "ref_conflict_yours": {"zh": "您的修改", "en": "Your edit"},
+    "ref_conflict_current": {"zh": "当前内容", "en": "Stored now"},
+    "ref_use_current": {"zh": "采用当前内容再编辑", "en": "Take the stored values and edit again"},
+    "ref_field": {"zh": "字段", "en": "Field"},
+    "ref_yes": {"zh": "是", "en": "Yes"},
+    "ref_no": {"zh": "否", "en": "No"},
+    "ref_read_only": {"zh": "您可以查看参考数据；只有管理员可以修改。", "en": "You may read the reference data; only an administrator may change it."},
+}
