@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, session, url_for
 
 from app import web
-from app.accounts import auth, throttle
+from app.accounts import auth, capabilities, throttle
 from app.accounts.service import MAX_PASSWORD, MIN_PASSWORD, check_login, password_problem, set_password
 from app.i18n import LANGUAGES, current_language, translate
 from gis.text import check_text
@@ -17,7 +17,9 @@ bp.before_app_request(auth.check_csrf)
 def _template_helpers():
     lang = current_language(web.settings().language)
     return {"t": lambda key, **kw: translate(key, lang, **kw), "lang": lang, "languages": LANGUAGES,
-            "csrf_token": auth.csrf_token, "current_user": auth.current_user(), "page_roles": auth.PAGE_ROLES}
+            "csrf_token": auth.csrf_token, "current_user": auth.current_user(), "page_roles": auth.PAGE_ROLES,
+            # ``{% if can('camera.status') %}``: the capability table (app.accounts.capabilities)
+            "can": lambda capability: capabilities.can(auth.current_user(), capability)}
 
 
 def _login_page(status: int, error: str | None = None, detail: str | None = None, retry_after: int | None = None):

@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib
 
 #: the area catalogues, in the order they are merged
-AREAS = ("field", "loop", "workorders", "patrols", "webhooks", "maps")
+AREAS = ("field", "loop", "workorders", "patrols", "webhooks", "maps", "cameras", "camera_files", "grids",
+         "boundaries", "people", "reference", "audit", "planning")
 
 
 def merged(base: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
