@@ -34,6 +34,10 @@ _CORE: dict[str, dict[str, str]] = {
     "planner": {"zh": "覆盖规划", "en": "Coverage planning"},
     "grid": {"zh": "我的网格", "en": "My grids"},
     "stats": {"zh": "统计", "en": "Statistics"},
+    # the management console's links in the bar (app/templates/dashboards/_nav.html)
+    "nav_cameras": {"zh": "摄像头台账", "en": "Camera registry"},
+    "nav_grids": {"zh": "网格与人员", "en": "Grids and members"},
+    "nav_admin": {"zh": "系统管理", "en": "Administration"},
     "filters": {"zh": "筛选", "en": "Filters"},
     "category": {"zh": "类别", "en": "Category"},
     "state": {"zh": "状态", "en": "State"},
