@@ -238,7 +238,9 @@ def sees_reporters(user: User) -> bool:
 
 def sees_member_phones(user: User) -> bool:
     """Operators and grid leads (their own members, by scoping) call members; planners do not need to."""
-    return user.role in ("admin", "operator", "grid_lead", "member")
+    from app.accounts.capabilities import can
+
+    return can(user, "member.phones")
 
 
 def home_endpoint(user: User) -> str:
