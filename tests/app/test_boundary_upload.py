@@ -363,3 +363,44 @@ def test_only_the_boundary_capability_may_upload(client, lead_grid, account):
 def test_anonymous_is_sent_to_log_in(client):
     r = client.get("/grids/upload")
     assert r.status_code == 302 and "/login" in r.headers["Location"]
+
+
+NASTY = ["", " ", "-1", "1e308", "nan", "inf", "a\x00b", "\u202egnp", "<script>alert(1)</script>", "' OR 1=1 --",
+         "../../etc/passwd", "x" * 5000, "５１０３０４", "EPSG:99999", "EPSG:4544\x00"]
+JUNK = [(b"", "g.geojson"), (b"\x00\x01garbage", "g.geojson"), (b"{}", "g.json"), (b"PK\x03\x04junk", "g.zip"),
+        (b"SQLite format 3\x00junk", "g.gpkg"), (b'{"type":"FeatureCollection","features":[]}', "g.geojson"),
+        (b'{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"510304001001001"},'
+         b'"geometry":{"type":"Point","coordinates":[104.77,29.36]}}]}', "g.geojson"),
+        (b'{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"name":"x"},'
+         b'"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}]}', "g.geojson")]
+
+
+def test_no_5xx_for_nasty_fields_files_and_tokens(admin, demo_db, tmp_path):
+    import zipfile
+
+    with demo_db.Session() as s:
+        community = pick_community(s)
+    empty_zip = tmp_path / "empty.zip"
+    with zipfile.ZipFile(empty_zip, "w") as z:
+        z.writestr("readme.txt", "no shapefile here")
+    files = JUNK + [(empty_zip.read_bytes(), "g.zip")]
+    token = csrf(admin, "/grids/upload")
+    for data, name in files:
+        r = admin.post("/grids/upload", data={"csrf_token": token, "scope_kind": "community", "community": community,
+                                              "file": (io.BytesIO(data), name)}, content_type="multipart/form-data")
+        assert r.status_code == 422, (name, data[:40], r.status_code, r.get_data(as_text=True)[:300])
+        assert 'id="bnd-form-errors"' in r.get_data(as_text=True)
+    for field in ("scope_kind", "community", "crs", "repair", "tolerance_m"):
+        for value in NASTY:
+            form = {"csrf_token": token, "scope_kind": "community", "community": community, field: value,
+                    "file": (io.BytesIO(JUNK[-1][0]), "g.geojson")}
+            r = admin.post("/grids/upload", data=form, content_type="multipart/form-data")
+            assert r.status_code == 422, (field, value, r.status_code)
+    for value in NASTY[1:] + ["A" * 32]:
+        for suffix, method in (("", "get"), ("/commit", "post"), ("/cancel", "post")):
+            path = "/grids/upload/" + value.replace("%", "%25").replace("/", "%2F").replace("?", "%3F") + suffix
+            r = getattr(admin, method)(path, data={"csrf_token": token} if method == "post" else None)
+            assert r.status_code in (404, 405), (path, r.status_code)
+    r = admin.get("/grids/upload", query_string={"community": "<script>", "cancelled": "2"})
+    assert r.status_code == 200     # a bad preselection is ignored: the form is shown without it
+    assert "<script>" not in r.get_data(as_text=True).split("</form>")[0].split('id="bnd-form"')[-1]

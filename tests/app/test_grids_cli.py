@@ -235,3 +235,66 @@ def test_projected_grids_without_a_crs_get_the_hint(cli, demo_db, tmp_path):
         assert "Valid Geometry" not in res.output
     res = cli(demo_db, "grids", "import", str(path), "--crs", "EPSG:4544", "--dry-run")
     assert res.exit_code == 0, res.output
+
+
+def _community_with_members(session):
+    return session.execute(text("SELECT g.community_code FROM grids g GROUP BY 1 HAVING count(*) >= 3 "
+                                "ORDER BY 1 LIMIT 1")).scalar()
+
+
+def test_grids_import_replace_community_removes_and_audits(cli, demo_db, tmp_path):
+    """--replace-community: a community's grid missing from the file is removed (once it has no members),
+    its incidents re-geocoded into the grid that took its area; every written grid has its audit row."""
+    with demo_db.Session() as s:
+        community = _community_with_members(s)
+        rows = s.execute(text("SELECT code FROM grids WHERE community_code = :c ORDER BY code"), {"c": community}
+                         ).scalars().all()
+        grids = gpd.read_postgis(text("SELECT code, name, households, population, geom FROM grids "
+                                      "WHERE community_code = :c ORDER BY code"), s.connection(),
+                                 params={"c": community}, geom_col="geom", crs=4326)
+    shapes = list(grids.geometry)
+    j = next(k for k in range(1, len(shapes)) if shapely.intersection(shapes[0].boundary, shapes[k].boundary).length)
+    kept, gone = rows[0], rows[j]
+    grids.loc[0, "geom"] = shapely.union(shapes[0], shapes[j])
+    src = tmp_path / "community.gpkg"
+    grids.drop(index=j).rename_geometry("geometry").to_file(src)
+    res = cli(demo_db, "grids", "import", str(src), "--replace-community", community)
+    assert res.exit_code == 6 and "still have members" in res.output and gone in res.output, res.output
+    with demo_db.Session() as s:
+        s.execute(text("DELETE FROM member_roles WHERE grid_code = :g"), {"g": gone})
+        s.commit()
+        in_gone = s.execute(text("SELECT count(*) FROM incidents WHERE grid_code = :g"), {"g": gone}).scalar()
+        mark = s.execute(text("SELECT max(id) FROM audit_log")).scalar()
+    res = cli(demo_db, "grids", "import", str(src), "--replace-community", community, "--dry-run")
+    assert res.exit_code == 0 and f"would remove: grid {gone}" in res.output and "nothing written" in res.output
+    res = cli(demo_db, "grids", "import", str(src), "--replace-community", community)
+    assert res.exit_code == 0, res.output
+    assert f"removed: grid {gone}" in res.output and "1 updated" in res.output and "1 removed" in res.output
+    with demo_db.Session() as s:
+        assert s.execute(text("SELECT count(*) FROM grids WHERE code = :g"), {"g": gone}).scalar() == 0
+        assert s.execute(text("SELECT count(*) FROM incidents WHERE grid_code = :g"), {"g": kept}).scalar() >= in_gone
+        log = s.execute(text("SELECT object_id, action, changed, actor FROM audit_log WHERE object_type = 'grid' "
+                             "AND object_id IN (:k, :g) AND id > :m ORDER BY id"), {"k": kept, "g": gone, "m": mark}).all()
+    assert sorted((o, a) for o, a, _, _ in log) == sorted([(kept, "update"), (gone, "delete")])
+    assert all(actor.startswith("cli:") for *_, actor in log)
+    assert [changed for o, a, changed, _ in log if a == "update"] == [["geom"]]
+
+
+def test_grids_import_scope_options_are_checked(cli, demo_db, tmp_path):
+    with demo_db.Session() as s:
+        community = _community_with_members(s)
+        other = s.execute(text("SELECT code, name, ST_AsGeoJSON(geom) FROM grids WHERE community_code <> :c "
+                               "LIMIT 1"), {"c": community}).one()
+    import json
+
+    src = _write_fc(tmp_path / "one.geojson", [{"type": "Feature", "properties": {"code": other[0], "name": other[1]},
+                                                "geometry": json.loads(other[2])}])
+    res = cli(demo_db, "grids", "import", str(src), "--replace", "--replace-community", community)
+    assert res.exit_code == 2 and "not both" in res.output
+    res = cli(demo_db, "grids", "import", str(src), "--replace-community", community)
+    assert res.exit_code == 2 and f"grid {other[0]} is not in community {community}" in res.output
+    res = cli(demo_db, "grids", "import", str(src), "--replace-community", "5103049999")
+    assert res.exit_code == 2 and "scope" in res.output
+    # the whole layer replaced by one grid: every other community loses its grids (gaps) and members
+    res = cli(demo_db, "grids", "import", str(src), "--replace", "--dry-run")
+    assert res.exit_code == 2 and "gap" in res.output
