@@ -1,4 +1,5 @@
-"""``gridwatch coverage``: report, blind-spots, roads, plan, sees (thin layer over ``app.coverage.service``)."""
+"""``gridwatch coverage``: report, blind-spots, roads, plan, sees, replace-id (thin layer over ``app.coverage.service``
+and ``camera_registry.planned``)."""
 from __future__ import annotations
 
 import sys
@@ -210,6 +211,25 @@ def sees_cmd(c: Context, lon: float, lat: float, include_offline: bool, occlusio
         how = "sees" if row.sees else "after turn"
         click.echo(f"{row.device_id} {how:<10} {row.distance_m:7.1f} m  bearing {row.bearing_deg:5.1f}°  "
                    f"{row.status}  {row.name}")
+
+
+@coverage_group.command("replace-id")
+@click.argument("provisional")
+@click.argument("real")
+@pass_ctx
+@report_errors
+def replace_id_cmd(c: Context, provisional: str, real: str) -> None:
+    """A planned camera is installed: give it the device's real ID REAL in place of its PROVISIONAL one
+    (its events and revisions follow); set it ON afterwards to commission it."""
+    from app.db import audit_actor
+    from camera_registry import planned
+
+    with c.db.session() as s:
+        cam = planned.replace_provisional_id(s, provisional.strip(), real, actor=audit_actor() or "cli",
+                                             district=c.district)
+        s.commit()
+        click.echo(f"planned camera {provisional.strip()} is now {cam.device_id}; "
+                   f"`gridwatch cameras status {cam.device_id} ON` commissions it once it works")
 
 
 COMMANDS = [coverage_group]

@@ -184,11 +184,12 @@ def planned_adopt():
     if not isinstance(payload, dict):
         raise InvalidData(RowError(None, "body", "send a JSON object with lon and lat (WGS-84)"))
     p = _params(payload)
-    lon, lat = p.spot()
+    spot = p.spot()
     name = p.text("name", max_len=100)
     rank = p.integer("rank", lo=1, hi=planning.PLAN_K_MAX)
     gain = p.number("gain", lo=0, hi=1e12)
     p.done()
+    lon, lat = spot
     note = "adopted from the planner's proposed sites" + (f": site {rank}" if rank else "") + \
         (f", gain {gain:g}" if gain is not None else "")
     camera = planned.adopt_site(s, lon, lat, range_m=DEFAULT_SITE_RANGE_M, actor=user.username,

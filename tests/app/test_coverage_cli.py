@@ -131,3 +131,34 @@ def test_sees_planted_spot_and_errors(cli, demo_db, tmp_path):
     assert res.exit_code != 0 and "--add" in res.output
     res = cli(demo_db, "coverage", "sees", "29.37", "104.77")
     assert res.exit_code == 2 and "longitude first" in res.output
+
+
+def test_replace_id_gives_a_planned_camera_its_device_id(cli, demo_db):
+    from app.config import district_of
+    from camera_registry import planned
+    from tests.settings import TEST_SETTINGS
+
+    with demo_db.Session() as s:
+        site = read_layer(s, "grids").geometry.iloc[2].representative_point()
+        cam = planned.adopt_site(s, site.x, site.y, range_m=80.0, actor="t", district=district_of(TEST_SETTINGS))
+        s.commit()
+        prov = cam.device_id
+    real = TEST_SETTINGS.camera_centre_code + "001320654321"
+    res = cli(demo_db, "coverage", "replace-id", prov, real)
+    assert res.exit_code == 0, res.output
+    assert real in res.output
+    with demo_db.Session() as s:
+        assert s.execute(text("SELECT lifecycle FROM cameras WHERE device_id = :d"), {"d": real}).scalar() == "planned"
+        assert s.execute(text("SELECT count(*) FROM camera_events WHERE device_id = :d"), {"d": prov}).scalar() == 0
+    res = cli(demo_db, "coverage", "replace-id", real, TEST_SETTINGS.camera_centre_code + "001320000001")
+    assert res.exit_code != 0 and "already in the registry" in res.output
+
+
+def test_report_lists_the_least_covered_in_the_pages_order(cli, demo_db):
+    res = cli(demo_db, "coverage", "report", "--by", "grid", "--days", "90")
+    assert res.exit_code == 0, res.output
+    assert "incidents of 90 days in view" in res.output
+    with demo_db.Session() as s:
+        want = list(service.least_covered(service.coverage_report(s, days=90), 10)["code"])
+    listed = [ln.split()[0] for ln in res.output.splitlines() if ln[:15].isdigit() and len(ln.split()[0]) == 15]
+    assert listed == want
