@@ -42,7 +42,8 @@ def record(camera, user) -> dict:
 
     data = history.snapshot(camera)
     x, y = shift_lonlat([data["lon"]], [data["lat"]], web.settings().basemap)
-    data.update({"display": {"lon": float(x[0]), "lat": float(y[0])},
+    data.update({"display": {"lon": float(x[0]), "lat": float(y[0])}, "updated_by": camera.updated_by,
+                 "updated_at": camera.updated_at.isoformat() if camera.updated_at else None,
                  "industry": service.industry_of(camera.device_id),
                  "editable": service.editable_fields(user, camera), "actions": service.actions(user, camera),
                  "url": url_for("cameras.camera", device_id=camera.device_id)})
