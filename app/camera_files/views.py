@@ -13,6 +13,8 @@ import tempfile
 from datetime import datetime
 
 from flask import Blueprint, current_app, redirect, render_template, request, send_file, url_for
+from jinja2.utils import htmlsafe_json_dumps
+from markupsafe import Markup
 
 from app import web
 from app.accounts.capabilities import capability_required
@@ -153,6 +155,19 @@ def export(fmt: str):
 
     return send_file(BytesIO(data), mimetype=service.EXPORT_FORMATS[fmt][1], as_attachment=True,
                      download_name=f"cameras-{stamp}{service.EXPORT_FORMATS[fmt][0]}", max_age=0)
+
+
+@bp.app_template_global()
+def camera_map_messages() -> Markup:
+    """The map editor's messages (``@camera_files``) in their own JSON block, which ``camera-map.js`` adds to
+    the page's: the editor is included in H1's camera page, whose ``js_messages`` are the list's."""
+    from app.messages.camera_files import MESSAGES
+    from app.security import csp_nonce
+
+    lang = current_language(web.settings().language)
+    block = {k: translate(k, lang) for k in MESSAGES if k.startswith("cfile_map_")}
+    return (Markup('<script type="application/json" id="gw-cam-map-messages" nonce="{}">').format(csp_nonce())
+            + htmlsafe_json_dumps(block) + Markup("</script>"))
 
 
 @bp.get("/api/camera-map/frame")
