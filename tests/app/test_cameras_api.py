@@ -316,3 +316,37 @@ def test_a_planner_edits_every_field_of_a_planned_camera_and_on_commissions_it(c
     assert r.status_code == 200 and r.get_json()["lifecycle"] == "active"
     assert _events(demo_db, NEW_ID)[-1][0] == "ON" and "commissioned" in _events(demo_db, NEW_ID)[-1][2]
     assert _audit(demo_db, NEW_ID)[-1][3] == {"lifecycle": "active"}
+
+
+# -- no body makes the API answer 5xx ---------------------------------------------------------------------------
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+from app.cameras.service import EDIT_FIELDS  # noqa: E402
+
+_KEYS = st.sampled_from([*EDIT_FIELDS, "version", "crs", "status", "reason", "device_id", "lifecycle", "x"])
+_VALUES = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2 ** 70), max_value=2 ** 70),
+                    st.floats(allow_nan=True, allow_infinity=False), st.text(max_size=30),
+                    st.sampled_from(["display", "wgs84", "ON", "1e308", "a\x00b", "\u202e", "104.7", "29.36",
+                                     "51030400001315990001", "x" * 300]),
+                    st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=1))
+
+
+@settings(max_examples=120, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(body=st.dictionaries(_KEYS, _VALUES, max_size=6), which=st.sampled_from(["patch", "status", "retire", "add"]),
+       good_version=st.booleans())
+def test_no_json_body_makes_the_camera_api_answer_5xx(client, lead_grid, demo_db, body, which, good_version):
+    if not hasattr(client, "h"):
+        client.h = _as(client, "admin")
+        client.did = _camera(demo_db, "lifecycle = 'active'")
+    did = client.did
+    if good_version:
+        body = {**body, "version": _version(client, did)}
+    path = {"patch": f"/api/cameras/{did}", "status": f"/api/cameras/{did}/status",
+            "retire": f"/api/cameras/{did}/retire", "add": "/api/cameras"}[which]
+    r = client.open(path, method="PATCH" if which == "patch" else "POST", json=body, headers=client.h)
+    assert r.status_code < 500, (which, body, r.get_data(as_text=True)[:300])
+    if r.status_code in (403, 409, 422):
+        assert r.get_json()["message"]
+    if which == "retire" and r.status_code == 200:  # keep a camera that can still be changed
+        client.did = _camera(demo_db, "lifecycle = 'active'")
