@@ -75,14 +75,14 @@ def demand_incidents(session: Session, days: int | None = DEMAND_DAYS) -> gpd.Ge
         raise InvalidData(f"days: {days!r}; give a whole number of days ≥ 1")
     window = ("AND i.reported_at >= (SELECT max(reported_at) FROM incidents) - make_interval(days => :d) "
               if days is not None else "")
-    frame = pd.read_sql(text(
-        "SELECT i.id AS code, coalesce(k.weight, 1.0)::float8 AS weight, "
-        "ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat "
+    rows = session.execute(text(
+        "SELECT i.id, coalesce(k.weight, 1.0)::float8, ST_X(i.geom), ST_Y(i.geom) "
         "FROM incidents i LEFT JOIN categories k ON k.code = i.category_code "
         f"WHERE i.state <> ALL(:not_demand) {window}ORDER BY i.id"),
-        session.connection(), params={"not_demand": list(NOT_DEMAND_STATES), "d": days})
-    return gpd.GeoDataFrame(frame.drop(columns=["lon", "lat"]),
-                            geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs=4326)
+        {"not_demand": list(NOT_DEMAND_STATES), "d": days}).all()
+    ids, weight, lon, lat = (np.asarray(c) for c in zip(*rows)) if rows else ([], [], [], [])
+    return gpd.GeoDataFrame({"code": np.asarray(ids, dtype=np.int64), "weight": np.asarray(weight, dtype=float)},
+                            geometry=gpd.points_from_xy(np.asarray(lon, float), np.asarray(lat, float)), crs=4326)
 
 
 # -- the cache ------------------------------------------------------------------------------------

@@ -150,7 +150,9 @@ def test_replace_id_gives_a_planned_camera_its_device_id(cli, demo_db):
     with demo_db.Session() as s:
         assert s.execute(text("SELECT lifecycle FROM cameras WHERE device_id = :d"), {"d": real}).scalar() == "planned"
         assert s.execute(text("SELECT count(*) FROM camera_events WHERE device_id = :d"), {"d": prov}).scalar() == 0
-    res = cli(demo_db, "coverage", "replace-id", real, TEST_SETTINGS.camera_centre_code + "001320000001")
+    with demo_db.Session() as s:
+        taken = s.execute(text("SELECT min(device_id) FROM cameras WHERE lifecycle = 'active'")).scalar()
+    res = cli(demo_db, "coverage", "replace-id", real, taken)
     assert res.exit_code != 0 and "already in the registry" in res.output
 
 

@@ -54,7 +54,7 @@ def test_planner_busy_list_export_and_adopt(web, live_data):
     shown = web.page.evaluate(OPEN_FEATURE, ["code", code])
     assert shown["popup"].startswith(name) and shown["tooltip"] == name
     assert "覆盖率" in shown["popup"] and "摄像头数" in shown["popup"] and f"\t{n}" in shown["popup"]
-    web.page.evaluate("() => gw.map.closePopup()")
+    web.page.evaluate("() => { gw.map.closePopup(); }")
     overlays = web.page.evaluate(COUNT_LAYERS)["overlays"]
     assert any("规划摄像头" in o for o in overlays) and any("建议点位" in o for o in overlays)
     # busy: the button is disabled and the spinner says so until the answer comes
@@ -64,7 +64,7 @@ def test_planner_busy_list_export_and_adopt(web, live_data):
     assert web.page.is_disabled("#gw-plan-run")
     assert web.page.get_attribute("#gw-gain", "class") == "gw-plan-busy"
     assert "正在计算" in web.page.inner_text("#gw-gain")
-    web.page.evaluate("() => window.__release()")
+    web.page.evaluate("() => { window.__release(); }")
     web.page.wait_for_selector("#gw-sites tbody tr:nth-child(3)", timeout=60000)
     assert not web.page.is_disabled("#gw-plan-run")
     assert "→" in web.page.inner_text("#gw-gain")
