@@ -454,3 +454,23 @@ def test_frame_parameters_are_checked(admin, query):
 
 def test_frame_needs_log_in(client):
     assert client.get("/api/camera-map/frame?lon=104.7&lat=29.3").status_code == 401
+
+
+def test_the_list_links_its_selection_and_the_camera_page_has_the_editor(admin, demo_db, client):
+    html = admin.get("/cameras?status=ON&programme=skynet&sort=-name&page=2").get_data(as_text=True)
+    links = re.findall(r'href="(/cameras/export\.[a-z]+\?[^"]*)" data-format="([a-z-]+)"', html)
+    assert {f for _h, f in links} == {"csv", "xlsx", "geojson", "gpkg", "xlsx-zh"}
+    for href, _f in links:
+        assert "status=ON" in href and "programme=skynet" in href and "page=" not in href and "sort=" not in href
+    assert 'id="gw-upload-link"' in html
+    (did,), = _q(demo_db, "SELECT min(device_id) FROM cameras")
+    page = admin.get(f"/cameras/{did}").get_data(as_text=True)
+    assert 'id="gw-cam-editor"' in page and 'id="gw-cam-map-messages"' in page and "js/camera-map.js" in page
+    blocks = re.findall(r'<script type="application/json" id="gw-cam-map-messages" nonce="[^"]+">(.*?)</script>', page)
+    assert json.loads(blocks[0])["cfile_map_save"] == "保存"
+
+
+def test_field_roles_see_no_export_or_upload_links(client, lead_grid):
+    login(client, "lead")
+    html = client.get("/cameras").get_data(as_text=True)
+    assert 'id="gw-export"' not in html and 'id="gw-upload-link"' not in html
