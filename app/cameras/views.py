@@ -143,7 +143,8 @@ def camera_js(camera, user) -> dict:
     lon, lat = position(camera)
     x, y = shift_lonlat([lon], [lat], web.settings().basemap)
     return {"device_id": camera.device_id, "lon": float(x[0]), "lat": float(y[0]), "azimuth": camera.azimuth,
-            "fov": camera.fov, "range_m": camera.range_m, "status": camera.status, "lifecycle": camera.lifecycle,
+            "fov": camera.fov, "range_m": camera.range_m, "ptz_type": camera.ptz_type, "status": camera.status,
+            "lifecycle": camera.lifecycle,
             "version": camera.version, "editable": service.editable_fields(user, camera),
             "patch_url": url_for("cameras.api_patch", device_id=camera.device_id)}
 
