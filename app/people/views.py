@@ -45,6 +45,14 @@ STATES = ("active", "disabled")
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
+def required_choice(p: Params, name: str, allowed, why: str = "is required") -> str | None:
+    """``p.choice`` for a field the form must send: absent is a problem named ``name`` too."""
+    value = p.choice(name, allowed)
+    if value is None and p.raw(name) is None:
+        p.bad(name, why)
+    return value
+
+
 def hub_links(user) -> list[dict]:
     """The hub's links: only endpoints registered in this application (another area may not be
     installed yet) and, when the view names its capability, only those ``user`` holds."""
@@ -130,11 +138,9 @@ def _field_errors(exc: InvalidData) -> dict[str, str]:
 def _add_form(form) -> tuple[dict, Params]:
     p = Params(form)
     values = {"username": p.text("username", max_len=service.USERNAME_MAX, required=True),
-              "role": p.choice("role", ACCOUNT_ROLES),
+              "role": required_choice(p, "role", ACCOUNT_ROLES),
               "member": p.text("member", max_len=60),
               "grid": p.code("grid", GRID)}
-    if values["role"] is None and not any(e.field == "role" for e in p.errors):
-        p.bad("role", "is required")
     return values, p
 
 
@@ -199,16 +205,13 @@ def user(username: str):
 def _seen(p: Params) -> dict:
     """What the form showed of the account (``seen_role``, ``seen_member_id``, ``seen_active``): required,
     so a form from before someone else's change cannot overwrite it."""
-    role = p.choice("seen_role", ACCOUNT_ROLES)
-    if role is None and not any(e.field == "seen_role" for e in p.errors):
-        p.bad("seen_role", "is required: the role the form showed (reload the page)")
+    role = required_choice(p, "seen_role", ACCOUNT_ROLES, "is required: the role the form showed (reload the page)")
     member = p.raw("seen_member_id")
     member_id = None
     if member not in (None, "none"):
         member_id = p.integer("seen_member_id", lo=1, hi=MAX_ID)
-    active = p.choice("seen_active", ("1", "0"))
-    if active is None and not any(e.field == "seen_active" for e in p.errors):
-        p.bad("seen_active", "is required: 1 or 0, the state the form showed (reload the page)")
+    active = required_choice(p, "seen_active", ("1", "0"), "is required: 1 or 0, the state the form showed "
+                                                            "(reload the page)")
     return {"role": role, "member_id": member_id, "active": active == "1"}
 
 
@@ -237,10 +240,8 @@ def role(username: str):
     grid lead, ``grid``; with the ``seen_*`` fields of the form."""
     service.get_user(web.db_session(), username)
     p = Params(request.form)
-    values = {"role": p.choice("role", ACCOUNT_ROLES), "member": p.text("member", max_len=60),
+    values = {"role": required_choice(p, "role", ACCOUNT_ROLES), "member": p.text("member", max_len=60),
               "grid": p.code("grid", GRID)}
-    if values["role"] is None and not any(e.field == "role" for e in p.errors):
-        p.bad("role", "is required")
     seen = _seen(p)
 
     def change(s):
@@ -256,9 +257,7 @@ def active(username: str):
     """Enable (``active=1``) or disable (``active=0``: its sessions end at once) an account."""
     service.get_user(web.db_session(), username)
     p = Params(request.form)
-    want = p.choice("active", ("1", "0"))
-    if want is None and not any(e.field == "active" for e in p.errors):
-        p.bad("active", "is required: 1 (enable) or 0 (disable)")
+    want = required_choice(p, "active", ("1", "0"), "is required: 1 (enable) or 0 (disable)")
     seen = _seen(p)
 
     def change(s):
@@ -314,7 +313,7 @@ def key_add(username: str):
                                                     for k, v in _field_errors(exc).items()}, form={"key_name": name})
     except Conflict as exc:
         s.rollback()
-        return _account_page(username, 409, errors={"key_name": str(exc)}, form={"key_name": name})
+        return _account_page(username, 409, errors={"key_name": str(exc)}, message=str(exc), form={"key_name": name})
     s.commit()
     return _secret_page("key", username, key, name)
 

@@ -75,7 +75,11 @@
   function scopeToggle(scope, form) {
     var role = form.querySelector('.gw-role-select');
     if (!role) return;
-    function sync() { scope.hidden = fieldRoles.indexOf(role.value) < 0; }
+    var leadOnly = scope.querySelector('.gw-lead-only');
+    function sync() {
+      scope.hidden = fieldRoles.indexOf(role.value) < 0;
+      if (leadOnly) leadOnly.hidden = role.value !== 'grid_lead';  /* a grid lead may be named by its grid */
+    }
     role.addEventListener('change', sync);
     sync();
   }
