@@ -173,8 +173,6 @@ def main() -> None:
             print(f"{'':<34} {'old':>9} {'new':>9} {'ratio':>7}")
             print(f"{'cold: first plan of a process':<34} {cold_old['first']:>8.2f}s {cold_new['first']:>8.2f}s "
                   f"{cold_old['first'] / cold_new['first']:>6.1f}x")
-            print(f"{'cold: process start + first plan':<34} {cold_old['start'] + cold_old['first']:>8.2f}s "
-                  f"{cold_new['start'] + cold_new['first']:>8.2f}s")
             print(f"{'warm: what-if (service)':<34} {warm_old:>8.2f}s {warm_new:>8.2f}s {warm_old / warm_new:>6.1f}x")
             print(f"{'warm: GET /api/coverage/plan':<34} {'':>9} {warm_http:>8.2f}s")
             print(f"\nnew demand covered: old {old_gain:,.1f} (weight 1.0 per incident), new {plan['new_incidents']:,.1f} "
