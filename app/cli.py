@@ -120,12 +120,13 @@ def main(ctx: click.Context, config: str | None) -> None:
     """gridwatch: grid management and Skynet camera registry (大安区 510304)."""
     if ctx.obj is None:
         ctx.obj = Context(Settings(config_file=config))
-    from app.db import audit_actor, use_actor
+    from app.db import audit_actor, reset_actor, use_actor
 
-    if audit_actor() is None:  # the audit log names who ran the command (app.audit.models)
+    if audit_actor() is None:  # the audit log names who ran the command (app.audit.models), for this command only
         import getpass
 
-        use_actor(f"cli:{getpass.getuser()}")
+        token = use_actor(f"cli:{getpass.getuser()}")
+        ctx.call_on_close(lambda: reset_actor(token))
 
 
 # -- database ---------------------------------------------------------------------------

@@ -68,6 +68,11 @@ def use_actor(actor: str | None):
     return _ACTOR.set(actor)
 
 
+def reset_actor(token) -> None:
+    """Undo :func:`use_actor` (the CLI does when its command ends, so an in-process caller keeps its own)."""
+    _ACTOR.reset(token)
+
+
 def stamp_actor(session: Session, actor: str | None = None) -> None:
     """Tell the database, for the rest of ``session``'s transaction, who its changes are by (the trigger
     ``gw_audit`` reads ``gridwatch.actor``). Called at every transaction's start with :func:`audit_actor`,

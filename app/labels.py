@@ -36,6 +36,7 @@ PTZ types and point classes are integers (GB/T 28181); ``label`` also takes them
 """
 from __future__ import annotations
 
+from camera_registry.gb28181 import INDUSTRY_NAMES
 from camera_registry.models import (EVENT_NAMES, EVENTS, LIFECYCLE_NAMES, LIFECYCLES, POINT_CLASS_NAMES, POINT_CLASSES, PROGRAMME_NAMES,
                                     PROGRAMMES, PTZ_NAMES, PTZ_TYPES, STATUS_NAMES, STATUSES)
 from app.accounts.models import ACCOUNT_ROLES
@@ -78,6 +79,7 @@ LABELS: dict[str, dict] = {
     "camera_event": EVENT_NAMES,
     "ptz_type": PTZ_NAMES,
     "point_class": POINT_CLASS_NAMES,
+    "industry": INDUSTRY_NAMES,
     "photo_kind": {"before": ("处置前", "Before"), "after": ("处置后", "After")},
     "webhook_event": {"created": ("新事件", "Created"), "dispatched": ("已派遣", "Dispatched"),
                       "due_soon": ("即将超期", "Due soon"), "overdue": ("已超期", "Overdue"),
@@ -98,7 +100,7 @@ LABELS: dict[str, dict] = {
 CODES: dict[str, tuple] = {
     "state": STATES, "action": ("report",) + tuple(ACTIONS), "priority": PRIORITIES, "source": SOURCES,
     "role": ACCOUNT_ROLES, "member_role": MEMBER_ROLES, "street_kind": STREET_KINDS, "programme": PROGRAMMES,
-    "camera_status": STATUSES, "lifecycle": LIFECYCLES, "camera_event": EVENTS, "ptz_type": PTZ_TYPES, "point_class": POINT_CLASSES,
+    "camera_status": STATUSES, "lifecycle": LIFECYCLES, "camera_event": EVENTS, "ptz_type": PTZ_TYPES, "point_class": POINT_CLASSES, "industry": tuple(INDUSTRY_NAMES),
     "photo_kind": PHOTO_KINDS, "webhook_event": WEBHOOK_EVENTS, "delivery_status": DELIVERY_STATES,
     "audit_object": OBJECT_TYPES, "audit_action": AUDIT_ACTIONS,
 }

@@ -30,6 +30,11 @@ INDUSTRIES: dict[str, str] = {
     "11": "education (教育部门接入)",
 }
 
+#: ``{industry: (中文, English)}``: the names the interface shows (``app.labels`` kind ``industry``), read from
+#: :data:`INDUSTRIES` ("English (中文)") so they are written once
+INDUSTRY_NAMES: dict[str, tuple[str, str]] = {
+    code: (text[text.index("(") + 1:-1], text[:text.index("(")].strip().capitalize()) for code, text in INDUSTRIES.items()}
+
 DEVICE_TYPES: dict[str, str] = {
     "111": "DVR", "112": "video server", "113": "encoder", "114": "decoder", "115": "video switching matrix",
     "116": "audio switching matrix", "117": "alarm controller", "118": "NVR", "119": "hybrid NVR",

@@ -190,7 +190,7 @@ def camera(device_id: str):
     s, user = web.db_session(), current_user()
     cam = service.visible_camera(s, device_id, user)
     return render_template("cameras/camera.html", page="cameras", camera=cam, fields=_shown_fields(cam),
-                           areas=_areas(s, cam), industry=INDUSTRIES.get(service.industry_of(cam.device_id)),
+                           areas=_areas(s, cam), industry=service.industry_of(cam.device_id),
                            timeline=timeline(s, cam.device_id), actions=service.actions(user, cam),
                            field_name=field_name, kinds=LABEL_KINDS, statuses=STATUSES, map_editor=_map_editor(),
                            js=_page_js(cam, user, "camera"), js_messages=["@cameras"])

@@ -46,22 +46,26 @@ MEASURE = """([minPx, skip]) => {
 }"""
 
 
-def _pages(live_server) -> list[str]:
+#: pages of one record, with the live data's records (a camera and a grid whose names carry markup)
+RECORD_PAGES = ("/cameras/{xss_camera}", "/cameras/{xss_camera}/edit", "/grids/{grid}", "/admin/users/operator")
+
+
+def _pages(live_server, facts) -> list[str]:
     from app import create_app
     from tests.settings import TEST_SETTINGS
 
     rules = create_app(TEST_SETTINGS).url_map.iter_rules()
     return sorted({r.rule for r in rules if "GET" in r.methods and not r.arguments and r.endpoint not in NOT_PAGES
-                   and not r.rule.startswith("/api/")})
+                   and not r.rule.startswith("/api/")} | {p.format(**facts) for p in RECORD_PAGES})
 
 
 @pytest.mark.parametrize("role", ROLES, ids=[r or "anonymous" for r in ROLES])
-def test_every_page_works_on_a_phone(phone, live_server, role):
+def test_every_page_works_on_a_phone(phone, live_server, live_data, role):
     if role:
         phone.login(role)
     checked, problems, failed = [], [], []
     phone.page.on("response", lambda resp: failed.append(f"{resp.status} {resp.url}") if resp.status >= 400 else None)
-    for path in _pages(live_server):
+    for path in _pages(live_server, live_data[1]):
         r = phone.goto(path)
         if r.status in (401, 403) or "text/html" not in r.headers.get("content-type", ""):
             phone.errors.clear()  # the browser logs the page's own 403
@@ -83,6 +87,8 @@ def test_every_page_works_on_a_phone(phone, live_server, role):
                              "no control under 44 px any more: remove it from NOT_YET"))
         if where in SCREENSHOTS:
             phone.screenshot(f"phone-{where.strip('/').replace('/', '-') or 'home'}-{role or 'anonymous'}")
+        if phone.page.evaluate("window.__xss") is not None:
+            problems.append((where, "a record's name ran as markup"))
         if phone.errors or phone.blocked:
             problems.append((where, f"console errors {phone.errors}, blocked {phone.blocked}, requests {failed}"))
             phone.errors.clear()
@@ -91,6 +97,8 @@ def test_every_page_works_on_a_phone(phone, live_server, role):
     assert checked, role
     if role in ("lead", "member"):
         assert "/dashboard/grid" in checked
+    if role == "admin":  # the console's pages were reached, not skipped
+        assert {"/cameras", "/grids", "/admin", "/admin/users", "/admin/reference", "/admin/audit"} <= set(checked)
     if role is None:
         assert checked == ["/login"]  # every other page sends the anonymous phone to the log-in
 

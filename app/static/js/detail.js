@@ -261,6 +261,13 @@
       .catch(function (e) { busy(false); message(e.message, 'error'); console.warn(e.message); });
   }
   gw.openIncident = openIncident;
+  /* a link to one incident (the audit log's, a shared URL): #incident=<id> opens its detail */
+  function fromHash() {
+    var m = /^#incident=(\d{1,18})$/.exec(window.location.hash);
+    if (m) openIncident(m[1]);
+  }
+  window.addEventListener('hashchange', fromHash);
+  fromHash();
   map.on('popupopen', function (e) {
     var node = e.popup.getElement() && e.popup.getElement().querySelector('.gw-incident[data-incident]');
     if (node) openIncident(node.dataset.incident, node);
