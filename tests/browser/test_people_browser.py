@@ -122,6 +122,11 @@ def test_a_member_account_is_added_on_a_phone_through_the_member_search(phone, l
         page.tap("#gw-continue")
         page.wait_for_selector("#gw-user")
         assert f'data-member="{member_id}"' in page.content()
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+        for control in ("#gw-toggle-active", "#gw-reset-form button", "#gw-key-form input[name=name]",
+                        "#gw-remove-form input[name=confirm]"):
+            assert page.locator(control).bounding_box()["height"] >= 44, control
+        phone.screenshot("phone-admin-user")
         assert phone.errors == [] and phone.blocked == []
     finally:
         with Database(live_data[0]).session() as s:
