@@ -22,4 +22,5 @@ LAYERS: dict[str, Callable[..., folium.FeatureGroup]] = {
     "coverage": coverage.coverage_choropleth,
     "blind_spots": coverage.blind_spots,
     "proposed_sites": coverage.proposed_sites,
+    "planned_cameras": coverage.planned_cameras,
 }

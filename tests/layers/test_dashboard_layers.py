@@ -116,6 +116,16 @@ def test_proposed_sites():
     assert html.count("L.circleMarker(") == 2 and coverage.SITE_COLOUR in html
 
 
+def test_planned_cameras():
+    planned = gpd.GeoDataFrame({"name": ["规划点位 1", "<b>x</b>"], "device_id": ["51030400001320990000", "51030400001320990001"],
+                                "grid_code": ["510304002001001", None], "range_m": [100.0, 100.0],
+                                "updated_by": ["planner", "admin"]}, geometry=_points(2), crs=4326)
+    html = _render(coverage.planned_cameras(planned))
+    assert html.count("51030400001320990001") >= 1 and coverage.PLANNED_POINT["color"] in html
+    assert "<b>x</b>" not in html  # a name is data in the GeoJSON, never markup in the page
+    assert _render(coverage.planned_cameras(planned.iloc[:0])).count(coverage.PLANNED_POINT["color"]) == 0
+
+
 def test_streets():
     assert "streets" in LAYERS and LAYERS["streets"].__module__ == "layers.boundaries"
 
