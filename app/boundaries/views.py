@@ -2,7 +2,8 @@
 
 - ``GET /grids/upload``: the form (file, its CRS, the scope: the whole layer or one community, repair
   with a tolerance);
-- ``POST /grids/upload``: keeps the file (``app.boundaries.store``), runs the dry run and → 303 to
+- ``POST /grids/upload``: keeps the file (``app.uploads``, sub-folder ``boundaries``), runs the dry run
+  and → 303 to
 - ``GET /grids/upload/<token>``: the topology report on a map and the preview of what changes (grids
   added, removed, reshaped, renamed; incidents and cameras that change grid), or the commit's result;
 - ``POST /grids/upload/<token>/commit``: writes it (refused with 409 when the grids changed since the
@@ -20,10 +21,11 @@ from sqlalchemy import text
 from app import web
 from app.accounts.auth import current_user
 from app.accounts.capabilities import capability_required
-from app.boundaries import preview, store
+from app.boundaries import preview
 from app.dashboards.params import Params
 from app.grids import service
 from app.layers_db import read_layer
+from app.uploads import Upload, UploadStore
 from gis.crs import CRS_CHOICES, parse_crs
 from gis.errors import Conflict, InvalidData, RowError
 
@@ -34,6 +36,13 @@ TOLERANCE_M = (0.01, 10.0)
 CRS_MAX = 40
 #: what the form's scope radio says: the whole layer, or the community chosen beside it
 SCOPE_KINDS = ("layer", "community")
+#: the grid layer files an upload may be: GeoJSON, GeoPackage, a zipped Shapefile (the readers of gis.io)
+SUFFIXES = (".geojson", ".json", ".gpkg", ".zip")
+
+
+def upload_store(settings) -> UploadStore:
+    """The boundary uploads (``<var>/uploads/boundaries/``)."""
+    return UploadStore(settings.var_path, "boundaries", SUFFIXES, what="a grid layer")
 
 
 def _communities() -> list[dict]:
@@ -52,7 +61,7 @@ def _page(template: str, status: int = 200, **context):
             "bbox": list(web.district().bbox),
             "basemap": None if tiles is None else {"url": tiles[0], "attribution": tiles[1]}}
     return render_template(template, page="boundaries", js=data, js_messages=["@boundaries"],
-                           layer_scope=service.LAYER, suffixes=store.SUFFIXES, crs_choices=CRS_CHOICES,
+                           layer_scope=service.LAYER, suffixes=SUFFIXES, crs_choices=CRS_CHOICES,
                            tolerance=TOLERANCE_M, default_tolerance=service.REPAIR_TOLERANCE_M,
                            max_mb=(current_app.config.get("MAX_CONTENT_LENGTH") or 0) // 1048576,
                            grids_url=_grids_url(), **context), status
@@ -97,7 +106,7 @@ def _options(p: Params, communities: list[dict]) -> dict:
 @bp.get("/grids/upload")
 @capability_required("grid.boundary")
 def upload():
-    store.sweep(web.settings())
+    upload_store(web.settings()).sweep()
     p = Params(request.args)
     cancelled = p.choice("cancelled", ("1",))
     # a grid's page links here with its community chosen (?community=<code>)
@@ -109,38 +118,33 @@ def upload():
 @capability_required("grid.boundary")
 def upload_post():
     s, st, user = web.db_session(), web.settings(), current_user()
+    store = upload_store(st)
     communities = _communities()
     p = Params(request.form)
     options = _options(p, communities)
     form = {k: request.form.get(k, "") for k in ("scope_kind", "community", "crs", "tolerance_m")}
     form["repair"] = options["repair"]
     sent = request.files.get("file")
-    if sent is None or not sent.filename:
-        p.bad("file", "is required: choose the grid layer file")
-    else:
-        try:
-            store.suffix_of(sent.filename)
-        except InvalidData as exc:
-            p.errors.extend(exc.errors)
-        shown = Params({"file": sent.filename}).text("file", max_len=store.NAME_MAX)
-        if shown is None:
-            p.bad("file", "the file's name has characters that cannot be shown; rename it")
+    try:
+        store.check_filename(sent.filename if sent is not None else None)
+    except InvalidData as exc:
+        p.errors.extend(exc.errors)
     if p.errors:
         return _form(422, form=form, errors=p.errors)
-    up = store.save(st, user, sent.stream, sent.filename, options)
+    up = store.save(user, sent.filename, sent.stream, options)
     stamp = service.layer_stamp(s)   # before the plan reads the layer: a change after it is caught at commit
     try:
         result = service.plan_import(s, up.path, crs=options["crs"], repair=options["repair"],
                                      tolerance_m=options["tolerance_m"], scope=options["scope"])
         service.simulate(s, result)
     except InvalidData as exc:
-        store.drop(st, up.token)
+        store.drop(up.token)
         s.rollback()
         return _form(422, form=form, errors=exc.errors)
     s.rollback()   # the dry run wrote nothing that stays; end its transaction before answering
     data = _preview(result, st.basemap)
-    store.put(st, up, "preview", data)
-    store.update(st, up, stamp=stamp, committable=preview.committable(result),
+    store.put(up, "preview", data)
+    store.update(up, stamp=stamp, committable=preview.committable(result),
                  previewed=datetime.now(timezone.utc).isoformat())
     return redirect(url_for("boundaries.upload_report", token=up.token), 303)
 
@@ -153,8 +157,8 @@ def _preview(result: service.ImportResult, basemap: str) -> dict:
             "map": preview.map_data(result, read_layer(web.db_session(), "communities"), basemap)}
 
 
-def _report(up: store.Upload, status: int = 200, **extra):
-    data = store.get(web.settings(), up, "preview") or {}
+def _report(up: Upload, status: int = 200, **extra):
+    data = upload_store(web.settings()).get(up, "preview") or {}
     community = next((c for c in _communities() if c["code"] == up.meta.get("scope")), None)
     zone = ZoneInfo(web.district().timezone)
     return _page("boundaries/report.html", status, up=up, meta=up.meta, pv=data, community=community,
@@ -164,14 +168,14 @@ def _report(up: store.Upload, status: int = 200, **extra):
 @bp.get("/grids/upload/<token>")
 @capability_required("grid.boundary")
 def upload_report(token: str):
-    return _report(store.load(web.settings(), current_user(), token))
+    return _report(upload_store(web.settings()).load(current_user(), token))
 
 
 @bp.post("/grids/upload/<token>/commit")
 @capability_required("grid.boundary")
 def upload_commit(token: str):
-    s, st, user = web.db_session(), web.settings(), current_user()
-    up = store.load(st, user, token)
+    s, user, store = web.db_session(), current_user(), upload_store(web.settings())
+    up = store.load(user, token)
     meta = up.meta
     if meta.get("result") is not None:
         return redirect(url_for("boundaries.upload_report", token=token), 303)
@@ -190,7 +194,7 @@ def upload_commit(token: str):
         s.rollback()
         return _report(up, 422, commit_errors=exc.errors)
     s.commit()
-    store.update(st, up, result={"added": result.inserted, "updated": result.updated,
+    up = store.update(up, result={"added": result.inserted, "updated": result.updated,
                                  "removed": result.removed_count, "unchanged": result.unchanged,
                                  "incidents_moved": result.moved("incident"), "cameras_moved": result.moved("camera"),
                                  "at": datetime.now(timezone.utc).isoformat()})
@@ -211,7 +215,6 @@ def _changes_since(previewed: str | None) -> list[dict]:
 @bp.post("/grids/upload/<token>/cancel")
 @capability_required("grid.boundary")
 def upload_cancel(token: str):
-    st = web.settings()
-    up = store.load(st, current_user(), token)
-    store.drop(st, up.token)
+    store = upload_store(web.settings())
+    store.drop(store.load(current_user(), token).token)
     return redirect(url_for("boundaries.upload", cancelled=1), 303)

@@ -1,11 +1,10 @@
 """Camera files in the browser (摄像机文件): an upload kept server-side for its dry run, then committed or
 cancelled; the export of a list's selection; the map editor's local frame.
 
-An upload is a directory ``<var>/uploads/<token>/`` holding the file under its own (checked) name and
-``<token>.json`` beside it (the account, the options, the dry run's report, later the commit's result).
-The token is random (``secrets``), an upload belongs to the account that made it (any other account gets
-404, as for a token that never existed) and lives :data:`UPLOAD_TTL_S` seconds; :meth:`UploadStore.sweep`
-deletes the older ones. No Flask here: the views hand in the session, the settings and the account.
+An upload is kept by the shared store (:mod:`app.uploads`, sub-folder ``cameras``): the file, its record
+(the account, the options ``crs`` and ``on_error``, later the commit's ``result``) and the dry run's report
+as the sidecar ``dry_run``; it belongs to its account and lives an hour. No Flask here: the views hand in
+the session, the settings and the account.
 
 The commit is the importer's (``camera_registry.importer.import_cameras``), in one transaction: before it
 writes, the stored cameras the file names must still have the versions the dry run read (else
@@ -15,12 +14,6 @@ from the database's trigger, with the account as actor.
 """
 from __future__ import annotations
 
-import json
-import re
-import secrets
-import shutil
-import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,21 +22,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.loaders import camera_import_options
+from app.uploads import Upload, UploadStore
 from camera_registry.importer import import_cameras
 from camera_registry.schema import BY_NAME, DERIVED, POSITION, canonical_header
 from gis.crs import CRS_CHOICES, METRIC_CRS, metric_transformer, parse_crs
-from gis.errors import Conflict, InvalidData, NotFound, RowError
+from gis.errors import Conflict, InvalidData, RowError
 from gis.io import READERS, read_table
 from gis.text import check_text
 
-#: how long an upload waits for its commit or cancel (seconds)
-UPLOAD_TTL_S = 3600
 #: a Shapefile needs its .dbf/.shx/.prj beside it: it travels zipped (.zip), never as a lone .shp
 UPLOAD_SUFFIXES = tuple(s for s in READERS if s != ".shp")
 #: the coordinate systems the upload form offers ("" = the file's own, or WGS-84); parse_crs checks any other
 UPLOAD_CRS = ("",) + CRS_CHOICES + (METRIC_CRS,)
-FILENAME_MAX = 120
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}$")
 #: export formats of the list page: URL suffix → (file suffix, media type)
 EXPORT_FORMATS = {
     "csv": (".csv", "text/csv; charset=utf-8"),
@@ -53,27 +43,9 @@ EXPORT_FORMATS = {
 }
 
 
-def new_token() -> str:
-    return secrets.token_urlsafe(24)  # 32 URL-safe characters, 192 random bits
-
-
-def upload_filename(raw) -> str:
-    """The uploaded file's own name, checked: the last path part, no control characters, a suffix the
-    importer reads; raises InvalidData naming ``file``."""
-    name = re.split(r"[\\/]", raw or "")[-1].strip()
-    if not name:
-        raise InvalidData(RowError(None, "file", "choose a file to upload"))
-    problem = check_text(name, "file", max_len=FILENAME_MAX)
-    if problem is not None:
-        raise InvalidData(problem)
-    suffix = Path(name).suffix.lower()
-    if suffix == ".shp":
-        raise InvalidData(RowError(None, "file", "a Shapefile needs its .dbf, .shx and .prj: upload the four "
-                                   "files zipped together (.zip)"))
-    if suffix not in UPLOAD_SUFFIXES or name.startswith("."):
-        raise InvalidData(RowError(None, "file", f"{suffix or 'no suffix'}: upload one of "
-                                   f"{', '.join(UPLOAD_SUFFIXES)}"))
-    return name
+def upload_store(settings) -> UploadStore:
+    """The camera files' uploads (``<var>/uploads/cameras/``)."""
+    return UploadStore(settings.var_path, "cameras", UPLOAD_SUFFIXES, what="a camera table")
 
 
 def upload_crs(raw) -> str:
@@ -87,95 +59,6 @@ def upload_crs(raw) -> str:
         return parse_crs(raw)
     except InvalidData as exc:
         raise InvalidData(RowError(None, "crs", exc.errors[0].reason)) from None
-
-
-@dataclass
-class Upload:
-    """One uploaded file and what has been done with it."""
-
-    token: str
-    user_id: int
-    filename: str
-    crs: str
-    on_error: str
-    created_at: float
-    dry_run: dict = field(default_factory=dict)
-    result: dict | None = None  # the commit's report, once committed (the file is gone then)
-    root: Path | None = None
-
-    @property
-    def path(self) -> Path:
-        return self.root / self.token / self.filename
-
-    def meta(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if k != "root"}
-
-
-class UploadStore:
-    """Uploads under ``root`` (``settings.var_path / "uploads"``), each bound to its account and expiring."""
-
-    def __init__(self, root: Path, ttl_s: int = UPLOAD_TTL_S):
-        self.root, self.ttl_s = Path(root), ttl_s
-
-    def _meta_path(self, token: str) -> Path:
-        return self.root / f"{token}.json"
-
-    def save(self, user_id: int, filename: str, stream, *, crs: str, on_error: str) -> Upload:
-        """Store ``stream`` (a file object) as a new upload of ``user_id``."""
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        up = Upload(new_token(), user_id, filename, crs, on_error, time.time(), root=self.root)
-        up.path.parent.mkdir(mode=0o700)
-        with open(up.path, "wb") as out:
-            shutil.copyfileobj(stream, out, 1 << 20)
-        self.write(up)
-        return up
-
-    def write(self, up: Upload) -> None:
-        tmp = self._meta_path(up.token).with_suffix(".tmp")
-        tmp.write_text(json.dumps(up.meta(), ensure_ascii=False))
-        tmp.replace(self._meta_path(up.token))
-
-    def get(self, token: str, user_id: int) -> Upload:
-        """The live upload ``token`` of ``user_id``; NotFound for anything else (expired, another account's)."""
-        gone = NotFound("no such upload: it was committed long ago, cancelled, expired (1 h) or is another "
-                        "account's; upload the file again")
-        if not isinstance(token, str) or not _TOKEN.match(token):
-            raise gone
-        try:
-            meta = json.loads(self._meta_path(token).read_text())
-        except (OSError, ValueError):
-            raise gone from None
-        up = Upload(**meta, root=self.root)
-        if up.user_id != user_id or time.time() - up.created_at > self.ttl_s:
-            raise gone
-        return up
-
-    def delete(self, token: str) -> None:
-        shutil.rmtree(self.root / token, ignore_errors=True)
-        self._meta_path(token).unlink(missing_ok=True)
-
-    def drop_file(self, up: Upload) -> None:
-        """Delete the uploaded file but keep its record (a committed upload shows its result until it expires)."""
-        shutil.rmtree(self.root / up.token, ignore_errors=True)
-
-    def sweep(self, now: float | None = None) -> int:
-        """Delete every upload older than the TTL (and strays without a record); returns how many."""
-        if not self.root.is_dir():
-            return 0
-        now, swept = time.time() if now is None else now, 0
-        tokens = {entry.name.split(".")[0] for entry in self.root.iterdir()}
-        for token in sorted(t for t in tokens if _TOKEN.match(t)):
-            try:
-                created = json.loads(self._meta_path(token).read_text())["created_at"]
-            except (OSError, ValueError, KeyError, TypeError):
-                try:  # a directory whose record is being written, or was lost
-                    created = (self.root / token).stat().st_mtime
-                except OSError:
-                    continue  # swept meanwhile by another request
-            if now - created > self.ttl_s:
-                self.delete(token)
-                swept += 1
-        return swept
 
 
 # -- dry run and commit ---------------------------------------------------------------------------
@@ -215,7 +98,7 @@ def dry_run(session: Session, up: Upload, settings, *, actor: str) -> dict:
     out = {"fatal": False, "summary": None, "errors": [], "ignored": [], "versions": {}}
     try:
         try:
-            report = import_cameras(session, up.path, crs=up.crs or None, on_error="skip", dry_run=True, actor=actor,
+            report = import_cameras(session, up.path, crs=up["crs"] or None, on_error="skip", dry_run=True, actor=actor,
                                     **camera_import_options(session, settings))
         except InvalidData as exc:
             out.update(fatal=True, errors=_errors(exc.errors))
@@ -244,21 +127,24 @@ def _changed_meanwhile(session: Session, before: dict[str, int], now: dict[str, 
     return exc
 
 
-def commit(session: Session, up: Upload, settings, *, actor: str, on_error: str | None = None) -> dict:
+def commit(session: Session, up: Upload, settings, *, dry_run: dict, actor: str,
+           on_error: str | None = None) -> dict:
     """Import the upload for real, all or nothing (``reject``) or its good rows (``skip``); commits.
+
+    ``dry_run`` is :func:`dry_run`'s report of the upload (what the commit must still find).
 
     Raises Conflict (cameras changed since the dry run, or during the import), InvalidData (bad rows with
     ``reject``) or :class:`NewBadRows` (with ``skip``: bad rows the dry run did not show); each time the
     transaction is rolled back and nothing is written."""
-    on_error = on_error or up.on_error
+    on_error = on_error or up["on_error"]
     try:
         ids = file_device_ids(up.path)
         now = stored_versions(session, ids, lock=True)
-        if now != up.dry_run.get("versions", {}):
-            raise _changed_meanwhile(session, up.dry_run.get("versions", {}), now)
-        report = import_cameras(session, up.path, crs=up.crs or None, on_error=on_error, actor=actor,
+        if now != dry_run.get("versions", {}):
+            raise _changed_meanwhile(session, dry_run.get("versions", {}), now)
+        report = import_cameras(session, up.path, crs=up["crs"] or None, on_error=on_error, actor=actor,
                                 **camera_import_options(session, settings))
-        seen = {(e["line"], e["field"], e["reason"]) for e in up.dry_run.get("errors", [])}
+        seen = {(e["line"], e["field"], e["reason"]) for e in dry_run.get("errors", [])}
         new = [e for e in report.errors if (e.line, e.field, e.reason) not in seen]
         if new:
             raise NewBadRows(new, source=up.filename)

@@ -30,8 +30,8 @@ bp = Blueprint("camera_files", __name__)
 EXPORT_HEADERS = ("field", "zh")
 
 
-def _store() -> service.UploadStore:
-    return service.UploadStore(web.settings().var_path / "uploads")
+def _store():
+    return service.upload_store(web.settings())
 
 
 def _t(key: str, **values) -> str:
@@ -70,56 +70,54 @@ def upload_post():
     p = Params(request.form)
     on_error = p.choice("on_error", ON_ERROR, default="reject")
     form = {"crs": request.form.get("crs", ""), "on_error": on_error or "reject"}
-    crs = filename = None
+    crs = None
     try:
         crs = service.upload_crs(request.form.get("crs"))
     except InvalidData as exc:
         p.errors.extend(exc.errors)
     sent = request.files.get("file")
     try:
-        filename = service.upload_filename(sent.filename if sent is not None else None)
+        store.check_filename(sent.filename if sent is not None else None)
     except InvalidData as exc:
         p.errors.extend(exc.errors)
     if p.errors:
         return _page("cameras/upload.html", 422, form=form, form_errors=p.errors, cancelled=False)
-    up = store.save(user.id, filename, sent.stream, crs=crs, on_error=on_error)
-    up.dry_run = service.dry_run(web.db_session(), up, web.settings(), actor=user.username)
-    store.write(up)
+    up = store.save(user, sent.filename, sent.stream, {"crs": crs, "on_error": on_error})
+    store.put(up, "dry_run", service.dry_run(web.db_session(), up, web.settings(), actor=user.username))
     return redirect(url_for("camera_files.upload_report", token=up.token), 303)
 
 
 def _report_page(up, status: int = 200, **extra):
-    return _page("cameras/upload_report.html", status, up=up, report=up.dry_run,
-                 created=datetime.fromtimestamp(up.created_at).astimezone(), **extra)
+    return _page("cameras/upload_report.html", status, up=up, report=_store().get(up, "dry_run") or {},
+                 created=up.created.astimezone(), **extra)
 
 
 @bp.get("/cameras/upload/<token>")
 @capability_required("camera.import")
 def upload_report(token: str):
-    return _report_page(_store().get(token, current_user().id))
+    return _report_page(_store().load(current_user(), token))
 
 
 @bp.post("/cameras/upload/<token>/commit")
 @capability_required("camera.import")
 def upload_commit(token: str):
     user, store = current_user(), _store()
-    up = store.get(token, user.id)
-    if up.result is not None:
+    up = store.load(user, token)
+    if up.get("result") is not None:
         return redirect(url_for("camera_files.upload_report", token=token), 303)
     p = Params(request.form)
-    on_error = p.choice("on_error", ON_ERROR, default=up.on_error)
+    on_error = p.choice("on_error", ON_ERROR, default=up["on_error"])
     p.done()
     try:
-        result = service.commit(web.db_session(), up, web.settings(), actor=user.username, on_error=on_error)
+        result = service.commit(web.db_session(), up, web.settings(), dry_run=store.get(up, "dry_run") or {},
+                                actor=user.username, on_error=on_error)
     except service.NewBadRows as exc:
         return _report_page(up, 422, new_errors=exc.errors)
     except InvalidData as exc:
         return _report_page(up, 422, commit_errors=exc.errors)
     except Conflict as exc:
         return _report_page(up, 409, conflict=str(exc), conflict_cameras=getattr(exc, "cameras", []))
-    up.result = result
-    store.write(up)
-    store.drop_file(up)
+    store.drop_file(store.update(up, result=result))
     return redirect(url_for("camera_files.upload_report", token=token), 303)
 
 
@@ -127,8 +125,7 @@ def upload_commit(token: str):
 @capability_required("camera.import")
 def upload_cancel(token: str):
     store = _store()
-    up = store.get(token, current_user().id)
-    store.delete(up.token)
+    store.drop(store.load(current_user(), token).token)
     return redirect(url_for("camera_files.upload_form", cancelled=1), 303)
 
 

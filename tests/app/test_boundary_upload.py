@@ -15,7 +15,7 @@ import pytest
 import shapely
 from sqlalchemy import text
 
-from app.boundaries import store
+from app.boundaries.views import upload_store
 from gis.errors import NotFound
 from tests.app.dash_helpers import TOKEN, csrf, lead_grid, login  # noqa: F401 (lead_grid: a fixture)
 
@@ -89,9 +89,9 @@ def audit(session, object_id: str | None = None, object_type: str = "grid"):
 
 
 def preview_of(app, token: str) -> dict:
-    with app.app_context():
-        meta = json.loads((store.root(app.extensions["gridwatch.settings"]) / token / "meta.json").read_text())
-        pv = json.loads((store.root(app.extensions["gridwatch.settings"]) / token / "preview.json").read_text())
+    folder = upload_store(app.extensions["gridwatch.settings"]).root / token
+    meta = json.loads((folder / "meta.json").read_text())
+    pv = json.loads((folder / "preview.json").read_text())
     return {"meta": meta, **pv}
 
 
@@ -149,7 +149,8 @@ def test_merge_previews_exactly_what_the_commit_moves(app, admin, demo_db):
         moved = s.execute(text("SELECT count(*) FROM audit_log WHERE object_type = 'incident' AND actor = 'admin' "
                                "AND 'grid_code' = ANY(changed)")).scalar()
         assert moved == expected["incident"]
-    assert not (store.root(app.extensions["gridwatch.settings"]) / token / "upload.geojson").exists()
+    kept = upload_store(app.extensions["gridwatch.settings"]).root / token
+    assert not (kept / "file").exists() and (kept / "meta.json").is_file()   # the file gone, the record kept
     # a second commit (a reload, a double click) writes nothing more
     with demo_db.Session() as s:
         rows = s.execute(text("SELECT count(*) FROM audit_log")).scalar()
@@ -241,15 +242,16 @@ def test_upload_answers_only_its_account_until_it_expires(app, admin, demo_db, s
         community = pick_community(s)
         features = community_features(s, community)
     token = token_of(post_upload(admin, fc(features), community=community))
-    up = store.load(settings, SimpleNamespace(id=preview_of(app, token)["meta"]["user_id"], username="admin"), token)
+    store = upload_store(settings)
+    up = store.load(SimpleNamespace(id=preview_of(app, token)["meta"]["user_id"], username="admin"), token)
     for stranger in (SimpleNamespace(id=up.meta["user_id"] + 1000, username="admin"),
                      SimpleNamespace(id=up.meta["user_id"], username="someone")):
         with pytest.raises(NotFound):
-            store.load(settings, stranger, token)
+            store.load(stranger, token)
     owner = SimpleNamespace(id=up.meta["user_id"], username="admin")
     with pytest.raises(NotFound):
-        store.load(settings, owner, token, now=up.expires + timedelta(seconds=1))
-    assert not (store.root(settings) / token).exists()          # expired: forgotten
+        store.load(owner, token, now=up.expires + timedelta(seconds=1))
+    assert not (store.root / token).exists()          # expired: forgotten
     assert admin.get(f"/grids/upload/{token}").status_code == 404
     for bad in ("x" * 32, "../../etc", "%00", "a" * 200):
         assert admin.get(f"/grids/upload/{bad}").status_code == 404
@@ -261,9 +263,9 @@ def test_upload_answers_only_its_account_until_it_expires(app, admin, demo_db, s
     assert 'id="bnd-cancelled"' in admin.get(r.headers["Location"]).get_data(as_text=True)
     # a sweep removes what has expired, only that
     kept = token_of(post_upload(admin, fc(features), community=community))
-    assert store.sweep(settings, now=datetime.now(timezone.utc)) == 0
-    assert store.sweep(settings, now=datetime.now(timezone.utc) + store.TTL + timedelta(seconds=1)) == 1
-    assert not (store.root(settings) / kept).exists()
+    assert store.sweep(now=datetime.now(timezone.utc)) == 0
+    assert store.sweep(now=datetime.now(timezone.utc) + timedelta(seconds=store.ttl_s + 1)) == 1
+    assert not (store.root / kept).exists()
 
 
 def test_form_errors_name_each_field(admin, demo_db):

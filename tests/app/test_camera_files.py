@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import json
 import re
-import time
 import zipfile
+from datetime import datetime, timedelta, timezone
 
 import geopandas as gpd
 import numpy as np
@@ -129,8 +129,8 @@ def test_one_bad_row_is_shown_and_nothing_is_written_until_fixed(admin, demo_db,
     assert "方位角" in bad[0][2] and "400" in bad[0][2]
     assert 'id="gw-cfile-nothing-written"' in html and 'id="gw-cfile-commit"' not in html
     assert _count(demo_db) == 0 and _audit(demo_db) == []
-    # the file is kept under var/uploads, bound to the token
-    assert (settings.var_path / "uploads" / token / "cams.csv").is_file()
+    # the file is kept under var/uploads/cameras, bound to the token, under its own name
+    assert (service.upload_store(settings).root / token / "file" / "cams.csv").is_file()
     # a commit anyway (all or nothing) writes nothing and lists the row
     r = _post(admin, f"/cameras/upload/{token}/commit", f"/cameras/upload/{token}")
     assert r.status_code == 422 and 'id="gw-cfile-commit-errors"' in r.get_data(as_text=True)
@@ -148,7 +148,8 @@ def test_one_bad_row_is_shown_and_nothing_is_written_until_fixed(admin, demo_db,
     assert [(a[0], a[1], a[2]) for a in audit] == [(f"{NEW_PREFIX}{i:04d}", "insert", "admin") for i in (1, 2, 3)]
     assert audit[1][3]["azimuth"] == 135 and audit[1][3]["updated_by"] == "admin"
     # the file is gone once committed; the record shows the result until it expires
-    assert not (settings.var_path / "uploads" / token2).exists()
+    kept = service.upload_store(settings).root / token2
+    assert not (kept / "file").exists() and json.loads((kept / "meta.json").read_text())["result"]["added"] == 3
     # committing twice writes nothing more
     _post(admin, f"/cameras/upload/{token2}/commit", f"/cameras/upload/{token2}")
     assert len(_audit(demo_db)) == 3
@@ -308,7 +309,7 @@ def test_cancel_deletes_the_file(admin, demo_db, settings):
     token = _token(_upload(admin, _csv_bytes([_new(demo_db, 1)])))
     r = _post(admin, f"/cameras/upload/{token}/cancel", f"/cameras/upload/{token}")
     assert r.status_code == 303 and r.headers["Location"].endswith("/cameras/upload?cancelled=1")
-    assert not list((settings.var_path / "uploads").iterdir())
+    assert not list(service.upload_store(settings).root.iterdir())
     assert admin.get(f"/cameras/upload/{token}").status_code == 404
     assert _post(admin, f"/cameras/upload/{token}/commit", "/cameras/upload").status_code == 404
     assert _count(demo_db) == 0
@@ -317,16 +318,17 @@ def test_cancel_deletes_the_file(admin, demo_db, settings):
 
 def test_uploads_expire_after_an_hour_and_are_swept(admin, demo_db, settings):
     token = _token(_upload(admin, _csv_bytes([_new(demo_db, 1)])))
-    store = service.UploadStore(settings.var_path / "uploads")
-    meta = store.root / f"{token}.json"
+    store = service.upload_store(settings)
+    meta = store.root / token / "meta.json"
     data = json.loads(meta.read_text())
-    data["created_at"] = time.time() - service.UPLOAD_TTL_S - 1
+    data["created"] = (datetime.now(timezone.utc) - timedelta(seconds=store.ttl_s + 1)).isoformat()
     meta.write_text(json.dumps(data))
     assert admin.get(f"/cameras/upload/{token}").status_code == 404
     assert _post(admin, f"/cameras/upload/{token}/commit", "/cameras/upload").status_code == 404
     fresh = _token(_upload(admin, _csv_bytes([_new(demo_db, 2)])))  # any upload sweeps the old ones
-    assert sorted(p.name for p in store.root.iterdir()) == sorted([fresh, f"{fresh}.json"])
-    assert store.sweep(now=time.time() + service.UPLOAD_TTL_S + 1) == 1 and not list(store.root.iterdir())
+    assert [p.name for p in store.root.iterdir()] == [fresh]
+    later = datetime.now(timezone.utc) + timedelta(seconds=store.ttl_s + 1)
+    assert store.sweep(now=later) == 1 and not list(store.root.iterdir())
 
 
 def test_upload_over_the_request_limit_is_413(admin, app):
@@ -335,12 +337,13 @@ def test_upload_over_the_request_limit_is_413(admin, app):
     assert r.status_code == 413
 
 
-def test_filename_is_checked():
-    assert service.upload_filename("C:\\Users\\me\\摄像机 2024.xlsx") == "摄像机 2024.xlsx"
-    assert service.upload_filename("../../x/cams.GeoJSON") == "cams.GeoJSON"
+def test_filename_is_checked(settings):
+    store = service.upload_store(settings)
+    assert store.check_filename("C:\\Users\\me\\摄像机 2024.xlsx") == "摄像机 2024.xlsx"
+    assert store.check_filename("../../x/cams.GeoJSON") == "cams.GeoJSON"
     for bad in ("", "..", ".csv", "cams.shp", "cams", "a\u202eb.csv", "x" * 200 + ".csv"):
         with pytest.raises(service.InvalidData) as exc:
-            service.upload_filename(bad)
+            store.check_filename(bad)
         assert exc.value.errors[0].field == "file"
 
 
