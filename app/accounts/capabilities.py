@@ -33,6 +33,7 @@ CAPABILITIES: dict[str, tuple[tuple[str, ...], str]] = {
     "camera.read": (ALL, "see the camera list, a camera's page and its history (a field role: its grids)"),
     "camera.edit_record": (("admin",), "change any field of a camera's record"),
     "camera.edit_placement": (("admin", "planner"), "move a camera, change its azimuth, field of view, range, height"),
+    "camera.edit": (("admin", "planner"), "open a camera's edit form (it offers only the fields the role may change)"),
     "camera.status": (("admin", "operator"), "change a camera's status (ON, OFF, VLOST, DEFECT) with a reason"),
     "camera.add": (("admin",), "add an installed camera"),
     "camera.retire": (("admin",), "retire a camera (it stays, with its history)"),
@@ -51,7 +52,10 @@ CAPABILITIES: dict[str, tuple[tuple[str, ...], str]] = {
     "reference.edit": (("admin",), "edit categories, deadlines, the sensitive flag and code names"),
     "reference.read": (DISTRICT, "see the reference data"),
     "audit.read": (("admin",), "search and export the audit log"),
+    "webhooks.manage": (("admin",), "read the webhook's delivery log and send a failed delivery again"),
 }
+#: capabilities that are the union of others (checked at import: they cannot drift apart)
+UNIONS = {"camera.edit": ("camera.edit_record", "camera.edit_placement", "camera.plan")}
 
 
 def _check() -> None:
@@ -61,6 +65,10 @@ def _check() -> None:
             raise ValueError(f"capability {name}: unknown roles {sorted(unknown)}")
         if "admin" not in roles:
             raise ValueError(f"capability {name}: an administrator may do everything")
+    for name, parts in UNIONS.items():
+        union = {r for p in parts for r in CAPABILITIES[p][0]}
+        if set(CAPABILITIES[name][0]) != union:
+            raise ValueError(f"capability {name}: its roles must be those of {', '.join(parts)}: {sorted(union)}")
 
 
 _check()

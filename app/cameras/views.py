@@ -226,7 +226,7 @@ def _form_fields(camera, editable) -> list[dict]:
 
 
 @bp.get("/cameras/<device_id>/edit")
-@capability_required("camera.read")
+@capability_required("camera.edit")
 def edit(device_id: str):
     s, user = web.db_session(), current_user()
     cam = service.visible_camera(s, device_id, user)

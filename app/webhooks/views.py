@@ -6,7 +6,8 @@ from urllib.parse import urlsplit, urlunsplit
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from app import web
-from app.accounts.auth import current_user, role_required
+from app.accounts.auth import current_user
+from app.accounts.capabilities import capability_required
 from app.dashboards.params import Params
 from app.webhooks import worker
 from app.webhooks.models import DELIVERY_STATES, WEBHOOK_EVENTS, WebhookCursor
@@ -56,7 +57,7 @@ def _log_url(status, event, page, **extra) -> str:
 
 
 @bp.get("/admin/webhooks")
-@role_required("admin")
+@capability_required("webhooks.manage")
 def log():
     """The delivery log, newest first: filters by status and event, 50 rows a page."""
     status, event, page = _filters(request.args)
@@ -78,7 +79,7 @@ def log():
 
 
 @bp.post("/admin/webhooks/<int:delivery_id>/retry")
-@role_required("admin")
+@capability_required("webhooks.manage")
 def retry(delivery_id: int):
     """Send a failed delivery again at the worker's next pass (form field ``csrf_token``; the filters to
     return to: ``status``, ``event``, ``page``). 409 when it has not failed."""

@@ -170,7 +170,8 @@ def _string_codes() -> dict[str, str]:
     out = {}
     for kind, table in labels.LABELS.items():
         for code in table:
-            if isinstance(code, str):
+            # digit codes (GB/T 28181 industries "00"…) are numbers a page shows beside their names, as PTZ types
+            if isinstance(code, str) and not code.isdigit():
                 out.setdefault(code, kind)
     return out
 
