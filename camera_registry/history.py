@@ -26,6 +26,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from camera_registry.models import Camera, CameraEvent, CameraRevision
 from camera_registry.schema import BY_NAME, FIELDS, parse_value, validate_rows
+from camera_registry.spacing import check_spacing
 from gis.district import District
 from gis.errors import Conflict, IllegalTransition, InvalidData, NotFound, RowError
 
@@ -149,7 +150,9 @@ def set_status(session: Session, device_id: str, status: str, actor: str, note: 
 def _position_error(lon: float, lat: float, district: District | None, locate: Locate | None,
                     field: str = "lon/lat") -> tuple[RowError | None, tuple]:
     """(problem, (grid_code, community_code)) of a WGS-84 position: outside the district's extent (with its
-    margin, ``gis.crs.parse_coordinates``, as the importer checks) or outside every community."""
+    margin, ``gis.crs.parse_coordinates``, as the importer checks) or outside every community.
+
+    (The spacing to the other cameras is :func:`camera_registry.spacing.check_spacing`'s, checked after.)"""
     if district is not None:
         from gis.crs import parse_coordinates
 
@@ -171,7 +174,8 @@ def _text(value) -> str:
 
 
 def update_camera(session: Session, device_id: str, changes: dict, *, expected_version: int, actor: str,
-                  locate: Locate | None = None, note: str | None = None, district: District | None = None) -> Camera:
+                  locate: Locate | None = None, note: str | None = None, district: District | None = None,
+                  min_spacing_m: float = 0.0) -> Camera:
     """Change fields of one camera if it is still at ``expected_version`` (optimistic concurrency).
 
     Parameters
@@ -187,6 +191,9 @@ def update_camera(session: Session, device_id: str, changes: dict, *, expected_v
     district : gis.district.District, optional
         The served district: its GB/T 28181 centre code checks ``declared_community_code`` as the importer
         does, and a move must stay inside its extent (with its margin).
+    min_spacing_m : float
+        A move closer than this (m) to another stored camera is refused as a probable duplicate, as the
+        importer refuses a row (setting ``camera_min_spacing_m``; 0, the default, checks nothing).
 
     Raises
     ------
@@ -212,8 +219,8 @@ def update_camera(session: Session, device_id: str, changes: dict, *, expected_v
     codes = (None, None)
     if new_pos is not None and not errors:
         problem, codes = _position_error(*new_pos, district, locate)
-        if problem is not None:
-            errors.append(problem)
+        errors += [problem] if problem is not None else \
+            check_spacing(session, device_id, *new_pos, min_spacing_m)
     if errors:
         raise InvalidData(errors, source=device_id)
     diff = {k: v for k, v in rows[0].items() if k in changes and getattr(camera, k) != v}
@@ -241,7 +248,8 @@ NOT_NULL = ("programme", "status", "source_crs")
 
 
 def add_camera(session: Session, values: dict, *, actor: str, district: District | None = None,
-               locate: Locate | None = None, lifecycle: str = "active", note: str | None = None) -> Camera:
+               locate: Locate | None = None, lifecycle: str = "active", note: str | None = None,
+               min_spacing_m: float = 0.0) -> Camera:
     """Add one camera (an ADD event and its first revision), validated as the importer validates a row.
 
     Parameters
@@ -256,6 +264,9 @@ def add_camera(session: Session, values: dict, *, actor: str, district: District
         then refused.
     lifecycle : {"active", "planned"}
         A planned camera (adopted from the planner) never counts as coverage until it is set ON.
+    min_spacing_m : float
+        A position closer than this (m) to a stored camera is refused as a probable duplicate, as the
+        importer refuses a row (setting ``camera_min_spacing_m``; 0, the default, checks nothing).
 
     Raises
     ------
@@ -276,8 +287,8 @@ def add_camera(session: Session, values: dict, *, actor: str, district: District
     codes = (None, None)
     if pos is not None and not errors:
         problem, codes = _position_error(*pos, district, locate)
-        if problem is not None:
-            errors.append(problem)
+        errors += [problem] if problem is not None else \
+            check_spacing(session, rows[0]["device_id"], *pos, min_spacing_m)
     if errors:
         raise InvalidData(errors)
     row = {k: v for k, v in rows[0].items() if v is not None}

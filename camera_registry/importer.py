@@ -20,7 +20,6 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 import shapely
-from scipy.spatial import cKDTree
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -28,8 +27,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from camera_registry.history import point, snapshot
 from camera_registry.models import Camera, CameraEvent, CameraRevision
 from camera_registry.schema import BY_NAME, REQUIRED, canonical_header, validate_rows
+from camera_registry.spacing import spacing_errors
 from gis.district import District
-from gis.crs import metric_transformer, parse_coordinates, parse_crs
+from gis.crs import parse_coordinates, parse_crs
 from gis.errors import Conflict, InvalidData, RowError, check_on_error
 from gis.io import read_table
 
@@ -120,35 +120,6 @@ def _duplicate_ids(ids: list, lines: list) -> list[RowError]:
     return out
 
 
-def _spacing(session: Session, ids, lon, lat, ok, lines, min_spacing_m: float) -> list[RowError]:
-    """Rows closer than ``min_spacing_m`` (EPSG:4544 metres) to an earlier row or to a stored camera."""
-    out: list[RowError] = []
-    idx = np.flatnonzero(ok)
-    if min_spacing_m <= 0 or not len(idx):
-        return out
-    tr = metric_transformer()
-    x, y = tr.transform(lon[idx], lat[idx])
-    xy = np.column_stack([x, y])
-    tree = cKDTree(xy)
-    for a, b in sorted(tree.query_pairs(min_spacing_m)):
-        i, j = idx[a], idx[b]
-        d = float(np.hypot(*(xy[a] - xy[b])))
-        out.append(RowError(lines[j], "lon/lat", f"only {d:.2f} m from line {lines[i]} ({ids[i]}): probable "
-                            f"duplicate (minimum spacing {min_spacing_m:g} m)"))
-    in_file = {d for d in ids if isinstance(d, str)}
-    stored = [r for r in session.execute(text("SELECT device_id, ST_X(geom), ST_Y(geom) FROM cameras")).all()
-              if r[0] not in in_file]
-    if stored:
-        sx, sy = tr.transform(np.array([r[1] for r in stored]), np.array([r[2] for r in stored]))
-        sxy = np.column_stack([sx, sy])
-        for a, hits in enumerate(cKDTree(sxy).query_ball_point(xy, min_spacing_m)):
-            for h in hits:
-                d = float(np.hypot(*(xy[a] - sxy[h])))
-                out.append(RowError(lines[idx[a]], "lon/lat", f"only {d:.2f} m from stored camera {stored[h][0]}: "
-                                    f"probable duplicate (minimum spacing {min_spacing_m:g} m)"))
-    return out
-
-
 def import_cameras(session: Session, path: str | Path, *, crs: str | None = None, on_error: str = "reject",
                    dry_run: bool = False, actor: str = "import",
                    locate: Callable[[np.ndarray, np.ndarray], tuple] | None = None,
@@ -195,7 +166,7 @@ def import_cameras(session: Session, path: str | Path, *, crs: str | None = None
             if c[k] is None:
                 errors.append(RowError(lines[i], "lon/lat", f"({lon[i]:.6f}, {lat[i]:.6f}) lies outside every "
                                        "community of the district; check the coordinates and --crs"))
-    errors += _spacing(session, ids, lon, lat, ok, lines, min_spacing_m)
+    errors += spacing_errors(session, ids, lon, lat, ok, lines, min_spacing_m)
     errors.sort(key=lambda e: (e.line or 0, e.field or ""))
     bad_lines = {e.line for e in errors}
     report = ImportReport(rows=len(rows), errors=errors, dry_run=dry_run, ignored_columns=ignored,

@@ -87,18 +87,19 @@ def planned_near(session: Session, lon: float, lat: float, within_m: float = SAM
 
 def adopt_site(session: Session, lon: float, lat: float, *, range_m: float, actor: str, district: District,
                locate: Locate | None = None, name: str | None = None, programme: str | None = None,
-               note: str | None = None) -> Camera:
+               note: str | None = None, min_spacing_m: float = 0.0) -> Camera:
     """Add a proposed site (WGS-84 ``lon``/``lat``) as a planned camera with a provisional ID.
 
     The camera is a dome (``PLANNED_PTZ_TYPE``, ``PLANNED_FOV_DEG``) of ``range_m``, as the plan modelled
     it; validated by ``history.add_camera`` (the importer's validator: position inside the district and,
-    with ``locate``, inside a community). An ADD event and its first revision are written, and the audit
+    with ``locate``, inside a community; with ``min_spacing_m``, the setting ``camera_min_spacing_m``, no
+    closer than that to a stored camera). An ADD event and its first revision are written, and the audit
     trigger its row.
 
     Raises
     ------
-    InvalidData (a bad position, name, range or programme), Conflict (a planned camera already stands
-    there; no provisional ID left)
+    InvalidData (a bad position, name, range or programme, a stored camera closer than ``min_spacing_m``),
+    Conflict (a planned camera already stands there; no provisional ID left)
     """
     try:
         x, y = float(lon), float(lat)
@@ -116,7 +117,8 @@ def adopt_site(session: Session, lon: float, lat: float, *, range_m: float, acto
     if programme is not None:
         values["programme"] = programme
     return history.add_camera(session, values, actor=actor, district=district, locate=locate, lifecycle="planned",
-                              note=note or "adopted from the planner's proposed sites")
+                              note=note or "adopted from the planner's proposed sites",
+                              min_spacing_m=min_spacing_m)
 
 
 def _planned(session: Session, device_id: str) -> Camera:

@@ -97,10 +97,12 @@ def _stale(camera_id: str, user, yours: dict, exc: Conflict):
 
 
 def _registry_options() -> dict:
+    """The registry's checks of an added or moved camera: the district, the geocoder and the minimum
+    spacing (setting ``camera_min_spacing_m``), as the importer has them."""
     from app.loaders import camera_import_options
 
     opts = camera_import_options(web.db_session(), web.settings())
-    return {"district": opts["district"], "locate": opts["locate"]}
+    return {k: opts[k] for k in ("district", "locate", "min_spacing_m")}
 
 
 @bp.get("/api/cameras")

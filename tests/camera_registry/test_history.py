@@ -258,3 +258,120 @@ def test_the_timeline_says_what_changed_from_and_to_and_who(session, csv_file):
     assert got[0]["changes"] == [("status", "ON", "OFF")] and got[0]["note"] == "power cut"
     assert sorted(got[1]["changes"]) == [("azimuth", 90.0, 180.0), ("name", "测试点位1球机", "改名球机")]
     assert got[2]["changes"] == []
+
+
+# -- the minimum spacing of cameras added or moved one by one (camera_registry.spacing) ------------------------
+def _metres_east(lon: float, lat: float, east_m: float, north_m: float = 0.0) -> tuple[float, float]:
+    """The WGS-84 position ``east_m``/``north_m`` metres from (lon, lat) in EPSG:4544, the spacing's frame."""
+    from gis.crs import metric_transformer
+
+    x, y = metric_transformer().transform(lon, lat)
+    back = metric_transformer(inverse=True).transform(x + east_m, y + north_m)
+    return float(back[0]), float(back[1])
+
+
+def _postgis_m(session, device_id: str, lon: float, lat: float) -> float:
+    """The oracle: PostGIS's planar distance in EPSG:4544 from the stored camera to (lon, lat)."""
+    return session.execute(text(
+        "SELECT ST_Distance(ST_Transform(geom, 4544), ST_Transform(ST_SetSRID(ST_MakePoint(:x, :y), 4326), 4544)) "
+        "FROM cameras WHERE device_id = :d"), {"d": device_id, "x": lon, "y": lat}).scalar()
+
+
+def test_add_refuses_a_camera_closer_than_the_spacing_naming_the_other_and_the_distance(session, csv_file):
+    from camera_registry.history import add_camera
+
+    first = add_camera(session, row(1), actor="ann", district=DISTRICT)
+    lon, lat = _metres_east(float(row(1)["lon"]), float(row(1)["lat"]), 1.2, 0.3)
+    near = row(2, lon=f"{lon:.9f}", lat=f"{lat:.9f}")
+    with pytest.raises(InvalidData) as exc:
+        add_camera(session, near, actor="ann", district=DISTRICT, min_spacing_m=2.0)
+    (error,) = exc.value.errors
+    d = _postgis_m(session, first.device_id, float(near["lon"]), float(near["lat"]))
+    assert error.field == "lon/lat" and first.device_id in error.reason and f"only {d:.2f} m" in error.reason
+    assert "minimum spacing 2 m" in error.reason
+    assert count(session, "cameras") == 1 and count(session, "camera_events") == 1
+    # the importer refuses the same row with the same words (one check for both)
+    with pytest.raises(InvalidData) as imported:
+        import_cameras(session, csv_file([near]), district=DISTRICT, min_spacing_m=2.0)
+    assert [e.reason for e in imported.value.errors] == [error.reason]
+    # a smaller spacing, or none (0, the default), lets it in
+    assert add_camera(session, near, actor="ann", district=DISTRICT, min_spacing_m=1.0).version == 1
+    assert add_camera(session, row(3, lon=near["lon"], lat=near["lat"]), actor="ann").version == 1
+
+
+def test_every_stored_camera_counts_whatever_its_lifecycle(session):
+    from camera_registry.history import add_camera, retire_camera
+
+    add_camera(session, row(1), actor="ann", lifecycle="planned")
+    add_camera(session, row(2), actor="ann")
+    retire_camera(session, row(2)["device_id"], "ann", "dismantled")
+    for stored in (1, 2):
+        lon, lat = _metres_east(float(row(stored)["lon"]), 29.3665, 0.0, 1.0)
+        with pytest.raises(InvalidData, match=f"from stored camera {row(stored)['device_id']}"):
+            add_camera(session, row(5, lon=f"{lon:.9f}", lat=f"{lat:.9f}"), actor="ann", min_spacing_m=2.0)
+
+
+def test_spacing_lists_exactly_the_cameras_postgis_finds_within_it_nearest_first(session):
+    """Differential: 40 cameras scattered within 6 m; for 10 probes the refusal names exactly those PostGIS
+    puts within the spacing (EPSG:4544), nearest first, each with its distance."""
+    import numpy as np
+
+    from camera_registry.history import add_camera
+    from camera_registry.spacing import check_spacing
+
+    rng = np.random.default_rng(13)
+    lon0, lat0 = float(row(1)["lon"]), float(row(1)["lat"])
+    for k in range(40):
+        lon, lat = _metres_east(lon0, lat0, *rng.uniform(-6, 6, 2))
+        add_camera(session, row(k + 1, lon=f"{lon:.9f}", lat=f"{lat:.9f}"), actor="ann")
+    for _ in range(10):
+        lon, lat = _metres_east(lon0, lat0, *rng.uniform(-5, 5, 2))
+        oracle = session.execute(text(
+            "SELECT device_id, d FROM (SELECT device_id, ST_Distance(ST_Transform(geom, 4544), "
+            "ST_Transform(ST_SetSRID(ST_MakePoint(:x, :y), 4326), 4544)) d FROM cameras) q WHERE d <= 2.5 "
+            "ORDER BY d"), {"x": lon, "y": lat}).all()
+        got = check_spacing(session, None, lon, lat, 2.5)
+        assert [(e.field, e.line) for e in got] == [("lon/lat", None)] * len(oracle)
+        assert [e.reason for e in got] == [f"only {d:.2f} m from stored camera {did}: probable duplicate "
+                                           "(minimum spacing 2.5 m)" for did, d in oracle]
+        assert check_spacing(session, None, lon, lat, 0) == []
+
+
+def test_a_move_closer_than_the_spacing_is_refused_but_not_against_itself(session):
+    from camera_registry.history import add_camera
+
+    add_camera(session, row(1), actor="ann", district=DISTRICT)
+    moving = add_camera(session, row(3), actor="ann", district=DISTRICT)   # ~19 m east of row 1
+    lon, lat = _metres_east(float(row(1)["lon"]), float(row(1)["lat"]), 0.8, -0.9)
+    with pytest.raises(InvalidData) as exc:
+        update_camera(session, moving.device_id, {"lon": lon, "lat": lat, "azimuth": 10}, expected_version=1,
+                      actor="bob", district=DISTRICT, min_spacing_m=2.0)
+    (error,) = exc.value.errors
+    assert error.field == "lon/lat" and row(1)["device_id"] in error.reason
+    assert f"only {_postgis_m(session, row(1)['device_id'], lon, lat):.2f} m" in error.reason
+    still = session.get(Camera, moving.device_id, populate_existing=True)
+    assert (still.version, still.azimuth) == (1, 90) and count(session, "camera_events") == 2
+    # a short move of its own (it is the only camera near where it stood) and a move 2.5 m away are fine
+    lon2, lat2 = _metres_east(float(row(3)["lon"]), float(row(3)["lat"]), 0.5)
+    assert update_camera(session, moving.device_id, {"lon": lon2, "lat": lat2}, expected_version=1, actor="bob",
+                         district=DISTRICT, min_spacing_m=2.0).version == 2
+    lon3, lat3 = _metres_east(float(row(1)["lon"]), float(row(1)["lat"]), 2.5)
+    assert update_camera(session, moving.device_id, {"lon": lon3, "lat": lat3}, expected_version=2, actor="bob",
+                         district=DISTRICT, min_spacing_m=2.0).version == 3
+    # an edit that does not move it is not checked (the registry may hold older, closer pairs)
+    assert update_camera(session, moving.device_id, {"azimuth": 20}, expected_version=3, actor="bob",
+                         min_spacing_m=50.0).version == 4
+
+
+def test_adopting_a_planned_site_next_to_a_camera_is_refused(session):
+    from camera_registry.history import add_camera
+    from camera_registry.planned import adopt_site
+
+    add_camera(session, row(1), actor="ann", district=DISTRICT)
+    lon, lat = _metres_east(float(row(1)["lon"]), float(row(1)["lat"]), 1.5)
+    with pytest.raises(InvalidData) as exc:
+        adopt_site(session, lon, lat, range_m=80.0, actor="pat", district=DISTRICT, min_spacing_m=2.0)
+    assert [e.field for e in exc.value.errors] == ["lon/lat"] and row(1)["device_id"] in exc.value.errors[0].reason
+    assert count(session, "cameras") == 1
+    assert adopt_site(session, lon, lat, range_m=80.0, actor="pat", district=DISTRICT, min_spacing_m=1.0).lifecycle \
+        == "planned"
