@@ -318,6 +318,74 @@ def test_a_planner_edits_every_field_of_a_planned_camera_and_on_commissions_it(c
     assert _audit(demo_db, NEW_ID)[-1][3] == {"lifecycle": "active"}
 
 
+
+# -- the minimum spacing (camera_registry.spacing, setting camera_min_spacing_m) --------------------------------
+def _lonely_camera(demo_db, away_m: float = 20.0):
+    """An active demo camera with no other camera within ``away_m`` (PostGIS, EPSG:4544): (ID, lon, lat)."""
+    return _q(demo_db, "SELECT device_id, ST_X(geom), ST_Y(geom) FROM cameras c WHERE lifecycle = 'active' AND "
+                       "NOT EXISTS (SELECT 1 FROM cameras o WHERE o.device_id <> c.device_id AND "
+                       "ST_DWithin(ST_Transform(o.geom, 4544), ST_Transform(c.geom, 4544), :m)) "
+                       "ORDER BY device_id LIMIT 2", m=away_m)
+
+
+def _beside(lon: float, lat: float, east_m: float, north_m: float = 0.0) -> tuple[float, float]:
+    from gis.crs import metric_transformer
+
+    x, y = metric_transformer().transform(lon, lat)
+    back = metric_transformer(inverse=True).transform(x + east_m, y + north_m)
+    return float(back[0]), float(back[1])
+
+
+def _distance_m(demo_db, did: str, lon: float, lat: float) -> float:
+    """The oracle: PostGIS's distance in EPSG:4544 from the stored camera to (lon, lat)."""
+    return _q(demo_db, "SELECT ST_Distance(ST_Transform(geom, 4544), ST_Transform(ST_SetSRID(ST_MakePoint(:x, :y), "
+                       "4326), 4544)) FROM cameras WHERE device_id = :d", d=did, x=lon, y=lat)[0][0]
+
+
+def test_a_camera_added_within_the_spacing_is_a_422_naming_lon_lat_the_distance_and_the_other(
+        client, lead_grid, demo_db, settings):
+    (other, lon0, lat0), _ = _lonely_camera(demo_db)
+    spacing = settings.camera_min_spacing_m
+    lon, lat = _beside(lon0, lat0, 0.6 * spacing, 0.3 * spacing)
+    h = _as(client, "admin")
+    audit_before = _q(demo_db, "SELECT count(*) FROM audit_log")[0][0]
+    r = client.post("/api/cameras", json={"device_id": NEW_ID, "name": "贴近测试球机", "lon": lon, "lat": lat}, headers=h)
+    assert r.status_code == 422, r.get_json()
+    (error,) = r.get_json()["errors"]
+    d = _distance_m(demo_db, other, lon, lat)
+    assert d < spacing and error["field"] == "lon/lat"
+    assert error["reason"] == (f"only {d:.2f} m from stored camera {other}: probable duplicate "
+                               f"(minimum spacing {spacing:g} m)")
+    assert _q(demo_db, "SELECT count(*) FROM cameras WHERE device_id = :d", d=NEW_ID)[0][0] == 0
+    assert _q(demo_db, "SELECT count(*) FROM audit_log")[0][0] == audit_before
+    # just outside the spacing it is added, with its audit row
+    lon, lat = _beside(lon0, lat0, 1.25 * spacing)
+    r = client.post("/api/cameras", json={"device_id": NEW_ID, "name": "贴近测试球机", "lon": lon, "lat": lat}, headers=h)
+    assert r.status_code == 201, r.get_json()
+    assert [a[:3] for a in _audit(demo_db, NEW_ID)] == [("insert", "admin", None)]
+
+
+def test_a_move_within_the_spacing_is_a_422_and_writes_nothing(client, lead_grid, demo_db, settings):
+    (fixed, lon0, lat0), (moving, mlon, mlat) = _lonely_camera(demo_db)
+    spacing = settings.camera_min_spacing_m
+    h = _as(client, "planner")
+    v = _version(client, moving)
+    audit_before = len(_audit(demo_db, moving))
+    lon, lat = _beside(lon0, lat0, -0.5 * spacing, 0.5 * spacing)
+    r = client.patch(f"/api/cameras/{moving}", json={"version": v, "lon": lon, "lat": lat, "azimuth": 33},
+                     headers=h)
+    assert r.status_code == 422, r.get_json()
+    (error,) = r.get_json()["errors"]
+    assert error["field"] == "lon/lat" and fixed in error["reason"]
+    assert f"only {_distance_m(demo_db, fixed, lon, lat):.2f} m" in error["reason"]
+    row = _row(demo_db, moving)
+    assert (row.version, row[5], row[6]) == (v, mlon, mlat) and len(_audit(demo_db, moving)) == audit_before
+    # a short move of its own (nothing else within the spacing of where it goes) is fine
+    lon, lat = _beside(mlon, mlat, 0.5 * spacing)
+    r = client.patch(f"/api/cameras/{moving}", json={"version": v, "lon": lon, "lat": lat}, headers=h)
+    assert r.status_code == 200, r.get_json()
+    assert _audit(demo_db, moving)[-1][:2] == ("update", "planner")
+
 # -- no body makes the API answer 5xx ---------------------------------------------------------------------------
 from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
 
