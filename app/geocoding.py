@@ -109,10 +109,14 @@ def regeocode_incidents(session: Session) -> int:
 
 
 def regeocode_cameras(session: Session) -> int:
-    """Recompute every camera's grid, community and street code; returns how many rows changed.
+    """Recompute every camera's grid, community and street code, retired ones too (so a record put back in
+    service is right); returns how many of the cameras on the map (planned and active:
+    ``app.cameras.service.DEFAULT_LIFECYCLES``) changed: a retired record's change is not news.
 
     Derived codes are not user edits: the camera's ``version`` and ``updated_at`` are left alone.
     """
+    from app.cameras.service import DEFAULT_LIFECYCLES
+
     ids, lon, lat = _points(session, "SELECT device_id, ST_X(geom), ST_Y(geom) FROM cameras ORDER BY device_id")
     if not ids:
         return 0
@@ -121,6 +125,6 @@ def regeocode_cameras(session: Session) -> int:
         "UPDATE cameras AS k SET grid_code = v.g, community_code = v.c, street_code = v.s "
         "FROM unnest(CAST(:ids AS text[]), CAST(:g AS text[]), CAST(:c AS text[]), CAST(:s AS text[])) "
         "AS v(id, g, c, s) WHERE k.device_id = v.id AND (k.grid_code IS DISTINCT FROM v.g "
-        "OR k.community_code IS DISTINCT FROM v.c OR k.street_code IS DISTINCT FROM v.s)"),
+        "OR k.community_code IS DISTINCT FROM v.c OR k.street_code IS DISTINCT FROM v.s) RETURNING k.lifecycle"),
         {"ids": ids, "g": list(grids), "c": list(communities), "s": list(streets)})
-    return result.rowcount
+    return sum(1 for (lifecycle,) in result if lifecycle in DEFAULT_LIFECYCLES)

@@ -143,6 +143,7 @@ def _field_member(session: Session, role: str, member_id, member_ref, grid_code)
     :func:`field_member_problem`: given as ``member_id``, ``member_ref`` (number or external id) or, for a
     grid lead, the lead of ``grid_code``."""
     from app.grids.members import resolve_member
+    from app.grids.models import LEAD
 
     if role not in FIELD_ROLES:
         return None
@@ -152,8 +153,8 @@ def _field_member(session: Session, role: str, member_id, member_ref, grid_code)
         except NotFound as exc:
             raise InvalidData(RowError(None, "member", str(exc))) from None
     if member_id is None:
-        member_id = session.execute(text("SELECT member_id FROM member_roles WHERE grid_code = :g AND role = 'lead'"),
-                                    {"g": grid_code}).scalar()
+        member_id = session.execute(text("SELECT member_id FROM member_roles WHERE grid_code = :g AND role = :lead"),
+                                    {"g": grid_code, "lead": LEAD}).scalar()
         if member_id is None:
             raise InvalidData(RowError(None, "grid", f"grid {grid_code} has no lead member; add the grid's "
                                                      "members first (load-demo, import or /grids)"))

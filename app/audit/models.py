@@ -20,7 +20,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.db import Base
 
 #: table → (object type shown and searched, key column, columns whose changes alone are not worth a row,
-#: columns whose values are never copied). The migration creates one trigger per entry; the audit page
+#: columns whose values are never copied). The key may be several columns joined by :data:`KEY_JOIN`: the
+#: object id is then their values joined by it (a member's role in a grid: ``17@510304001001001``, found
+#: by the member's id or the grid's code). The migration creates one trigger per entry; the audit page
 #: names the object types by ``app.labels`` kind ``audit_object``.
 AUDITED: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {
     "cameras": ("camera", "device_id", ("updated_at", "updated_by", "version"), ()),
@@ -29,7 +31,7 @@ AUDITED: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {
     "communities": ("community", "code", ("updated_at",), ()),
     "grids": ("grid", "code", ("updated_at",), ()),
     "members": ("member", "id", (), ()),
-    "member_roles": ("member_role", "member_id", (), ()),
+    "member_roles": ("member_role", "member_id@grid_code", (), ()),
     "users": ("user", "username", (), ("password_hash",)),
     "api_keys": ("api_key", "name", (), ("key_sha256",)),
     "categories": ("category", "code", (), ()),
@@ -37,6 +39,8 @@ AUDITED: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {
     "incident_sources": ("source", "code", ("updated_at",), ()),
     "member_role_types": ("member_role_type", "code", ("updated_at",), ()),
 }
+#: what joins the columns of a composite key, and their values in the object id
+KEY_JOIN = "@"
 AUDIT_ACTIONS = ("insert", "update", "delete")
 #: the object types, plus failed log-ins (read from ``login_attempts``, not from this table)
 OBJECT_TYPES = tuple(v[0] for v in AUDITED.values()) + ("login",)

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.audit.models import AUDIT_ACTIONS, OBJECT_TYPES, AuditEntry
+from app.audit.models import AUDIT_ACTIONS, AUDITED, KEY_JOIN, OBJECT_TYPES, AuditEntry
 from app.dashboards.params import Params
 from gis.text import column_length
 
@@ -33,6 +33,8 @@ FOLD_AT = 80
 ACTOR_MAX = column_length(AuditEntry.__table__.c.actor)
 OBJECT_ID_MAX = column_length(AuditEntry.__table__.c.object_id)
 _SOURCES = ("a", "l")  # audit_log, login_attempts: the middle key of the keyset
+#: object types keyed by several columns (``17@510304001001001``): found by any one part too
+JOINED_TYPES = tuple(kind for kind, key, _ignored, _hidden in AUDITED.values() if KEY_JOIN in key)
 
 
 @dataclass(frozen=True)
@@ -119,11 +121,17 @@ def _branches(q: AuditQuery, after: tuple | None) -> tuple[list[str], dict]:
             login.append("FALSE")
     if q.object_id is not None:
         params["oid"] = q.object_id
-        audit.append("object_id = :oid")
+        if JOINED_TYPES:  # a member's role by the member (its first part) or the grid (its last)
+            like = _like(q.object_id)
+            params.update(joined=list(JOINED_TYPES), oid_head=like + KEY_JOIN + "%", oid_tail="%" + KEY_JOIN + like)
+            audit.append("(object_id = :oid OR object_type = ANY(:joined) AND (object_id LIKE :oid_head ESCAPE '\\' "
+                         "OR object_id LIKE :oid_tail ESCAPE '\\'))")
+        else:
+            audit.append("object_id = :oid")
         login.append("username = :oid")
     if q.actor is not None:
         if q.actor.endswith("*"):
-            params["actor"] = q.actor[:-1].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            params["actor"] = _like(q.actor[:-1]) + "%"
             audit.append("actor LIKE :actor")
             login.append("username LIKE :actor")
         else:
@@ -150,6 +158,11 @@ def _branches(q: AuditQuery, after: tuple | None) -> tuple[list[str], dict]:
                    "NULL::jsonb AS after, client_addr AS addr, reason FROM login_attempts WHERE "
                    + " AND ".join(login) + " ORDER BY at DESC, id DESC LIMIT :n)")
     return out, params
+
+
+def _like(value: str) -> str:
+    """``value`` matched literally by ``LIKE … ESCAPE '\\'``."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def search(s: Session, q: AuditQuery, *, limit: int = PAGE_SIZE, after: tuple | None = None
@@ -332,6 +345,8 @@ def object_path(object_type: str, object_id: str) -> str | None:
 
     paths = {"camera": "/cameras/{}", "grid": "/grids/{}", "user": "/admin/users/{}",
              "incident": "/dashboard/operator#incident={}", LOGIN_TYPE: None}
+    if object_type in JOINED_TYPES:  # a member's role: the page of its grid (the key's last part)
+        return paths["grid"].format(quote(object_id.rpartition(KEY_JOIN)[2], safe=""))
     pattern = paths.get(object_type)
     return pattern.format(quote(object_id, safe="")) if pattern else None
 

@@ -8,8 +8,9 @@ Rules (issue 13):
   old lead then keeps their other roles); unassigning or moving the lead is refused unless the request
   names a ``successor``, who becomes the grid's lead in the same transaction;
 - a move carries the member's roles over to the other grid, in one transaction;
-- every change names the grid's :func:`grid_version` the client saw: a stale one is a
-  :class:`StaleGrid` (409, with the grid's members now), and nothing is written; the grid rows are
+- every change names the grid's :func:`grid_version` the client saw (a move: both grids'): a stale or
+  missing one is a :class:`StaleGrid` (409, with that grid's members now), and nothing is written (only
+  the command line, ``user=None``, writes without one); the grid rows are
   locked (``FOR UPDATE``) before the check, so two writers of one grid run one after the other;
 - who may: ``member.manage`` everything; ``member.roles_own_grid`` (a grid lead) changes the non-lead
   roles of members already in a grid it may see (``visible_grid_codes``: the grids it leads);
@@ -17,18 +18,19 @@ Rules (issue 13):
 - an account tied to a member (``users.member_id``) that is left with no grid keeps its log-in but sees
   nothing: the result carries a warning naming it.
 
-The audit rows are written by the database (trigger ``gw_audit``: ``member`` and ``member_role`` rows,
-the latter keyed by the member's id).
+The audit rows are written by the database (trigger ``gw_audit``: ``member`` rows keyed by the member's
+id, ``member_role`` rows by ``<member id>@<grid code>``).
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app.accounts.capabilities import can, require
+from app.accounts.models import FIELD_ROLES, User
 from app.grids.models import LEAD, ROLES, Member, MemberRole
 from gis.codes import GRID
 from gis.errors import Conflict, Forbidden, InvalidData, NotFound, RowError
@@ -121,8 +123,10 @@ def check_grid_code(code, name: str = "grid") -> str:
 
 
 # -- reading ---------------------------------------------------------------------------------------
-VERSION_SQL = ("SELECT left(md5(coalesce(string_agg(member_id || ':' || role, ',' ORDER BY member_id, role), '')), 12) "
-               "FROM member_roles WHERE grid_code = :g")
+#: a grid's membership version over its ``member_roles`` rows ``r`` (grouped by grid)
+VERSION_OF = ("left(md5(coalesce(string_agg(r.member_id || ':' || r.role, ',' ORDER BY r.member_id, r.role), '')), "
+              "12)")
+VERSION_SQL = f"SELECT {VERSION_OF} FROM member_roles r WHERE r.grid_code = :g"
 
 
 def grid_version(s: Session, code: str) -> str:
@@ -186,9 +190,14 @@ def list_grids(s: Session, *, visible=None, street=None, community=None, q=None,
     return [dict(r) for r in rows], total
 
 
-def grid_names(s: Session) -> list[dict]:
-    """Every grid's code and name, by code (the choices of a move)."""
-    return [dict(r) for r in s.execute(text("SELECT code, name FROM grids ORDER BY code")).mappings()]
+def grid_choices(s: Session, exclude: str | None = None) -> list[dict]:
+    """Every grid (but ``exclude``) by code, as a move offers it: code, name, its lead's name (None) and
+    its membership :func:`grid_version` now, which the move sends back as ``to_version``."""
+    rows = s.execute(text(
+        f"SELECT g.code, g.name, {VERSION_OF} AS version, min(m.name) FILTER (WHERE r.role = :lead) AS lead "
+        "FROM grids g LEFT JOIN member_roles r ON r.grid_code = g.code LEFT JOIN members m ON m.id = r.member_id "
+        "WHERE g.code IS DISTINCT FROM CAST(:x AS text) GROUP BY g.code ORDER BY g.code"), {"lead": LEAD, "x": exclude}).mappings()
+    return [dict(r) for r in rows]
 
 
 def filter_options(s: Session, visible=None) -> dict:
@@ -227,23 +236,28 @@ def grid_summary(s: Session, code: str, visible=None) -> dict:
 
 def search_members(s: Session, q: str | None, *, visible=None, show_phones: bool, limit: int = SEARCH_LIMIT
                    ) -> list[dict]:
-    """Members whose name, external id or phone contains ``q`` (all when blank), by name; among the
-    members of ``visible`` grids when given. Each with its grids and roles."""
+    """Members whose name, external id or (only when ``show_phones``) phone contains ``q`` (all when
+    blank), by name; among the members of ``visible`` grids when given. Each with its grids and roles (of
+    the ``visible`` grids only)."""
     from app.accounts.auth import mask_phone
 
     params: dict = {"limit": limit}
     where = []
     if q:
-        where.append("(m.name ILIKE :q ESCAPE '\\' OR m.external_id ILIKE :q ESCAPE '\\' OR m.phone LIKE :q ESCAPE '\\' "
+        # a masked phone is not matched: searching digit by digit would recover it
+        phone = " OR m.phone LIKE :q ESCAPE '\\'" if show_phones else ""
+        where.append(f"(m.name ILIKE :q ESCAPE '\\' OR m.external_id ILIKE :q ESCAPE '\\'{phone} "
                      "OR CAST(m.id AS text) = :exact)")
         params.update(q="%" + _like(q) + "%", exact=q)
+    scope = ""
     if visible is not None:
         where.append("EXISTS (SELECT 1 FROM member_roles v WHERE v.member_id = m.id AND v.grid_code = ANY(:visible))")
+        scope = " AND r.grid_code = ANY(:visible)"  # a field role learns nothing of other grids
         params["visible"] = sorted(visible)
     rows = s.execute(text(
         "SELECT m.id, m.external_id, m.name, m.phone, m.active, "
         "(SELECT coalesce(json_agg(json_build_object('grid_code', r.grid_code, 'role', r.role) "
-        " ORDER BY r.grid_code, r.role), '[]') FROM member_roles r WHERE r.member_id = m.id) AS roles "
+        f" ORDER BY r.grid_code, r.role), '[]') FROM member_roles r WHERE r.member_id = m.id{scope}) AS roles "
         "FROM members m" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY m.name, m.id LIMIT :limit"),
         params).mappings().all()
     out = []
@@ -305,12 +319,15 @@ def _lock(s: Session, codes) -> None:
         raise NotFound(f"grid {missing[0]} not found")
 
 
-def _check_version(s: Session, code: str, seen, *, show_phones: bool = False) -> None:
-    if seen is None:  # the command line, which reads and writes in one go
+def _check_version(s: Session, user, code: str, seen, *, show_phones: bool = False) -> None:
+    """``StaleGrid`` unless ``seen`` is the grid's version now. Only the command line (``user`` None, which
+    reads and writes in one go) may leave it out: an account that names no version never saw the grid."""
+    if seen is None and user is None:
         return
     current = grid_version(s, code)
     if seen != current:
-        raise StaleGrid(code, str(seen)[:20], current, grid_members(s, code, show_phones=show_phones))
+        raise StaleGrid(code, "" if seen is None else str(seen)[:20], current,
+                        grid_members(s, code, show_phones=show_phones))
 
 
 def roles_in(s: Session, member_id: int, code: str) -> list[str]:
@@ -370,14 +387,18 @@ def _needs_successor(s: Session, code: str, member_id: int, successor, action: s
 def _account_warnings(s: Session, member_id: int) -> list[str]:
     """Warnings for the log-ins tied to ``member_id`` that now see no grid (``field_grids``: a member's grids
     are those it holds any role in, a grid lead's those it leads)."""
-    rows = s.execute(text(
-        "SELECT u.username, u.role FROM users u WHERE u.member_id = :m AND u.role IN ('member', 'grid_lead') AND NOT EXISTS "
-        "(SELECT 1 FROM member_roles r WHERE r.member_id = u.member_id AND (u.role = 'member' OR r.role = :lead)) "
-        "ORDER BY u.username"), {"m": member_id, "lead": LEAD}).all()
+    from app.incidents.permissions import field_grids
+
+    accounts = s.execute(select(User).where(User.member_id == member_id, User.role.in_(FIELD_ROLES))
+                         .order_by(User.username)).scalars().all()
+    blind = [u for u in accounts if not field_grids(s, u)]
+    if not blind:
+        return []
     name = _name(s, member_id)
-    return [f"account {u!r} ({name}, {role}) keeps its log-in but now sees no grid: give {name} a role"
-            + (" as lead" if role == "grid_lead" else "") + " or disable the account in /admin/users"
-            for u, role in rows]
+    # roles left but nothing seen: the account sees only the grids its member leads
+    as_lead = s.execute(text("SELECT 1 FROM member_roles WHERE member_id = :m LIMIT 1"), {"m": member_id}).first()
+    return [f"account {u.username!r} ({name}, {u.role}) keeps its log-in but now sees no grid: give {name} a role"
+            + (" as lead" if as_lead else "") + " or disable the account in /admin/users" for u in blind]
 
 
 def _finish(s: Session, change: Change) -> Change:
@@ -419,7 +440,7 @@ def set_roles(s: Session, user, member_ref, grid_code, roles, *, version=None, r
     _lock(s, [code])
     before = roles_in(s, member.id, code)
     _may_set_roles(s, user, code, before, roles)  # first: a 409 would show the grid's members
-    _check_version(s, code, version, show_phones=show_phones)
+    _check_version(s, user, code, version, show_phones=show_phones)
     if assign_only and before:
         raise Conflict(f"{member.name} is in grid {code} already (as {', '.join(before)}): change their roles instead")
     change = Change(member.id, {code: ""})
@@ -440,7 +461,7 @@ def unassign(s: Session, user, member_ref, grid_code, *, version=None, successor
     code = check_grid_code(grid_code)
     member = resolve_member(s, member_ref)
     _lock(s, [code])
-    _check_version(s, code, version, show_phones=show_phones)
+    _check_version(s, user, code, version, show_phones=show_phones)
     if not roles_in(s, member.id, code):
         raise NotFound(f"{member.name} (member {member.id}) holds no role in grid {code}")
     change = Change(member.id, {code: ""})
@@ -456,15 +477,17 @@ def move(s: Session, user, member_ref, from_grid, to_grid, *, version=None, to_v
          replace_lead: bool = False, show_phones: bool = False) -> Change:
     """Move member ``member_ref`` from one grid to another with their roles (joined with any they hold there
     already), in one transaction. Leading the old grid needs a ``successor`` there; carrying the lead into a
-    grid that has one needs ``replace_lead``."""
+    grid that has one needs ``replace_lead``. Both grids' versions as the client saw them are checked
+    (``version`` of the grid left, ``to_version`` of the grid joined, whose lead ``replace_lead`` may
+    demote): a stale or missing one is a :class:`StaleGrid` of that grid (None only from the command line)."""
     _may_manage(user)
     src, dst = check_grid_code(from_grid, "grid"), check_grid_code(to_grid, "to")
     if src == dst:
         raise InvalidData(RowError(None, "to", f"the member is in grid {src} already: choose another grid"))
     member = resolve_member(s, member_ref)
     _lock(s, [src, dst])
-    _check_version(s, src, version, show_phones=show_phones)
-    _check_version(s, dst, to_version, show_phones=show_phones)
+    _check_version(s, user, src, version, show_phones=show_phones)
+    _check_version(s, user, dst, to_version, show_phones=show_phones)
     carried = roles_in(s, member.id, src)
     if not carried:
         raise NotFound(f"{member.name} (member {member.id}) holds no role in grid {src}")

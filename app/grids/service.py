@@ -26,7 +26,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.grids.models import Grid
+from app.grids.models import LEAD, Grid
 from gis import crs as gcrs
 from gis.codes import COMMUNITY, GRID
 from gis.errors import Conflict, InvalidData, RowError
@@ -39,8 +39,10 @@ REPAIR_TOLERANCE_M = 1.0
 
 #: the scope that replaces the whole grid layer (else a community code, or None: upsert, remove nothing)
 LAYER = "layer"
-#: the kinds of point that re-geocoding moves between grids: kind → (table, key column)
-MOVED = {"incident": ("incidents", "id"), "camera": ("cameras", "device_id")}
+#: the kinds of point that re-geocoding moves between grids: kind → (table, key column, the rows a move of
+#: which is counted: a condition on ``:shown``, the lifecycles on the map, or None for every row). Every
+#: camera is re-geocoded (a reinstated record is then right), but a retired one's move is not counted.
+MOVED = {"incident": ("incidents", "id", None), "camera": ("cameras", "device_id", "lifecycle = ANY(:shown)")}
 
 
 @dataclass(frozen=True)
@@ -244,8 +246,8 @@ def grid_holders(session: Session, codes) -> list[Holder]:
     """The members holding a role in any of the grids ``codes``, by grid, role and name."""
     rows = session.execute(text(
         "SELECT r.grid_code, m.id, m.name, r.role FROM member_roles r JOIN members m ON m.id = r.member_id "
-        "WHERE r.grid_code = ANY(:codes) ORDER BY r.grid_code, r.role = 'lead' DESC, m.name, m.id"),
-        {"codes": sorted(codes)}).all()
+        "WHERE r.grid_code = ANY(:codes) ORDER BY r.grid_code, r.role = :lead DESC, m.name, m.id"),
+        {"codes": sorted(codes), "lead": LEAD}).all()
     return [Holder(*r) for r in rows]
 
 
@@ -345,8 +347,13 @@ def holders_message(holders: list[Holder]) -> str:
 
 
 def _grid_codes(session: Session) -> dict[str, dict]:
-    return {kind: dict(session.execute(text(f"SELECT {key}, grid_code FROM {table}")).all())
-            for kind, (table, key) in MOVED.items()}
+    """kind → {key: grid code} of the points whose moves count (:data:`MOVED`)."""
+    from app.cameras.service import DEFAULT_LIFECYCLES
+
+    return {kind: dict(session.execute(text(f"SELECT {key}, grid_code FROM {table}"
+                                            + (f" WHERE {counted}" if counted else "")),
+                                       {"shown": list(DEFAULT_LIFECYCLES)}).all())
+            for kind, (table, key, counted) in MOVED.items()}
 
 
 def _moves(before: dict[str, dict], after: dict[str, dict]) -> list[Move]:

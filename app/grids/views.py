@@ -13,7 +13,10 @@ the grid's members now when it changed, nothing written):
 - ``PATCH /api/grids/<code>/members/<id>`` ``{roles, version, replace_lead}`` changes roles
   (``member.manage``; a grid lead's ``member.roles_own_grid``: the non-lead roles in its grids);
 - ``DELETE /api/grids/<code>/members/<id>`` ``{version, successor}`` unassigns (``member.manage``);
-- ``POST /api/grids/<code>/members/<id>/move`` ``{to, version, to_version, successor, replace_lead}``.
+- ``POST /api/grids/<code>/members/<id>/move`` ``{to, version, to_version, successor, replace_lead}``
+  (``to_version``: the destination's version as read, whose lead ``replace_lead`` may demote; a stale or
+  missing one is a 409 with the destination's members; the grid page has the versions of the grids it
+  offers).
 
 The rules (one lead per grid, successors, warnings for accounts left without a grid) are
 ``app.grids.members``'s.
@@ -144,7 +147,8 @@ def grid(code: str):
                  "member": url_for("grids.api_roles", code=grid["code"], member_id=0)[:-1],
                  "page": url_for("grids.grid", code="0" * GRID.length)[:-GRID.length]},
     }
-    others = [g for g in svc.grid_names(s) if g["code"] != grid["code"]] if may_move else []
+    others = svc.grid_choices(s, grid["code"]) if may_move else []
+    data["versions"] = {g["code"]: g["version"] for g in others}  # a move sends the destination's as seen
     return render_template("grids/grid.html", page="grids", grid=grid, members=members, others=others,
                            roles=ROLES, lead=LEAD, js={"grid": data}, js_messages=["@grids"], upload_url=_upload_url(),
                            limits={"name": svc.NAME_MAX, "phone": svc.PHONE_MAX, "external_id": svc.EXTERNAL_ID_MAX,
@@ -277,6 +281,7 @@ def api_move(code: str, member_id: int):
     to = p.code("to", GRID)
     if to is None and not p.errors:
         p.bad("to", "is required: the code of the grid to move the member to")
+    # to_version left out is no 422: the service answers 409 with the destination's members, to be read first
     version, to_version = _version(p), _version(p, "to_version", required=False)
     successor, replace = _ref(body, "successor", p, False), _flag(body, "replace_lead", p)
     p.done()

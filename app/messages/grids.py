@@ -68,6 +68,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "grids_conflict": {"zh": "此网格已被他人修改（您看到的版本 {seen}，现在 {current}），未写入任何内容。现在的网格员：",
                        "en": "Someone else changed this grid (your version {seen}, now {current}); nothing was written. "
                              "Its members now:"},
+    "grids_conflict_to": {"zh": "目标网格 {grid} 已被他人修改或尚未读取（您看到的版本 {seen}，现在 {current}），未写入任何内容。"
+                                "请先看清它现在的网格员（包括网格长）再调动：",
+                          "en": "The grid to move to, {grid}, was changed by someone else or not read (your version "
+                                "{seen}, now {current}); nothing was written. Read its members (and lead) now before "
+                                "moving:"},
     "grids_reload": {"zh": "重新加载", "en": "Reload"},
     "grids_warning": {"zh": "注意：{text}", "en": "Note: {text}"},
     "grids_confirm_unassign": {"zh": "确定将 {name} 移出网格？", "en": "Unassign {name} from this grid?"},

@@ -53,8 +53,8 @@ def _insert(s, table: str) -> str:
         "grids": ("code", f"INSERT INTO grids (code, name, community_code, geom) VALUES ('{comm}999', '测试网格', "
                           f"'{comm}', {AREA})"),
         "members": ("id", "INSERT INTO members (name, phone) VALUES ('审计员', '13900000000')"),
-        "member_roles": ("member_id", "INSERT INTO member_roles (member_id, grid_code, role) VALUES "
-                                      f"((SELECT max(id) FROM members), '{grid}', 'publicity')"),
+        "member_roles": ("member_id::text || '@' || grid_code", "INSERT INTO member_roles (member_id, grid_code, "
+                         f"role) VALUES ((SELECT max(id) FROM members), '{grid}', 'publicity')"),
         "users": ("username", "INSERT INTO users (username, password_hash, role) VALUES ('audit_user', "
                               "'secret-hash-value', 'operator')"),
         "api_keys": ("name", "INSERT INTO api_keys (name, key_sha256) VALUES ('audit-key', 'feedfacefeedface')"),
@@ -86,6 +86,15 @@ def test_every_audited_table_has_an_update_case():
     assert set(UPDATES) == set(AUDITED)
 
 
+def _key_sql(key: str) -> str:
+    """The object id as SQL: the key column, or the columns of a composite key joined by '@'."""
+    return " || '@' || ".join(f"{c}::text" for c in key.split("@"))
+
+
+def _key_of(row: dict, key: str) -> str:
+    return "@".join(str(row[c]) for c in key.split("@"))
+
+
 @pytest.mark.parametrize("table", sorted(AUDITED))
 def test_insert_update_delete_each_leave_one_row(demo_session, table):
     s = demo_session
@@ -97,13 +106,13 @@ def test_insert_update_delete_each_leave_one_row(demo_session, table):
     obj = _insert(s, table)
     (ins,) = _rows(s, since)
     assert (ins["actor"], ins["object_type"], ins["object_id"], ins["action"]) == (ACTOR, kind, obj, "insert")
-    assert ins["before"] is None and str(ins["after"][key]) == obj and ins["changed"] is None
+    assert ins["before"] is None and _key_of(ins["after"], key) == obj and ins["changed"] is None
     for h in hidden:
         assert ins["after"][h] == "(hidden)"
 
     column, new, old = UPDATES[table]
     since = _since(s)
-    s.execute(text(f"UPDATE {table} SET {column} = :v WHERE {key}::text = :k"), {"v": new, "k": obj})
+    s.execute(text(f"UPDATE {table} SET {column} = :v WHERE {_key_sql(key)} = :k"), {"v": new, "k": obj})
     (upd,) = _rows(s, since)
     new_obj = str(new) if column == key else obj
     assert (upd["actor"], upd["object_type"], upd["object_id"], upd["action"]) == (ACTOR, kind, new_obj, "update")
@@ -111,15 +120,30 @@ def test_insert_update_delete_each_leave_one_row(demo_session, table):
     assert upd["before"] == {column: old} and upd["after"] == {column: new}
 
     since = _since(s)  # a no-op update (and one of a column not worth a row) writes nothing
-    s.execute(text(f"UPDATE {table} SET {column} = {column} WHERE {key}::text = :k"), {"k": new_obj})
+    s.execute(text(f"UPDATE {table} SET {column} = {column} WHERE {_key_sql(key)} = :k"), {"k": new_obj})
     for col in ignored:
-        s.execute(text(f"UPDATE {table} SET {col} = {col} WHERE {key}::text = :k"), {"k": new_obj})
+        s.execute(text(f"UPDATE {table} SET {col} = {col} WHERE {_key_sql(key)} = :k"), {"k": new_obj})
     assert _rows(s, since) == []
 
-    s.execute(text(f"DELETE FROM {table} WHERE {key}::text = :k"), {"k": new_obj})
+    s.execute(text(f"DELETE FROM {table} WHERE {_key_sql(key)} = :k"), {"k": new_obj})
     (dele,) = _rows(s, since)
     assert (dele["actor"], dele["object_type"], dele["object_id"], dele["action"]) == (ACTOR, kind, new_obj, "delete")
-    assert dele["after"] is None and str(dele["before"][key]) == new_obj and dele["before"][column] == new
+    assert dele["after"] is None and _key_of(dele["before"], key) == new_obj and dele["before"][column] == new
+
+
+def test_a_member_role_is_keyed_by_member_and_grid_and_a_grid_change_moves_the_key(demo_session):
+    """The composite key: ``<member_id>@<grid_code>``, the grid's code after an update that changes it."""
+    s = demo_session
+    a, b = s.execute(text("SELECT code FROM grids ORDER BY code LIMIT 2")).scalars().all()
+    m = s.execute(text("INSERT INTO members (name) VALUES ('键测试') RETURNING id")).scalar()
+    stamp_actor(s, ACTOR)
+    since = _since(s)
+    s.execute(text("INSERT INTO member_roles (member_id, grid_code, role) VALUES (:m, :g, 'security')"), {"m": m, "g": a})
+    s.execute(text("UPDATE member_roles SET grid_code = :b WHERE member_id = :m"), {"m": m, "b": b})
+    s.execute(text("DELETE FROM member_roles WHERE member_id = :m"), {"m": m})
+    assert [(r["object_type"], r["object_id"], r["action"]) for r in _rows(s, since)] == [
+        ("member_role", f"{m}@{a}", "insert"), ("member_role", f"{m}@{b}", "update"),
+        ("member_role", f"{m}@{b}", "delete")]
 
 
 def test_a_change_of_an_ignored_column_alone_writes_nothing_and_with_another_only_that_one(demo_session):
@@ -244,7 +268,9 @@ def history(demo_db, lead_grid):
                        ("alice", "UPDATE incidents SET state = 'accepted', description = repeat('长', 200) "
                                  "WHERE id = (SELECT min(id) FROM incidents WHERE state = 'reported')"),
                        ("alice", "UPDATE grids SET geom = ST_Multi(ST_Buffer(ST_Centroid(geom), 0.001)) "
-                                 "WHERE code = (SELECT min(code) FROM grids)")):
+                                 "WHERE code = (SELECT min(code) FROM grids)"),
+                       ("carol", "INSERT INTO member_roles (member_id, grid_code, role) VALUES "
+                                 "((SELECT max(id) FROM members), (SELECT min(code) FROM grids), 'mediator')")):
         with demo_db.session() as s:
             stamp_actor(s, actor)
             s.execute(text(sql))
@@ -264,7 +290,10 @@ def _oracle(s, q: dict) -> list[tuple]:
     out = []
     for src, rid, at, actor, otype, oid, action in list(audit) + list(login):
         local = at.astimezone(zone).date()
-        if q.get("object_type") and otype != q["object_type"] or q.get("object_id") and oid != q["object_id"]:
+        if q.get("object_type") and otype != q["object_type"]:
+            continue
+        want = q.get("object_id")  # a member's role (member@grid) is found by either part as well
+        if want and oid != want and not (otype == "member_role" and want in (oid.split("@")[0], oid.split("@")[-1])):
             continue
         if q.get("action") and action != q["action"]:
             continue
@@ -286,7 +315,15 @@ QUERIES = [
     {"action": "login_failed"}, {"object_type": "category", "actor": "alice"}, {"object_id": "dispute", "actor": "alice"},
     {"action": "update", "actor": "alice"}, {"actor": "bob", "from": "TODAY", "to": "TODAY"},
     {"actor": "alice", "from": "TOMORROW"}, {"object_id": "alice"}, {"object_type": "grid", "actor": "alice"},
+    {"object_id": "GRID"}, {"object_id": "MEMBER", "actor": "carol"}, {"object_id": "MEMBER@GRID"},
+    {"object_type": "member_role", "object_id": "GRID", "actor": "carol"},
 ]
+
+
+def _ids(s) -> dict:
+    """The member and grid of carol's membership (the history's newest member, the smallest grid code)."""
+    return {"MEMBER": str(s.execute(text("SELECT max(id) FROM members")).scalar()),
+            "GRID": s.execute(text("SELECT min(code) FROM grids")).scalar()}
 
 
 @pytest.mark.parametrize("query", QUERIES, ids=lambda q: ",".join(f"{k}={v}" for k, v in q.items()))
@@ -294,6 +331,8 @@ def test_search_walked_page_by_page_equals_the_oracle(demo_db, history, query):
     tomorrow = (datetime.now(ZoneInfo(TZ)).date() + timedelta(days=1)).isoformat()
     query = {k: v.replace("TOMORROW", tomorrow).replace("TODAY", _today()) for k, v in query.items()}
     with demo_db.session() as s:
+        for name, value in _ids(s).items():
+            query = {k: v.replace(name, value) for k, v in query.items()}
         want = _oracle(s, query)
         q, after = service.parse_query(query, earliest=date(2010, 1, 1), tz=TZ)
         assert after is None
@@ -307,6 +346,20 @@ def test_search_walked_page_by_page_equals_the_oracle(demo_db, history, query):
     assert got == want
     if "TOMORROW" not in str(query.values()) and query.get("from") != tomorrow:
         assert want  # every query but the future one finds something
+
+
+def test_a_part_of_a_member_role_key_is_matched_literally_and_links_to_its_grid(app, demo_db, history):
+    with demo_db.session() as s:
+        ids = _ids(s)
+        for wild in ("%", "_", ids["GRID"][:-1] + "_", "%" + ids["GRID"][-3:], ids["MEMBER"] + "%"):
+            q, _after = service.parse_query({"object_id": wild, "object_type": "member_role"},
+                                            earliest=date(2010, 1, 1), tz=TZ)
+            assert service.search(s, q)[0] == [], wild
+        q, _after = service.parse_query({"object_id": ids["GRID"], "actor": "carol"}, earliest=date(2010, 1, 1), tz=TZ)
+        (row,) = service.search(s, q)[0]
+    assert row["object_id"] == f"{ids['MEMBER']}@{ids['GRID']}"
+    with app.test_request_context():
+        assert service.object_path("member_role", row["object_id"]) == f"/grids/{ids['GRID']}"
 
 
 def test_the_page_pages_by_keyset_and_matches_the_oracle(app, demo_db, history, monkeypatch):

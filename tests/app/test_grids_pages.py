@@ -80,3 +80,27 @@ def test_grid_page_404_and_login(client, demo_db, lead_grid):
     assert client.get("/grids/%E4%BA%94").status_code == 404
     html = _grid_page(client, lead_grid)
     assert 'list="gw-grid-choices"' in html and lead_grid not in re.findall(r'<option value="([0-9]{15})">', html)
+
+
+PAGE_DATA = re.compile(r'<script type="application/json" id="gw-page"[^>]*>(.*?)</script>', re.S)
+
+
+def test_the_move_choices_carry_each_destinations_version_and_lead(client, demo_db, lead_grid):
+    """The page offers the grids a member may move to with their versions now (sent back as ``to_version``)
+    and their leads by name: a brute-force oracle of grid_version per grid."""
+    import json
+
+    login(client, "admin")
+    html = _grid_page(client, lead_grid)
+    data = json.loads(PAGE_DATA.search(html).group(1))["data"]["grid"]
+    with demo_db.session() as s:
+        codes = s.execute(text("SELECT code FROM grids WHERE code <> :g ORDER BY code"), {"g": lead_grid}).scalars().all()
+        want = {c: svc.grid_version(s, c) for c in codes}
+        leads = dict(s.execute(text("SELECT r.grid_code, m.name FROM member_roles r JOIN members m ON m.id = r.member_id "
+                                    "WHERE r.role = 'lead'")).all())
+    assert data["versions"] == want and lead_grid not in data["versions"]
+    some = next(c for c in codes if c in leads)
+    assert re.search(rf'<option value="{some}">[^<]*网格长 {re.escape(leads[some])}</option>', html)
+    login(client, "operator")  # no move, no choices
+    data = json.loads(PAGE_DATA.search(_grid_page(client, lead_grid)).group(1))["data"]["grid"]
+    assert data["versions"] == {}

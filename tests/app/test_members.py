@@ -82,8 +82,8 @@ def test_assign_changes_and_audits(demo_db):
         assert change.grids[grid] == svc.grid_version(s, grid) != v0
         rows = _audit(s, mark)
         assert sorted((r["object_type"], r["object_id"], r["action"], r["after"]["role"], r["after"]["grid_code"])
-                      for r in rows) == [("member_role", str(m.id), "insert", "publicity", grid),
-                                         ("member_role", str(m.id), "insert", "security", grid)]
+                      for r in rows) == [("member_role", f"{m.id}@{grid}", "insert", "publicity", grid),
+                                         ("member_role", f"{m.id}@{grid}", "insert", "security", grid)]
         with pytest.raises(Conflict, match="already"):
             svc.set_roles(s, None, m.id, grid, ["mediator"], assign_only=True)
         mark = _audit_mark(s)
@@ -108,8 +108,10 @@ def test_a_second_lead_is_refused_unless_replacing_and_the_old_lead_keeps_other_
         assert s.execute(text("SELECT count(*) FROM member_roles WHERE grid_code = :g AND role = 'lead'"),
                          {"g": grid}).scalar() == 1
         rows = _audit(s, mark, "member_role")
-        assert ("delete", str(lead), LEAD) in [(r["action"], r["object_id"], (r["before"] or {}).get("role")) for r in rows]
-        assert ("insert", str(other), LEAD) in [(r["action"], r["object_id"], (r["after"] or {}).get("role")) for r in rows]
+        assert ("delete", f"{lead}@{grid}", LEAD) in [(r["action"], r["object_id"], (r["before"] or {}).get("role"))
+                                                   for r in rows]
+        assert ("insert", f"{other}@{grid}", LEAD) in [(r["action"], r["object_id"], (r["after"] or {}).get("role"))
+                                                    for r in rows]
         # dropping the lead role by a role change leaves the grid without a lead: refused
         with pytest.raises(Conflict, match="appoint another lead"):
             svc.set_roles(s, None, other, grid, ["security"])
@@ -127,7 +129,7 @@ def test_unassigning_the_lead_needs_a_successor(demo_db):
         svc.unassign(s, None, lead, grid, successor=other)
         assert _roles(s, lead, grid) == [] and LEAD in _roles(s, other, grid)
         rows = _audit(s, mark, "member_role")
-        assert {(r["action"], r["object_id"]) for r in rows} >= {("delete", str(lead)), ("insert", str(other))}
+        assert {(r["action"], r["object_id"]) for r in rows} >= {("delete", f"{lead}@{grid}"), ("insert", f"{other}@{grid}")}
         with pytest.raises(NotFound, match="no role"):
             svc.unassign(s, None, lead, grid)
 
@@ -145,7 +147,7 @@ def test_move_carries_the_roles_in_one_transaction(demo_db):
         assert sorted((r["action"], (r["before"] or r["after"])["grid_code"], (r["before"] or r["after"])["role"])
                       for r in rows) == [("delete", a, "mediator"), ("delete", a, "security"),
                                          ("insert", b, "mediator"), ("insert", b, "security")]
-        assert all(r["object_id"] == str(m.id) for r in rows)
+        assert all(r["object_id"] == f"{m.id}@{(r['before'] or r['after'])['grid_code']}" for r in rows)
         with pytest.raises(InvalidData, match="another grid"):
             svc.move(s, None, m.id, b, b)
 
@@ -223,7 +225,9 @@ def test_a_grid_lead_changes_only_the_non_lead_roles_of_its_own_grids(demo_db, l
         lead = _account(s, "lead")
         member = s.execute(text("SELECT member_id FROM member_roles WHERE grid_code = :g AND role <> 'lead' "
                                 "ORDER BY member_id LIMIT 1"), {"g": lead_grid}).scalar()
-        svc.set_roles(s, lead, member, lead_grid, ["publicity"])
+        with pytest.raises(svc.StaleGrid):  # an account writes only what it read: no version, no change
+            svc.set_roles(s, lead, member, lead_grid, ["publicity"])
+        svc.set_roles(s, lead, member, lead_grid, ["publicity"], version=svc.grid_version(s, lead_grid))
         assert _roles(s, member, lead_grid) == ["publicity"]
         with pytest.raises(Forbidden, match="decided by an administrator"):
             svc.set_roles(s, lead, member, lead_grid, [LEAD, "publicity"], replace_lead=True)
@@ -291,14 +295,17 @@ def test_api_assign_move_unassign_round_trip_with_audit(client, demo_db, lead_gr
     r = client.patch(f"/api/grids/{a}/members/{mid}", json={"roles": ["security", "mediator"], "version": va}, headers=h)
     assert r.status_code == 200, r.get_json()
     va = r.get_json()["versions"][a]
-    r = client.post(f"/api/grids/{a}/members/{mid}/move", json={"to": b, "version": va}, headers=h)
+    vb = client.get(f"/api/grids/{b}").get_json()["version"]
+    r = client.post(f"/api/grids/{a}/members/{mid}/move", json={"to": b, "version": va, "to_version": vb}, headers=h)
     assert r.status_code == 200, r.get_json()
     vb = r.get_json()["versions"][b]
     r = client.delete(f"/api/grids/{b}/members/{mid}", json={"version": vb}, headers=h)
     assert r.status_code == 200, r.get_json()
     with demo_db.session() as s:
-        rows = s.execute(text("SELECT actor, object_type, action, before, after FROM audit_log WHERE object_id = :m "
-                              "AND object_type IN ('member', 'member_role') ORDER BY id"), {"m": str(mid)}).mappings().all()
+        rows = s.execute(text("SELECT actor, object_type, action, before, after FROM audit_log WHERE "
+                              "(object_type = 'member' AND object_id = :m OR object_type = 'member_role' AND "
+                              "object_id IN (:m || '@' || :a, :m || '@' || :b)) ORDER BY id"),
+                         {"m": str(mid), "a": a, "b": b}).mappings().all()
     assert {r["actor"] for r in rows} == {"admin"}
     steps = [(r["object_type"], r["action"], (r["after"] or r["before"]).get("grid_code"),
               (r["after"] or r["before"]).get("role")) for r in rows]
@@ -403,4 +410,115 @@ def test_api_lead_changes_roles_in_its_grid(client, demo_db, lead_grid):
     with demo_db.session() as s:
         assert _roles(s, member, lead_grid) == [role]
         assert s.execute(text("SELECT actor FROM audit_log WHERE object_type = 'member_role' AND object_id = :m "
-                              "ORDER BY id DESC LIMIT 1"), {"m": str(member)}).scalar() == "lead"
+                              "ORDER BY id DESC LIMIT 1"), {"m": f"{member}@{lead_grid}"}).scalar() == "lead"
+
+
+# -- review fixes: masked phones, field roles' search, the destination's version ---------------------------
+def test_search_matches_a_phone_only_where_phones_are_shown(client, demo_db, lead_grid):
+    """A masked phone is not searchable: otherwise digits typed one by one would recover it."""
+    with demo_db.session() as s:
+        m = svc.add_member(s, None, "电话检索员", "13912345678", None)
+        mid = m.id
+        svc.set_roles(s, None, mid, lead_grid, ["security"])
+        s.commit()
+        assert [x["id"] for x in svc.search_members(s, "1234567", show_phones=True)] == [mid]
+        assert svc.search_members(s, "1234567", show_phones=False) == []
+        assert [x["id"] for x in svc.search_members(s, "电话检索", show_phones=False)] == [mid]  # the name still
+    login(client, "planner")  # grid.read without member.phones
+    assert client.get("/api/members?q=91234").get_json()["members"] == []
+    found = client.get("/api/members?q=电话检索").get_json()["members"]
+    assert [x["id"] for x in found] == [mid] and found[0]["phone"] == "139****5678"
+    login(client, "operator")  # member.phones: the number is searchable
+    assert [x["id"] for x in client.get("/api/members?q=91234").get_json()["members"]] == [mid]
+
+
+def test_a_leads_search_shows_only_the_roles_in_its_own_grids(client, demo_db, lead_grid):
+    with demo_db.session() as s:
+        elsewhere = s.execute(text("SELECT code FROM grids WHERE code <> :g ORDER BY code OFFSET 40 LIMIT 1"),
+                              {"g": lead_grid}).scalar()
+        m = svc.add_member(s, None, "两网格员", None, "T-TWO-GRIDS")
+        svc.set_roles(s, None, m.id, lead_grid, ["publicity"])
+        svc.set_roles(s, None, m.id, elsewhere, ["mediator"])
+        s.commit()
+        mid = m.id
+        both = svc.search_members(s, "T-TWO-GRIDS", show_phones=True)
+        assert [g["grid_code"] for g in both[0]["grids"]] == sorted([lead_grid, elsewhere])
+        mine = svc.search_members(s, "T-TWO-GRIDS", visible=frozenset({lead_grid}), show_phones=True)
+        assert mine[0]["grids"] == [{"grid_code": lead_grid, "roles": ["publicity"]}]
+    login(client, "lead")
+    found = client.get("/api/members?q=T-TWO-GRIDS").get_json()["members"]
+    assert [x["id"] for x in found] == [mid] and found[0]["grids"] == [{"grid_code": lead_grid, "roles": ["publicity"]}]
+    everyone = client.get("/api/members?q=").get_json()["members"]
+    assert everyone and {g["grid_code"] for x in everyone for g in x["grids"]} == {lead_grid}
+    login(client, "admin")
+    found = client.get("/api/members?q=T-TWO-GRIDS").get_json()["members"]
+    assert {g["grid_code"] for g in found[0]["grids"]} == {lead_grid, elsewhere}
+
+
+def _lead_and_target(s) -> tuple[str, int, int, str, int]:
+    """(grid, its lead, another member of it, a target grid with a lead, the target's lead)."""
+    grid, lead, other = _grid_with_lead_and_other(s)
+    target = s.execute(text("SELECT grid_code FROM member_roles WHERE role = 'lead' AND grid_code <> :g "
+                            "ORDER BY grid_code OFFSET 7 LIMIT 1"), {"g": grid}).scalar()
+    return grid, lead, other, target, svc._lead_of(s, target)
+
+
+def test_a_move_by_an_account_checks_the_destinations_version(demo_db, lead_grid):
+    with demo_db.session() as s:
+        admin = _account(s, "admin")
+        grid, lead, other, target, target_lead = _lead_and_target(s)
+        v, vt = svc.grid_version(s, grid), svc.grid_version(s, target)
+        with pytest.raises(svc.StaleGrid) as e:  # never read the destination: its members, nothing written
+            svc.move(s, admin, lead, grid, target, version=v, successor=other, replace_lead=True)
+        assert (e.value.grid_code, e.value.seen, e.value.current) == (target, "", vt)
+        assert any(m["id"] == target_lead and LEAD in m["roles"] for m in e.value.members)
+        newcomer = svc.add_member(s, None, "新任网格长", None, None)
+        svc.set_roles(s, None, newcomer.id, target, [LEAD], replace_lead=True)  # someone else appoints a lead
+        mark = _audit_mark(s)
+        with pytest.raises(svc.StaleGrid) as e:  # the lead seen is not the lead now: nobody demoted unseen
+            svc.move(s, admin, lead, grid, target, version=v, to_version=vt, successor=other, replace_lead=True)
+        assert e.value.grid_code == target and e.value.seen == vt != e.value.current
+        assert any(m["id"] == newcomer.id and LEAD in m["roles"] for m in e.value.members)
+        assert _audit(s, mark) == [] and svc._lead_of(s, target) == newcomer.id and svc._lead_of(s, grid) == lead
+        change = svc.move(s, admin, lead, grid, target, version=v, to_version=svc.grid_version(s, target),
+                          successor=other, replace_lead=True)
+        assert svc._lead_of(s, target) == lead and svc._lead_of(s, grid) == other and set(change.grids) == {grid, target}
+        rows = _audit(s, mark, "member_role")
+        assert ("delete", f"{newcomer.id}@{target}") in [(r["action"], r["object_id"]) for r in rows]
+
+
+def test_api_move_without_or_with_a_stale_destination_version_is_409_with_its_members(client, demo_db, lead_grid):
+    h = _admin(client)
+    with demo_db.session() as s:
+        grid, lead, other, target, target_lead = _lead_and_target(s)
+        mark = _audit_mark(s)
+    v = client.get(f"/api/grids/{grid}").get_json()["version"]
+    vt = client.get(f"/api/grids/{target}").get_json()["version"]
+    url = f"/api/grids/{grid}/members/{lead}/move"
+    body = {"to": target, "version": v, "successor": other, "replace_lead": True}
+    r = client.post(url, json=body, headers=h)
+    assert r.status_code == 409, r.get_json()
+    out = r.get_json()
+    assert out["grid"] == target and out["current"] == vt and out["seen"] == ""
+    assert any(m["id"] == target_lead and LEAD in m["roles"] for m in out["members"])
+    r = client.post(url, json={**body, "to_version": "0" * 12}, headers=h)
+    assert r.status_code == 409 and r.get_json()["grid"] == target and r.get_json()["seen"] == "0" * 12
+    with demo_db.session() as s:
+        assert _audit(s, mark) == [] and svc._lead_of(s, target) == target_lead and svc._lead_of(s, grid) == lead
+    r = client.post(url, json={**body, "to_version": vt}, headers=h)
+    assert r.status_code == 200, r.get_json()
+    with demo_db.session() as s:
+        assert svc._lead_of(s, target) == lead and svc._lead_of(s, grid) == other
+
+
+def test_the_cli_moves_without_versions_as_the_administrator(demo_db, cli):
+    with demo_db.session() as s:
+        grid, lead, other, target, target_lead = _lead_and_target(s)
+        s.commit()
+    r = cli(demo_db, "members", "move", str(lead), grid, target, "--successor", str(other), "--replace-lead")
+    assert r.exit_code == 0, r.output
+    with demo_db.session() as s:
+        assert svc._lead_of(s, target) == lead and svc._lead_of(s, grid) == other
+        actors = s.execute(text("SELECT DISTINCT actor FROM audit_log WHERE object_type = 'member_role' "
+                                "AND object_id = :o"), {"o": f"{lead}@{target}"}).scalars().all()
+    assert actors and all(a.startswith("cli:") for a in actors)

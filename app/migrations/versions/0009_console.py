@@ -5,7 +5,8 @@
   ``incidents.source`` and ``member_roles.role``.
 - ``cameras.lifecycle``: planned | active | retired (a retired camera keeps its record and history).
 - ``audit_log`` and the ``gw_audit`` trigger on every table of ``app.audit.models.AUDITED``: who changed
-  what, when, before → after, whichever path wrote it.
+  what, when, before → after, whichever path wrote it. The trigger's key (``TG_ARGV[1]``) is a column or
+  several joined by ``@``, whose values it joins by ``@`` (a member's role: ``<member_id>@<grid_code>``).
 
 Revision ID: 0009_console
 Revises: 0008_field_loop
@@ -36,7 +37,7 @@ AUDITED = {
     "communities": ("community", "code", "updated_at", ""),
     "grids": ("grid", "code", "updated_at", ""),
     "members": ("member", "id", "", ""),
-    "member_roles": ("member_role", "member_id", "", ""),
+    "member_roles": ("member_role", "member_id@grid_code", "", ""),
     "users": ("user", "username", "", "password_hash"),
     "api_keys": ("api_key", "name", "", "key_sha256"),
     "categories": ("category", "code", "", ""),
@@ -58,7 +59,9 @@ DECLARE
 BEGIN
     IF TG_OP <> 'INSERT' THEN old_j := to_jsonb(OLD); END IF;
     IF TG_OP <> 'DELETE' THEN new_j := to_jsonb(NEW); END IF;
-    obj := coalesce(new_j, old_j) ->> TG_ARGV[1];
+    -- the key: one column, or several joined by '@' ('member_id@grid_code' → '17@510304001001001')
+    SELECT string_agg(coalesce(new_j, old_j) ->> u.col, '@' ORDER BY u.n) INTO obj
+      FROM unnest(string_to_array(TG_ARGV[1], '@')) WITH ORDINALITY AS u(col, n);
     IF TG_OP = 'UPDATE' THEN
         SELECT coalesce(array_agg(n.key ORDER BY n.key), '{}') INTO changed
           FROM jsonb_each(new_j) AS n

@@ -1,6 +1,7 @@
 /* A grid's page (/grids/<code>): the boundary on a small map, and the member actions (assign, change roles,
-   move, unassign, add a new member) sent to the JSON API with the grid's version as read. A stale version is
-   a 409 whose body lists the grid's members now: shown beside a reload button, nothing written. After a
+   move, unassign, add a new member) sent to the JSON API with the grid's version as read (a move also sends
+   the destination's, from gw.data.grid.versions). A stale version is a 409 whose body lists that grid's
+   members now: shown beside a reload button, nothing written. After a
    change the page reloads (the server renders the members), and says what happened and any warning.
    Data and URLs come from the page block (gw.data.grid); text goes in by textContent only. */
 (function () {
@@ -35,7 +36,10 @@
   }
   function showConflict(b) {
     var box = $('gw-grid-conflict'), list = $('gw-grid-conflict-members');
-    $('gw-grid-conflict-text').textContent = gw.t('grids_conflict', {seen: b.seen, current: b.current});
+    var other = b.grid && b.grid !== G.code;  // a move's destination changed (or was never read)
+    $('gw-grid-conflict-text').textContent = other
+      ? gw.t('grids_conflict_to', {grid: b.grid, seen: b.seen || '—', current: b.current})
+      : gw.t('grids_conflict', {seen: b.seen, current: b.current});
     list.textContent = '';
     (b.members || []).forEach(function (m) {
       list.appendChild(gw.el('li', m.name + ' — ' + m.roles.map(function (r) { return gw.label('member_role', r); }).join('、')));
@@ -92,7 +96,11 @@
     document.querySelectorAll('.gw-move-form').forEach(function (form) {
       form.addEventListener('submit', function (e) {
         e.preventDefault();
-        var body = {to: field(form, 'to'), version: G.version, replace_lead: flag(form, 'replace_lead')};
+        var to = field(form, 'to');
+        // the destination's version as this page read it: a change there since (say a new lead, whom
+        // replace_lead would demote) is a 409 listing its members; an unknown grid has none to send
+        var body = {to: to, version: G.version, replace_lead: flag(form, 'replace_lead')};
+        if (G.versions && Object.prototype.hasOwnProperty.call(G.versions, to)) body.to_version = G.versions[to];
         if (form.elements.successor) body.successor = field(form, 'successor');
         send(form.querySelector('button[type=submit]'), memberUrl(form.dataset.member) + '/move', 'POST', body)
           .then(function () { /* the page reloads */ }, ignore);
