@@ -6,12 +6,22 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 
-def camera_import_options(session: Session, settings) -> dict:
-    """The importer's district context, spacing and geocoder, from the deployment's settings."""
+def registry_options(session: Session, settings) -> dict:
+    """The registry's checks of a camera that enters it or moves, from the deployment's settings: the district
+    (centre code, extent), the geocoder (``locate``: a position outside every community is refused) and the
+    minimum spacing (``min_spacing_m``, setting ``camera_min_spacing_m``).
+
+    The one set for every way in: the importer (CLI, upload page, ``load-demo``), the camera API's add and
+    move (``history.add_camera``/``update_camera``) and the planner's adoption (``planned.adopt_site``), so
+    each refuses the same cameras."""
     from app.geocoding import locate_codes
 
     return {"district": settings.district, "min_spacing_m": settings.camera_min_spacing_m,
             "locate": lambda lon, lat: locate_codes(session, lon, lat)}
+
+
+#: the importer's callers' name for :func:`registry_options`
+camera_import_options = registry_options
 
 
 def load_cameras(session: Session, path: Path, settings) -> int:

@@ -1,7 +1,8 @@
 """Camera export (摄像机导出) in every format the importer reads, round-trip exact.
 
-Columns are the importable fields (:data:`camera_registry.schema.FIELDS`) plus the derived codes
-(which an import ignores); positions are WGS-84 (EPSG:4326): lon/lat columns in CSV and Excel,
+Columns are the importable fields (:data:`camera_registry.schema.FIELDS`) plus the derived codes and the
+lifecycle (``DERIVED``, ``EXPORT_ONLY``: an import recognises and ignores them, so a planned camera exported
+and imported again stays planned); positions are WGS-84 (EPSG:4326): lon/lat columns in CSV and Excel,
 point geometries in GeoJSON, GeoPackage and Shapefile. Shapefile field names are limited to 10
 bytes, so they use the short names of the schema (``pt_class``, ``mgmt_unit``, …), which the
 importer maps back.
@@ -16,11 +17,13 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from camera_registry.schema import DERIVED, FIELDS, POSITION
+from camera_registry.schema import DERIVED, EXPORT_ONLY, FIELDS, POSITION
 from gis.errors import InvalidData
 from gis.io import CSV_WRITE, write_frame
 
-COLUMNS = [f.name for f in FIELDS] + list(DERIVED)
+#: the columns beside the importable fields, with their (Chinese header, Shapefile name)
+NOT_IMPORTED = DERIVED | EXPORT_ONLY
+COLUMNS = [f.name for f in FIELDS] + list(NOT_IMPORTED)
 INT_FIELDS = [f.name for f in FIELDS if f.kind == "int"]
 
 
@@ -79,9 +82,9 @@ def export_cameras(session: Session, path: str | Path, *, chinese_headers: bool 
     frame = _for_file(cameras_frame(session, where, params, device_ids=device_ids), suffix)
     names: dict[str, str] = {}
     if suffix == ".shp":
-        names = {f.name: f.shp_name for f in FIELDS} | {k: v[1] for k, v in DERIVED.items()}
+        names = {f.name: f.shp_name for f in FIELDS} | {k: v[1] for k, v in NOT_IMPORTED.items()}
     elif chinese_headers:
-        names = {f.name: f.zh for f in FIELDS} | {k: v[0] for k, v in DERIVED.items()}
+        names = {f.name: f.zh for f in FIELDS} | {k: v[0] for k, v in NOT_IMPORTED.items()}
     frame = frame.rename(columns=names)
     write_frame(frame, path, layer="cameras")
     if chinese_headers and suffix in (".csv", ".xlsx"):

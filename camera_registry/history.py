@@ -119,11 +119,15 @@ def _check_version(camera: Camera, expected_version: int | None) -> None:
 
 
 def set_status(session: Session, device_id: str, status: str, actor: str, note: str | None = None, *,
-               expected_version: int | None = None) -> Camera:
+               expected_version: int | None = None, centre: str | None = None) -> Camera:
     """Record a catalog status (ON, OFF, VLOST, DEFECT; 在线/离线 accepted) and its event.
 
-    ON on a *planned* camera commissions it (lifecycle → ``active``: from then on it counts as coverage).
-    A retired camera's status cannot change (:class:`~gis.errors.IllegalTransition`); with
+    ON on a *planned* camera commissions it (lifecycle → ``active``: from then on it counts as coverage),
+    but only once it has its installed device's ID: under a provisional one
+    (``camera_registry.planned.is_provisional`` of ``centre``, the setting ``camera_centre_code``; without
+    it the ID's own centre code, digits 1–8) commissioning raises :class:`~gis.errors.IllegalTransition`
+    naming ``gridwatch coverage replace-id``. Who may commission is the caller's check (the API asks
+    ``camera.plan``). A retired camera's status cannot change (:class:`~gis.errors.IllegalTransition`); with
     ``expected_version`` a camera changed meanwhile raises :class:`~gis.errors.Conflict`.
     """
     try:
@@ -134,6 +138,14 @@ def set_status(session: Session, device_id: str, status: str, actor: str, note: 
     check_writable(camera)
     _check_version(camera, expected_version)
     commission = camera.lifecycle == "planned" and status == "ON"
+    if commission:
+        from camera_registry.planned import is_provisional  # planned builds on this module
+
+        if is_provisional(camera.device_id, centre or camera.device_id[:8]):
+            raise IllegalTransition(
+                f"camera {device_id} is planned and still has its provisional ID: it cannot be put into service "
+                "(ON) under it; once the device is installed give it the device's ID "
+                f"(`gridwatch coverage replace-id {device_id} <installed ID>`), then set it ON")
     if camera.status == status and note is None and not commission:
         return camera
     camera.status = status

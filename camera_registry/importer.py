@@ -10,6 +10,10 @@ row writes nothing, a changed one writes one revision and one event, a new one a
 Columns absent from the file leave stored values alone; an empty cell clears a value (``programme``
 and ``status`` fall back to their defaults, skynet and ON, on new cameras and stay as they are on
 stored ones). ``source_crs`` is the provenance of the position and changes only when the position does.
+
+A file does not change a camera's lifecycle (an export's 生命周期 column is not read): a row that would
+change a retired camera is refused (its record is read-only), as is a status change of a planned camera
+(it is put into service on its page) and a new row under a provisional ID (``camera_registry.planned``).
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from camera_registry.history import point, snapshot
 from camera_registry.models import Camera, CameraEvent, CameraRevision
+from camera_registry.planned import is_provisional
 from camera_registry.schema import BY_NAME, REQUIRED, canonical_header, validate_rows
 from camera_registry.spacing import spacing_errors
 from gis.district import District
@@ -167,18 +172,13 @@ def import_cameras(session: Session, path: str | Path, *, crs: str | None = None
                 errors.append(RowError(lines[i], "lon/lat", f"({lon[i]:.6f}, {lat[i]:.6f}) lies outside every "
                                        "community of the district; check the coordinates and --crs"))
     errors += spacing_errors(session, ids, lon, lat, ok, lines, min_spacing_m)
-    errors.sort(key=lambda e: (e.line or 0, e.field or ""))
     bad_lines = {e.line for e in errors}
-    report = ImportReport(rows=len(rows), errors=errors, dry_run=dry_run, ignored_columns=ignored,
-                          rejected=sum(1 for l in lines if l in bad_lines))
-    if errors and on_error == "reject":
-        raise InvalidData(errors, source=str(path))
     good = [i for i, l in enumerate(lines) if l not in bad_lines]
     stored = {c.device_id: c for c in session.execute(
         select(Camera).where(Camera.device_id.in_([ids[i] for i in good])).with_for_update()).scalars()}
     where = {r[0]: (r[1], r[2]) for r in session.execute(text(
         "SELECT device_id, ST_X(geom), ST_Y(geom) FROM cameras WHERE device_id = ANY(:ids)"), {"ids": list(stored)})}
-    plan = []
+    plan, unchanged = [], 0
     for i in good:
         row = dict(rows[i])
         prov = row.pop("source_crs", None) or crs_name
@@ -186,6 +186,11 @@ def import_cameras(session: Session, path: str | Path, *, crs: str | None = None
         derived = {"grid_code": grid, "community_code": comm, "street_code": comm[:9] if comm else None}
         camera = stored.get(ids[i])
         if camera is None:
+            if is_provisional(ids[i], district.camera_centre_code):
+                errors.append(RowError(lines[i], "device_id", f"{ids[i]} is a provisional ID, kept for planned "
+                                       "cameras (adopted on the planner page): a file adds a camera under its "
+                                       "device's own ID from the video platform"))
+                continue
             row = {k: (NOT_NULL_DEFAULTS[k] if v is None and k in NOT_NULL_DEFAULTS else v) for k, v in row.items()}
             plan.append(("ADD", None, {**row, **derived, "source_crs": prov}, (lon[i], lat[i]), []))
             continue
@@ -196,9 +201,19 @@ def import_cameras(session: Session, path: str | Path, *, crs: str | None = None
         if moved:  # the codes and provenance follow the position; the note lists only what differs
             diff.update({k: v for k, v in {**derived, "source_crs": prov}.items() if getattr(camera, k) != v})
         if not diff and not moved:
-            report.unchanged += 1
+            unchanged += 1
+            continue
+        refused = _refused_change(camera, diff, lines[i])
+        if refused is not None:
+            errors.append(refused)
             continue
         plan.append(("UPDATE", camera, diff, (lon[i], lat[i]) if moved else None, sorted(diff)))
+    errors.sort(key=lambda e: (e.line or 0, e.field or ""))
+    bad_lines = {e.line for e in errors}
+    report = ImportReport(rows=len(rows), errors=errors, dry_run=dry_run, ignored_columns=ignored,
+                          rejected=sum(1 for l in lines if l in bad_lines), unchanged=unchanged)
+    if errors and on_error == "reject":
+        raise InvalidData(errors, source=str(path))
     report.added = sum(1 for p in plan if p[0] == "ADD")
     report.updated = len(plan) - report.added
     if dry_run or not plan:
@@ -212,6 +227,21 @@ def import_cameras(session: Session, path: str | Path, *, crs: str | None = None
         if progress:
             progress(len(plan[k:k + CHUNK]))
     return report
+
+
+def _refused_change(camera: Camera, diff: dict, line) -> RowError | None:
+    """Why a file may not make this change to a stored camera, if it may not: a retired camera is read-only
+    (as ``history.check_writable`` keeps it), and a planned camera's status is not a file's to change (ON
+    would put it into service: that is ``history.set_status``'s, with ``camera.plan`` and the device's ID)."""
+    if camera.lifecycle == "retired":
+        return RowError(line, "device_id", f"camera {camera.device_id} is retired: its record is read-only, kept "
+                        "as it was with its history; take the row out of the file (a replacement device is added "
+                        "under its own ID)")
+    if camera.lifecycle == "planned" and "status" in diff:
+        return RowError(line, "status", f"camera {camera.device_id} is planned (not built): a file does not change "
+                        "its status; keep the stored status in the file. Once the device is installed, give it the "
+                        "device's ID (`gridwatch coverage replace-id`) and set it ON on its page (camera.plan)")
+    return None
 
 
 def _write(session: Session, plan: list, *, actor: str, source: str) -> None:

@@ -77,12 +77,29 @@ def next_provisional_id(session: Session, centre: str) -> str:
     return f"{prefix}{serial:06d}"
 
 
+#: a planned camera within :r metres (geodesic) of the point (x, y): the one "same site" rule
+_PLANNED_WITHIN = ("lifecycle = 'planned' AND ST_DWithin(geom::geography, "
+                   "ST_SetSRID(ST_MakePoint({x}, {y}), 4326)::geography, :r)")
+
+
 def planned_near(session: Session, lon: float, lat: float, within_m: float = SAME_SITE_M) -> str | None:
     """The device ID of a planned camera within ``within_m`` metres of (lon, lat), if any."""
     return session.execute(text(
-        "SELECT device_id FROM cameras WHERE lifecycle = 'planned' AND ST_DWithin(geom::geography, "
-        "ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography, :r) ORDER BY device_id LIMIT 1"),
+        f"SELECT device_id FROM cameras WHERE {_PLANNED_WITHIN.format(x=':x', y=':y')} ORDER BY device_id LIMIT 1"),
         {"x": float(lon), "y": float(lat), "r": float(within_m)}).scalar()
+
+
+def adopted(session: Session, lon, lat, within_m: float = SAME_SITE_M) -> list[bool]:
+    """For each WGS-84 point (``lon``, ``lat``: sequences), whether a planned camera stands within
+    ``within_m`` metres of it, as :func:`planned_near` judges one point (adopting it again is a conflict)."""
+    xs, ys = [float(v) for v in lon], [float(v) for v in lat]
+    if not xs:
+        return []
+    hit = set(session.execute(text(
+        "SELECT p.i FROM unnest(CAST(:xs AS float8[]), CAST(:ys AS float8[])) WITH ORDINALITY AS p(x, y, i) "
+        f"WHERE EXISTS (SELECT 1 FROM cameras WHERE {_PLANNED_WITHIN.format(x='p.x', y='p.y')})"),
+        {"xs": xs, "ys": ys, "r": float(within_m)}).scalars())
+    return [i + 1 in hit for i in range(len(xs))]
 
 
 def adopt_site(session: Session, lon: float, lat: float, *, range_m: float, actor: str, district: District,

@@ -139,21 +139,26 @@ def timeline(session: Session, device_id: str) -> list[dict]:
     who, its note, the version it made and what changed: ``changes`` = ``[(field, before, after), …]``, the
     difference between the revision written with the event and the one before it (empty for the first).
 
-    An event and its revision are written at one time (``history.record_change``, the importer): they are
-    paired by that time.
+    Every change writes one event and its revision together, stamped with one time
+    (``history.record_change``, the importer). They are paired by that time and, among several of one time
+    (two changes in one transaction stamped alike), in the order they were written (their ids): the n-th
+    event of a time goes with the n-th revision of that time.
     """
-    revs = revisions(session, device_id)
-    by_at, previous = {}, {}
-    for rev in revs:
+    by_at: dict = {}
+    previous: dict = {}
+    for rev in revisions(session, device_id):  # oldest first: by time, then id
         before = previous
         after = {k: v for k, v in rev.data.items() if k not in _UNSHOWN}
         changes = [] if not before else [(k, before.get(k), after.get(k)) for k in after
                                          if before.get(k) != after.get(k)]
-        by_at[rev.at] = (rev.version, changes)
+        by_at.setdefault(rev.at, []).append((rev.version, changes))
         previous = after
-    out = []
-    for e in events(session, device_id):
-        version, changes = by_at.get(e.at, (None, []))
+    out, taken = [], {}
+    for e in events(session, device_id):  # by time, then id
+        n = taken.get(e.at, 0)
+        taken[e.at] = n + 1
+        same_time = by_at.get(e.at, [])
+        version, changes = same_time[n] if n < len(same_time) else (None, [])
         out.append({"at": e.at, "event": e.event, "actor": e.actor, "note": e.note, "version": version,
                     "changes": changes})
     return out[::-1]

@@ -69,6 +69,11 @@ DERIVED: dict[str, tuple[str, str]] = {  # name -> (Chinese header, Shapefile na
     "community_code": ("所在社区编码", "comm_code"),
     "street_code": ("街道编码", "street_cd"),
 }
+# Export only: written for the file's reader, never read back by an import. A camera's lifecycle (planned,
+# active, retired) changes only in camera_registry.history (commissioning, retirement), not by a file.
+EXPORT_ONLY: dict[str, tuple[str, str]] = {  # name -> (Chinese header, Shapefile name)
+    "lifecycle": ("生命周期", "lifecycle"),
+}
 POSITION = {"lon": "经度", "lat": "纬度"}
 REQUIRED = ("device_id", "name")
 # GB/T 28181-2022 catalog: InstallTime, ManagementUnit, ContactInfo and RecordSaveDays are mandatory for
@@ -79,7 +84,7 @@ HEADER_ALIASES: dict[str, str] = {}
 for _f in FIELDS:
     for _alias in (_f.name, _f.zh, _f.shp_name):
         HEADER_ALIASES[_alias.lower()] = _f.name
-for _name, (_zh, _shp) in DERIVED.items():
+for _name, (_zh, _shp) in (DERIVED | EXPORT_ONLY).items():  # recognised, so not "ignored", and not read
     for _alias in (_name, _zh, _shp):
         HEADER_ALIASES[_alias.lower()] = _name
 HEADER_ALIASES.update({

@@ -4,8 +4,9 @@
 One check for every way a position enters the registry: the importer's rows (each against the file's
 earlier rows and the stored cameras), a camera added one by one and a camera moved
 (``camera_registry.history``). Distances are planar in EPSG:4544 (CGCS2000 / 3-degree Gauss-Kruger CM
-105E, metres), the district's metric CRS; every stored camera counts, whatever its lifecycle, except
-those whose IDs are being written (an import's updates, the camera being moved). The refusal names
+105E, metres), the district's metric CRS. Active and planned cameras count (a planned camera is a site the
+district means to build: a second camera on it is a duplicate too); retired ones do not (their pole may
+carry the replacement), nor those whose IDs are being written (an import's updates, the camera being moved). The refusal names
 ``lon/lat``, the distance and the other camera (its line in the file, or its ID).
 """
 from __future__ import annotations
@@ -30,13 +31,13 @@ def _duplicate(min_spacing_m: float) -> str:
 
 
 def _stored_near(session: Session, lon: np.ndarray, lat: np.ndarray, within_m: float, skip: set) -> list:
-    """``(device_id, lon, lat)`` of the stored cameras in the points' box widened by well over ``within_m``
-    (the exact distance is the caller's), leaving out the IDs in ``skip``."""
+    """``(device_id, lon, lat)`` of the stored cameras that are not retired, in the points' box widened by
+    well over ``within_m`` (the exact distance is the caller's), leaving out the IDs in ``skip``."""
     lat_edge = min(float(np.max(np.abs(lat))) + 1.0, 89.0)
     pad = 2.0 * within_m / (_M_PER_DEG * math.cos(math.radians(lat_edge)))
     rows = session.execute(text(
         "SELECT device_id, ST_X(geom), ST_Y(geom) FROM cameras "
-        "WHERE geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326)"),
+        "WHERE lifecycle <> 'retired' AND geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326)"),
         {"w": float(lon.min()) - pad, "s": float(lat.min()) - pad,
          "e": float(lon.max()) + pad, "n": float(lat.max()) + pad}).all()
     return [r for r in rows if r[0] not in skip]

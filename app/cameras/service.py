@@ -212,8 +212,15 @@ def forbidden_fields(user, camera: Camera, names) -> list[str]:
     return [n for n in EDIT_FIELDS if n in names and not may_edit(user, camera, n)]
 
 
+def status_capabilities(camera: Camera) -> tuple[str, ...]:
+    """The capabilities a status change of ``camera`` needs: ``camera.status``, and on a planned camera
+    ``camera.plan`` too (ON puts it into service: the planner's decision, not an operator's)."""
+    return ("camera.status", "camera.plan") if camera.lifecycle == "planned" else ("camera.status",)
+
+
 def actions(user, camera: Camera) -> dict[str, bool]:
     """What the camera's page offers ``user``: edit (any field), status, retire."""
     live = camera.lifecycle != "retired"
-    return {"edit": bool(editable_fields(user, camera)), "status": live and can(user, "camera.status"),
+    return {"edit": bool(editable_fields(user, camera)),
+            "status": live and all(can(user, c) for c in status_capabilities(camera)),
             "retire": live and can(user, "camera.retire")}

@@ -31,6 +31,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.layers_db import read_layer
+from camera_registry import planned
 from gis import coverage, placement, viewshed
 from gis.crs import METRIC_CRS
 from gis.errors import InvalidData
@@ -255,6 +256,12 @@ def _plan_inputs(session: Session, demand: str, include_offline: bool, days: int
     candidates = candidate_sites(session)
     if not len(candidates):
         raise InvalidData("no road intersections to use as candidate sites; import the roads layer first")
+    # a crossing adopted already (a planned camera on it, camera_registry.planned.SAME_SITE_M) is not proposed
+    # again: the planned camera is no coverage, but adopting the site twice is a conflict
+    taken = planned.adopted(session, candidates.geometry.x, candidates.geometry.y)
+    candidates = candidates[~np.asarray(taken, dtype=bool)].reset_index(drop=True)
+    if not len(candidates):
+        raise InvalidData("every road intersection is adopted already as a planned camera: no site left to propose")
     grids = read_layer(session, "grids")
     if demand == "incidents":
         dem = demand_incidents(session, days)
@@ -287,13 +294,16 @@ def plan_basis(session: Session, days: int | None = DEMAND_DAYS) -> str:
     The planner page gets it with a plan and sends it back with an export: when it still matches, the
     plan recomputed is the one the page showed (the model is deterministic); when not, the answer is a
     conflict, not a file of sites the page never showed. Only what changes a plan is in it: dispatching
-    or resolving an incident does not make a shown plan stale, a new report or a camera's status does.
+    or resolving an incident does not make a shown plan stale, a new report or a camera's status does, and
+    so does an adopted (planned) camera: its site is no longer proposed.
     """
     window = ("WHERE reported_at >= (SELECT max(reported_at) FROM incidents) - make_interval(days => :d)"
               if days is not None else "")
     row = session.execute(text(
         "SELECT (SELECT md5(string_agg(concat_ws(',', device_id, status, ptz_type, azimuth, fov, range_m, "
         "               ST_AsText(geom)), ';' ORDER BY device_id)) FROM cameras WHERE lifecycle = 'active'), "
+        "       (SELECT md5(string_agg(ST_AsText(geom), ';' ORDER BY device_id)) FROM cameras "
+        "               WHERE lifecycle = 'planned'), "
         f"      (SELECT md5(string_agg(concat_ws(',', id, category_code, state = 'voided', reported_at, "
         f"               ST_AsText(geom)), ';' ORDER BY id)) FROM incidents {window}), "
         "       (SELECT string_agg(code || '=' || coalesce(weight::text, ''), ',' ORDER BY code) FROM categories), "

@@ -477,3 +477,52 @@ def test_field_roles_see_no_export_or_upload_links(client, lead_grid):
     login(client, "lead")
     html = client.get("/cameras").get_data(as_text=True)
     assert 'id="gw-export"' not in html and 'id="gw-upload-link"' not in html
+
+
+# -- the lifecycle: exported, never read back; a retired camera is read-only to a file ------------------------------
+def test_a_retired_camera_exported_renamed_and_uploaded_is_refused(admin, demo_db):
+    from camera_registry.history import retire_camera
+
+    (did,), = _q(demo_db, "SELECT min(device_id) FROM cameras WHERE lifecycle = 'active'")
+    with demo_db.Session() as s:
+        retire_camera(s, did, "admin", "拆除")
+        s.commit()
+    (name, version), = _q(demo_db, "SELECT name, version FROM cameras WHERE device_id = :d", d=did)
+    r = admin.get("/cameras/export.csv", query_string={"lifecycle": "retired", "q": did})
+    one = pd.read_csv(io.BytesIO(r.data), dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert list(one["device_id"]) == [did] and list(one["lifecycle"]) == ["retired"]
+    one.loc[0, "name"] = "改名的退役点位"
+    token = _token(_upload(admin, _csv_bytes(one.to_dict("records"))))
+    html = admin.get(f"/cameras/upload/{token}").get_data(as_text=True)
+    bad = re.findall(r'<tr data-line="(\d+)" data-field="([^"]*)">(.*?)</tr>', html, re.S)
+    assert [(b[0], b[1]) for b in bad] == [("2", "device_id")] and "read-only" in bad[0][2]
+    assert 'id="gw-cfile-commit"' not in html
+    r = _post(admin, f"/cameras/upload/{token}/commit", f"/cameras/upload/{token}")
+    assert r.status_code == 422
+    assert _q(demo_db, "SELECT name, lifecycle, version FROM cameras WHERE device_id = :d", d=did) == \
+        [(name, "retired", version)]
+    assert _q(demo_db, "SELECT count(*) FROM audit_log WHERE object_id = :d AND actor = 'admin' AND "
+                       "after ? 'name'", d=did)[0][0] == 0
+
+
+def test_a_planned_camera_round_trips_as_planned(admin, demo_db):
+    from camera_registry import planned
+    from tests.settings import TEST_SETTINGS
+
+    lon, lat = _spot(demo_db)
+    with demo_db.Session() as s:
+        did = planned.adopt_site(s, lon, lat, range_m=60.0, actor="planner", district=TEST_SETTINGS.district).device_id
+        s.commit()
+    r = admin.get("/cameras/export.csv?headers=zh")  # planned and active: the list's default selection
+    sheet = pd.read_csv(io.BytesIO(r.data), dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert dict(zip(sheet["设备编码"], sheet["生命周期"]))[did] == "planned"
+    token = _token(_upload(admin, r.data, "export.csv"))
+    html = admin.get(f"/cameras/upload/{token}").get_data(as_text=True)
+    assert re.search(rf'data-count="unchanged">[^<]*<b>{len(sheet)}</b>', html) and 'id="gw-cfile-ignored"' not in html
+    # a status change of the planned camera by file is refused (it is put into service on its page)
+    sheet.loc[sheet["设备编码"] == did, "在线状态"] = "OFF"
+    token = _token(_upload(admin, sheet.to_csv(index=False).encode("utf-8")))
+    html = admin.get(f"/cameras/upload/{token}").get_data(as_text=True)
+    bad = re.findall(r'<tr data-line="(\d+)" data-field="([^"]*)">(.*?)</tr>', html, re.S)
+    assert [b[1] for b in bad] == ["status"] and "replace-id" in bad[0][2]
+    assert _q(demo_db, "SELECT lifecycle, status FROM cameras WHERE device_id = :d", d=did) == [("planned", "ON")]

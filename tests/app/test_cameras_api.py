@@ -311,11 +311,38 @@ def test_a_planner_edits_every_field_of_a_planned_camera_and_on_commissions_it(c
     r = client.patch(f"/api/cameras/{NEW_ID}", json={"version": rec["version"], "name": "规划点位二", "programme": "huiyan"},
                      headers=h)
     assert r.status_code == 200 and r.get_json()["name"] == "规划点位二"
+    # an operator may change a built camera's status, not put a planned one into service: 403, nothing written
     h = _as(client, "operator")
+    assert client.get(f"/api/cameras/{NEW_ID}").get_json()["actions"]["status"] is False
+    r = client.post(f"/api/cameras/{NEW_ID}/status", json={"status": "ON", "reason": "建成", "version": 2}, headers=h)
+    assert r.status_code == 403 and "camera.plan" in r.get_json()["message"]
+    assert _row(demo_db, NEW_ID).lifecycle == "planned" and len(_events(demo_db, NEW_ID)) == 2
+    h = _as(client, "admin")  # camera.status and camera.plan
+    assert client.get(f"/api/cameras/{NEW_ID}").get_json()["actions"]["status"] is True
     r = client.post(f"/api/cameras/{NEW_ID}/status", json={"status": "ON", "reason": "建成", "version": 2}, headers=h)
     assert r.status_code == 200 and r.get_json()["lifecycle"] == "active"
     assert _events(demo_db, NEW_ID)[-1][0] == "ON" and "commissioned" in _events(demo_db, NEW_ID)[-1][2]
+    assert _audit(demo_db, NEW_ID)[-1][:2] == ("update", "admin")
     assert _audit(demo_db, NEW_ID)[-1][3] == {"lifecycle": "active"}
+
+
+def test_a_planned_camera_is_not_put_into_service_under_its_provisional_id(client, lead_grid, demo_db):
+    from camera_registry import planned
+    from tests.settings import TEST_SETTINGS
+
+    _grid, lon, lat = _spot(demo_db)
+    with demo_db.Session() as s:
+        cam = planned.adopt_site(s, lon, lat, range_m=60.0, actor="planner", district=TEST_SETTINGS.district)
+        did, version = cam.device_id, cam.version
+        s.commit()
+    assert planned.is_provisional(did, TEST_SETTINGS.camera_centre_code)
+    audit_before = len(_audit(demo_db, did))
+    h = _as(client, "admin")
+    r = client.post(f"/api/cameras/{did}/status", json={"status": "ON", "reason": "建成", "version": version},
+                    headers=h)
+    assert r.status_code == 409 and "gridwatch coverage replace-id" in r.get_json()["message"], r.get_json()
+    assert _row(demo_db, did).lifecycle == "planned"
+    assert [e[0] for e in _events(demo_db, did)] == ["ADD"] and len(_audit(demo_db, did)) == audit_before
 
 
 

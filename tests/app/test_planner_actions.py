@@ -167,9 +167,11 @@ def test_sites_list_has_both_coordinates_and_exports_the_plan_shown(client, lead
     stale = "0" * 16
     r = client.get("/dashboard/planner/plan.csv", query_string={"k": 3, "basis": stale})
     assert r.status_code == 409 and stale in r.get_data(as_text=True) and plan["basis"] in r.get_data(as_text=True)
-    for query, field in (({"k": 0}, "k"), ({"k": 3, "basis": "x'; drop"}, "basis"), ({"k": "3.5"}, "k")):
+    for query, field in (({"k": 0, "basis": plan["basis"]}, "k"), ({"k": 3, "basis": "x'; drop"}, "basis"),
+                         ({"k": "3.5", "basis": plan["basis"]}, "k"),
+                         ({"k": 3}, "basis")):  # an export without the plan's basis is never checked: refused
         r = client.get("/dashboard/planner/plan.csv", query_string=query, headers={"Accept": "application/json"})
-        assert r.status_code == 422 and field in r.get_data(as_text=True)
+        assert r.status_code == 422 and [e["field"] for e in r.get_json()["errors"]] == [field], query
     assert client.get("/dashboard/planner/plan.xlsx").status_code == 422
     assert client.get("/api/coverage/plan", query_string={"k": 51}).status_code == 422
 
@@ -218,6 +220,34 @@ def test_adopt_a_site_as_a_planned_camera(client, lead_grid, demo_db):
     assert int(other["device_id"][-6:]) == int(did[-6:]) + 1
 
 
+def test_an_adopted_site_is_not_proposed_again(client, lead_grid, demo_db):
+    login(client, "planner")
+    token = csrf(client, "/dashboard/planner")
+    first = _plan(client, 3)
+    r = _adopt(client, token, first["sites"][0], rank=1)
+    assert r.status_code == 201, r.get_data(as_text=True)
+    did = r.get_json()["device_id"]
+    again = _plan(client, 3)
+    assert again["basis"] != first["basis"]  # an export of the plan shown before is stale now
+    with demo_db.Session() as s:  # PostGIS, geodesic: no proposed site within the same-site distance of it
+        near = [s.execute(text(
+            "SELECT ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography) FROM cameras "
+            "WHERE device_id = :d"), {"x": site["lon"], "y": site["lat"], "d": did}).scalar()
+            for site in again["sites"]]
+        assert min(near) > planned.SAME_SITE_M
+        # the candidates are the crossings less exactly those a planned camera stands on
+        all_sites, dem, existing, grids = service._plan_inputs(s, "incidents", False, service.DEMAND_DAYS)
+        crossings = service.candidate_sites(s)
+        on_planned = sum(bool(s.execute(text(
+            "SELECT EXISTS (SELECT 1 FROM cameras WHERE lifecycle = 'planned' AND ST_Distance(geom::geography, "
+            "ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography) <= :r)"),
+            {"x": p.x, "y": p.y, "r": planned.SAME_SITE_M}).scalar()) for p in crossings.geometry)
+        assert on_planned >= 1 and len(all_sites) == len(crossings) - on_planned
+    # the plan's new first site is free: adopting it is no conflict
+    r = _adopt(client, token, again["sites"][0])
+    assert r.status_code == 201, r.get_data(as_text=True)
+
+
 @pytest.mark.parametrize("account,status", [("operator", 403), ("member", 403), ("lead", 403), ("admin", 201)])
 def test_who_may_adopt(client, lead_grid, demo_session, account, status):
     login(client, account)
@@ -241,6 +271,23 @@ def test_adopt_names_the_bad_field(client, lead_grid, body, field):
     r = client.post("/api/coverage/planned", json=body, headers={"X-CSRF-Token": token})
     assert r.status_code == 422, r.get_data(as_text=True)
     assert field in {e["field"] for e in r.get_json().get("errors", [])}
+
+
+def test_adopting_a_site_within_the_spacing_of_a_camera_is_a_422(client, lead_grid, demo_db, settings):
+    """The planner's adoption checks the registry's minimum spacing as the camera API and the importer do
+    (``app.loaders.registry_options``)."""
+    with demo_db.Session() as s:
+        did, lon, lat = s.execute(text("SELECT device_id, ST_X(geom), ST_Y(geom) FROM cameras "
+                                       "WHERE lifecycle = 'active' ORDER BY device_id LIMIT 1")).one()
+        before = s.execute(text("SELECT count(*) FROM cameras")).scalar()
+    east = settings.camera_min_spacing_m / 2 / (111_320.0 * np.cos(np.radians(lat)))
+    login(client, "planner")
+    r = _adopt(client, csrf(client, "/dashboard/planner"), {"lon": lon + east, "lat": lat})
+    assert r.status_code == 422, r.get_data(as_text=True)
+    (err,) = r.get_json()["errors"]
+    assert err["field"] == "lon/lat" and did in err["reason"] and "probable duplicate" in err["reason"]
+    with demo_db.Session() as s:
+        assert s.execute(text("SELECT count(*) FROM cameras")).scalar() == before
 
 
 def test_adopt_needs_the_csrf_token(client, lead_grid):

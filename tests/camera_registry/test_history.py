@@ -232,6 +232,24 @@ def test_on_commissions_a_planned_camera(session):
         set_status(session, ID, "OFF", "op", note="x", expected_version=2)
 
 
+def test_on_does_not_commission_a_planned_camera_under_its_provisional_id(session):
+    from camera_registry.history import add_camera
+    from camera_registry.planned import PROVISIONAL_SERIALS, provisional_prefix
+    from gis.errors import IllegalTransition
+
+    centre = DISTRICT.camera_centre_code
+    prov = f"{provisional_prefix(centre)}{PROVISIONAL_SERIALS[0] + 7:06d}"
+    add_camera(session, row(1, device_id=prov, status="OFF"), actor="pat", lifecycle="planned")
+    for kw in ({}, {"centre": centre}):  # the ID's own centre code, or the district's
+        with pytest.raises(IllegalTransition, match=f"coverage replace-id {prov}"):
+            set_status(session, prov, "ON", "admin", note="built", **kw)
+    cam = session.get(Camera, prov)
+    assert (cam.lifecycle, cam.status, cam.version) == ("planned", "OFF", 1)
+    assert [e.event for e in events(session, prov)] == ["ADD"]
+    set_status(session, prov, "VLOST", "admin", note="pole up, no device yet")  # not commissioning: allowed
+    assert session.get(Camera, prov).lifecycle == "planned"
+
+
 def test_update_with_the_district_refuses_a_move_outside_it_and_a_cleared_programme(session):
     from camera_registry.history import add_camera
 
@@ -299,16 +317,21 @@ def test_add_refuses_a_camera_closer_than_the_spacing_naming_the_other_and_the_d
     assert add_camera(session, row(3, lon=near["lon"], lat=near["lat"]), actor="ann").version == 1
 
 
-def test_every_stored_camera_counts_whatever_its_lifecycle(session):
+def test_planned_and_active_cameras_count_for_the_spacing_retired_ones_do_not(session):
     from camera_registry.history import add_camera, retire_camera
 
     add_camera(session, row(1), actor="ann", lifecycle="planned")
     add_camera(session, row(2), actor="ann")
-    retire_camera(session, row(2)["device_id"], "ann", "dismantled")
+    add_camera(session, row(3), actor="ann")
+    retire_camera(session, row(3)["device_id"], "ann", "dismantled")
     for stored in (1, 2):
         lon, lat = _metres_east(float(row(stored)["lon"]), 29.3665, 0.0, 1.0)
         with pytest.raises(InvalidData, match=f"from stored camera {row(stored)['device_id']}"):
             add_camera(session, row(5, lon=f"{lon:.9f}", lat=f"{lat:.9f}"), actor="ann", min_spacing_m=2.0)
+    # the retired camera's pole takes its replacement: no duplicate
+    lon, lat = _metres_east(float(row(3)["lon"]), 29.3665, 0.0, 1.0)
+    cam = add_camera(session, row(6, lon=f"{lon:.9f}", lat=f"{lat:.9f}"), actor="ann", min_spacing_m=2.0)
+    assert cam.lifecycle == "active"
 
 
 def test_spacing_lists_exactly_the_cameras_postgis_finds_within_it_nearest_first(session):

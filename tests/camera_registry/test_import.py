@@ -297,3 +297,63 @@ def test_locate_derives_codes_and_refuses_positions_outside_every_community(demo
 def test_on_error_must_be_reject_or_skip(session, csv_file):
     with pytest.raises(InvalidData, match="on_error must be reject or skip"):
         import_cameras(session, csv_file([row(1)]), on_error="ignore", district=DISTRICT)
+
+
+# -- the lifecycle: a file changes neither a retired camera nor a planned one's status ----------------------------
+def test_a_retired_camera_is_read_only_to_an_import(session, csv_file, tmp_path):
+    from camera_registry.history import retire_camera
+
+    import_cameras(session, csv_file([row(1), row(2)]), district=DISTRICT)
+    retire_camera(session, row(1)["device_id"], "admin", "pole removed")
+    before = (count(session, "camera_revisions"), count(session, "camera_events"))
+    renamed = write_csv(tmp_path / "renamed.csv", [row(1, name="改名"), row(2, name="也改名")])
+    errors = _errors(session, renamed)
+    assert [(e.line, e.field) for e in errors] == [(2, "device_id")]
+    assert "retired" in errors[0].reason and "read-only" in errors[0].reason and "take the row out" in errors[0].reason
+    report = import_cameras(session, renamed, district=DISTRICT, on_error="skip")  # the other row is written
+    assert (report.updated, report.rejected) == (1, 1)
+    assert session.execute(text("SELECT name, lifecycle, version FROM cameras WHERE device_id = :d"),
+                           {"d": row(1)["device_id"]}).one() == ("测试点位1球机", "retired", 2)
+    assert (count(session, "camera_revisions"), count(session, "camera_events")) == (before[0] + 1, before[1] + 1)
+    # the retired camera's row as stored is no change: unchanged, not an error (an export round trip)
+    again = import_cameras(session, csv_file([row(1), row(2, name="也改名")], name="same.csv"), district=DISTRICT)
+    assert (again.unchanged, again.updated, again.rejected) == (2, 0, 0)
+
+
+def test_a_file_does_not_change_a_planned_cameras_status_nor_adds_a_provisional_id(session, csv_file, tmp_path):
+    from camera_registry.history import add_camera
+    from camera_registry.planned import PROVISIONAL_SERIALS, provisional_prefix
+
+    prov = f"{provisional_prefix(DISTRICT.camera_centre_code)}{PROVISIONAL_SERIALS[0]:06d}"
+    add_camera(session, row(1, status="OFF"), actor="pat", lifecycle="planned", district=DISTRICT)
+    errors = _errors(session, csv_file([row(1, status="ON")]))
+    assert [(e.line, e.field) for e in errors] == [(2, "status")]
+    assert "planned" in errors[0].reason and "gridwatch coverage replace-id" in errors[0].reason
+    assert session.execute(text("SELECT status, lifecycle, version FROM cameras")).one() == ("OFF", "planned", 1)
+    # its other fields may change by file; it stays planned
+    report = import_cameras(session, csv_file([row(1, status="OFF", name="规划改名")], name="b.csv"), district=DISTRICT)
+    assert report.updated == 1
+    assert session.execute(text("SELECT name, status, lifecycle FROM cameras")).one() == ("规划改名", "OFF", "planned")
+    errors = _errors(session, csv_file([row(5, device_id=prov)], name="c.csv"))
+    assert [(e.line, e.field) for e in errors] == [(2, "device_id")] and "provisional" in errors[0].reason
+    assert count(session, "cameras") == 1
+
+
+def test_spacing_counts_planned_cameras_but_not_retired_ones(session, csv_file):
+    """A new camera on a retired camera's pole is its replacement, not a duplicate; on a planned site it is."""
+    from camera_registry.history import add_camera, retire_camera
+
+    import_cameras(session, csv_file([row(1)]), district=DISTRICT)
+    add_camera(session, row(3), actor="pat", lifecycle="planned", district=DISTRICT)
+    retire_camera(session, row(1)["device_id"], "admin", "replaced")
+    on_retired = row(7, lon=f"{104.7714 + 5e-6:.7f}")   # 0.5 m from the retired camera
+    on_planned = row(8, lon=f"{104.7716 + 5e-6:.7f}")   # 0.5 m from the planned one
+    errors = _errors(session, csv_file([on_retired, on_planned]))
+    assert [(e.line, e.field) for e in errors] == [(3, "lon/lat")]
+    assert f"from stored camera {row(3)['device_id']}: probable duplicate" in errors[0].reason
+    report = import_cameras(session, csv_file([on_retired], name="replacement.csv"), district=DISTRICT)
+    assert report.added == 1
+    # add_camera (the API, adoption) checks the same way
+    add_camera(session, row(9, lon=f"{104.7714 - 5e-6:.7f}"), actor="a", district=DISTRICT, min_spacing_m=0.4)
+    with pytest.raises(InvalidData, match=row(3)["device_id"]):
+        add_camera(session, row(10, lon=f"{104.7716 - 5e-6:.7f}"), actor="a", district=DISTRICT, min_spacing_m=2.0)

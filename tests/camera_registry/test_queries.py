@@ -105,3 +105,32 @@ def test_cameras_outside_declared_community(demo_session):
     demo_session.execute(text("UPDATE cameras SET declared_community_code = :o WHERE device_id = :d"),
                          {"o": where, "d": dev})
     assert dev not in set(queries.cameras_outside_declared_community(demo_session)["device_id"])
+
+
+def test_timeline_pairs_two_changes_of_one_transaction_stamped_alike(demo_session):
+    from camera_registry.history import set_status, update_camera
+
+    did, version, azimuth, status = demo_session.execute(text(
+        "SELECT device_id, version, azimuth, status FROM cameras WHERE lifecycle = 'active' AND status = 'ON' "
+        "AND azimuth IS NOT NULL ORDER BY device_id LIMIT 1")).one()
+    last_event = demo_session.execute(text("SELECT max(id) FROM camera_events")).scalar()
+    last_rev = demo_session.execute(text("SELECT max(id) FROM camera_revisions")).scalar()
+    new_az = (azimuth + 30) % 360
+    update_camera(demo_session, did, {"azimuth": new_az}, expected_version=version, actor="t")
+    set_status(demo_session, did, "OFF", "t", note="power cut")
+
+    def newest_two():
+        return [(e["event"], e["version"], [c[0] for c in e["changes"]]) for e in queries.timeline(demo_session, did)[:2]]
+
+    want = [("OFF", version + 2, ["status"]), ("UPDATE", version + 1, ["azimuth"])]
+    assert newest_two() == want
+    # the same two changes stamped with one time (the columns' default, the transaction's now()): still paired
+    demo_session.execute(text("UPDATE camera_events SET at = now() WHERE device_id = :d AND id > :i"),
+                         {"d": did, "i": last_event})
+    demo_session.execute(text("UPDATE camera_revisions SET at = now() WHERE device_id = :d AND id > :i"),
+                         {"d": did, "i": last_rev})
+    assert demo_session.execute(text("SELECT count(DISTINCT at) FROM camera_events WHERE device_id = :d AND id > :i"),
+                                {"d": did, "i": last_event}).scalar() == 1
+    assert newest_two() == want
+    status_change = queries.timeline(demo_session, did)[0]["changes"]
+    assert ("status", status, "OFF") in status_change
