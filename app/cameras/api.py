@@ -18,10 +18,11 @@ from flask import jsonify, request, url_for
 
 from app import web
 from app.accounts.auth import current_user
-from app.accounts.capabilities import capability_required
+from app.accounts.capabilities import capability_required, require
 from app.cameras import service
 from app.cameras.views import bp
 from app.dashboards.params import MAX_ID, Params, display_to_wgs84
+from app.loaders import registry_options
 from camera_registry import history
 from camera_registry.models import STATUSES
 from gis.errors import Conflict, InvalidData, RowError
@@ -96,15 +97,6 @@ def _stale(camera_id: str, user, yours: dict, exc: Conflict):
     return jsonify({"error": "Conflict", "message": str(exc), "current": record(camera, user), "yours": yours}), 409
 
 
-def _registry_options() -> dict:
-    """The registry's checks of an added or moved camera: the district, the geocoder and the minimum
-    spacing (setting ``camera_min_spacing_m``), as the importer has them."""
-    from app.loaders import camera_import_options
-
-    opts = camera_import_options(web.db_session(), web.settings())
-    return {k: opts[k] for k in ("district", "locate", "min_spacing_m")}
-
-
 @bp.get("/api/cameras")
 @capability_required("camera.read")
 def api_list():
@@ -151,7 +143,7 @@ def api_patch(device_id: str):
                         f"(needs {' / '.join(caps)}); nothing was changed"}), 403
     try:
         camera = history.update_camera(s, device_id, changes, expected_version=version, actor=user.username,
-                                       **_registry_options())
+                                       **registry_options(s, web.settings()))
     except Conflict as exc:
         return _stale(device_id, user, {"version": version, **changes}, exc)
     s.commit()
@@ -169,9 +161,12 @@ def api_status(device_id: str):
     reason = p.text("reason", max_len=REASON_MAX, multiline=True, required=True)
     version = _version(p)
     p.done()
-    service.visible_camera(s, device_id, user)
+    current = service.visible_camera(s, device_id, user)
+    for capability in service.status_capabilities(current):  # a planned camera's: camera.plan too
+        require(user, capability)
     try:
-        camera = history.set_status(s, device_id, status, user.username, note=reason, expected_version=version)
+        camera = history.set_status(s, device_id, status, user.username, note=reason, expected_version=version,
+                                    centre=web.settings().district.camera_centre_code)
     except Conflict as exc:
         return _stale(device_id, user, {"version": version, "status": status, "reason": reason}, exc)
     s.commit()
@@ -203,7 +198,7 @@ def api_add():
     p = Params(payload)
     values = _values(p, payload, ("device_id", *history.RECORD_FIELDS, "lon", "lat"))
     p.done()
-    camera = history.add_camera(s, values, actor=user.username, **_registry_options())
+    camera = history.add_camera(s, values, actor=user.username, **registry_options(s, web.settings()))
     s.commit()
     return jsonify(record(camera, user)), 201, {"Location": url_for("cameras.camera", device_id=camera.device_id)}
 

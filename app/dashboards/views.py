@@ -175,6 +175,7 @@ def planned_adopt():
     """Adopt a proposed site: JSON ``{"lon", "lat"}`` (WGS-84, the site list's ``lon``/``lat``), optional
     ``name``, ``rank`` and ``gain`` (for the event's note). 201 with the planned camera (its provisional ID);
     409 when a planned camera already stands there; 422 naming the field."""
+    from app.loaders import registry_options
     from camera_registry import planned
     from camera_registry.history import snapshot
     from gis.placement import DEFAULT_SITE_RANGE_M
@@ -193,16 +194,9 @@ def planned_adopt():
     note = "adopted from the planner's proposed sites" + (f": site {rank}" if rank else "") + \
         (f", gain {gain:g}" if gain is not None else "")
     camera = planned.adopt_site(s, lon, lat, range_m=DEFAULT_SITE_RANGE_M, actor=user.username,
-                                name=name, note=note, **_registry_options())
+                                name=name, note=note, **registry_options(s, web.settings()))
     s.commit()
     return jsonify(snapshot(camera)), 201
-
-
-def _registry_options() -> dict:
-    from app.loaders import camera_import_options
-
-    opts = camera_import_options(web.db_session(), web.settings())
-    return {"district": opts["district"], "locate": opts["locate"]}
 
 
 @bp.post("/api/coverage/planned/<device_id>/drop")
