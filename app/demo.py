@@ -13,6 +13,7 @@ import geopandas as gpd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.grids.models import LEAD
 from gis.errors import InvalidData
 
 LOADERS: list[tuple[str, str]] = []
@@ -165,8 +166,8 @@ def create_demo_accounts(session: Session) -> str:
         raise InvalidData("no grids loaded: run `gridwatch load-demo` first")
     # the member (网格员) works in the lead's grid: one of its members who is not the lead, if it has one
     member = session.execute(text(
-        "SELECT member_id FROM member_roles WHERE grid_code = :g ORDER BY (role = 'lead'), member_id LIMIT 1"),
-        {"g": grid}).scalar()
+        "SELECT member_id FROM member_roles WHERE grid_code = :g ORDER BY (role = :lead), member_id LIMIT 1"),
+        {"g": grid, "lead": LEAD}).scalar()
     for name, (role, password) in DEMO_ACCOUNTS.items():
         add_user(session, name, password, role=role, grid_code=grid if role == "grid_lead" else None,
                  member_id=member if role == "member" else None)

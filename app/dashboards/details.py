@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from app.accounts.auth import mask_name, mask_phone, sees_member_phones, sees_reporters
 from app.dashboards.service import local_iso
 from app.incidents.models import OPEN_STATES
+from app.grids.models import LEAD
 from gis.coverage import view_sector_frame
 from gis.errors import NotFound
 from layers.base import shift_lonlat, to_display
@@ -134,9 +135,9 @@ def assignees(s: Session, incident_id: int) -> dict:
     lead first: whom it may be dispatched or reassigned to; ``default`` is the lead's id (or None)."""
     grid = _grid_of(s, incident_id)
     rows = s.execute(text(
-        "SELECT m.id, m.name, array_agg(r.role ORDER BY r.role) AS roles, bool_or(r.role = 'lead') AS lead "
+        "SELECT m.id, m.name, array_agg(r.role ORDER BY r.role) AS roles, bool_or(r.role = :lead) AS lead "
         "FROM member_roles r JOIN members m ON m.id = r.member_id WHERE r.grid_code = :g AND m.active "
-        "GROUP BY m.id, m.name ORDER BY bool_or(r.role = 'lead') DESC, m.name, m.id"), {"g": grid}).all()
+        "GROUP BY m.id, m.name ORDER BY bool_or(r.role = :lead) DESC, m.name, m.id"), {"g": grid, "lead": LEAD}).all()
     members = [{"id": i, "name": n, "roles": list(roles), "lead": bool(lead)} for i, n, roles, lead in rows]
     return {"grid": grid, "members": members, "default": next((m["id"] for m in members if m["lead"]), None)}
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.auth import mask_phone, sees_member_phones
 from app.incidents.models import OPEN_STATES
+from app.grids.models import LEAD
 from gis.errors import NotFound
 
 PATROL_DAYS = 7
@@ -33,8 +34,8 @@ def members(s: Session, user, grids) -> list[dict]:
     rows = s.execute(text(
         "SELECT r.grid_code, m.id, m.name, m.phone, array_agg(r.role ORDER BY r.role) AS roles "
         "FROM member_roles r JOIN members m ON m.id = r.member_id WHERE r.grid_code = ANY(:g) "
-        "GROUP BY r.grid_code, m.id ORDER BY r.grid_code, bool_or(r.role = 'lead') DESC, m.name"),
-        {"g": sorted(grids)}).mappings().all()
+        "GROUP BY r.grid_code, m.id ORDER BY r.grid_code, bool_or(r.role = :lead) DESC, m.name"),
+        {"g": sorted(grids), "lead": LEAD}).mappings().all()
     show = sees_member_phones(user)
     return [{**r, "roles": list(r["roles"]), "phone": r["phone"] if show else mask_phone(r["phone"]),
              "tel": tel_target(r["phone"]) if show else None} for r in rows]

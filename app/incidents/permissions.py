@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import FIELD_ROLES  # roles limited to their grids
 from app.incidents import workflow
+from app.grids.models import LEAD
 from gis.errors import Forbidden, GridwatchError, IllegalTransition
 
 _COMMAND_CENTRE = frozenset({"accept", "void", "dispatch", "pass_check", "fail_check", "reassign", "move",
@@ -53,8 +54,8 @@ def field_grids(session: Session, user) -> frozenset[str] | None:
     if getattr(user, "member_id", None) is None:
         return frozenset()
     sql = ("SELECT grid_code FROM member_roles WHERE member_id = :m"
-           + (" AND role = 'lead'" if user.role == "grid_lead" else ""))
-    return frozenset(session.execute(text(sql), {"m": user.member_id}).scalars())
+           + (" AND role = :lead" if user.role == "grid_lead" else ""))
+    return frozenset(session.execute(text(sql), {"m": user.member_id, "lead": LEAD}).scalars())
 
 
 def may_report(user) -> bool:

@@ -20,6 +20,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.grids.models import LEAD
 from gis.crs import to_metric
 
 GAP_CAP_MIN = 10.0
@@ -113,11 +114,11 @@ def unpatrolled_grids(session: Session, days: int, grid_codes=None, *, now: date
     now = now or datetime.now(timezone.utc)
     rows = session.execute(text(
         "SELECT g.code AS grid_code, g.name, lead.member_id AS lead_member_id, last.at AS last_patrol_at "
-        "FROM grids g LEFT JOIN member_roles lead ON lead.grid_code = g.code AND lead.role = 'lead' "
+        "FROM grids g LEFT JOIN member_roles lead ON lead.grid_code = g.code AND lead.role = :lead "
         "LEFT JOIN LATERAL (SELECT max(p.at) AS at FROM patrol_points p WHERE p.grid_code = g.code "
         "AND p.at <= :now) last ON true "
         "WHERE (CAST(:codes AS text[]) IS NULL OR g.code = ANY(:codes)) "
         "AND (last.at IS NULL OR last.at < :since) ORDER BY g.code"),
-        {"now": now, "since": now - timedelta(days=days),
+        {"now": now, "since": now - timedelta(days=days), "lead": LEAD,
          "codes": list(grid_codes) if grid_codes is not None else None}).all()
     return pd.DataFrame(rows, columns=["grid_code", "name", "lead_member_id", "last_patrol_at"])
