@@ -27,3 +27,16 @@ def db_session() -> Session:
     if "db_session" not in g:
         g.db_session = database().Session()
     return g.db_session
+
+
+def json_body() -> dict:
+    """The request's JSON object (the body of every JSON write): a body that is not a JSON object, or not
+    sent as ``application/json``, is InvalidData naming the field ``body`` (422)."""
+    from flask import request
+
+    from gis.errors import InvalidData, RowError
+
+    payload = request.get_json(silent=True) if request.is_json else None
+    if not isinstance(payload, dict):
+        raise InvalidData(RowError(None, "body", "send a JSON object (Content-Type: application/json)"))
+    return payload

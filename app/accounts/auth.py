@@ -22,14 +22,17 @@ from sqlalchemy.orm import Session
 from app import web
 from app.db import stamp_actor
 from app.accounts import sessions
+from app.accounts.capabilities import roles_for
 from app.accounts.models import FIELD_ROLES, User
 from gis.errors import Forbidden
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_EXEMPT_PREFIXES = ("/open311/",)
 DISTRICT_ROLES = ("admin", "operator", "planner")
-#: who sees each dashboard page: the routes' checks and the bar's links read this one table
-PAGE_ROLES = {"operator": ("operator", "admin"), "planner": ("planner", "admin"), "grid": FIELD_ROLES + ("admin",)}
+#: who sees each dashboard page: the routes' checks and the bar's links read this one table (the planner's
+#: page is a capability's: its roles are the table's)
+PAGE_ROLES = {"operator": ("operator", "admin"), "planner": roles_for("coverage.plan"),
+              "grid": FIELD_ROLES + ("admin",)}
 HOME_BY_ROLE = {"admin": "dashboards.operator", "operator": "dashboards.operator",
                 "planner": "dashboards.planner", "grid_lead": "dashboards.grid", "member": "dashboards.grid"}
 #: what the session cookie keeps across log-in and log-out (everything else is dropped)

@@ -40,6 +40,8 @@ CAPABILITIES: dict[str, tuple[tuple[str, ...], str]] = {
     "camera.import": (("admin",), "upload a camera file (dry run, then commit)"),
     "camera.export": (DISTRICT, "download the camera list"),
     "camera.plan": (("admin", "planner"), "adopt a proposed site as a planned camera, edit or drop planned cameras"),
+    # coverage planning (/dashboard/planner, /api/coverage)
+    "coverage.plan": (("admin", "planner"), "run the coverage what-if, export its plan and the coverage reports"),
     # grids and members (/grids)
     "grid.read": (ALL, "see the grid list and a grid's page (a field role: its grids)"),
     "grid.boundary": (("admin",), "upload grid boundaries (preview, then commit)"),

@@ -251,9 +251,10 @@ def create_user(session: Session, username: str, *, role: str, member_ref=None, 
 
 def set_role(session: Session, username: str, role: str, *, member_ref=None, grid_code: str | None = None,
              by: str | None = None, seen: dict | None = None) -> User:
-    """Change an account's role and scope (the member record of a field role). Ends its sessions when
-    the role changes, so nobody keeps a page of the old role open. The acting account may not change its
-    own role; the last active administrator stays one."""
+    """Change an account's role and scope (the member record of a field role). Its sessions stay: every
+    request reads the account (role and member) anew (``auth.current_user``), so an open session has the new
+    role's powers, and only those, from its next request on. The acting account may not change its own role;
+    the last active administrator stays one."""
     user = get_user(session, username, lock=True)
     _check_seen(user, seen)
     errors = [RowError(None, "role", why)] if (why := role_problem(role)) is not None else []

@@ -306,9 +306,11 @@ def present(row: dict, lang: str, tz: str) -> dict:
     if reason:
         key = f"aud_reason_{reason}"
         reason = translate(key, lang) if key in MESSAGES else reason
+    user = actor_user(row["actor"])
     return {
         "src": row["src"], "id": row["id"], "at": row["at"].astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S"),
-        "actor": row["actor"], "actor_name": actor_name(row["actor"], lang), "actor_user": actor_user(row["actor"]),
+        "actor": row["actor"], "actor_name": actor_name(row["actor"], lang), "actor_user": user,
+        "actor_path": object_path("user", user) if user else None,
         "object_type": row["object_type"], "object_type_name": label("audit_object", row["object_type"], lang),
         "object_id": row["object_id"], "path": object_path(row["object_type"], row["object_id"]),
         "action": row["action"], "action_name": label("audit_action", row["action"], lang),
@@ -339,16 +341,37 @@ def csv_rows(rows: list[dict], lang: str, tz: str) -> list[dict]:
     return out
 
 
+#: the page of each kind of object: (its endpoint, the endpoint's argument); an incident opens in the panel of
+#: the operator's map (``dashboards.operator`` + ``#incident=<id>``), a failed log-in has no page
+OBJECT_PAGES = {"camera": ("cameras.camera", "device_id"), "grid": ("grids.grid", "code"),
+                "user": ("people.user", "username")}
+
+
+def _page(endpoint: str, **values) -> str | None:
+    """``url_for(endpoint, **values)`` when this application has that page (the cameras, grids and people
+    pages are features of their own: an object links to its page only where that page exists)."""
+    from flask import current_app, url_for
+    from werkzeug.routing import BuildError
+
+    if endpoint not in current_app.view_functions:
+        return None
+    try:
+        return url_for(endpoint, **values)
+    except BuildError:  # a value the endpoint's converter refuses: no page
+        return None
+
+
 def object_path(object_type: str, object_id: str) -> str | None:
-    """Where the object's own page would be (the view checks that such a route exists)."""
+    """The URL of the object's own page, or None (no such page in this application). In a request."""
     from urllib.parse import quote
 
-    paths = {"camera": "/cameras/{}", "grid": "/grids/{}", "user": "/admin/users/{}",
-             "incident": "/dashboard/operator#incident={}", LOGIN_TYPE: None}
+    if object_type == "incident":
+        page = _page("dashboards.operator")
+        return f"{page}#incident={quote(object_id, safe='')}" if page else None
     if object_type in JOINED_TYPES:  # a member's role: the page of its grid (the key's last part)
-        return paths["grid"].format(quote(object_id.rpartition(KEY_JOIN)[2], safe=""))
-    pattern = paths.get(object_type)
-    return pattern.format(quote(object_id, safe="")) if pattern else None
+        object_type, object_id = "grid", object_id.rpartition(KEY_JOIN)[2]
+    endpoint, argument = OBJECT_PAGES.get(object_type, (None, None))
+    return _page(endpoint, **{argument: object_id}) if endpoint else None
 
 
 def actor_user(actor: str) -> str | None:

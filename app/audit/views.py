@@ -4,9 +4,7 @@ from __future__ import annotations
 import io
 
 import pandas as pd
-from flask import Blueprint, Response, current_app, render_template, request, stream_with_context, url_for
-from werkzeug.exceptions import HTTPException
-from werkzeug.routing import RequestRedirect
+from flask import Blueprint, Response, render_template, request, stream_with_context, url_for
 
 from app import web
 from app.accounts.capabilities import capability_required
@@ -23,21 +21,6 @@ def _query():
     return service.parse_query(request.args, earliest=d.data_start, tz=d.timezone)
 
 
-def _routed(path: str | None) -> str | None:
-    """``path`` when a page of this application answers it (the cameras, grids and people pages are
-    features of their own: an object links to its page only where that page exists)."""
-    if path is None:
-        return None
-    adapter = current_app.url_map.bind("localhost")
-    try:
-        adapter.match(path.split("#", 1)[0], method="GET")
-    except RequestRedirect:
-        return path
-    except HTTPException:
-        return None
-    return path
-
-
 @bp.get("/admin/audit")
 @capability_required("audit.read")
 def index():
@@ -46,12 +29,7 @@ def index():
     q, after = _query()
     d, lang = web.district(), current_language(web.settings().language)
     rows, nxt = service.search(web.db_session(), q, limit=service.PAGE_SIZE, after=after)
-    shown = [service.present(r, lang, d.timezone) for r in rows]
-    links: dict[str, str | None] = {}
-    for r in shown:
-        r["path"] = links.setdefault(r["path"], _routed(r["path"])) if r["path"] else None
-        user_page = f"/admin/users/{r['actor_user']}" if r["actor_user"] else None
-        r["actor_path"] = links.setdefault(user_page, _routed(user_page)) if user_page else None
+    shown = [service.present(r, lang, d.timezone) for r in rows]  # with the links of objects and actors
     args = q.args(d.timezone)
     return render_template(
         "admin/audit.html", page="audit", rows=shown, q=q, args=args, object_types=OBJECT_TYPES,

@@ -25,7 +25,7 @@ from app.dashboards.params import MAX_ID, Params, display_to_wgs84
 from app.loaders import registry_options
 from camera_registry import history
 from camera_registry.models import STATUSES
-from gis.errors import Conflict, InvalidData, RowError
+from gis.errors import Conflict
 
 #: the coordinates a body's ``lon``/``lat`` are in: WGS-84, or as the page's basemap shows them
 CRS_CHOICES = ("wgs84", "display")
@@ -49,13 +49,6 @@ def record(camera, user) -> dict:
                  "editable": service.editable_fields(user, camera), "actions": service.actions(user, camera),
                  "url": url_for("cameras.camera", device_id=camera.device_id)})
     return data
-
-
-def _body() -> dict:
-    payload = request.get_json(silent=True) if request.is_json else None
-    if not isinstance(payload, dict):
-        raise InvalidData(RowError(None, "body", "send a JSON object (Content-Type: application/json)"))
-    return payload
 
 
 def _version(p: Params) -> int | None:
@@ -126,7 +119,7 @@ def api_camera(device_id: str):
 @capability_required("camera.read")
 def api_patch(device_id: str):
     s, user = web.db_session(), current_user()
-    payload = _body()
+    payload = web.json_body()
     p = Params(payload)
     version = _version(p)
     changes = _values(p, payload, service.EDIT_FIELDS)
@@ -154,7 +147,7 @@ def api_patch(device_id: str):
 @capability_required("camera.status")
 def api_status(device_id: str):
     s, user = web.db_session(), current_user()
-    p = Params(_body())
+    p = Params(web.json_body())
     status = p.choice("status", set(STATUSES))
     if status is None and not p.errors:
         p.bad("status", f"is required: one of {', '.join(STATUSES)}")
@@ -177,7 +170,7 @@ def api_status(device_id: str):
 @capability_required("camera.retire")
 def api_retire(device_id: str):
     s, user = web.db_session(), current_user()
-    p = Params(_body())
+    p = Params(web.json_body())
     reason = p.text("reason", max_len=REASON_MAX, multiline=True, required=True)
     version = _version(p)
     p.done()
@@ -194,7 +187,7 @@ def api_retire(device_id: str):
 @capability_required("camera.add")
 def api_add():
     s, user = web.db_session(), current_user()
-    payload = _body()
+    payload = web.json_body()
     p = Params(payload)
     values = _values(p, payload, ("device_id", *history.RECORD_FIELDS, "lon", "lat"))
     p.done()

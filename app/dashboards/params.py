@@ -220,11 +220,38 @@ class Params:
             return None
         return w, s, e, n
 
+    def flag(self, name: str, *, default: bool | None = None) -> bool | None:
+        """Yes or no (:func:`parse_flag`); ``default`` when absent or blank."""
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            return parse_flag(value)
+        except ValueError:
+            self.bad(name, f"{_shown(value)} is not true or false (true/false, yes/no, on/off, 1/0)")
+            return None
+
     def spot(self, *, required: bool = True) -> tuple[float, float] | None:
         """``lon`` and ``lat`` in degrees (as sent: the caller converts display coordinates)."""
         lon = self.number("lon", lo=-180.0, hi=180.0, required=required, what="degrees")
         lat = self.number("lat", lo=-90.0, hi=90.0, required=required, what="degrees")
         return None if lon is None or lat is None else (lon, lat)
+
+
+#: the words a yes-or-no parameter may be (a form's checkbox sends ``on``; a JSON body sends true/false)
+FLAG_WORDS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
+def parse_flag(value) -> bool:
+    """A yes-or-no value as sent (a JSON boolean, 0 or 1, or one of :data:`FLAG_WORDS`, any case, spaces
+    around allowed) as a bool; ValueError for anything else."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in FLAG_WORDS:
+        return FLAG_WORDS[value.strip().lower()]
+    raise ValueError(f"{_shown(value)} is not true or false")
 
 
 def _now() -> datetime:

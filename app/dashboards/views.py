@@ -15,12 +15,11 @@ from app.dashboards.params import MAX_ID, Params, display_to_wgs84, parse_filter
 from app.i18n import current_language
 from gis.codes import GRID
 from app.accounts.capabilities import capability_required
-from gis.errors import Forbidden, InvalidData, NotFound, RowError
+from gis.errors import Forbidden, NotFound
 
 bp = Blueprint("dashboards", __name__)
 
 OPERATOR_ROLES = PAGE_ROLES["operator"]
-PLANNER_ROLES = PAGE_ROLES["planner"]
 
 
 @bp.app_template_filter("localtime")
@@ -108,7 +107,7 @@ def grid():
 
 
 @bp.get("/dashboard/planner")
-@role_required(*PLANNER_ROLES)
+@capability_required("coverage.plan")
 def planner():
     from app.accounts.capabilities import can
 
@@ -127,7 +126,7 @@ def planner():
 
 
 @bp.get("/dashboard/planner/coverage.<fmt>")
-@role_required(*PLANNER_ROLES)
+@capability_required("coverage.plan")
 def coverage_download(fmt: str):
     p = _params({"format": fmt})
     p.choice("format", planning.FORMATS)
@@ -142,7 +141,7 @@ def _plan_k(p: Params) -> int | None:
 
 
 @bp.get("/api/coverage/plan")
-@role_required(*PLANNER_ROLES)
+@capability_required("coverage.plan")
 def coverage_plan():
     """The what-if: ``k`` new sites (1–``PLAN_K_MAX``), each with WGS-84 and display coordinates and its gain,
     their discs, the totals and the plan's ``basis`` (send it back with an export)."""
@@ -153,15 +152,18 @@ def coverage_plan():
 
 
 @bp.get("/dashboard/planner/plan.<fmt>")
-@role_required(*PLANNER_ROLES)
+@capability_required("coverage.plan")
 def plan_download(fmt: str):
-    """The sites of the plan shown (``k``, and its ``basis``: 409 when the data changed since) as CSV or
-    GeoPackage."""
+    """The sites of the plan shown (``k``, and its ``basis``, required: 409 when the data changed since) as CSV
+    or GeoPackage."""
     p = _params({**request.args.to_dict(), "format": fmt})
     p.choice("format", planning.PLAN_FORMATS)
     k = _plan_k(p)
     basis = p.raw("basis")
-    if basis is not None and not (isinstance(basis, str) and len(basis) == 16 and basis.isascii() and basis.isalnum()):
+    if basis is None:
+        p.bad("basis", "is required: the basis of the plan shown (as /api/coverage/plan gives it), so that an "
+                       "export of data changed since is refused")
+    elif not (isinstance(basis, str) and len(basis) == 16 and basis.isascii() and basis.isalnum()):
         p.bad("basis", "is not a plan's basis (16 letters and digits, as /api/coverage/plan gives it)")
     p.done()
     body, mimetype = planning.plan_file(web.db_session(), k, fmt, basis, basemap=web.settings().basemap)
@@ -181,10 +183,7 @@ def planned_adopt():
     from gis.placement import DEFAULT_SITE_RANGE_M
 
     s, user = web.db_session(), current_user()
-    payload = request.get_json(silent=True) if request.is_json else None
-    if not isinstance(payload, dict):
-        raise InvalidData(RowError(None, "body", "send a JSON object with lon and lat (WGS-84)"))
-    p = _params(payload)
+    p = _params(web.json_body())
     spot = p.spot()
     name = p.text("name", max_len=100)
     rank = p.integer("rank", lo=1, hi=planning.PLAN_K_MAX)
@@ -210,10 +209,7 @@ def planned_drop(device_id: str):
     s, user = web.db_session(), current_user()
     if not (len(device_id) == 20 and device_id.isascii() and device_id.isdigit()):
         raise NotFound(f"no camera {device_id!r} in the registry")
-    payload = request.get_json(silent=True) if request.is_json else None
-    if not isinstance(payload, dict):
-        raise InvalidData(RowError(None, "body", "send a JSON object with reason and version"))
-    p = _params(payload)
+    p = _params(web.json_body())
     reason = p.text("reason", max_len=500, required=True)
     version = p.integer("version", lo=1, hi=MAX_ID)
     if version is None and p.raw("version") is None:

@@ -33,7 +33,7 @@ from app.errors import error_payload, respond
 from app.grids import members as svc
 from app.grids.models import LEAD, ROLES
 from gis.codes import COMMUNITY, GRID, STREET
-from gis.errors import InvalidData, NotFound, RowError
+from gis.errors import NotFound
 from gis.text import text_problem
 
 bp = Blueprint("grids", __name__)
@@ -42,7 +42,6 @@ bp = Blueprint("grids", __name__)
 MAX_PAGE = 10_000
 Q_MAX = 40
 VERSION_MAX = 20
-FLAGS = {"1": True, "true": True, "on": True, "yes": True, "0": False, "false": False, "off": False, "no": False}
 
 
 @bp.errorhandler(svc.StaleGrid)
@@ -175,27 +174,6 @@ def api_members():
 
 
 # -- writes ------------------------------------------------------------------------------------------
-def _body() -> dict:
-    body = request.get_json(silent=True) if request.is_json else None
-    if body is None:
-        return request.form.to_dict() if request.form else {}
-    if not isinstance(body, dict):
-        raise InvalidData(RowError(None, None, "the body must be a JSON object"))
-    return body
-
-
-def _flag(body: dict, name: str, p: Params) -> bool:
-    value = body.get(name)
-    if value is None or value == "":
-        return False
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in FLAGS:
-        return FLAGS[value.strip().lower()]
-    p.bad(name, "must be true or false")
-    return False
-
-
 def _version(p: Params, name: str = "version", required: bool = True) -> str | None:
     return p.text(name, max_len=VERSION_MAX, required=required)
 
@@ -231,7 +209,7 @@ def _done(change: svc.Change, status: int = 200):
 @bp.post("/api/members")
 @capability_required("member.manage")
 def api_add_member():
-    body = _body()
+    body = web.json_body()
     m = svc.add_member(web.db_session(), current_user(), body.get("name"), body.get("phone"), body.get("external_id"))
     web.db_session().commit()
     return jsonify({"id": m.id, "name": m.name, "phone": m.phone, "external_id": m.external_id}), 201
@@ -240,9 +218,9 @@ def api_add_member():
 @bp.post("/api/grids/<code>/members")
 @capability_required("member.manage")
 def api_assign(code: str):
-    body = _body()
+    body = web.json_body()
     p = Params(body)
-    ref, version, replace = _ref(body, "member", p, True), _version(p), _flag(body, "replace_lead", p)
+    ref, version, replace = _ref(body, "member", p, True), _version(p), p.flag("replace_lead", default=False)
     p.done()
     change = svc.set_roles(web.db_session(), current_user(), ref, _code(code), body.get("roles"), version=version,
                            replace_lead=replace, assign_only=True, show_phones=_phones())
@@ -252,9 +230,9 @@ def api_assign(code: str):
 @bp.patch("/api/grids/<code>/members/<int:member_id>")
 @capability_required("member.roles_own_grid")
 def api_roles(code: str, member_id: int):
-    body = _body()
+    body = web.json_body()
     p = Params(body)
-    version, replace = _version(p), _flag(body, "replace_lead", p)
+    version, replace = _version(p), p.flag("replace_lead", default=False)
     p.done()
     change = svc.set_roles(web.db_session(), current_user(), _member_id(member_id), _code(code), body.get("roles"),
                            version=version, replace_lead=replace, show_phones=_phones())
@@ -264,7 +242,7 @@ def api_roles(code: str, member_id: int):
 @bp.delete("/api/grids/<code>/members/<int:member_id>")
 @capability_required("member.manage")
 def api_unassign(code: str, member_id: int):
-    body = _body()
+    body = web.json_body()
     p = Params(body)
     version, successor = _version(p), _ref(body, "successor", p, False)
     p.done()
@@ -276,14 +254,14 @@ def api_unassign(code: str, member_id: int):
 @bp.post("/api/grids/<code>/members/<int:member_id>/move")
 @capability_required("member.manage")
 def api_move(code: str, member_id: int):
-    body = _body()
+    body = web.json_body()
     p = Params(body)
     to = p.code("to", GRID)
     if to is None and not p.errors:
         p.bad("to", "is required: the code of the grid to move the member to")
     # to_version left out is no 422: the service answers 409 with the destination's members, to be read first
     version, to_version = _version(p), _version(p, "to_version", required=False)
-    successor, replace = _ref(body, "successor", p, False), _flag(body, "replace_lead", p)
+    successor, replace = _ref(body, "successor", p, False), p.flag("replace_lead", default=False)
     p.done()
     change = svc.move(web.db_session(), current_user(), _member_id(member_id), _code(code), to, version=version,
                       to_version=to_version, successor=successor, replace_lead=replace, show_phones=_phones())

@@ -108,18 +108,6 @@ def code_list(s: Session, kind: str, code: str | None = None, *, lock: bool = Fa
 
 
 # -- checking ---------------------------------------------------------------------------------------
-def _flag(p: Params, name: str) -> bool | None:
-    value = p.raw(name)
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    p.bad(name, "must be true or false")
-    return None
-
-
 def _names(p: Params) -> dict:
     return {f: p.text(f, max_len=NAME_MAX[f], required=True) for f in NAME_FIELDS}
 
@@ -154,8 +142,7 @@ def check_category(data, *, new: bool, line: int | None = None) -> dict:
     for (f1, h1), (f2, h2) in zip(hours, hours[1:]):
         if h2 < h1:
             p.bad(f2, f"{h2:g} h is shorter than {f1} ({h1:g} h): a lower priority never has a shorter deadline")
-    sensitive = _flag(p, "sensitive")
-    out["sensitive"] = bool(sensitive)
+    out["sensitive"] = bool(p.flag("sensitive", default=False))
     unknown = sorted(set(data) - set(CATEGORY_FIELDS) - {"code", "version"})
     for name in unknown:
         p.bad(name, "is not a field of a category")

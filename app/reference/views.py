@@ -6,7 +6,7 @@
 - ``PATCH /api/reference/<kind>/<code>``: rename a code of ``programme``, ``source`` or ``member_role``.
 
 A stale ``version`` is a 409 whose body carries ``current`` (the stored row) and ``yours`` (the edit).
-Every request also keeps the code lists' names of this process current (:func:`service.refresh_labels`).
+Every request that may show them keeps the code lists' names of this process current (:func:`service.refresh_labels`).
 """
 from __future__ import annotations
 
@@ -19,16 +19,23 @@ from app import web
 from app.accounts.auth import current_user
 from app.accounts.capabilities import can, capability_required
 from app.reference import service
-from gis.errors import InvalidData, RowError
 
 bp = Blueprint("reference", __name__)
 log = logging.getLogger(__name__)
 
 
+#: endpoints that show no code names: files, the health check and the favicon neither wait for the names'
+#: query nor open a database session for it (nor does a request no route answers)
+NAMELESS_ENDPOINTS = frozenset({"static", "core.vendor", "core.healthz", "core.favicon"})
+
+
 @bp.before_app_request
 def _current_names():
     """At most every ``REFRESH_S`` seconds, the names of the code lists as the database holds them (an
-    edit in another process reaches this one). Leaves the request's session as it found it."""
+    edit in another process reaches this one), for the requests that may show them. Leaves the request's
+    session as it found it."""
+    if request.endpoint is None or request.endpoint in NAMELESS_ENDPOINTS:
+        return
     s = web.db_session()
     owned = not s.in_transaction()
     try:
@@ -43,13 +50,6 @@ def _current_names():
 @bp.errorhandler(service.StaleEdit)
 def _stale(exc: service.StaleEdit):
     return jsonify({"error": "Conflict", "message": str(exc), "current": exc.current, "yours": exc.yours}), 409
-
-
-def _body() -> dict:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise InvalidData(RowError(None, None, "send a JSON object (Content-Type: application/json)"))
-    return data
 
 
 def _all(s) -> dict:
@@ -89,18 +89,18 @@ def api_all():
 @capability_required("reference.edit")
 def add_category():
     s = web.db_session()
-    return _saved(s, service.add_category(s, _body()), 201)
+    return _saved(s, service.add_category(s, web.json_body()), 201)
 
 
 @bp.patch("/api/reference/categories/<code>")
 @capability_required("reference.edit")
 def edit_category(code: str):
     s = web.db_session()
-    return _saved(s, service.update_category(s, code, _body()))
+    return _saved(s, service.update_category(s, code, web.json_body()))
 
 
 @bp.patch("/api/reference/<kind>/<code>")
 @capability_required("reference.edit")
 def rename(kind: str, code: str):
     s = web.db_session()
-    return _saved(s, service.rename(s, kind, code, _body()))
+    return _saved(s, service.rename(s, kind, code, web.json_body()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -430,3 +431,23 @@ def test_the_csv_is_the_same_search_with_bom_and_escaped_formulas(app, demo_db, 
     formula = [r for r in logins if r["object_id"].lstrip("'") == "=1+1"]
     assert formula and formula[0]["object_id"] == "'=1+1" and formula[0]["reason"] == "unknown_user"
     assert formula[0]["object_type_name"] == "登录失败"
+
+
+def test_the_links_are_the_applications_own_urls_under_a_prefix(app, demo_db, history):
+    """Links are built with ``url_for`` from the pages' endpoints: behind a reverse proxy that mounts the
+    application under a prefix (SCRIPT_NAME) every link carries it, and each one is a route of this app."""
+    client = app.test_client()
+    login(client, "admin")
+    with demo_db.session() as s:
+        grid = s.execute(text("SELECT min(code) FROM grids")).scalar()
+    html = client.get("/admin/audit", query_string={"actor": "alice", "lang": "zh"},
+                      base_url="http://localhost/gw/").get_data(as_text=True)
+    links = set(re.findall(r'href="(/[^"]*)"', html))
+    assert f"/gw/grids/{grid}" in links                                # the grid's page
+    assert "/gw/admin/users/alice" in links                            # the actor's account page
+    assert any(h.startswith("/gw/dashboard/operator#incident=") for h in links)
+    shown = {h for h in links if h.startswith(("/gw/grids/", "/gw/admin/users/", "/gw/dashboard/operator#"))}
+    adapter = app.url_map.bind("localhost")
+    for h in shown:  # every object link is a page of this application (without the proxy's prefix)
+        assert adapter.match(h[len("/gw"):].split("#")[0], method="GET")[0] in ("grids.grid", "people.user",
+                                                                                  "dashboards.operator"), h

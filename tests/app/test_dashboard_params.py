@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import text
 
-from tests.app.dash_helpers import lead_grid, login  # noqa: F401  (fixture)
+from tests.app.dash_helpers import csrf, lead_grid, login  # noqa: F401  (fixture)
 
 BAD = [
     # /api/incidents (the operator and grid pages read the same filter)
@@ -104,3 +104,73 @@ def test_a_date_filter_means_that_day_in_the_district(settings, demo_db, demo_se
     body = client.get("/api/incidents", query_string={"state": "all", "start": "2026-05-02",
                                                       "end": "2026-05-02"}).get_json()
     assert (iid in {f["properties"]["id"] for f in body["features"]}) is included
+
+
+# -- yes-or-no values and JSON bodies (one reader each, shared by every area) ---------------------------
+@pytest.mark.parametrize("value, want", [
+    (True, True), (False, False), (1, True), (0, False), ("true", True), (" Yes ", True), ("ON", True),
+    ("1", True), ("false", False), ("no", False), ("off", False), ("0", False),
+])
+def test_a_flag_reads_the_words_booleans_and_digits(value, want):
+    from app.dashboards.params import Params, parse_flag
+
+    assert parse_flag(value) is want
+    p = Params({"f": value})
+    assert p.flag("f") is want and p.errors == []
+
+
+@pytest.mark.parametrize("value", ["maybe", 2, -1, 0.5, 1.0, [True], {"x": 1}, "truee", "y"])
+def test_a_flag_refuses_anything_else_naming_it(value):
+    from app.dashboards.params import Params, parse_flag
+
+    with pytest.raises(ValueError):
+        parse_flag(value)
+    p = Params({"f": value})
+    assert p.flag("f", default=False) is None and [e.field for e in p.errors] == ["f"]
+
+
+def test_an_absent_or_blank_flag_is_its_default():
+    from app.dashboards.params import Params
+
+    p = Params({"blank": "  ", "none": None})
+    assert p.flag("blank", default=False) is False and p.flag("none") is None and p.flag("absent", default=True)
+    assert p.errors == []
+
+
+def _writes(demo_db, grid: str) -> list[tuple[str, str]]:
+    """(method, path) of every JSON write of the console, on objects of the demo district."""
+    with demo_db.session() as s:
+        one = lambda sql, **p: s.execute(text(sql), p).scalar()  # noqa: E731
+        device = one("SELECT min(device_id) FROM cameras WHERE lifecycle = 'active'")
+        member = one("SELECT min(member_id) FROM member_roles WHERE grid_code = :g", g=grid)
+        category, programme = one("SELECT min(code) FROM categories"), one("SELECT min(code) FROM programmes")
+    return [("POST", "/api/coverage/planned"), ("POST", f"/api/coverage/planned/{'5' * 20}/drop"),
+            ("PATCH", f"/api/cameras/{device}"), ("POST", f"/api/cameras/{device}/status"),
+            ("POST", f"/api/cameras/{device}/retire"), ("POST", "/api/cameras"),
+            ("POST", "/api/members"), ("POST", f"/api/grids/{grid}/members"),
+            ("PATCH", f"/api/grids/{grid}/members/{member}"), ("DELETE", f"/api/grids/{grid}/members/{member}"),
+            ("POST", f"/api/grids/{grid}/members/{member}/move"),
+            ("POST", "/api/reference/categories"), ("PATCH", f"/api/reference/categories/{category}"),
+            ("PATCH", f"/api/reference/programme/{programme}")]
+
+
+def test_every_json_write_refuses_a_body_that_is_no_json_object_naming_body(app, demo_db, lead_grid):
+    """One reader (``app.web.json_body``): a JSON array, a form or no body at all is a 422 naming ``body``,
+    whichever area the endpoint is in, and nothing is written."""
+    client = app.test_client()
+    login(client, "admin")
+    token = csrf(client, "/dashboard/stats")
+    with demo_db.session() as s:
+        mark = s.execute(text("SELECT coalesce(max(id), 0) FROM audit_log")).scalar()
+    wrong = []
+    for method, path in _writes(demo_db, lead_grid):
+        for kind, body in (("array", {"data": "[1, 2]", "content_type": "application/json"}),
+                           ("form", {"data": {"version": "1", "lon": "104.8"}}), ("nothing", {})):
+            r = client.open(path, method=method, headers={"X-CSRF-Token": token, "Accept": "application/json"},
+                            **body)
+            fields = [e.get("field") for e in (r.get_json() or {}).get("errors", [])]
+            if r.status_code != 422 or fields != ["body"]:
+                wrong.append(f"{method} {path} ({kind}): {r.status_code} {fields}")
+    assert wrong == [], "\n".join(wrong)
+    with demo_db.session() as s:
+        assert s.execute(text("SELECT count(*) FROM audit_log WHERE id > :m"), {"m": mark}).scalar() == 0

@@ -195,6 +195,25 @@ def test_a_role_change_is_written_and_audited(app, client, lead_grid, demo_db):
     assert c.get("/dashboard/operator").status_code == 200
 
 
+def test_a_demoted_account_loses_its_powers_in_the_session_it_has_open(app, client, lead_grid, demo_db):
+    """``set_role`` ends no session: the role is read on every request, so the planner's open page is an
+    operator's from its next request on (the planner's pages refuse it) and the session itself stays."""
+    planner = app.test_client()
+    login(planner, "planner")
+    assert planner.get("/dashboard/planner").status_code == 200
+    open_sessions = "SELECT count(*) FROM user_sessions s JOIN users u ON u.id = s.user_id " \
+                    "WHERE u.username = 'planner' AND s.ended_at IS NULL"
+    (before,), = q(demo_db, open_sessions)
+    admin_client(client)
+    r = post(client, "/admin/users/planner/role", role="operator", **seen_of(demo_db, "planner"))
+    assert r.status_code == 303
+    r = planner.get("/dashboard/planner", headers={"Accept": "application/json"})
+    assert r.status_code == 403 and "coverage.plan" in r.get_json()["message"]
+    assert planner.get("/api/coverage/plan", query_string={"k": 1}).status_code == 403
+    assert planner.get("/dashboard/operator").status_code == 200
+    assert q(demo_db, open_sessions) == [(before,)]
+
+
 def test_a_stale_role_form_is_a_409_with_both_versions_and_writes_nothing(client, lead_grid, demo_db):
     admin_client(client)
     seen = seen_of(demo_db, "planner")

@@ -289,13 +289,13 @@ def test_a_renamed_code_shows_everywhere_in_this_process_at_once(app, demo_db):
 def test_a_rename_in_another_process_shows_here_within_the_refresh_interval(app, demo_db):
     client = app.test_client()
     login(client, "admin")
-    client.get("/healthz")  # this process has read the names just now
+    client.get("/account/password")  # this process has read the names just now
     with demo_db.session() as s:  # another process renames
         s.execute(text("UPDATE member_role_types SET name_zh = '调解员', updated_at = now() WHERE code = 'mediator'"))
-    client.get("/healthz")
+    client.get("/account/password")
     assert labels.label("member_role", "mediator") == "矛盾纠纷调解员"  # throttled: not read again yet
     service._checked_at = time.monotonic() - service.REFRESH_S - 0.1  # the interval has passed
-    client.get("/healthz")
+    client.get("/account/password")
     assert labels.label("member_role", "mediator") == "调解员"
     assert labels.label("member_role", "lead") == "网格长"
 
@@ -306,3 +306,18 @@ def test_overlay_keeps_every_code_named():
     assert labels.label("programme", "other") == "其他"  # a blank name keeps the shipped one
     labels.overlay("programme", {})
     assert labels.LABELS["programme"] == reference.names("programmes.csv")
+
+
+def test_files_and_the_health_check_never_read_the_names(app, demo_db):
+    """The names are read before requests that may show them, not before static files, the map scripts
+    (``/vendor/``), the favicon or the health check: those neither wait for the query nor fail with it."""
+    client = app.test_client()
+    login(client, "admin")
+    with demo_db.session() as s:  # another process renames
+        s.execute(text("UPDATE member_role_types SET name_zh = '调解员', updated_at = now() WHERE code = 'mediator'"))
+    service._checked_at = time.monotonic() - service.REFRESH_S - 0.1  # the interval has passed
+    for path in ("/static/js/gw.js", "/vendor/leaflet/leaflet.js", "/favicon.ico", "/healthz"):
+        assert client.get(path).status_code == 200, path
+        assert labels.label("member_role", "mediator") == "矛盾纠纷调解员", path  # not read
+    client.get("/account/password")  # a page reads them
+    assert labels.label("member_role", "mediator") == "调解员"
