@@ -17,8 +17,11 @@ demo: system-db venv db
 	@$(MAKE) --no-print-directory demo-accounts
 	$(GW) serve --host $(HOST) --port $(PORT)
 
+# the suite in JOBS processes (one per core, at most 4), each with its own private PostGIS cluster; a test
+# file stays in one process (its module fixtures are built once)
+JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
 test: system-db system-browser venv
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(JOBS) --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 # Debian packages, installed only when missing (apt-get update once, then install).
 system-db:
