@@ -77,7 +77,7 @@ def test_grid_lead_account_is_tied_to_the_grids_lead(cli, demo_db):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--role", "grid_lead"], "needs --grid"),
+    (["--role", "grid_lead"], "--grid CODE"),
     (["--role", "grid_lead", "--grid", "123"], "15 digits"),
     (["--role", "grid_lead", "--grid", "510304999999999"], "has no lead"),
     (["--role", "operator"], "at least 8"),

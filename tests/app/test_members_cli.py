@@ -38,7 +38,7 @@ def test_add_assign_move_unassign_and_list(cli, demo_db):
     assert "(no grid)" in cli(demo_db, "members", "list", "-q", "命令行员").output
     with demo_db.session() as s:
         rows = s.execute(text(
-            "SELECT a.actor, a.object_type, a.action FROM audit_log a JOIN members m ON a.object_id = CAST(m.id AS text) "
+            "SELECT a.actor, a.object_type, a.action FROM audit_log a JOIN members m ON split_part(a.object_id, '@', 1) = CAST(m.id AS text) "
             "WHERE m.external_id = 'T-CLI-1' AND a.object_type IN ('member', 'member_role') ORDER BY a.id")).all()
     assert all(actor.startswith("cli:") for actor, _t, _a in rows)
     assert [(t, a) for _actor, t, a in rows] == [("member", "insert")] + [("member_role", "insert")] * 2 + [
