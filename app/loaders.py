@@ -20,10 +20,6 @@ def registry_options(session: Session, settings) -> dict:
             "locate": lambda lon, lat: locate_codes(session, lon, lat)}
 
 
-#: the importer's callers' name for :func:`registry_options`
-camera_import_options = registry_options
-
-
 def load_cameras(session: Session, path: Path, settings) -> int:
     """Import ``path`` (the demo's cameras.csv) with :func:`camera_registry.importer.import_cameras`.
 
@@ -33,5 +29,5 @@ def load_cameras(session: Session, path: Path, settings) -> int:
 
     from app.demo_dates import DEMO_ACTOR
 
-    report = import_cameras(session, path, actor=DEMO_ACTOR, **camera_import_options(session, settings))
+    report = import_cameras(session, path, actor=DEMO_ACTOR, **registry_options(session, settings))
     return report.rows

@@ -137,6 +137,17 @@ class UploadStore:
                                        f"{', '.join(self.suffixes)}"))
         return name
 
+    def received(self, files, errors: list):
+        """The form's ``file`` field (a werkzeug FileStorage) when its name passes :meth:`check_filename`;
+        else None, with the reason appended to ``errors`` (a form's other errors are reported with it)."""
+        sent = files.get("file")
+        try:
+            self.check_filename(sent.filename if sent is not None else None)
+        except InvalidData as exc:
+            errors.extend(exc.errors)
+            return None
+        return sent
+
     # -- keeping and finding ---------------------------------------------------------------------------
     def _upload(self, token: str, meta: dict) -> Upload:
         return Upload(token, self.root / token, meta, self.ttl_s)

@@ -57,7 +57,7 @@ def main() -> int:
     from app.config import Settings
     from app.db import Database
     from app.demo import load_boundaries
-    from app.loaders import camera_import_options
+    from app.loaders import registry_options
     from camera_registry.importer import import_cameras
 
     settings = Settings()  # a benchmark is a composition root of its own
@@ -67,11 +67,11 @@ def main() -> int:
         with db.session() as s:
             load_boundaries(s, ROOT / "data" / "demo")
         with db.session() as s:
-            first, rep = _timed(lambda: import_cameras(s, path, **camera_import_options(s, settings)))
+            first, rep = _timed(lambda: import_cameras(s, path, **registry_options(s, settings)))
         with db.session() as s:
-            again, rep2 = _timed(lambda: import_cameras(s, path, **camera_import_options(s, settings)))
+            again, rep2 = _timed(lambda: import_cameras(s, path, **registry_options(s, settings)))
         with db.session() as s:
-            dry, _ = _timed(lambda: import_cameras(s, path, dry_run=True, **camera_import_options(s, settings)))
+            dry, _ = _timed(lambda: import_cameras(s, path, dry_run=True, **registry_options(s, settings)))
         print(f"demo import ({rep.rows} rows): first {first:.2f} s (added {rep.added}), "
               f"re-import {again:.2f} s (unchanged {rep2.unchanged}), dry run {dry:.2f} s")
         rng = np.random.default_rng(510304)

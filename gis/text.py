@@ -99,3 +99,9 @@ def integer_range(column) -> tuple[int, int] | None:
 #: full-width ``１０``, ``1_0``, surrounding blanks and ``nan``/``inf``; every parameter reader uses these.
 WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,18}")
 DECIMAL_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
+
+
+def like_literal(value: str) -> str:
+    r"""``value`` matched literally by SQL ``LIKE``/``ILIKE`` (PostgreSQL's default escape ``\``): a user's
+    ``%`` or ``_`` is a character to find, not a wildcard."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

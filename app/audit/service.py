@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.models import AUDIT_ACTIONS, AUDITED, KEY_JOIN, OBJECT_TYPES, AuditEntry
 from app.dashboards.params import Params
-from gis.text import column_length
+from gis.text import column_length, like_literal
 
 LOGIN_TYPE = "login"
 LOGIN_FAILED = "login_failed"
@@ -122,7 +122,7 @@ def _branches(q: AuditQuery, after: tuple | None) -> tuple[list[str], dict]:
     if q.object_id is not None:
         params["oid"] = q.object_id
         if JOINED_TYPES:  # a member's role by the member (its first part) or the grid (its last)
-            like = _like(q.object_id)
+            like = like_literal(q.object_id)
             params.update(joined=list(JOINED_TYPES), oid_head=like + KEY_JOIN + "%", oid_tail="%" + KEY_JOIN + like)
             audit.append("(object_id = :oid OR object_type = ANY(:joined) AND (object_id LIKE :oid_head ESCAPE '\\' "
                          "OR object_id LIKE :oid_tail ESCAPE '\\'))")
@@ -131,7 +131,7 @@ def _branches(q: AuditQuery, after: tuple | None) -> tuple[list[str], dict]:
         login.append("username = :oid")
     if q.actor is not None:
         if q.actor.endswith("*"):
-            params["actor"] = _like(q.actor[:-1]) + "%"
+            params["actor"] = like_literal(q.actor[:-1]) + "%"
             audit.append("actor LIKE :actor")
             login.append("username LIKE :actor")
         else:
@@ -158,11 +158,6 @@ def _branches(q: AuditQuery, after: tuple | None) -> tuple[list[str], dict]:
                    "NULL::jsonb AS after, client_addr AS addr, reason FROM login_attempts WHERE "
                    + " AND ".join(login) + " ORDER BY at DESC, id DESC LIMIT :n)")
     return out, params
-
-
-def _like(value: str) -> str:
-    """``value`` matched literally by ``LIKE … ESCAPE '\\'``."""
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def search(s: Session, q: AuditQuery, *, limit: int = PAGE_SIZE, after: tuple | None = None

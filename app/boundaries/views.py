@@ -124,11 +124,7 @@ def upload_post():
     options = _options(p, communities)
     form = {k: request.form.get(k, "") for k in ("scope_kind", "community", "crs", "tolerance_m")}
     form["repair"] = options["repair"]
-    sent = request.files.get("file")
-    try:
-        store.check_filename(sent.filename if sent is not None else None)
-    except InvalidData as exc:
-        p.errors.extend(exc.errors)
+    sent = store.received(request.files, p.errors)
     if p.errors:
         return _form(422, form=form, errors=p.errors)
     up = store.save(user, sent.filename, sent.stream, options)

@@ -21,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.loaders import camera_import_options
+from app.loaders import registry_options
 from app.uploads import Upload, UploadStore
 from camera_registry.importer import import_cameras
 from camera_registry.schema import BY_NAME, DERIVED, POSITION, canonical_header
@@ -99,7 +99,7 @@ def dry_run(session: Session, up: Upload, settings, *, actor: str) -> dict:
     try:
         try:
             report = import_cameras(session, up.path, crs=up["crs"] or None, on_error="skip", dry_run=True, actor=actor,
-                                    **camera_import_options(session, settings))
+                                    **registry_options(session, settings))
         except InvalidData as exc:
             out.update(fatal=True, errors=_errors(exc.errors))
             return out
@@ -143,7 +143,7 @@ def commit(session: Session, up: Upload, settings, *, dry_run: dict, actor: str,
         if now != dry_run.get("versions", {}):
             raise _changed_meanwhile(session, dry_run.get("versions", {}), now)
         report = import_cameras(session, up.path, crs=up["crs"] or None, on_error=on_error, actor=actor,
-                                **camera_import_options(session, settings))
+                                **registry_options(session, settings))
         seen = {(e["line"], e["field"], e["reason"]) for e in dry_run.get("errors", [])}
         new = [e for e in report.errors if (e.line, e.field, e.reason) not in seen]
         if new:

@@ -75,11 +75,7 @@ def upload_post():
         crs = service.upload_crs(request.form.get("crs"))
     except InvalidData as exc:
         p.errors.extend(exc.errors)
-    sent = request.files.get("file")
-    try:
-        store.check_filename(sent.filename if sent is not None else None)
-    except InvalidData as exc:
-        p.errors.extend(exc.errors)
+    sent = store.received(request.files, p.errors)
     if p.errors:
         return _page("cameras/upload.html", 422, form=form, form_errors=p.errors, cancelled=False)
     up = store.save(user, sent.filename, sent.stream, {"crs": crs, "on_error": on_error})

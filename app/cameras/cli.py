@@ -25,12 +25,12 @@ def import_cmd(c: Context, file: Path, crs: str | None, dry_run: bool, on_error:
     """Import cameras from FILE (.csv, .xlsx, .geojson, .gpkg, .shp); upsert by device ID."""
     from tqdm import tqdm
 
-    from app.loaders import camera_import_options
+    from app.loaders import registry_options
     from camera_registry.importer import import_cameras
 
     with c.db.session() as s, tqdm(desc="cameras", unit="row", file=sys.stderr) as bar:
         report = import_cameras(s, file, crs=crs, on_error=on_error, dry_run=dry_run, actor="cli",
-                                progress=bar.update, **camera_import_options(s, c.settings))
+                                progress=bar.update, **registry_options(s, c.settings))
     if report.ignored_columns:
         click.echo(f"  ignored columns: {', '.join(report.ignored_columns)}", err=True)
     echo_import_report(report)

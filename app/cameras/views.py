@@ -2,7 +2,7 @@
 
 - ``GET /cameras`` (``cameras.index``): filters, sorting, paging and the count; the map of the whole selection;
 - ``GET /cameras/<device_id>`` (``cameras.camera``): every field by its Chinese name, the history, the
-  live-view slot, the status and retire forms and the map editor (``cameras/_map_editor.html``, helper H2);
+  live-view slot, the status and retire forms and the map editor (``cameras/_map_editor.html``, ``js/camera-map.js``);
 - ``GET /cameras/<device_id>/edit`` (``cameras.edit``) and ``GET /cameras/new`` (``cameras.new``): the forms.
 
 The forms write through the JSON API (``app/cameras/api.py``, routes on this blueprint) from
@@ -10,7 +10,6 @@ The forms write through the JSON API (``app/cameras/api.py``, routes on this blu
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 from flask import Blueprint, render_template, request, url_for
 from sqlalchemy import select
@@ -192,15 +191,8 @@ def camera(device_id: str):
     return render_template("cameras/camera.html", page="cameras", camera=cam, fields=_shown_fields(cam),
                            areas=_areas(s, cam), industry=service.industry_of(cam.device_id),
                            timeline=timeline(s, cam.device_id), actions=service.actions(user, cam),
-                           field_name=field_name, kinds=LABEL_KINDS, statuses=STATUSES, map_editor=_map_editor(),
+                           field_name=field_name, kinds=LABEL_KINDS, statuses=STATUSES,
                            js=_page_js(cam, user, "camera"), js_messages=["@cameras"])
-
-
-def _map_editor() -> bool:
-    """Whether the map editor's script (``js/camera-map.js``, helper H2's) is installed: the page loads it then."""
-    from flask import current_app
-
-    return (Path(current_app.static_folder) / "js" / "camera-map.js").is_file()
 
 
 def _form_fields(camera, editable) -> list[dict]:

@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 
 from app.accounts.auth import mask_name, mask_phone, sees_member_phones, sees_reporters
 from app.dashboards.service import local_iso
-from app.incidents.models import OPEN_STATES
 from app.grids.models import LEAD
+from app.incidents.models import OPEN_STATES
 from gis.coverage import view_sector_frame
 from gis.errors import NotFound
+from gis.text import like_literal
 from layers.base import shift_lonlat, to_display
 
 SEARCH_MAX = 100         # longest search text (characters); a longer one is refused, not cut
@@ -151,7 +152,7 @@ def search(s: Session, q: str, grids, *, basemap: str, limit: int = 10) -> list[
     q = (q or "").strip()
     if not q:
         return []
-    like = "%" + q.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
+    like = "%" + like_literal(q) + "%"
     scope = "AND grid_code = ANY(:grids)" if grids is not None else ""
     params = {"q": q, "like": like, "limit": limit, "grids": sorted(grids or []),
               "qid": int(q) if q.isascii() and q.isdigit() and len(q) < 18 else -1}

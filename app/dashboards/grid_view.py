@@ -9,8 +9,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.accounts.auth import mask_phone, sees_member_phones
-from app.incidents.models import OPEN_STATES
 from app.grids.models import LEAD
+from app.incidents.models import OPEN_STATES
 from gis.errors import NotFound
 
 PATROL_DAYS = 7

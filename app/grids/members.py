@@ -34,7 +34,7 @@ from app.accounts.models import FIELD_ROLES, User
 from app.grids.models import LEAD, ROLES, Member, MemberRole
 from gis.codes import GRID
 from gis.errors import Conflict, Forbidden, InvalidData, NotFound, RowError
-from gis.text import BLANKS, column_length, text_problem
+from gis.text import BLANKS, column_length, like_literal, text_problem
 
 #: a phone number as people write it: digits, an optional leading ``+``, dashes or single spaces between
 PHONE = re.compile(r"\+?[0-9]+(?:[- ][0-9]+)*")
@@ -162,13 +162,9 @@ def _grid_filter(visible, street, community, q) -> tuple[str, dict]:
         params["community"] = community
     if q:
         where.append("(g.code LIKE :q_prefix OR g.name ILIKE :q_like ESCAPE '\\')")
-        params["q_prefix"] = _like(q) + "%"
-        params["q_like"] = "%" + _like(q) + "%"
+        params["q_prefix"] = like_literal(q) + "%"
+        params["q_like"] = "%" + like_literal(q) + "%"
     return (" WHERE " + " AND ".join(where)) if where else "", params
-
-
-def _like(q: str) -> str:
-    return q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def list_grids(s: Session, *, visible=None, street=None, community=None, q=None, page: int = 1,
@@ -248,7 +244,7 @@ def search_members(s: Session, q: str | None, *, visible=None, show_phones: bool
         phone = " OR m.phone LIKE :q ESCAPE '\\'" if show_phones else ""
         where.append(f"(m.name ILIKE :q ESCAPE '\\' OR m.external_id ILIKE :q ESCAPE '\\'{phone} "
                      "OR CAST(m.id AS text) = :exact)")
-        params.update(q="%" + _like(q) + "%", exact=q)
+        params.update(q="%" + like_literal(q) + "%", exact=q)
     scope = ""
     if visible is not None:
         where.append("EXISTS (SELECT 1 FROM member_roles v WHERE v.member_id = m.id AND v.grid_code = ANY(:visible))")

@@ -102,7 +102,7 @@ class MemberRole(Base):
     member: Mapped[Member] = relationship(back_populates="roles")
     __table_args__ = (
         UniqueConstraint("member_id", "grid_code", "role", name="uq_member_roles_member_grid_role"),
-        Index("uq_member_roles_one_lead", "grid_code", unique=True, postgresql_where=text("role = 'lead'")),
+        Index("uq_member_roles_one_lead", "grid_code", unique=True, postgresql_where=text(f"role = '{LEAD}'")),
     )
 
 

@@ -24,8 +24,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.accounts.models import FIELD_ROLES  # roles limited to their grids
-from app.incidents import workflow
 from app.grids.models import LEAD
+from app.incidents import workflow
 from gis.errors import Forbidden, GridwatchError, IllegalTransition
 
 _COMMAND_CENTRE = frozenset({"accept", "void", "dispatch", "pass_check", "fail_check", "reassign", "move",
