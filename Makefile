@@ -10,7 +10,7 @@ PG_PKGS := postgresql-15 postgresql-15-postgis-3
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test system-db system-browser venv db data demo-accounts serve bench clean
+.PHONY: demo test system-db system-browser system-gdal venv db data demo-accounts serve bench clean
 
 demo: system-db venv db
 	$(GW) load-demo
@@ -20,7 +20,7 @@ demo: system-db venv db
 # the suite in JOBS processes (one per core, at most 4), each with its own private PostGIS cluster; a test
 # file stays in one process (its module fixtures are built once)
 JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
-test: system-db system-browser venv
+test: system-db system-browser system-gdal venv
 	$(PY) -m pytest -n $(JOBS) --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 # Debian packages, installed only when missing (apt-get update once, then install).
@@ -34,6 +34,13 @@ system-browser:
 	@if ! command -v chromium >/dev/null 2>&1 || ! dpkg -s fonts-wqy-zenhei >/dev/null 2>&1; then \
 	  echo "installing Chromium (and a CJK font for its screenshots) for the browser tests"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-wqy-zenhei; \
+	fi
+
+# GDAL's command-line tools (ogrinfo, ogr2ogr): the OGC API and export tests read with them as QGIS users do
+system-gdal:
+	@if ! command -v ogrinfo >/dev/null 2>&1; then \
+	  echo "installing GDAL's tools (gdal-bin) for the OGC API and export tests"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq gdal-bin; \
 	fi
 
 # The virtual environment, reinstalled only when the packaging metadata changes.

@@ -19,7 +19,7 @@ def api_keys() -> None:
 @report_errors
 def add_cmd(c: Context, name: str, username: str) -> None:
     """Issue a key called NAME for the account USER and print it once (only its SHA-256 is kept)."""
-    from app.open311.keys import add_api_key
+    from app.accounts.keys import add_api_key
 
     with c.db.session() as s:
         key = add_api_key(s, name, username)
@@ -31,7 +31,7 @@ def add_cmd(c: Context, name: str, username: str) -> None:
 @pass_ctx
 def list_cmd(c: Context) -> None:
     """List keys: name, account, state, created (never the keys)."""
-    from app.open311.keys import list_api_keys
+    from app.accounts.keys import list_api_keys
 
     with c.db.session() as s:
         for key, username in list_api_keys(s):
@@ -45,7 +45,7 @@ def list_cmd(c: Context) -> None:
 @report_errors
 def revoke_cmd(c: Context, name: str) -> None:
     """Revoke the key called NAME."""
-    from app.open311.keys import revoke_api_key
+    from app.accounts.keys import revoke_api_key
 
     with c.db.session() as s:
         revoke_api_key(s, name)

@@ -31,7 +31,7 @@ END_REASONS = ("logout", "password", "rotated", "disabled", "idle", "expired", "
 
 def token_digest(token: str) -> str:
     """The SHA-256 (hex) under which a session token is stored: the same digest as API keys."""
-    from app.open311.keys import digest
+    from app.accounts.keys import digest
 
     return digest(token)
 

@@ -19,7 +19,8 @@ from app.dashboards import service
 from app.layers_db import district_bounds, read_layer
 from app.security import nonce_scripts  # Folium's inline scripts run under the page's CSP nonce
 from layers import boundaries, cameras as camera_layer, incidents as incident_layer
-from layers.base import GeoJsonLayer, base_map, collection_text, embedded_features, finish, to_display
+from gis.geojson import collection_text
+from layers.base import GeoJsonLayer, base_map, embedded_features, finish, to_display
 
 
 @dataclass

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 
 from app.incidents.models import OPEN_STATES, Category, Incident
 from app.incidents.queries import incident_conditions, overdue_condition
-from layers.base import collection_text, feature_text, point_geojson, shift_lonlat
+from gis.geojson import collection_text, feature_text, point_geojson
+from layers.base import shift_lonlat
 from layers.incidents import PROPERTIES as MARKER_PROPERTIES
 
 PAGE_MARKERS = 1000       # most markers a page embeds; beyond that the page loads by bounding box
@@ -101,7 +102,7 @@ def local_iso(value: datetime | None, tz: str) -> str | None:
 class Markers:
     """The incident markers of a map or an ``/api/incidents`` answer, as the database wrote them."""
 
-    features: list[str]   # one compact GeoJSON Feature text each (``layers.base.feature_text``), newest first
+    features: list[str]   # one compact GeoJSON Feature text each (``gis.geojson.feature_text``), newest first
     total: int            # how many incidents match the filter (more than ``len(features)`` when capped)
     now: datetime         # the database's clock when they were read (the live refresh's next ``since``)
 
@@ -143,7 +144,7 @@ def incident_markers(s: Session, flt: IncidentFilter, grids, *, basemap: str, tz
 
     The database writes each marker's properties (``layers.incidents.marker_properties``: same keys,
     order and values, times in the district's zone ``tz``); only the point goes through
-    ``layers.base.point_geojson`` after ``shift_lonlat``, so a page's embedded markers and the live
+    ``gis.geojson.point_geojson`` after ``shift_lonlat``, so a page's embedded markers and the live
     refresh read exactly as ``geojson_text`` would write them, at a fraction of the cost.
     """
     conds = _conditions(flt, grids)

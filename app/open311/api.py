@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from app.db import stamp_actor
 from app.accounts.auth import visible_grid_codes
 from app.incidents.models import Category, Incident
-from app.open311.keys import ANONYMOUS, Caller, KeyRefused, authenticate
+from app.accounts.keys import ANONYMOUS, Caller, KeyRefused, authenticate
 from app.open311.params import LIMITS, MAX_PAGE, MAX_PAGE_SIZE, Fields, request_id, shift
 from gis.errors import GridwatchError, InvalidData
 

@@ -6,7 +6,7 @@ disable, password reset, removal, sessions and API keys), the forms they post, a
 add form uses (``GET /api/people/members``).
 
 The pages are plain HTML forms (they work without scripts; ``people.js`` adds the member search and
-the busy state). Every write goes through ``app.accounts.service`` / ``app.open311.keys``, the functions
+the busy state). Every write goes through ``app.accounts.service`` / ``app.accounts.keys``, the functions
 ``gridwatch users`` calls. A form that fails validation comes back with status 422 and the reason beside
 each field it names; a form read before someone else changed the account comes back with 409 and both
 versions, nothing written. A generated password or a new key is shown once, on a page that is not
@@ -22,7 +22,7 @@ from app.accounts.auth import current_user
 from app.accounts.capabilities import can, capability_required
 from app.accounts.models import ACCOUNT_ROLES, FIELD_ROLES
 from app.dashboards.params import MAX_ID, Params
-from app.open311 import keys
+from app.accounts import keys
 from gis.codes import GRID
 from gis.errors import Conflict, InvalidData
 

@@ -45,7 +45,7 @@ def _viewer(s):
     if key is None:
         key = request.headers.get("X-API-Key")
     if key is not None:
-        from app.open311.keys import KeyRefused, authenticate
+        from app.accounts.keys import KeyRefused, authenticate
 
         try:
             return authenticate(s, key).user

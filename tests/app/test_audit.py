@@ -234,7 +234,7 @@ def test_actor_of_the_cli_and_of_a_web_request(demo_db, cli, app, lead_grid):
 
 def test_actor_of_an_open311_post_is_its_key(demo_db, client):
     from app.accounts.service import add_user
-    from app.open311.keys import add_api_key
+    from app.accounts.keys import add_api_key
 
     with demo_db.session() as s:
         add_user(s, "open311-audit", "app-password-1", role="operator")

@@ -106,7 +106,7 @@ def test_district_is_a_value():
 def test_the_district_name_comes_from_the_settings(settings, demo_db, tmp_path):
     """Another district's deployment shows its own name in the page title and in Open311."""
     from app import create_app
-    from app.open311.keys import add_api_key
+    from app.accounts.keys import add_api_key
     from tests.app.dash_helpers import login
 
     other = settings.replace(district_name="富顺县", district_name_en="Fushun")

@@ -104,7 +104,7 @@ def _fuzz(client, app, data):
 def _logged_in(client, account, demo_db):
     """Log in through the form, keep the page's CSRF token, and give the client an API key of the same
     account (Open311 reads and posts take keys, not cookies)."""
-    from app.open311.keys import add_api_key
+    from app.accounts.keys import add_api_key
 
     login(client, account)
     client.csrf = TOKEN.search(client.get("/dashboard/stats").get_data(as_text=True)).group(1)

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import text
 
 from app.dashboards import service
-from layers.base import geojson_text, to_display
+from gis.geojson import geojson_text
+from layers.base import to_display
 from layers.incidents import marker_properties
 from tests.settings import TEST_SETTINGS
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from app.incidents.models import Incident
-from app.open311.keys import add_api_key
+from app.accounts.keys import add_api_key
 from app.incidents.models import DESCRIPTION_MAX
 from gis.text import column_length
 

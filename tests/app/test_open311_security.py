@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from sqlalchemy import text
 
-from app.open311.keys import add_api_key
+from app.accounts.keys import add_api_key
 from tests.app.dash_helpers import lead_grid  # noqa: F401  (fixture)
 
 REQUESTS = "/open311/v2/requests.json"
@@ -116,7 +116,7 @@ def test_revoked_key_and_disabled_account_are_403(client, keys, lead_grid, demo_
 
 def test_key_without_an_account_is_403(client, demo_db):
     """A key issued before keys had accounts (user_id null) reads nothing and reports nothing."""
-    from app.open311.keys import digest
+    from app.accounts.keys import digest
 
     with demo_db.session() as s:
         s.execute(text("INSERT INTO api_keys (name, key_sha256) VALUES ('legacy', :d)"), {"d": digest("old-key")})

@@ -307,7 +307,7 @@ def test_a_password_reset_shows_a_new_one_once_and_ends_the_sessions(app, client
 
 
 def test_removing_needs_the_name_typed_and_keeps_history(app, client, lead_grid, demo_db):
-    from app.open311.keys import add_api_key
+    from app.accounts.keys import add_api_key
 
     with demo_db.session() as s:
         add_api_key(s, "planner-gis", "planner")
@@ -331,7 +331,7 @@ def test_removing_needs_the_name_typed_and_keeps_history(app, client, lead_grid,
 
 # -- API keys --------------------------------------------------------------------------------------
 def test_an_api_key_is_shown_once_listed_and_revoked(app, client, lead_grid, demo_db):
-    from app.open311.keys import KeyRefused, authenticate
+    from app.accounts.keys import KeyRefused, authenticate
 
     admin_client(client)
     mark = last_audit_id(demo_db)
@@ -358,7 +358,7 @@ def test_an_api_key_is_shown_once_listed_and_revoked(app, client, lead_grid, dem
 
 @pytest.mark.parametrize("name, status", [("", 422), ("a\x00b", 422), ("x" * 81, 422), ("fuzz-dup", 409)])
 def test_a_bad_key_name_is_refused_naming_it(client, lead_grid, demo_db, name, status):
-    from app.open311.keys import add_api_key
+    from app.accounts.keys import add_api_key
 
     with demo_db.session() as s:
         add_api_key(s, "fuzz-dup", "operator")

@@ -360,7 +360,7 @@ def _login(client, username, password):
 def world(app, demo_db, lead_grid):
     """A photo in the demo lead's grid and one in another grid (with its own lead account), and API keys."""
     from app.accounts.service import add_user
-    from app.open311.keys import add_api_key
+    from app.accounts.keys import add_api_key
 
     with demo_db.session() as s:
         other_grid = s.execute(text("SELECT min(grid_code) FROM member_roles WHERE role = 'lead' AND grid_code <> :g"),

@@ -41,7 +41,7 @@ TARGET = "matrix-target"  # the account the /admin/users/<username> routes are t
 def facts(app, demo_db, lead_grid) -> dict:
     """Path arguments from the demo district, in the grid lead's own grid where there is a choice."""
     from app.accounts.service import add_user
-    from app.open311.keys import add_api_key
+    from app.accounts.keys import add_api_key
 
     with demo_db.session() as s:
         add_user(s, TARGET, "matrix-target-pw", role="operator")

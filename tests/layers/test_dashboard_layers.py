@@ -10,6 +10,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from gis import geojson
 from layers import base, coverage, incidents
 from layers.registry import LAYERS
 from tests.maps import collections
@@ -65,7 +66,7 @@ def test_geojson_text_writes_any_cell_as_safe_json():
         "day": [datetime.date(2025, 1, 2), None], "dec": [decimal.Decimal("1.5"), None],
         "inf": [np.inf, np.nan], "when": pd.to_datetime(["2025-01-01T00:00Z", None]),
         "n": np.array([3, 4], dtype=np.int64)}, geometry=[shapely.Point(104.12345678, 29.5), None], crs=4326)
-    text = base.geojson_text(frame)
+    text = geojson.geojson_text(frame)
     assert "</" not in text and "<script" not in text and "'" not in text
     fc = json.loads(text)
     a, b = (f["properties"] for f in fc["features"])
@@ -74,7 +75,7 @@ def test_geojson_text_writes_any_cell_as_safe_json():
     assert b["text"] == "line\u2028sep & 'quote'" and b["day"] is None and b["when"] is None
     assert fc["features"][0]["geometry"]["coordinates"] == [104.123457, 29.5]
     assert fc["features"][1]["geometry"] is None  # a missing geometry is null, not a script error
-    with_extra = json.loads(base.geojson_text(frame.iloc[:0], extra={"total": np.int64(7), "note": "</b>"}))
+    with_extra = json.loads(geojson.geojson_text(frame.iloc[:0], extra={"total": np.int64(7), "note": "</b>"}))
     assert with_extra == {"type": "FeatureCollection", "features": [], "total": 7, "note": "</b>"}
 
 

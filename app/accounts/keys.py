@@ -1,4 +1,5 @@
-"""Open311 API keys: issue one (shown once), check one; only the SHA-256 is stored (``api_keys``).
+"""API keys (Open311, the OGC API, scripts): issue one (shown once), check one; only the SHA-256 of a key
+is stored (``api_keys``).
 
 A key belongs to an account (``api_keys.user_id``) and acts with that account's scope: a grid lead's
 key reads only the lead's grids. A revoked key, or a key of a disabled account, stops working at once
