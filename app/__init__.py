@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-
-from flask import Flask, g
+from typing import TYPE_CHECKING
 
 from app.config import Settings
-from app.db import Database
+
+if TYPE_CHECKING:  # Flask and the database layer load with the web application, not with every CLI command
+    from flask import Flask
+
+    from app.db import Database
 
 
 def _secret_key(settings: Settings) -> str:
@@ -38,6 +41,10 @@ def max_request_bytes(settings: Settings) -> int:
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Flask:
     """Build the Flask application: defaults, then ``gridwatch.toml``, then the environment, then ``settings``."""
+    from flask import Flask, g
+
+    from app.db import Database
+
     settings = settings or Settings()
     app = Flask(__name__)
     app.config.update(SECRET_KEY=_secret_key(settings), JSON_AS_ASCII=False, MAX_CONTENT_LENGTH=max_request_bytes(settings),

@@ -10,7 +10,6 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from camera_registry.exporter import cameras_frame
-from camera_registry.history import events, revisions
 from camera_registry.schema import parse_value
 from gis.errors import InvalidData, RowError
 
@@ -144,6 +143,8 @@ def timeline(session: Session, device_id: str) -> list[dict]:
     (two changes in one transaction stamped alike), in the order they were written (their ids): the n-th
     event of a time goes with the n-th revision of that time.
     """
+    from camera_registry.history import events, revisions  # here: the history pulls SciPy (spacing)
+
     by_at: dict = {}
     previous: dict = {}
     for rev in revisions(session, device_id):  # oldest first: by time, then id

@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.spatial import cKDTree
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -69,6 +68,8 @@ def spacing_errors(session: Session, ids, lon, lat, ok, lines, min_spacing_m: fl
     idx = np.flatnonzero(np.asarray(ok, dtype=bool))
     if min_spacing_m <= 0 or not len(idx):
         return out
+    from scipy.spatial import cKDTree  # here, not at import: SciPy costs a third of a second to load
+
     tr = metric_transformer()
     x, y = tr.transform(lon[idx], lat[idx])
     xy = np.column_stack([x, y])

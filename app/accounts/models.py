@@ -6,11 +6,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Index, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.accounts.roles import ACCOUNT_ROLES, FIELD_ROLES  # noqa: F401  (defined there, used here and re-exported)
 from app.db import Base
-
-#: account roles; ``grid_lead`` (网格长) and ``member`` (网格员) are tied to a member record
-ACCOUNT_ROLES = ("admin", "operator", "planner", "grid_lead", "member")
-FIELD_ROLES = ("grid_lead", "member")
 
 
 class User(Base):
