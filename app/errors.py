@@ -2,7 +2,8 @@
 responses, once, in the format of the API the request went to.
 
 Formats, chosen by the request path: Open311 errors (``[{"code", "description"}]`` or ``<errors>``, by
-the URL's suffix) under ``/open311/``; JSON under ``/api/`` (and for clients that ask for JSON); a
+the URL's suffix) under ``/open311/``; the OGC exception JSON (or a page) under ``/ogc/``
+(``app.ogc.errors``); JSON under ``/api/`` (and for clients that ask for JSON); a
 plain page elsewhere. The database being down is a 503 with ``Retry-After`` everywhere; an
 unexpected error is logged with its traceback and answered as a 500 that shows nothing internal.
 """
@@ -15,6 +16,7 @@ from flask import jsonify, request
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from app.ogc import errors as ogc_errors
 from gis.errors import GridwatchError, InvalidData
 
 log = logging.getLogger(__name__)
@@ -55,7 +57,9 @@ def _page(status: int, title: str, message: str, headers: dict | None = None):
 
 
 def respond(status: int, name: str, message: str, *, headers: dict | None = None, payload: dict | None = None):
-    """One error response in the request's format (Open311, JSON or a page)."""
+    """One error response in the request's format (Open311, OGC API, JSON or a page)."""
+    if ogc_errors.is_ogc():
+        return ogc_errors.response(status, name, message, headers)
     if _is_open311():
         return _open311(status, message, headers)
     if _wants_json():
@@ -74,11 +78,13 @@ def database_unavailable(exc: Exception) -> bool:
 def register(app) -> None:
     @app.errorhandler(GridwatchError)
     def _domain(exc: GridwatchError):
+        if ogc_errors.is_ogc():
+            return ogc_errors.domain(exc)
         return respond(exc.status, type(exc).__name__, str(exc), payload=error_payload(exc))
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
-        if _is_open311() or _wants_json():
+        if _is_open311() or _wants_json() or ogc_errors.is_ogc():
             allow = getattr(exc, "valid_methods", None)
             return respond(exc.code or 500, exc.name, exc.description or exc.name,
                            headers={"Allow": ", ".join(allow)} if allow else None)
