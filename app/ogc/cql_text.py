@@ -132,7 +132,7 @@ KEYWORDS = frozenset({"AND", "OR", "NOT", "LIKE", "BETWEEN", "IN", "IS", "NULL",
 #: every name that may be written before "(": what the unknown-function error lists
 FUNCTIONS = SPATIAL_FUNCTIONS + TEMPORAL_FUNCTIONS + SCALAR_FUNCTIONS + LITERAL_FUNCTIONS + WKT_TYPES
 COMPARISONS = ("=", "<>", "<=", ">=", "<", ">")
-MAX_LENGTH = 20_000  # characters; a URL longer than this is refused by most servers anyway
+MAX_LENGTH = 100_000  # characters: room for a detailed polygon, not for a denial of service
 MAX_DEPTH = 100  # nested parentheses / NOTs: deeper input is refused before Python's stack is
 
 # -- tokens ---------------------------------------------------------------------------------
@@ -364,6 +364,10 @@ class Parser:
         return node
 
     def bbox(self, tok: Token) -> Lit:
+        first = self.peek()
+        if first.kind not in ("number", "op") or first.text not in ("-",) and first.kind == "op":
+            raise fail(self.text, first.pos, "BBOX(…) is a value of 4 numbers (min x, min y, max x, max y); "
+                       "to filter, write S_INTERSECTS(geom, BBOX(…))")
         nums = [self.number()]
         while self.accept(","):
             nums.append(self.number())
