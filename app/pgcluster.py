@@ -1,12 +1,17 @@
 """A private PostgreSQL + PostGIS cluster: the embedded default store and the test server.
 
-The cluster listens on a Unix socket only (no TCP port to collide with). PostgreSQL refuses to run
-as root, so when we are root the server runs as an unprivileged system user (``postgres``).
+The cluster listens on a Unix socket only (no TCP port to collide with) unless TCP is turned on
+(:meth:`Cluster.configure_tcp`, ``gridwatch db start --listen``): then readers (``app.readers``) connect
+over TCP with SCRAM-SHA-256 passwords and nobody else can; the owner keeps trust on the socket only.
+PostgreSQL refuses to run as root, so when we are root the server runs as an unprivileged system user
+(``postgres``).
 """
 from __future__ import annotations
 
 import glob
 import hashlib
+import ipaddress
+import json
 import os
 import pwd
 import shutil
@@ -15,6 +20,64 @@ import tempfile
 from pathlib import Path
 
 SUPERUSER = "gridwatch"
+DEFAULT_PORT = 5432
+#: the group role of the read-only accounts (app.readers.READER_GROUP; here so the cluster needs no app import)
+READER_GROUP = "gridwatch_readers"
+#: the database readers may reach over TCP
+READER_DATABASE = "gridwatch"
+#: pg_hba address keywords accepted by ``--allow`` beside CIDRs
+ALLOW_KEYWORDS = ("samenet", "samehost", "all")
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``ADDR[:PORT]`` → (address, port): ``0.0.0.0``, ``*``, ``192.168.1.5:5433``, ``[::]:5433``, ``::1``."""
+    text = (text or "").strip()
+    port = DEFAULT_PORT
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise ValueError(f"{text!r}: expected [IPv6]:PORT")
+        port_text = rest[1:] if rest else ""
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    else:
+        host, port_text = text, ""
+    if port_text:
+        if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+            raise ValueError(f"{port_text!r} is not a port (1-65535)")
+        port = int(port_text)
+    if host != "*":
+        try:
+            host = str(ipaddress.ip_address(host))
+        except ValueError:
+            raise ValueError(f"{host!r} is not an IP address (or * for every interface)") from None
+    return host, port
+
+
+def parse_allow(text: str) -> str:
+    """One ``--allow`` value: a CIDR (``192.168.1.0/24``; a bare address means that host) or
+    ``samenet`` / ``samehost`` / ``all`` (pg_hba's keywords)."""
+    text = (text or "").strip().lower()
+    if text in ALLOW_KEYWORDS:
+        return text
+    try:
+        return str(ipaddress.ip_network(text, strict=False))
+    except ValueError:
+        raise ValueError(f"{text!r} is not a CIDR (192.168.1.0/24) nor one of {', '.join(ALLOW_KEYWORDS)}") from None
+
+
+def hba_lines(tcp: dict | None) -> list[str]:
+    """pg_hba.conf for the cluster: trust on the socket (whose directory only the server user can enter)
+    for the owner, passwords for readers everywhere, and over TCP readers only, to their database."""
+    lines = ["# written by gridwatch (app/pgcluster.py); `gridwatch db start --listen/--no-listen` rewrites it",
+             "# TYPE  DATABASE  USER  ADDRESS  METHOD",
+             f"local   all  {SUPERUSER}  trust",
+             f"local   all  +{READER_GROUP}  scram-sha-256",
+             "local   all  all  trust"]
+    for allow in (tcp or {}).get("allow", []):
+        lines.append(f"host    {READER_DATABASE}  +{READER_GROUP}  {allow}  scram-sha-256")
+    lines.append("# no other host line: over TCP nobody but a reader is let in, the owner included")
+    return lines
 
 
 class ClusterError(RuntimeError):
@@ -74,6 +137,7 @@ class Cluster:
         self.datadir = self.root / "pgdata"
         self.sockdir = self.root / "run"
         self.logfile = self.root / "postgres.log"
+        self.tcp_file = self.root / "tcp.json"
         self._bindir: Path | None = None
 
     @property
@@ -124,6 +188,50 @@ class Cluster:
             fh.write("\n".join(conf) + "\n")
         return True
 
+    # -- TCP (opt-in) ------------------------------------------------------------------
+    @property
+    def tcp(self) -> dict | None:
+        """The persisted TCP setting ``{"address", "port", "allow": [...]}``, or None (socket only)."""
+        try:
+            return json.loads(self.tcp_file.read_text())
+        except FileNotFoundError:
+            return None
+
+    @property
+    def port(self) -> int:
+        return (self.tcp or {}).get("port", DEFAULT_PORT)
+
+    def configure_tcp(self, address: str | None, port: int = DEFAULT_PORT, allow: list[str] | tuple = ()) -> bool:
+        """Persist TCP on ``address:port`` for readers from ``allow`` (pg_hba addresses), or turn TCP off
+        (``address=None``). Applied at the next start; returns True when the setting changed."""
+        before = self.tcp
+        after = None if address is None else {"address": address, "port": int(port), "allow": list(allow)}
+        if after == before:
+            return False
+        self.root.mkdir(parents=True, exist_ok=True)
+        if after is None:
+            self.tcp_file.unlink(missing_ok=True)
+        else:
+            self.tcp_file.write_text(json.dumps(after, indent=1) + "\n")
+        return True
+
+    def _apply_config(self) -> None:
+        """Write the TCP setting into postgresql.auto.conf and pg_hba.conf (before a start)."""
+        tcp = self.tcp
+        managed = {"listen_addresses": f"'{tcp['address'] if tcp else ''}'", "port": str(self.port),
+                   "password_encryption": "'scram-sha-256'"}
+        auto = self.datadir / "postgresql.auto.conf"
+        kept = [line for line in auto.read_text().splitlines()
+                if line.split("=", 1)[0].strip() not in managed]
+        auto.write_text("\n".join(kept + [f"{k} = {v}" for k, v in managed.items()]) + "\n")
+        (self.datadir / "pg_hba.conf").write_text("\n".join(hba_lines(tcp)) + "\n")
+
+    def restart(self) -> None:
+        """Restart (a changed listen address or port needs it)."""
+        self._apply_config()
+        self._run(["pg_ctl", "-D", str(self.datadir), "-l", str(self.logfile), "-m", "fast", "-w", "-t", "60",
+                   "restart"])
+
     def running(self) -> bool:
         if not self.initialised:
             return False
@@ -137,6 +245,7 @@ class Cluster:
         if not self.logfile.exists():
             self.logfile.touch()
             self._own(self.logfile)
+        self._apply_config()
         self._run(["pg_ctl", "-D", str(self.datadir), "-l", str(self.logfile), "-w", "-t", "60", "start"])
         return True
 
@@ -151,26 +260,32 @@ class Cluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
     # -- databases --------------------------------------------------------------------
+    def _port_query(self) -> str:
+        return "" if self.port == DEFAULT_PORT else f"&port={self.port}"
+
     def url(self, database: str = "gridwatch") -> str:
-        return f"postgresql+psycopg://{SUPERUSER}@/{database}?host={self.sockdir}"
+        return f"postgresql+psycopg://{SUPERUSER}@/{database}?host={self.sockdir}{self._port_query()}"
 
     def psql_url(self, database: str = "gridwatch") -> str:
-        return f"postgresql://{SUPERUSER}@/{database}?host={self.sockdir}"
+        return f"postgresql://{SUPERUSER}@/{database}?host={self.sockdir}{self._port_query()}"
+
+    def _conninfo(self, database: str) -> str:
+        return f"host={self.sockdir} port={self.port} user={SUPERUSER} dbname={database}"
 
     def ensure_database(self, name: str = "gridwatch") -> bool:
         """Create database ``name`` with PostGIS if missing. Returns True when created now."""
         import psycopg
 
-        with psycopg.connect(f"host={self.sockdir} user={SUPERUSER} dbname=postgres", autocommit=True) as conn:
+        with psycopg.connect(self._conninfo("postgres"), autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
             if not exists:
                 conn.execute(f'CREATE DATABASE "{name}"')
-        with psycopg.connect(f"host={self.sockdir} user={SUPERUSER} dbname={name}", autocommit=True) as conn:
+        with psycopg.connect(self._conninfo(name), autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
         return not exists
 
     def drop_database(self, name: str) -> None:
         import psycopg
 
-        with psycopg.connect(f"host={self.sockdir} user={SUPERUSER} dbname=postgres", autocommit=True) as conn:
+        with psycopg.connect(self._conninfo("postgres"), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
