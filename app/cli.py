@@ -212,22 +212,24 @@ def export_cmd(c: Context, layer: str, file: Path) -> None:
     """Write a stored LAYER to FILE (.geojson, .gpkg, .csv, .xlsx by suffix).
 
     A layer with an importer (cameras, incidents, grids) is written with that importer's columns, so
-    the file reads back through it unchanged."""
-    from app.layers_db import read_layer
+    the file reads back through it unchanged. A CSV gets GDAL's column types beside it (FILE.csvt, and
+    FILE.prj); a GeoPackage carries the dashboards' QGIS style (layer_styles)."""
+    from app.layers_db import layer_style, read_layer
     from gis.io import write_frame
 
+    style = layer_style(layer) if file.suffix.lower() == ".gpkg" else None
     with c.db.session() as s:
         if layer == "cameras":
             from camera_registry.exporter import export_cameras
 
-            n = export_cameras(s, file)
+            n = export_cameras(s, file, style=style)
         elif layer == "incidents":
             from app.incidents.exporter import export_incidents
 
             n = export_incidents(s, file, timezone=c.settings.timezone)
         else:
-            frame = read_layer(s, layer)
-            write_frame(frame, file, layer=layer.replace("-", "_"), timezone=c.settings.timezone)
+            frame = read_layer(s, layer, typed=True)
+            write_frame(frame, file, layer=layer.replace("-", "_"), timezone=c.settings.timezone, style=style)
             n = len(frame)
     click.echo(f"{n} {layer} → {file}")
 

@@ -6,9 +6,11 @@ parents' codes (``street_code``, ``community_code``, ``grid_code``).
 from __future__ import annotations
 
 import geopandas as gpd
+import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from camera_registry.schema import LAYER_COLUMNS as CAMERA_COLUMNS
 from gis.errors import NotFound
 
 LAYER_SQL: dict[str, str] = {
@@ -16,9 +18,8 @@ LAYER_SQL: dict[str, str] = {
     "communities": "SELECT code, name, street_code, urban, households, population, geom FROM communities ORDER BY code",
     "grids": ("SELECT g.code, g.name, g.community_code, c.street_code, g.households, g.population, g.geom "
               "FROM grids g JOIN communities c ON c.code = g.community_code ORDER BY g.code"),
-    "cameras": ("SELECT device_id AS code, device_id, name, point_name, programme, point_class, ptz_type, "
-                "function_types, height_m, azimuth, fov, vfov, range_m, install_date, management_unit, contact, "
-                "record_days, address, status, source_crs, grid_code, community_code, street_code, version, geom "
+    # the registry's columns (camera_registry.schema, one definition) without the contact's phone number
+    "cameras": (f"SELECT device_id AS code, {', '.join(CAMERA_COLUMNS)}, version, geom "
                 "FROM cameras WHERE lifecycle = 'active' ORDER BY device_id"),
     # cameras adopted from the planner's proposals (0009_console): never part of the coverage of what is built
     "planned-cameras": ("SELECT device_id AS code, device_id, name, programme, azimuth, fov, range_m, height_m, "
@@ -42,16 +43,45 @@ LAYER_SQL: dict[str, str] = {
 }
 
 
-def read_layer(session: Session, name: str, *, where: str | None = None, params: dict | None = None
-               ) -> gpd.GeoDataFrame:
-    """Layer ``name`` as a GeoDataFrame in EPSG:4326, optionally filtered by a SQL ``where`` on its rows."""
+def read_layer(session: Session, name: str, *, where: str | None = None, params: dict | None = None,
+               typed: bool = False) -> gpd.GeoDataFrame:
+    """Layer ``name`` as a GeoDataFrame in EPSG:4326, optionally filtered by a SQL ``where`` on its rows.
+
+    ``typed`` (for files): integer columns as nullable integers (``Int64``: a NULL does not turn them into
+    floats, which GDAL would write as Real) and dates as ``datetime.date``, read from the result's column types.
+    """
     if name not in LAYER_SQL:
         raise NotFound(f"no layer {name!r}; layers: {', '.join(LAYER_SQL)}")
     sql = LAYER_SQL[name]
     if where:
         sql = f"SELECT * FROM ({sql}) AS layer WHERE {where}"
     conn = session.connection()
-    return gpd.read_postgis(text(sql), conn, geom_col="geom", crs=4326, params=params or {})
+    frame = gpd.read_postgis(text(sql), conn, geom_col="geom", crs=4326, params=params or {})
+    return _typed(conn, sql, params or {}, frame) if typed else frame
+
+
+#: PostgreSQL type OIDs of the integer types (int8, int2, int4)
+_INTEGER_OIDS = {20, 21, 23}
+
+
+def _typed(conn, sql: str, params: dict, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``frame`` with its integer columns (by the query's own result types) as ``Int64``."""
+    result = conn.execute(text(f"SELECT * FROM ({sql}) AS layer LIMIT 0"), params)
+    oids = {d.name: d.type_code for d in result.cursor.description}
+    result.close()
+    for col, oid in oids.items():
+        if oid in _INTEGER_OIDS and col in frame.columns and not pd.api.types.is_integer_dtype(frame[col].dtype):
+            frame[col] = pd.array([None if pd.isna(v) else int(v) for v in frame[col]], dtype="Int64")
+    return frame
+
+
+def layer_style(name: str, lang: str = "zh") -> str | None:
+    """The QGIS style (QML) of layer ``name`` as the dashboards draw it, category labels in ``lang``; None for
+    a layer the dashboards draw plainly. For every GeoPackage the exports write (``layers.qgis_styles``)."""
+    from app.labels import names
+    from layers import qgis_styles
+
+    return qgis_styles.style_for(name, names=lambda kind: names(kind, lang))
 
 
 def district_bounds(session: Session) -> tuple[float, float, float, float] | None:

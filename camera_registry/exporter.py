@@ -17,14 +17,12 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from camera_registry.schema import DERIVED, EXPORT_ONLY, FIELDS, POSITION
+from camera_registry.schema import COLUMNS, DATE_COLUMNS, DERIVED, EXPORT_ONLY, FIELDS, INT_COLUMNS, POSITION
 from gis.errors import InvalidData
-from gis.io import CSV_WRITE, write_frame
+from gis.io import write_frame
 
 #: the columns beside the importable fields, with their (Chinese header, Shapefile name)
 NOT_IMPORTED = DERIVED | EXPORT_ONLY
-COLUMNS = [f.name for f in FIELDS] + list(NOT_IMPORTED)
-INT_FIELDS = [f.name for f in FIELDS if f.kind == "int"]
 
 
 def cameras_frame(session: Session, where: str | None = None, params: dict | None = None, *,
@@ -46,21 +44,20 @@ def cameras_frame(session: Session, where: str | None = None, params: dict | Non
 
 
 def _for_file(frame: gpd.GeoDataFrame, suffix: str) -> gpd.GeoDataFrame:
-    """Plain column types every driver writes the same way (text dates, nullable integers)."""
+    """Typed columns every writer keeps: integers as nullable integers (Integer in GDAL, ``1`` not ``1.0`` in
+    CSV), dates as dates (a Date field, a date cell); a Shapefile keeps ISO text dates as before."""
     out = frame.drop(columns=["version"]).copy()
-    out["install_date"] = out["install_date"].map(lambda d: d.isoformat() if pd.notna(d) and d is not None else None)
-    for name in INT_FIELDS:
-        out[name] = out[name].astype("Int64")
-    if suffix in (".csv", ".xlsx"):
-        # text cells so CSV/Excel keep empty cells empty (not "nan") and integers without ".0"
-        for name in INT_FIELDS:
-            out[name] = out[name].map(lambda v: "" if pd.isna(v) else str(int(v)))
+    for name in DATE_COLUMNS:
+        out[name] = pd.Series([None if d is None or pd.isna(d) else (d.isoformat() if suffix == ".shp" else d)
+                               for d in out[name]], index=out.index, dtype=object)
+    for name in INT_COLUMNS:
+        out[name] = out[name].astype("Int32")
     return out.rename_geometry("geometry")
 
 
 def export_cameras(session: Session, path: str | Path, *, chinese_headers: bool = False,
                    where: str | None = None, params: dict | None = None,
-                   device_ids: Sequence[str] | None = None) -> int:
+                   device_ids: Sequence[str] | None = None, style: str | None = None) -> int:
     """Write the registry to ``path`` (.csv, .xlsx, .geojson, .gpkg, .shp by suffix); returns the row count.
 
     Parameters
@@ -73,6 +70,8 @@ def export_cameras(session: Session, path: str | Path, *, chinese_headers: bool 
     device_ids : sequence of str, optional
         Only these cameras (the selection of the list page, ``/cameras/export.<fmt>``); an empty sequence
         writes the header (or an empty layer) alone.
+    style : str, optional
+        The QGIS style (QML) a GeoPackage carries (``layers.qgis_styles``: the app passes the dashboards' one).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -86,23 +85,6 @@ def export_cameras(session: Session, path: str | Path, *, chinese_headers: bool 
     elif chinese_headers:
         names = {f.name: f.zh for f in FIELDS} | {k: v[0] for k, v in NOT_IMPORTED.items()}
     frame = frame.rename(columns=names)
-    write_frame(frame, path, layer="cameras")
-    if chinese_headers and suffix in (".csv", ".xlsx"):
-        _rename_position_headers(path, suffix)
+    position = POSITION if chinese_headers and suffix in (".csv", ".xlsx") else None
+    write_frame(frame, path, layer="cameras", style=style, rename=position)
     return len(frame)
-
-
-def _rename_position_headers(path: Path, suffix: str) -> None:
-    """``write_frame`` names the flattened point columns lon/lat; a Chinese sheet wants 经度/纬度."""
-    if suffix == ".csv":
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        df.rename(columns=POSITION).to_csv(path, **CSV_WRITE)
-        return
-    from openpyxl import load_workbook
-
-    wb = load_workbook(path)
-    ws = wb.active
-    for cell in ws[1]:
-        if cell.value in POSITION:
-            cell.value = POSITION[cell.value]
-    wb.save(path)

@@ -75,6 +75,18 @@ EXPORT_ONLY: dict[str, tuple[str, str]] = {  # name -> (Chinese header, Shapefil
     "lifecycle": ("生命周期", "lifecycle"),
 }
 POSITION = {"lon": "经度", "lat": "纬度"}
+#: every column of a camera that a file or a layer carries, in order: the importable fields, the derived codes
+#: and the lifecycle. The one list behind the exports (camera_registry.exporter), the map layer and the
+#: analyses (app.layers_db), and the OGC API's collection (which reads the layer)
+COLUMNS: tuple[str, ...] = tuple(f.name for f in FIELDS) + tuple(DERIVED) + tuple(EXPORT_ONLY)
+#: a person's contact (a phone number, GB/T 28181 ContactInfo): in the administrators' exports only, never on
+#: a map, in the analysts' ``gis`` views or the OGC API
+PERSONAL: tuple[str, ...] = ("contact",)
+#: what a map layer shows of a built camera (the layer holds active cameras only: no lifecycle column)
+LAYER_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMNS if c not in PERSONAL and c not in EXPORT_ONLY)
+#: columns by kind, for writers that type them (integers stay integers with nulls, dates stay dates)
+INT_COLUMNS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.kind == "int")
+DATE_COLUMNS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.kind == "date")
 REQUIRED = ("device_id", "name")
 # GB/T 28181-2022 catalog: InstallTime, ManagementUnit, ContactInfo and RecordSaveDays are mandatory for
 # class-1 (一类) points; the position (mandatory for classes 1 and 2) is required of every row here.

@@ -71,13 +71,6 @@ def _csv(path: Path) -> Table:
 _OOXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 
 
-def _ooxml_escape(value):
-    """A text cell for openpyxl: a literal ``_xHHHH_`` protected as ``_x005F_xHHHH_``, a CR as ``_x000D_``."""
-    if not isinstance(value, str) or ("_x" not in value and "\r" not in value):
-        return value
-    return _OOXML_ESCAPE.sub(lambda m: "_x005F" + m.group(0), value).replace("\r", "_x000D_")
-
-
 def _xlsx(path: Path) -> Table:
     try:
         df = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
@@ -185,6 +178,17 @@ def _geojson_nul(path: Path, frame: pd.DataFrame) -> None:
                 frame.at[i, name] = value
 
 
+def _data_layer(path: Path) -> str | int:
+    """The layer a GeoPackage's data is in: the first that is not QGIS's ``layer_styles`` (which ours carry)."""
+    if path.suffix.lower() != ".gpkg":
+        return 0
+    try:
+        names = [str(n) for n, _ in pyogrio.list_layers(path)]
+    except Exception:  # not a GeoPackage after all: the read names the problem
+        return 0
+    return next((n for n in names if n != "layer_styles"), 0)
+
+
 def _vector(path: Path) -> Table:
     """Every attribute as GDAL's text: no date parsing, so an empty date is ``""`` and a date ``YYYY-MM-DD``."""
     try:
@@ -193,7 +197,7 @@ def _vector(path: Path) -> Table:
             warnings.filterwarnings("ignore", "Non-conformant content", RuntimeWarning)
             # an unclosed ring is refused by name when its geometry is decoded (_geometries)
             warnings.filterwarnings("ignore", "Non closed ring", RuntimeWarning)
-            meta, _, wkb, fields = pyogrio.raw.read(path, datetime_as_string=True)
+            meta, _, wkb, fields = pyogrio.raw.read(path, datetime_as_string=True, layer=_data_layer(path))
     except Exception as exc:  # pyogrio.errors.DataSourceError and friends
         raise InvalidData(f"cannot read the layer: {exc}", source=str(path)) from exc
     shapefile = path.suffix.lower() in (".shp", ".zip")
@@ -266,86 +270,47 @@ def escape_frame(df: pd.DataFrame) -> pd.DataFrame:
     return df.apply(lambda col: col.map(escape_formula) if pd.api.types.is_string_dtype(col.dtype) else col)
 
 
-def _flat(gdf: gpd.GeoDataFrame, timezone: str | None = None) -> pd.DataFrame:
-    """Geometry as lon/lat for points, WKT otherwise: for CSV and Excel.
-
-    Zoned timestamps become ISO 8601 text with their offset (Excel has no zoned datetimes); text cells
-    that a spreadsheet would evaluate are escaped (:func:`escape_formula`); numeric columns stay numbers.
-    """
-    df = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
-    for col in df.columns:
-        if isinstance(df[col].dtype, pd.DatetimeTZDtype):
-            zoned = df[col].dt.tz_convert(timezone) if timezone else df[col]
-            df[col] = zoned.map(lambda t: "" if pd.isna(t) else t.isoformat())
-    df = escape_frame(df)  # after the times: text now, but an ISO time never starts with a formula character
-    geom = gdf.geometry
-    if len(geom) and (geom.geom_type == "Point").all():
-        df["lon"] = geom.x.round(8)
-        df["lat"] = geom.y.round(8)
-    else:
-        df[WKT_COLUMN] = geom.to_wkt(rounding_precision=-1)  # full precision: the file reads back exactly
-    return df
-
-
 #: how every CSV is written: RFC 4180 line ends, so a value holding a lone CR is quoted too (with "\n" line
 #: ends pandas leaves it bare and the file splits there); a BOM so Excel reads UTF-8
 CSV_WRITE = {"index": False, "encoding": "utf-8-sig", "lineterminator": "\r\n"}
+#: the suffixes write_frame writes (gis.writers.WRITERS; listed here so a caller can check without importing it)
+WRITE_SUFFIXES = (".csv", ".geojson", ".gpkg", ".json", ".shp", ".xlsx")
 
 
-def _write_csv(gdf, path: Path, timezone: str | None = None, **_):
-    _flat(gdf, timezone).to_csv(path, **CSV_WRITE)
+def write_frame(frame: pd.DataFrame, path: str | Path, *, layer: str | None = None, timezone: str | None = None,
+                style: str | None = None, rename: dict[str, str] | None = None) -> Path:
+    """Write ``frame`` (a GeoDataFrame in EPSG:4326, or a plain table for CSV and Excel) to ``path`` with the
+    writer registered for its suffix (:data:`gis.writers.WRITERS`), typed so GDAL reads it back right.
 
+    Parameters
+    ----------
+    layer : str, optional
+        The GeoPackage layer and the Excel sheet (default: the file's stem).
+    timezone : str, optional
+        IANA zone (e.g. ``"Asia/Shanghai"``) in which CSV and Excel show zoned timestamps, offset included.
+    style : str, optional
+        A QGIS style (QML) a GeoPackage carries as its layer's default (``layer_styles``).
+    rename : dict, optional
+        Column names for CSV and Excel, applied after the geometry became ``lon``/``lat`` or ``wkt``.
 
-def _write_xlsx(gdf, path: Path, timezone: str | None = None, **_):
-    from openpyxl.utils.exceptions import IllegalCharacterError
-
-    df = _flat(gdf, timezone)
-    for col in df.columns:
-        if pd.api.types.is_string_dtype(df[col].dtype):
-            long = np.flatnonzero(df[col].map(lambda v: isinstance(v, str) and len(v) > XLSX_CELL_CHARS).to_numpy())
-            if len(long):
-                raise InvalidData([RowError(int(i) + 2, str(col), f"{len(df[col].iloc[i])} characters: more than "
-                                            f"an Excel cell holds ({XLSX_CELL_CHARS}); export to .gpkg or .csv")
-                                   for i in long], source=str(path))
-    try:
-        df.apply(lambda col: col.map(_ooxml_escape) if pd.api.types.is_string_dtype(col.dtype) else col).to_excel(
-            path, index=False, engine="openpyxl")
-    except IllegalCharacterError as exc:  # text stored before control characters were refused
-        path.unlink(missing_ok=True)
-        raise InvalidData(f"a cell holds a control character an Excel file cannot: {exc}; export to .csv or "
-                          ".gpkg", source=str(path)) from None
-
-
-def _write_vector(driver: str):
-    # GeoPackage stores timestamps in UTC by its specification, so vector files keep them as they are.
-    def write(gdf, path: Path, layer: str | None = None, **_):
-        kw = {"layer": layer} if layer and driver == "GPKG" else {}
-        if path.exists() and driver != "GPKG":
-            path.unlink()
-        gdf.to_file(path, driver=driver, engine="pyogrio", **kw)
-    return write
-
-
-WRITERS = {
-    ".csv": _write_csv,
-    ".xlsx": _write_xlsx,
-    ".geojson": _write_vector("GeoJSON"),
-    ".json": _write_vector("GeoJSON"),
-    ".gpkg": _write_vector("GPKG"),
-    ".shp": _write_vector("ESRI Shapefile"),
-}
-
-
-def write_frame(gdf: gpd.GeoDataFrame, path: str | Path, *, layer: str | None = None,
-                timezone: str | None = None) -> Path:
-    """Write ``gdf`` (EPSG:4326) to ``path`` with the writer registered for its suffix.
-
-    ``timezone`` (e.g. ``"Asia/Shanghai"``): CSV and Excel show zoned timestamps in it, with the offset.
+    A CSV gets a ``.csvt`` beside it (and a ``.prj`` when it has a geometry): see :mod:`gis.writers`.
     """
+    from gis.writers import WRITERS  # XlsxWriter, pyarrow and sqlite3 only on the paths that write
+
     path = Path(path)
     writer = WRITERS.get(path.suffix.lower())
     if writer is None:
-        raise InvalidData(f"cannot write {path.suffix!r}; use one of {', '.join(sorted(WRITERS))}", source=str(path))
+        raise InvalidData(f"cannot write {path.suffix!r}; use one of {', '.join(WRITE_SUFFIXES)}", source=str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    writer(gdf, path, layer=layer, timezone=timezone)
+    writer(frame, path, layer=layer, timezone=timezone, style=style, rename=rename)
     return path
+
+
+def frame_bytes(frame: pd.DataFrame, suffix: str, *, layer: str, timezone: str | None = None,
+                style: str | None = None) -> bytes:
+    """What :func:`write_frame` writes for ``suffix``, as bytes (an HTTP download: the CSV alone, no sidecar)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return write_frame(frame, Path(tmp) / f"{layer}{suffix}", layer=layer, timezone=timezone,
+                           style=style).read_bytes()

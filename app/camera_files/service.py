@@ -185,7 +185,10 @@ def export_file(session: Session, fmt: str, device_ids: list[str], directory: Pa
     from camera_registry.exporter import export_cameras
 
     path = Path(directory) / f"cameras{EXPORT_FORMATS[fmt][0]}"
-    export_cameras(session, path, chinese_headers=chinese_headers, device_ids=device_ids)
+    from app.layers_db import layer_style  # a GeoPackage opens in QGIS coloured like the dashboards
+
+    style = layer_style("cameras") if path.suffix == ".gpkg" else None
+    export_cameras(session, path, chinese_headers=chinese_headers, device_ids=device_ids, style=style)
     return path
 
 

@@ -45,8 +45,11 @@ def export_cmd(c: Context, file: Path, chinese_headers: bool) -> None:
     """Write the registry to FILE (.csv, .xlsx, .geojson, .gpkg, .shp); the importer reads it back unchanged."""
     from camera_registry.exporter import export_cameras
 
+    from app.layers_db import layer_style  # a GeoPackage opens in QGIS coloured like the dashboards
+
+    style = layer_style("cameras") if file.suffix.lower() == ".gpkg" else None
     with c.db.session() as s:
-        n = export_cameras(s, file, chinese_headers=chinese_headers)
+        n = export_cameras(s, file, chinese_headers=chinese_headers, style=style)
     click.echo(f"{n} cameras → {file}")
 
 

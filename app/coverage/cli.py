@@ -35,7 +35,12 @@ def _write(frame, out: Path, *, layer: str) -> None:
 
     if out.suffix.lower() in (".csv", ".xlsx") and not (frame.geometry.geom_type == "Point").all():
         frame = frame.set_geometry(frame.geometry.representative_point())
-    write_frame(frame, out, layer=layer)
+    style = None
+    if out.suffix.lower() == ".gpkg" and "ratio" in frame.columns:  # QGIS opens it as the planner's choropleth
+        from app.layers_db import layer_style
+
+        style = layer_style("coverage")
+    write_frame(frame, out, layer=layer, style=style)
     click.echo(f"wrote {len(frame)} row(s) → {out}")
 
 

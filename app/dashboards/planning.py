@@ -8,9 +8,7 @@ Every figure comes from the coverage service the ``gridwatch coverage`` commands
 """
 from __future__ import annotations
 
-import io
 import json
-import tempfile
 from pathlib import Path
 
 import geopandas as gpd
@@ -163,15 +161,10 @@ def plan_file(s: Session, k: int, fmt: str, basis: str | None, *, basemap: str) 
         raise Conflict(f"basis: the plan shown was computed on data {basis}; the cameras, incidents, grids or roads "
                        f"have changed since (now {now}): run the plan again and export that one")
     sites, _plan = plan_sites(s, k, basemap=basemap)
-    if fmt == "csv":
-        from gis.io import escape_frame  # grid names escaped against spreadsheet formulas
+    from gis.io import frame_bytes  # the shared writer: grid names escaped against formulas, GDAL's types
 
-        table = escape_frame(pd.DataFrame(sites.drop(columns=sites.geometry.name)))
-        return ("\ufeff" + table.to_csv(index=False)).encode("utf-8"), PLAN_FORMATS[fmt]
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "plan.gpkg"
-        sites.to_file(path, driver="GPKG", layer="proposed_sites", engine="pyogrio")
-        return path.read_bytes(), PLAN_FORMATS[fmt]
+    table = pd.DataFrame(sites.drop(columns=sites.geometry.name)) if fmt == "csv" else sites
+    return frame_bytes(table, f".{fmt}", layer="proposed_sites"), PLAN_FORMATS[fmt]
 
 
 def coverage_file(s: Session, fmt: str, settings=None) -> tuple[bytes, str]:
@@ -181,17 +174,12 @@ def coverage_file(s: Session, fmt: str, settings=None) -> tuple[bytes, str]:
     cov = service.coverage_report(s, by="grid", cache_dir=cache_dir(settings) if settings is not None else None)
     cols = ["code", "name", "community_code", "street_code", "area_m2", "covered_m2", "ratio", "redundant_m2",
             "incidents", "unseen_incidents"]
-    if fmt in ("csv", "xlsx"):  # spreadsheets: grid names escaped against formulas (gis.io.escape_frame)
-        from gis.io import escape_frame
+    # the shared writer (gis.io): spreadsheets' grid names escaped against formulas, GDAL's types, and the
+    # GeoPackage styled as the planner's choropleth (graduated by ratio, layers.qgis_styles)
+    from app.layers_db import layer_style
+    from gis.io import frame_bytes
 
-        table = escape_frame(pd.DataFrame(cov[cols]))
-    if fmt == "csv":
-        return ("\ufeff" + table.to_csv(index=False)).encode("utf-8"), FORMATS[fmt]
-    if fmt == "xlsx":
-        buf = io.BytesIO()
-        table.to_excel(buf, index=False, sheet_name="coverage")
-        return buf.getvalue(), FORMATS[fmt]
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "coverage.gpkg"
-        cov[cols + [cov.geometry.name]].to_file(path, driver="GPKG", layer="coverage_by_grid", engine="pyogrio")
-        return path.read_bytes(), FORMATS[fmt]
+    if fmt in ("csv", "xlsx"):
+        return frame_bytes(pd.DataFrame(cov[cols]), f".{fmt}", layer="coverage"), FORMATS[fmt]
+    return frame_bytes(cov[cols + [cov.geometry.name]], ".gpkg", layer="coverage_by_grid",
+                       style=layer_style("coverage")), FORMATS[fmt]

@@ -4,7 +4,8 @@ The columns are :data:`app.incidents.importer.COLUMNS` (``category`` is the data
 ``category_code``) plus values the import derives again and ignores: ``code`` (the database id),
 ``grid_code``, ``community_code`` and ``street_code``. Positions are WGS-84 (EPSG:4326): lon/lat in
 CSV and Excel, point geometries in GeoJSON and GeoPackage. Times are zoned: CSV and Excel show them in
-the district's zone with their offset, GeoPackage keeps UTC.
+the district's zone with their offset, GeoPackage keeps UTC (DateTime fields). A GeoPackage carries the
+dashboards' style (incidents coloured by state, ``layers.qgis_styles``); a CSV its ``.csvt``.
 
 An incident reported live (web, Open311) has no ``external_id``, the import's key: it is exported with
 an empty one, and an import refuses that row by name rather than invent a key that would not match on
@@ -42,6 +43,9 @@ def export_incidents(session: Session, path: str | Path, *, timezone: str) -> in
     timezone : str
         IANA zone (the district's) in which CSV and Excel show the times, offset included.
     """
+    from app.layers_db import layer_style
+
     frame = incidents_frame(session).rename_geometry("geometry")
-    write_frame(frame, path, layer="incidents", timezone=timezone)
+    style = layer_style("incidents") if Path(path).suffix.lower() == ".gpkg" else None
+    write_frame(frame, path, layer="incidents", timezone=timezone, style=style)
     return len(frame)

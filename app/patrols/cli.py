@@ -63,13 +63,10 @@ def report_cmd(c: Context, day_from: str | None, day_to: str | None, grids: tupl
     if out is None:
         click.echo(frame.to_string(index=False) if len(frame) else "no patrol points in that period")
         return
-    from gis.io import escape_frame
+    from gis.io import write_frame
 
-    frame = escape_frame(frame)  # member names: no spreadsheet formula runs from a cell
-    if out.suffix.lower() == ".xlsx":
-        frame.to_excel(out, index=False, engine="openpyxl")
-    else:
-        frame.to_csv(out, index=False, encoding="utf-8-sig")
+    # the shared writer: member names escaped against formulas, a .csvt beside a CSV, a sheet named "patrols"
+    write_frame(frame, out, layer="patrols", timezone=c.settings.timezone)
     click.echo(f"{len(frame)} rows → {out}")
 
 
