@@ -104,20 +104,25 @@ def _from_basic(encoded: str) -> User:
     if not sep or not username or not password:
         raise Unauthenticated("Authorization: Basic credentials must be 'username:password'")
     s, st, addr = web.db_session(), web.settings(), auth.client_addr()
-    user = s.scalar(select(User).where(User.username == username)) if len(username) <= throttle.USERNAME_LEN else None
-    if user is not None and user.active and _remembered(_digest(username, password, user.password_hash)):
+    name_ok = len(username) <= throttle.USERNAME_LEN
+    user = s.scalar(select(User).where(User.username == username)) if name_ok else None
+
+    def wait() -> int | None:
+        return throttle.retry_after(s, username if name_ok else None, addr, max_failures=st.login_max_failures,
+                                    window_minutes=st.login_window_minutes,
+                                    max_failures_per_address=st.login_max_failures_per_address)
+
+    # a remembered password skips the hash, not the throttle: a throttled account is refused either way
+    if (user is not None and user.active and _remembered(_digest(username, password, user.password_hash))
+            and wait() is None):
         auth.name_actor(user.username)
         return user
-    name_ok = user is not None or len(username) <= throttle.USERNAME_LEN
     logged = username if name_ok else throttle.recordable(username)
     throttle.lock_account(s, username if name_ok else None, addr)
-    wait = throttle.retry_after(s, username if name_ok else None, addr, max_failures=st.login_max_failures,
-                                window_minutes=st.login_window_minutes,
-                                max_failures_per_address=st.login_max_failures_per_address)
-    if wait is not None:
+    if (seconds := wait()) is not None:
         throttle.record(s, logged, addr, success=False, reason="throttled")
         s.commit()
-        raise Throttled(f"Authorization: too many failed log-ins; try again in {wait} s", wait)
+        raise Throttled(f"Authorization: too many failed log-ins; try again in {seconds} s", seconds)
     if len(password) > MAX_PASSWORD:
         found, reason = None, "invalid_form"
     else:
