@@ -1,7 +1,9 @@
 """Readers and writers of tabular and vector files, registered by file suffix in one dict each.
 
 Every importer and exporter goes through these, so a district's CSV, Excel, GeoJSON, GeoPackage or
-Shapefile is read the same way everywhere (pyogrio/GDAL for vector formats).
+Shapefile is read the same way everywhere (pyogrio/GDAL for vector formats). The writers behind
+:func:`write_frame` live in :mod:`gis.writers` (typed for GDAL: ``.csvt`` sidecars, typed Excel cells,
+Date and Integer fields, QGIS styles in GeoPackages; docs/exports.md).
 
 What a reader returns is what the file holds, or a refusal naming the row: an empty file, a file with
 no rows and a geometry that cannot be decoded (a ring that is not closed) are ``InvalidData``; a NUL
