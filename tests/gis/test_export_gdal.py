@@ -272,3 +272,59 @@ def test_patrol_report_goes_through_the_shared_writer(tmp_path):
     csv = write_frame(frame, tmp_path / "r.csv")
     assert csv.with_suffix(".csvt").read_bytes() == b'"String","String","Real"\r\n'
     assert not csv.with_suffix(".prj").exists()
+
+
+# -- QGIS itself (Debian's python3-qgis, a real client) opens the styled GeoPackages -----------------------
+_QGIS_READ = r"""
+import json, os, sys
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from qgis.core import QgsApplication, QgsVectorLayer
+app = QgsApplication([], False)
+app.initQgis()
+layer = QgsVectorLayer(sys.argv[1] + "|layername=" + sys.argv[2], sys.argv[2], "ogr")  # loads the default style
+r = layer.renderer()
+out = {"valid": layer.isValid(), "type": r.type(), "count": layer.featureCount()}
+if r.type() == "categorizedSymbol":
+    out.update(attr=r.classAttribute(), rows=[[c.value(), c.label(), c.symbol().color().name()] for c in r.categories()])
+elif r.type() == "graduatedSymbol":
+    out.update(attr=r.classAttribute(), rows=[[g.lowerValue(), g.upperValue(), g.symbol().color().name()]
+                                              for g in r.ranges()])
+print(json.dumps(out))
+"""
+
+
+def _qgis(path, layer):
+    import json
+
+    probe = subprocess.run(["/usr/bin/python3", "-c", "import qgis.core"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("python3-qgis is not installed (make system-test installs it); the ElementTree checks above "
+                    "still hold")
+    res = subprocess.run(["/usr/bin/python3", "-c", _QGIS_READ, str(path), layer], capture_output=True, text=True,
+                         timeout=120, env={"QT_QPA_PLATFORM": "offscreen", "HOME": str(path.parent),
+                                           "PATH": "/usr/bin:/bin"})
+    assert res.returncode == 0, res.stderr[-2000:]
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def test_qgis_opens_cameras_and_incidents_styled_like_the_dashboards(cli, demo_db, tmp_path):
+    from app.labels import names
+
+    got = _qgis(_export(cli, demo_db, "cameras", tmp_path / "c.gpkg"), "cameras")
+    assert got["valid"] and got["type"] == "categorizedSymbol" and got["attr"] == "status"
+    assert got["count"] == _db(demo_db, "SELECT count(*) FROM cameras")[0][0]
+    assert got["rows"] == [[code, names("camera_status", "zh")[code], CAMERA_STATUS_COLOURS[code]]
+                           for code in STATUSES]
+    got = _qgis(_export(cli, demo_db, "incidents", tmp_path / "i.gpkg"), "incidents")
+    assert got["type"] == "categorizedSymbol" and got["attr"] == "state"
+    assert {v: c for v, _, c in got["rows"]} == STATE_COLOURS
+
+
+def test_qgis_opens_the_coverage_report_graduated(demo_session, tmp_path):
+    from app.dashboards.planning import coverage_file
+
+    path = tmp_path / "coverage.gpkg"
+    path.write_bytes(coverage_file(demo_session, "gpkg")[0])
+    got = _qgis(path, "coverage_by_grid")
+    assert got["type"] == "graduatedSymbol" and got["attr"] == "ratio"
+    assert got["rows"] == [[lo, hi, c] for lo, hi, c in zip(RATIO_BREAKS, RATIO_BREAKS[1:], RATIO_COLOURS)]
