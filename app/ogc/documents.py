@@ -21,21 +21,15 @@ SCHEMA_JSON = "application/schema+json"
 _F1 = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/"
 _F2 = "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/"
 _F3 = "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/"
-_CQL2 = "http://www.opengis.net/spec/cql2/1.0/conf/"
 CONFORMANCE = (_F1 + "core", _F1 + "oas30", _F1 + "html", _F1 + "geojson", _F2 + "crs",
-               _F3 + "queryables", _F3 + "queryables-query-parameters", _F3 + "filter", _F3 + "features-filter",
-               _CQL2 + "cql2-text", _CQL2 + "basic-cql2")
+               _F3 + "queryables", _F3 + "queryables-query-parameters", _F3 + "filter", _F3 + "features-filter")
 
 
 def conformance_classes() -> list[str]:
-    """Ours, plus the CQL2 classes ``app.ogc.cql`` declares it implements (``CONFORMANCE``), when present."""
-    out = list(CONFORMANCE)
-    try:
-        from app.ogc import cql
-    except ImportError:
-        return [c for c in out if "/cql2/" not in c and not c.endswith(("/filter", "/features-filter"))]
-    out += [c for c in getattr(cql, "CONFORMANCE", ()) if c not in out]
-    return out
+    """Ours, plus the CQL2 classes ``app.ogc.cql`` declares it implements (``CONFORMANCE``)."""
+    from app.ogc import cql
+
+    return list(CONFORMANCE) + [c for c in cql.CONFORMANCE if c not in CONFORMANCE]
 
 
 def _link(href: str, rel: str, type_: str, title: str) -> dict:

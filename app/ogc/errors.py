@@ -1,7 +1,8 @@
 """Errors under ``/ogc`` in the OGC API's format: the exception JSON ``{"code", "description"}`` (RFC 7807
 fields ``title``/``status`` beside it), or a small HTML page when the request asked for HTML. A bad
 parameter (``InvalidData``, 422 elsewhere) is a 400 here, as OGC API – Features requires; 401 carries the
-``WWW-Authenticate`` challenges (Basic and Bearer), 429 its ``Retry-After``.
+``WWW-Authenticate`` challenges (Basic and Bearer), 429 its ``Retry-After``. A browser asking for HTML
+with no credentials is sent to the log-in page instead of a 401.
 """
 from __future__ import annotations
 
@@ -53,5 +54,13 @@ def domain(exc) -> tuple:
     from gis.errors import InvalidData
 
     status = 400 if isinstance(exc, InvalidData) else exc.status
+    if status == 401 and _wants_html() and not (request.headers.get("Authorization") or "X-API-Key" in request.headers):
+        # a browser with no credentials logs in like on every other page (a Basic challenge would open
+        # the browser's password dialog); GIS clients ask for JSON and get the challenge
+        from flask import redirect, url_for
+
+        from app.accounts.auth import safe_next
+
+        return redirect(url_for("accounts.login", next=safe_next(request.full_path.rstrip("?"))))
     headers = {"Retry-After": str(exc.retry_after)} if hasattr(exc, "retry_after") else None
     return response(status, type(exc).__name__, str(exc), headers)

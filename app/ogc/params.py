@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from app.ogc import crs as crs_mod
+from app.ogc import cql, crs as crs_mod
 from gis.errors import InvalidData
 
 LIMIT_DEFAULT = 100
@@ -19,7 +19,7 @@ OFFSET_MAX = 10_000_000
 #: parameters every items request may carry besides the collection's property names
 ITEMS_PARAMS = frozenset({"f", "lang", "bbox", "bbox-crs", "crs", "limit", "offset", "datetime", "filter",
                           "filter-lang", "filter-crs"})
-FILTER_LANGS = ("cql2-text",)
+FILTER_LANGS = cql.FILTER_LANGS
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 

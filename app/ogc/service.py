@@ -112,19 +112,19 @@ def where(s: Session, user, c: cols.Collection, q: ItemsQuery | None) -> tuple[l
             params[f"ogc_p{i}"] = _typed(qb, raw, name)
             out.append(f"{qb.column} = :ogc_p{i}")
     if q.filter is not None:
-        sql, fparams = compile_filter(q.filter, cols.queryables(s, c), q.filter_crs.srid)
+        sql, fparams = compile_filter(q.filter, cols.queryables(s, c), q.filter_crs)
         out.append(f"({sql})")
         params.update(fparams)
     return out, params
 
 
-def compile_filter(filter_text: str, queryables, srid: int) -> tuple[str, dict]:
-    """CQL2-text → (SQL, parameters) by ``app.ogc.cql.compile_filter`` (its errors name ``filter``)."""
-    try:
-        from app.ogc import cql
-    except ImportError:
-        raise InvalidData("filter: CQL2 filters are not available on this server yet") from None
-    return cql.compile_filter(filter_text, queryables, filter_srid=srid)
+def compile_filter(filter_text: str, queryables, filter_crs: crs_mod.Crs) -> tuple[str, dict]:
+    """CQL2-text → (SQL, parameters) by ``app.ogc.cql.compile_filter`` (its errors name ``filter``);
+    literals in ``filter-crs``'s own axis order (EPSG:4326 lat/lon, EPSG:4544 northing/easting)."""
+    from app.ogc import cql
+
+    return cql.compile_filter(filter_text, {q.name: q for q in queryables}, filter_srid=filter_crs.srid,
+                              swap_axes=filter_crs.flipped)
 
 
 def _feature_sql(s: Session, c: cols.Collection, crs: crs_mod.Crs) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 from pyproj import CRS, Transformer
@@ -330,3 +330,44 @@ def test_html_escapes_a_hostile_camera_name(client, lead_grid, demo_db):
         assert "&lt;script&gt;alert(" in page  # the table shows it as text
     data = get(client, f"/ogc/collections/cameras/items/{device}").get_json()
     assert data["properties"]["name"] == hostile  # JSON carries the name as it is
+
+
+# -- CQL2 filters (app.ogc.cql) through the items path ---------------------------------------------
+def test_cql2_text_filters_match_sql(client, lead_grid, demo_db):
+    box = "POLYGON((104.70 29.30,104.78 29.30,104.78 29.36,104.70 29.36,104.70 29.30))"
+    for flt, where in (
+            ("status='OFF' AND programme='skynet'", "status = 'OFF' AND programme = 'skynet'"),
+            ("height_m > 6 OR ptz_type IN (1, 2)", "height_m > 6 OR ptz_type IN (1, 2)"),
+            (f"S_INTERSECTS(geometry, {box})",
+             f"ST_Intersects(geom, ST_GeomFromText('{box}', 4326))")):
+        want = [r[0] for r in sql(demo_db, f"SELECT device_id FROM gis.cameras WHERE {where} ORDER BY 1")]
+        assert want, flt
+        got = get(client, "/ogc/collections/cameras/items?limit=10000&filter-lang=cql2-text&filter="
+                  + quote(flt)).get_json()
+        assert ids_of(got) == want, flt
+    # filter-crs EPSG:4544: the literal in northing/easting (the CRS's axis order)
+    n1, e1, n2, e2 = 3245000, 468000, 3252000, 476000
+    gk = f"POLYGON(({n1} {e1},{n1} {e2},{n2} {e2},{n2} {e1},{n1} {e1}))"
+    want = [r[0] for r in sql(demo_db, "SELECT device_id FROM gis.cameras WHERE ST_Intersects(ST_Transform(geom, 4544), "
+                                       f"ST_MakeEnvelope({e1}, {n1}, {e2}, {n2}, 4544)) ORDER BY 1")]
+    got = get(client, "/ogc/collections/cameras/items?limit=10000&filter-crs=EPSG:4544&filter="
+              + quote(f"S_INTERSECTS(geometry, {gk})")).get_json()
+    assert want and ids_of(got) == want
+    # a filter, a property filter and the grid scope together
+    n = sql(demo_db, "SELECT count(*) FROM gis.incidents WHERE state = 'closed' AND priority <> 'low'")[0][0]
+    fc = get(client, "/ogc/collections/incidents/items?limit=1&state=closed&filter=" + quote("priority <> 'low'"))
+    assert fc.get_json()["numberMatched"] == n
+
+
+@pytest.mark.parametrize("flt", ["status =", "nosuch = 1", "height_m = 'tall'", "S_INTERSECTS(geometry, POINT(1))"])
+def test_bad_filters_are_400_naming_filter(client, lead_grid, flt):
+    body = get(client, "/ogc/collections/cameras/items?filter=" + quote(flt), status=400).get_json()
+    assert body["description"].startswith("filter:"), body
+
+
+def test_conformance_names_the_cql2_classes_the_compiler_declares(client, lead_grid):
+    from app.ogc import cql
+
+    classes = get(client, "/ogc/conformance").get_json()["conformsTo"]
+    assert set(cql.CONFORMANCE) <= set(classes)
+    assert "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter" in classes

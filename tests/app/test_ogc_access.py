@@ -150,3 +150,12 @@ def test_no_reporter_or_phone_fields_anywhere(client, lead_grid):
     for c in cols.COLLECTIONS:
         props = client.get(f"/ogc/collections/{c}/queryables", headers=headers).get_json()["properties"]
         assert not [p for p in props if "phone" in p or "reporter" in p or p == "contact"], c
+
+
+def test_a_browser_without_credentials_is_sent_to_log_in(client, lead_grid):
+    r = client.get("/ogc/collections?f=html")
+    assert r.status_code == 302 and "/login?next=" in r.headers["Location"]
+    assert "WWW-Authenticate" not in r.headers
+    # wrong credentials from a browser still get the challenge (it asked with them)
+    r = client.get("/ogc/collections?f=html", headers=basic("planner", "wrong"))
+    assert r.status_code == 401 and challenges(r) and r.mimetype == "text/html"

@@ -47,7 +47,9 @@ MEASURE = """([minPx, skip]) => {
 
 
 #: pages of one record, with the live data's records (a camera and a grid whose names carry markup)
-RECORD_PAGES = ("/cameras/{xss_camera}", "/cameras/{xss_camera}/edit", "/grids/{grid}", "/admin/users/operator")
+RECORD_PAGES = ("/cameras/{xss_camera}", "/cameras/{xss_camera}/edit", "/grids/{grid}", "/admin/users/operator",
+                "/ogc/collections/cameras/items?f=html&limit=50", "/ogc/collections/cameras/items/{xss_camera}?f=html",
+                "/ogc/collections/grids?f=html", "/ogc/collections/cameras/queryables?f=html")
 
 
 def _pages(live_server, facts) -> list[str]:
