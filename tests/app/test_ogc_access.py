@@ -159,3 +159,15 @@ def test_a_browser_without_credentials_is_sent_to_log_in(client, lead_grid):
     # wrong credentials from a browser still get the challenge (it asked with them)
     r = client.get("/ogc/collections?f=html", headers=basic("planner", "wrong"))
     assert r.status_code == 401 and challenges(r) and r.mimetype == "text/html"
+
+
+def test_the_audit_actor_is_named_by_key_or_account(client, lead_grid, demo_db):
+    from flask import g
+
+    key = key_for(demo_db, "operator", name="script")
+    with client:
+        assert client.get("/ogc/collections", headers={"X-API-Key": key}).status_code == 200
+        assert g.audit_actor == "key:script-operator"
+    with client:
+        assert client.get("/ogc/collections", headers=account("planner")).status_code == 200
+        assert g.audit_actor == "planner"
