@@ -328,3 +328,19 @@ def test_qgis_opens_the_coverage_report_graduated(demo_session, tmp_path):
     got = _qgis(path, "coverage_by_grid")
     assert got["type"] == "graduatedSymbol" and got["attr"] == "ratio"
     assert got["rows"] == [[lo, hi, c] for lo, hi, c in zip(RATIO_BREAKS, RATIO_BREAKS[1:], RATIO_COLOURS)]
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "Europe/Berlin", "America/St_Johns", None])
+def test_iso_texts_equal_isoformat(zone):
+    """The vectorised timestamp text against pandas' own isoformat, across DST changes and half-hour zones."""
+    from gis.writers import iso_texts
+
+    rng = np.random.default_rng(7)
+    micros = rng.integers(1_600_000_000_000_000, 1_800_000_000_000_000, 500)
+    micros[::5] -= micros[::5] % 1_000_000          # whole seconds too
+    times = pd.Series(pd.to_datetime(micros, unit="us", utc=True))
+    times[3] = pd.NaT
+    if zone is None:
+        times = times.dt.tz_localize(None)
+    expected = [None if pd.isna(t) else (t.tz_convert(zone) if zone else t).isoformat() for t in times]
+    assert list(iso_texts(times, zone)) == expected
