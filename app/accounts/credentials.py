@@ -103,6 +103,8 @@ def _from_basic(encoded: str) -> User:
     username, sep, password = decoded.partition(":")
     if not sep or not username or not password:
         raise Unauthenticated("Authorization: Basic credentials must be 'username:password'")
+    if "\x00" in decoded:  # PostgreSQL text cannot hold it: no account has it
+        raise Unauthenticated("Authorization: wrong user name or password, or the account is disabled")
     s, st, addr = web.db_session(), web.settings(), auth.client_addr()
     name_ok = len(username) <= throttle.USERNAME_LEN
     user = s.scalar(select(User).where(User.username == username)) if name_ok else None

@@ -92,3 +92,21 @@ def to_xy(crs: Crs, a: float, b: float) -> tuple[float, float]:
 
 def content_crs_header(crs: Crs) -> dict[str, str]:
     return {"Content-Crs": f"<{crs.uri}>"}
+
+
+def projected_bounds(crs: Crs) -> tuple[float, float, float, float]:
+    """x/y (easting, northing) bounds of a projected CRS's area of use (PROJ's), padded by 10 %: a bbox
+    beyond it cannot be transformed reliably (PostGIS would raise, the client would get a 500)."""
+    if crs.srid not in _BOUNDS:
+        from pyproj import CRS as ProjCRS, Transformer
+
+        west, south, east, north = ProjCRS.from_epsg(crs.srid).area_of_use.bounds
+        xs, ys = Transformer.from_crs(4326, crs.srid, always_xy=True).transform(
+            [west, east, west, east, (west + east) / 2, (west + east) / 2],
+            [south, south, north, north, south, north])
+        pad_x, pad_y = (max(xs) - min(xs)) * 0.1, (max(ys) - min(ys)) * 0.1
+        _BOUNDS[crs.srid] = (min(xs) - pad_x, min(ys) - pad_y, max(xs) + pad_x, max(ys) + pad_y)
+    return _BOUNDS[crs.srid]
+
+
+_BOUNDS: dict[int, tuple[float, float, float, float]] = {}

@@ -45,6 +45,13 @@ def _one(args, name: str) -> str | None:
     return values[0] if values else None
 
 
+def check_text(args) -> None:
+    """Refuse a parameter holding a NUL character (PostgreSQL text cannot hold one), by name."""
+    for name, value in args.items(multi=True):
+        if "\x00" in name or "\x00" in value:
+            raise InvalidData(f"{name.replace(chr(0), '')[:100]}: contains a NUL character")
+
+
 def integer(args, name: str, *, default: int, lo: int, hi: int | None = None, clamp: bool = False) -> int:
     raw = _one(args, name)
     if raw is None or raw == "":
@@ -81,6 +88,11 @@ def bbox(args, crs: crs_mod.Crs) -> tuple[float, float, float, float] | None:
     if not crs.metric:
         if not (-180 <= x1 <= 180 and -180 <= x2 <= 180 and -90 <= y1 <= 90 and -90 <= y2 <= 90):
             raise InvalidData("bbox: longitudes must be within -180..180 and latitudes within -90..90")
+    if crs.metric:
+        bx1, by1, bx2, by2 = crs_mod.projected_bounds(crs)
+        if not (bx1 <= x1 <= bx2 and bx1 <= x2 <= bx2 and by1 <= y1 <= by2 and by1 <= y2 <= by2):
+            raise InvalidData(f"bbox: outside the area where {crs.uri} is defined "
+                              f"(x {bx1:.0f}..{bx2:.0f}, y {by1:.0f}..{by2:.0f} as easting, northing)")
     if x1 > x2:
         if crs.metric:
             raise InvalidData("bbox: the lower corner's first coordinate is above the upper corner's")
@@ -129,12 +141,16 @@ def datetime_param(args, tz: ZoneInfo) -> tuple[tuple, tuple] | None:
         raise InvalidData(hint) from None
     if lo is not None and hi is not None and lo[0] > hi[0]:
         raise InvalidData("datetime: the interval's start is after its end")
-    dates = (lo[0].astimezone(tz).date() if lo else None, hi[0].astimezone(tz).date() if hi else None)
+    try:
+        dates = (lo[0].astimezone(tz).date() if lo else None, hi[0].astimezone(tz).date() if hi else None)
+    except (OverflowError, ValueError):
+        raise InvalidData(hint) from None
     return (lo[0] if lo else None, hi[0] if hi else None), dates
 
 
 def items_query(args, property_names: set[str], tz: ZoneInfo) -> ItemsQuery:
     """Every parameter of an items request, checked; unknown parameters are refused by name."""
+    check_text(args)
     unknown = sorted(set(args.keys()) - ITEMS_PARAMS - property_names)
     if unknown:
         raise InvalidData(f"{unknown[0][:100]}: unknown parameter; this collection takes "

@@ -156,6 +156,8 @@ def feature(s: Session, settings, user, c: cols.Collection, feature_id: str, crs
     """One feature's GeoJSON text; NotFound when it does not exist or the caller may not see it."""
     id_type = dict(cols.columns(s, c)).get(c.id_column, "string")
     value: object = feature_id
+    if "\x00" in feature_id:
+        raise NotFound(f"featureId: no such feature in {c.id}")
     if id_type == "integer":
         if not feature_id.isdigit() or len(feature_id) > 18:
             raise NotFound(f"featureId: no feature {feature_id[:50]!r} in {c.id}")

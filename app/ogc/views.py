@@ -34,6 +34,7 @@ def _json(doc, mimetype: str = docs.JSON, headers: dict | None = None) -> Respon
 
 def _only(*allowed: str) -> None:
     """Refuse parameters a document does not take (``f`` and ``lang`` everywhere)."""
+    params.check_text(request.args)
     unknown = sorted(set(request.args.keys()) - {"f", "lang", *allowed})
     if unknown:
         raise InvalidData(f"{unknown[0][:100]}: unknown parameter here")

@@ -191,6 +191,7 @@ def test_one_feature_and_the_missing_one(client, lead_grid, demo_db):
     assert f["type"] == "Feature" and f["id"] == device[0] and f["properties"]["name"] == device[1]
     assert f["geometry"]["type"] == "Point"
     for url in ("/ogc/collections/cameras/items/00000000000000000000", "/ogc/collections/incidents/items/abc",
+                "/ogc/collections/cameras/items/a%00b",
                 "/ogc/collections/incidents/items/99999999", "/ogc/collections/nope", "/ogc/collections/nope/items",
                 "/ogc/collections/nope/queryables"):
         body = get(client, url, status=404).get_json()
@@ -273,6 +274,8 @@ def test_4326_and_4490_are_lat_lon_and_crs84_lon_lat(client, lead_grid, demo_db)
     ("f=xml", "f"), ("colour=red", "colour"), ("status=BROKEN", "status"), ("ptz_type=dome", "ptz_type"),
     ("height_m=tall", "height_m"), ("install_date=someday", "install_date"),
     ("filter-lang=cql-json", "filter-lang"), ("filter=", "filter"), ("filter-crs=EPSG:1", "filter-crs"),
+    ("bbox=0,0,1,1&bbox-crs=EPSG:4544", "bbox"), ("bbox=1e300,0,2e300,1&bbox-crs=EPSG:4544", "bbox"),
+    ("datetime=9999-12-31T23:59:59-12:00", "datetime"), ("status=O%00N", "status"), ("name=%00", "name"),
 ])
 def test_every_bad_parameter_is_a_400_naming_it(client, lead_grid, query, name):
     r = get(client, f"/ogc/collections/cameras/items?{query}", status=400)

@@ -77,7 +77,7 @@ def test_revoked_key_and_disabled_account(client, lead_grid, demo_db):
 
 def test_basic_right_and_wrong_passwords_are_recorded_and_throttled(client, lead_grid, demo_db, settings):
     assert client.get("/ogc/collections", headers=account("planner")).status_code == 200
-    for header in (basic("planner", "wrong"), basic("nobody", "x"), {"Authorization": "Basic !!!"},
+    for header in (basic("planner", "wrong"), basic("nobody", "x"), {"Authorization": "Basic !!!"}, basic("plan\x00ner", "x"),
                    {"Authorization": "Basic " + base64.b64encode(b"no-colon").decode()}):
         r = client.get("/ogc/collections", headers=header)
         assert r.status_code == 401 and challenges(r)
