@@ -344,3 +344,22 @@ def test_iso_texts_equal_isoformat(zone):
         times = times.dt.tz_localize(None)
     expected = [None if pd.isna(t) else (t.tz_convert(zone) if zone else t).isoformat() for t in times]
     assert list(iso_texts(times, zone)) == expected
+
+
+def test_the_camera_download_gpkg_is_styled_too(demo_session, tmp_path):
+    from app.camera_files.service import export_file
+
+    ids = [r[0] for r in demo_session.execute(text("SELECT device_id FROM cameras ORDER BY device_id LIMIT 5"))]
+    path = export_file(demo_session, "gpkg", ids, tmp_path)
+    _, labels, _ = _categories(_style_row(path, "cameras"))
+    assert list(labels) == list(STATUSES)
+    types, values, _, _, _ = _gdal(path)
+    assert values["device_id"] == ids and types["install_date"] == "OFTDate"
+
+
+@pytest.mark.parametrize("name, sheet", [("coverage_by_grid", "coverage_by_grid"), ("a/b:c*d?[e]", "a_b_c_d__e_"),
+                                         ("'quoted'", "quoted"), ("x" * 40, "x" * 31)])
+def test_sheet_names_are_what_excel_accepts(name, sheet):
+    from gis.writers import sheet_name
+
+    assert sheet_name(name) == sheet
