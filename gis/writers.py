@@ -6,7 +6,7 @@
 - CSV: a ``.csvt`` sidecar (GDAL's column-type file: ``"String","Integer","Real","Date",…``) so codes
   (20-digit device IDs, 15-digit grid codes) stay text and numbers are numbers; ``lon``/``lat`` are typed
   ``CoordX``/``CoordY`` (GDAL builds the points from them) and a ``.prj`` names the CRS.
-- Excel: written with XlsxWriter (about 8× faster than pandas' openpyxl path), one sheet named after the
+- Excel: written with XlsxWriter (2–3× faster than pandas' openpyxl path), one sheet named after the
   layer, numbers as numbers, dates as date cells, a bold frozen header. GDAL takes the first row as the
   header only when the second row has a cell that is not text; a layer whose first row is all text
   (streets) gets a trailing ``fid`` column (1-based feature number, GDAL's own notion) for that reason.
