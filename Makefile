@@ -36,11 +36,13 @@ system-browser:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-wqy-zenhei; \
 	fi
 
-# GDAL's command-line tools (ogrinfo, ogr2ogr): the OGC API and export tests read with them as QGIS users do
+# GDAL's command-line tools (ogrinfo, ogr2ogr) and QGIS's Python bindings: the OGC API, database and export
+# tests read with them as analysts do (QGIS opens the exported GeoPackages with their styles)
 system-gdal:
-	@if ! command -v ogrinfo >/dev/null 2>&1; then \
-	  echo "installing GDAL's tools (gdal-bin) for the OGC API and export tests"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq gdal-bin; \
+	@if ! command -v ogrinfo >/dev/null 2>&1 || ! dpkg -s python3-qgis >/dev/null 2>&1; then \
+	  echo "installing GDAL's tools and QGIS's Python bindings (gdal-bin python3-qgis) for the GIS tests"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	    --no-install-recommends gdal-bin python3-qgis; \
 	fi
 
 # The virtual environment, reinstalled only when the packaging metadata changes.
