@@ -76,7 +76,8 @@ _PLAN = roles_for("coverage.plan")
 _ANY = ACCOUNT_ROLES  # /api/incidents: every account, scoped to its grids
 
 COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
-    Collection("streets", "街道/镇", "Streets and towns", "The district's streets, towns and townships (街道/镇).",
+    Collection("streets", "街道/镇", "Streets and towns",
+               "The district's streets, towns and townships (街道/镇).",
                _GRID, "grid.read", "code", "MultiPolygon", source="streets",
                enums={"kind": STREET_KINDS}, labels={"kind": "street_kind"}),
     Collection("communities", "社区", "Communities", "Communities (社区) with households and population.",

@@ -17,6 +17,7 @@ JSON = "application/json"
 HTML = "text/html"
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 SCHEMA_JSON = "application/schema+json"
+TRS = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 
 _F1 = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/"
 _F2 = "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/"
@@ -56,7 +57,7 @@ def collection(base: str, c: cols.Collection, extent: list[float] | None, lang: 
         "id": c.id, "title": c.title(lang), "description": f"{c.description} Readers: {c.rule}.",
         "itemType": "feature",
         "extent": {"spatial": {"bbox": [extent] if extent else [[-180, -90, 180, 90]], "crs": crs_mod.OGC_CRS84},
-                   "temporal": {"interval": [[None, None]], "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}},
+                   "temporal": {"interval": [[None, None]], "trs": TRS}},
         "crs": [x.uri for x in crs_mod.SUPPORTED], "storageCrs": crs_mod.STORAGE.uri,
         "links": [_link(href, "self", JSON, c.title(lang)),
                   _link(f"{href}?f=html", "alternate", HTML, c.title(lang)),

@@ -118,8 +118,9 @@ def document(base: str, s: Session, user=None) -> dict:
                                                      "numberMatched": {"type": "integer", "minimum": 0},
                                                      "numberReturned": {"type": "integer", "minimum": 0},
                                                      "timeStamp": {"type": "string", "format": "date-time"}}}},
-            "responses": {"Error": {"description": "an error (the parameter it names)",
-                                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Exception"}},
-                                                "text/html": {"schema": {"type": "string"}}}}},
+            "responses": {"Error": {
+                "description": "an error (the parameter it names)",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Exception"}},
+                            "text/html": {"schema": {"type": "string"}}}}},
         },
     }
