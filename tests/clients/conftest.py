@@ -3,13 +3,16 @@
 Real clients talk HTTP, and a rolled-back test connection cannot be shared with a server thread, so this
 module makes its own database (``database_factory("ogc_clients")``), loads the demo district and the demo
 accounts, issues two API keys (the administrator's, whole district; the grid lead's, one grid) and commits;
-then serves the Flask app with werkzeug on 127.0.0.1 and a free port, in a thread. Nothing leaves loopback.
+then serves the Flask app with werkzeug on 127.0.0.1 and a free port, in a process of its own
+(``tests/clients/serve.py``: pyogrio holds the GIL while GDAL pages through a layer, so a server thread
+of the test process would deadlock with it). Nothing leaves loopback.
 
 The engine comes back with the URLs: it is the tests' oracle (``SELECT count(*) FROM gis.<view>``).
 """
 from __future__ import annotations
 
-import threading
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,35 +56,41 @@ class LiveOgc:
 
 @pytest.fixture(scope="session")
 def live_ogc(database_factory, tmp_path_factory):
-    from werkzeug.serving import make_server
-
-    from app import create_app
     from app.accounts.keys import add_api_key
-    from app.config import Settings
     from app.db import Database
     from app.demo import DEMO_ACCOUNTS, create_demo_accounts, load_demo
+    from camera_registry.planned import adopt_site
 
     eng = database_factory("ogc_clients")
     with Database(eng).session() as s:
         # the files' own dates (2025): tests must not depend on the day they run
         load_demo(s, ROOT / "data", settings=TEST_SETTINGS, keep_dates=True)
         grid = create_demo_accounts(s)
+        # the demo plans no cameras: adopt three proposed sites so that collection has rows to count
+        for lon, lat in s.execute(text("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p "
+                                       "FROM grids ORDER BY code LIMIT 3) q")).all():
+            adopt_site(s, lon, lat, range_m=60.0, actor="tests", district=TEST_SETTINGS.district)
         keys = {"admin": add_api_key(s, "ogc-clients-admin", "admin"),
                 "lead": add_api_key(s, "ogc-clients-lead", "lead")}
 
-    tmp = tmp_path_factory.mktemp("ogc_live")
-    settings = Settings({"var_dir": str(tmp / "var"), "secret_key": "ogc-clients-secret",
-                         "data_dir": str(ROOT / "data")}, environ={}, config_file=tmp / "none.toml")
-    app = create_app(settings, database=Database(eng))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    var = tmp_path_factory.mktemp("ogc_live") / "var"
+    var.mkdir()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.clients.serve", eng.url.render_as_string(hide_password=False), str(var)],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
-        yield LiveOgc(base=f"http://127.0.0.1:{server.server_port}", engine=eng, keys=keys,
+        line = server.stdout.readline()
+        if not line.startswith("PORT "):
+            raise RuntimeError(f"the OGC test server did not start (exit {server.poll()}): {line!r}")
+        yield LiveOgc(base=f"http://127.0.0.1:{int(line.split()[1])}", engine=eng, keys=keys,
                       passwords={k: (k, pw) for k, (_, pw) in DEMO_ACCOUNTS.items()}, lead_grid=grid)
     finally:
-        server.shutdown()
-        thread.join(timeout=10)
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 @pytest.fixture(scope="session")

@@ -93,7 +93,7 @@ def test_paged_to_the_end_equals_the_database(live_ogc, collection):
     feats, matched = page_to_end(features(live_ogc), collection, limit=1000)
     ids = [f["id"] for f in feats]
     want = live_ogc.scalar(f"SELECT count(*) FROM gis.{c.source}")
-    assert len(ids) == want and set(matched) == {want}
+    assert len(ids) == want > 0 and set(matched) == {want}
     assert len(set(ids)) == len(ids), "a feature came twice across pages"
     db_ids = {r[0] for r in live_ogc.rows(f'SELECT "{c.id_column}" FROM gis.{c.source}')}
     assert {str(i) for i in ids} == {str(i) for i in db_ids}
