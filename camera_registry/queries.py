@@ -4,21 +4,21 @@ All return GeoDataFrames (EPSG:4326) or DataFrames; distances are geodesic metre
 """
 from __future__ import annotations
 
-import geopandas as gpd
-import pandas as pd
+from typing import TYPE_CHECKING
+
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from camera_registry.exporter import cameras_frame
 from camera_registry.schema import parse_value
 from gis.errors import InvalidData, RowError
 
+if TYPE_CHECKING:  # GeoPandas loads where a frame is built, not for a plain listing (``camera_rows``)
+    import geopandas as gpd
+    import pandas as pd
 
-def cameras(session: Session, *, grid: str | None = None, community: str | None = None, street: str | None = None,
-            programme: str | None = None, status: str | None = None, point_class: int | str | None = None
-            ) -> gpd.GeoDataFrame:
-    """Cameras matching every filter given (网格 grid, 社区 community, 街道 street codes; programme,
-    status and class in any accepted spelling: ``天网``/``skynet``, ``在线``/``ON``, ``一类``/``1``)."""
+
+def _filters(grid, community, street, programme, status, point_class) -> tuple[str | None, dict]:
+    """The SQL condition and parameters of the area and attribute filters (``cameras``, ``camera_rows``)."""
     clauses, params = [], {}
     for column, value in (("grid_code", grid), ("community_code", community), ("street_code", street)):
         if value:
@@ -32,7 +32,32 @@ def cameras(session: Session, *, grid: str | None = None, community: str | None 
         except ValueError as exc:
             raise InvalidData(RowError(None, column, str(exc))) from None
         clauses.append(f"{column} = :{column}")
-    return cameras_frame(session, " AND ".join(clauses) or None, params)
+    return " AND ".join(clauses) or None, params
+
+
+def cameras(session: Session, *, grid: str | None = None, community: str | None = None, street: str | None = None,
+            programme: str | None = None, status: str | None = None, point_class: int | str | None = None
+            ) -> gpd.GeoDataFrame:
+    """Cameras matching every filter given (网格 grid, 社区 community, 街道 street codes; programme,
+    status and class in any accepted spelling: ``天网``/``skynet``, ``在线``/``ON``, ``一类``/``1``)."""
+    from camera_registry.exporter import cameras_frame
+
+    return cameras_frame(session, *_filters(grid, community, street, programme, status, point_class))
+
+
+def camera_rows(session: Session, columns: list[str], *, grid: str | None = None, community: str | None = None,
+                street: str | None = None, programme: str | None = None, status: str | None = None,
+                point_class: int | str | None = None) -> list[dict]:
+    """``columns`` of the cameras ``cameras`` would return, as plain rows in the same order (by device ID),
+    without building a GeoDataFrame: what ``gridwatch cameras list`` prints."""
+    from camera_registry.schema import COLUMNS
+
+    unknown = [c for c in columns if c not in COLUMNS]
+    if unknown:
+        raise ValueError(f"not camera columns: {unknown}")
+    where, params = _filters(grid, community, street, programme, status, point_class)
+    sql = f"SELECT {', '.join(columns)} FROM cameras" + (f" WHERE {where}" if where else "") + " ORDER BY device_id"
+    return [dict(r) for r in session.execute(text(sql), params).mappings()]
 
 
 def cameras_by_grid(session: Session, grid_code: str) -> gpd.GeoDataFrame:
@@ -78,6 +103,8 @@ def cameras_within(session: Session, lon: float, lat: float, distance_m: float) 
         "c.grid_code, c.community_code, ST_Distance(c.geom::geography, p.g) AS distance_m, c.geom "
         "FROM cameras c, p WHERE c.lifecycle = 'active' AND ST_DWithin(c.geom::geography, p.g, :d) "
         "ORDER BY distance_m, c.device_id")
+    import geopandas as gpd
+
     frame = gpd.read_postgis(sql, session.connection(), params={"lon": lon, "lat": lat, "d": distance_m},
                              geom_col="geom")
     return frame if frame.crs is not None else frame.set_crs("EPSG:4326")
@@ -90,6 +117,8 @@ def _counts(session: Session, table: str, key: str) -> pd.DataFrame:
         f"count(c.device_id) FILTER (WHERE c.status = 'ON') AS online, "
         f"count(c.device_id) FILTER (WHERE c.programme = 'skynet') AS skynet "
         f"FROM {table} a LEFT JOIN cameras c ON c.{key} = a.code GROUP BY a.code, a.name ORDER BY a.code")
+    import pandas as pd
+
     return pd.DataFrame(session.execute(sql).mappings().all(), columns=["code", "name", "cameras", "online", "skynet"])
 
 
@@ -125,6 +154,8 @@ def cameras_outside_declared_community(session: Session) -> gpd.GeoDataFrame:
     Columns: device_id, name, management_unit, community_code (where it is), declared_code,
     declared_by ('record' or 'management unit'), declared_name, geom.
     """
+    import geopandas as gpd
+
     frame = gpd.read_postgis(text(DECLARED_SQL), session.connection(), geom_col="geom")
     return frame if frame.crs is not None else frame.set_crs("EPSG:4326")
 

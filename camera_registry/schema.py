@@ -10,8 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from camera_registry.gb28181 import InvalidDeviceId, parse_device_id
 from camera_registry.models import (POINT_CLASS_NAMES, PROGRAMME_NAMES, PROGRAMMES, PTZ_NAMES, STATUS_NAMES, STATUSES,
@@ -19,6 +18,9 @@ from camera_registry.models import (POINT_CLASS_NAMES, PROGRAMME_NAMES, PROGRAMM
 from gis.codes import COMMUNITY
 from gis.errors import RowError
 from gis.text import BLANKS, column_length, text_problem
+
+if TYPE_CHECKING:  # pandas stays off the paths that only list (the CLI starts in under a second)
+    import pandas as pd
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,19 @@ def _print(frame, columns) -> None:
     click.echo(f"{len(frame)} camera(s)")
 
 
+def _print_rows(rows: list[dict], columns: list[str]) -> None:
+    """A listing as ``_print`` writes a frame (right-aligned columns under their names), without pandas."""
+    if not rows:
+        click.echo("no cameras")
+        return
+    cells = [[("" if r[c] is None else str(r[c])) for c in columns] for r in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
+    click.echo(" ".join(c.rjust(w) for c, w in zip(columns, widths)))
+    for row in cells:
+        click.echo(" ".join(v.rjust(w) for v, w in zip(row, widths)))
+    click.echo(f"{len(rows)} camera(s)")
+
+
 @cameras_group.command("list")
 @click.option("--grid", default=None, help="grid code (15 digits)")
 @click.option("--community", default=None, help="community code (12 digits)")
@@ -89,12 +102,12 @@ def _print(frame, columns) -> None:
 @report_errors
 def list_cmd(c: Context, grid, community, street, programme, status, point_class) -> None:
     """List cameras matching every filter given."""
-    from camera_registry.queries import cameras
+    from camera_registry.queries import camera_rows
 
     with c.db.session() as s:
-        frame = cameras(s, grid=grid, community=community, street=street, programme=programme, status=status,
-                        point_class=point_class)
-    _print(frame, LIST_COLUMNS)
+        rows = camera_rows(s, LIST_COLUMNS, grid=grid, community=community, street=street, programme=programme,
+                           status=status, point_class=point_class)
+    _print_rows(rows, LIST_COLUMNS)
 
 
 @cameras_group.command("near")
