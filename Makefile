@@ -71,7 +71,9 @@ demo-accounts: venv
 serve: venv
 	$(GW) serve --host $(HOST) --port $(PORT)
 
+# the benchmarks' 'before' columns need the [bench] extras (waitress, spopt, pygeoapi)
 bench: venv db
+	@$(PY) -m pip install -q -e '.[bench]' > var/pip-bench.log 2>&1 || { cat var/pip-bench.log; exit 1; }
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
 
 clean:

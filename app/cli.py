@@ -191,7 +191,7 @@ def load_demo_cmd(c: Context, data_dir: Path | None, keep_dates: bool) -> None:
     from app.demo import load_demo
 
     data_dir = data_dir or Path(c.settings.data_dir)
-    bar = tqdm(total=8, desc="load-demo", unit="step", file=sys.stderr)
+    bar = tqdm(total=9, desc="load-demo", unit="step", file=sys.stderr)
 
     def step(label: str) -> None:
         bar.set_postfix_str(label)

@@ -112,6 +112,13 @@ def load_members(session: Session, demo: Path) -> int:
     return len(people)
 
 
+def _analyze(session: Session) -> dict[str, int]:
+    for table in ("streets", "communities", "grids", "cameras", "incidents", "patrol_points", "members",
+                  "member_roles", "service_centres", "renovation_sites"):
+        session.execute(text(f"ANALYZE {table}"))
+    return {}
+
+
 def load_demo(session: Session, data_dir: Path, *, settings, now: datetime | None = None, keep_dates: bool = False,
               progress=None) -> dict[str, int]:
     """Load everything in ``data_dir/demo`` in one transaction (the caller commits).
@@ -137,6 +144,9 @@ def load_demo(session: Session, data_dir: Path, *, settings, now: datetime | Non
         ("incidents", lambda: {"incidents": load_incidents(session, demo / "incidents.csv", settings)}),
         ("dates", lambda: {"days shifted": days, "incidents moved": rebase_incidents(session, times, days, tz)}),
         ("patrols", lambda: {"patrol points": load_patrols(session, times, days, tz, settings)}),
+        # the planner's statistics for the rows just written: without them PostgreSQL sorts a whole view
+        # for each OGC API page (58 ms instead of 29 for 1,000 incidents)
+        ("statistics", lambda: _analyze(session)),
     ]
     counts: dict[str, int] = {}
     for label, step in steps:
