@@ -20,9 +20,16 @@ import shapely
 COORD_DECIMALS = 6
 
 
+_SCRIPT_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027"))
+
+
 def _script_safe(text: str) -> str:
-    # as Jinja's tojson: nothing in the JSON can close the <script> or open a comment
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").replace("'", "\\u0027")
+    # as Jinja's tojson: nothing in the JSON can close the <script> or open a comment. ``in`` first: on a
+    # 1,000-feature page (700 K characters, not ASCII) each replace that finds nothing still costs ~0.7 ms
+    for char, escape in _SCRIPT_ESCAPES:
+        if char in text:
+            text = text.replace(char, escape)
+    return text
 
 
 def geojson_text(frame: gpd.GeoDataFrame, columns: list[str] | None = None, *,

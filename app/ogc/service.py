@@ -18,6 +18,10 @@ from app.ogc.params import ItemsQuery
 from gis.errors import InvalidData, NotFound
 
 SPATIAL_DECIMALS = 6
+#: views whose id is their table's primary key (one row each, never null, indexed): an items page past the
+#: first finds its ids first (``items``). Not patrol_tracks: its id is a GROUP BY's, read twice that way
+KEYED_VIEWS = frozenset({"streets", "communities", "cameras", "planned_cameras", "incidents", "service_centres",
+                         "renovation_sites"})
 
 
 @dataclass
@@ -140,10 +144,17 @@ def items(s: Session, settings, user, c: cols.Collection, q: ItemsQuery) -> Page
     conds, more = where(s, user, c, q)
     params.update(more, ogc_limit=q.limit, ogc_offset=q.offset)
     cond = " AND ".join(conds) or "TRUE"
+    key = f't."{c.id_column}"'
+    rows = f"SELECT * FROM {src} WHERE {cond} ORDER BY {key} LIMIT :ogc_limit OFFSET :ogc_offset"
+    if q.offset >= 2 * q.limit and c.computed is None and c.joined is None and c.source in KEYED_VIEWS:
+        # deep in the collection, the page's ids first: the rows OFFSET skips are read for their id only,
+        # not built whole with the view's columns; then the page's rows by their table's primary key
+        # (incidents, 1,000 a page: 31 → 26 ms at offset 15,174; from offset 2,000 on it pays)
+        rows = (f"SELECT * FROM {src} WHERE {key} = ANY(ARRAY(SELECT {key} FROM {src} WHERE {cond} "
+                f"ORDER BY {key} LIMIT :ogc_limit OFFSET :ogc_offset))")
     sql = (f"SELECT coalesce(string_agg(f, ',' ORDER BY n), ''), count(*) FROM ("
-           f"SELECT row_number() OVER (ORDER BY t.\"{c.id_column}\") AS n, {_feature_sql(s, c, q.crs)} AS f "
-           f"FROM (SELECT * FROM {src} WHERE {cond} ORDER BY t.\"{c.id_column}\" "
-           f"LIMIT :ogc_limit OFFSET :ogc_offset) AS t) AS x")
+           f"SELECT row_number() OVER (ORDER BY {key}) AS n, {_feature_sql(s, c, q.crs)} AS f "
+           f"FROM ({rows}) AS t) AS x")
     features, returned = s.execute(text(sql), params).one()
     if returned < q.limit and (returned or not q.offset):
         matched = q.offset + returned  # the last page: no second query
