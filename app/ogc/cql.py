@@ -61,6 +61,8 @@ _CASTS = {"string": "text", "number": "double precision", "boolean": "boolean", 
 _NUMERIC = ("integer", "number")
 _ORDERED = _NUMERIC + ("string", "date", "datetime")
 _DENSIFY = {True: 0.0005, False: 50.0}  # segment length of a projected literal: degrees, metres
+_MAX_SEGMENTS = 10_000  # densifying never makes more than about this many segments
+_PROJECTED_LIMIT = 1e7  # metres: a projected literal's |x| and |y| beyond this are no place on Earth
 
 
 @dataclass(frozen=True)
@@ -239,12 +241,17 @@ class _Compiler:
             if q is None:
                 raise _err(f"unknown property {node.name!r}; queryables: {', '.join(sorted(self.queryables))}")
             return _Expr(q.type, prop=q)
-        if isinstance(node, t.Func):  # CASEI, the only scalar function
-            inner = self.operand(node.args[0])
+        if isinstance(node, t.Func):  # CASEI, the only scalar function: unwrapped in a loop, not recursion
+            nested = 0
+            while isinstance(node, t.Func):
+                node, nested = node.args[0], nested + 1
+                if nested > t.MAX_DEPTH:
+                    raise _err(f"CASEI(…) nested deeper than {t.MAX_DEPTH} levels")
+            inner = self.operand(node)
             if inner.type != "string":
                 raise _err(f"CASEI takes text; {inner.what} is a {inner.type}")
-            return _Expr("string", prop=inner.prop, literal=inner.literal, value=inner.value,
-                         wrap=inner.wrap.format("lower({})"))
+            wrap = inner.wrap.format("lower({})")  # lower(lower(x)) is lower(x): once is enough
+            return _Expr("string", prop=inner.prop, literal=inner.literal, value=inner.value, wrap=wrap)
         if isinstance(node, t.Lit):
             if node.type == "geometry":
                 return _Expr("geometry", literal=True, value=self.geometry_literal(node.value))
@@ -316,7 +323,16 @@ class _Compiler:
         except Exception:
             raise _err(f"unknown filter CRS {crs}") from None
         if crs != STORAGE_CRS:  # densified first: a straight edge in the filter CRS is curved in lon/lat
-            geom = shapely.segmentize(geom, _DENSIFY[geographic])
+            raw = shapely.get_coordinates(geom)
+            limit = (180.0, 90.0) if geographic else (_PROJECTED_LIMIT, _PROJECTED_LIMIT)
+            if not np.isfinite(raw).all() or (np.abs(raw[:, 0]) > limit[0]).any() \
+                    or (np.abs(raw[:, 1]) > limit[1]).any():
+                raise _err("geometry coordinates fall outside " + (
+                    "lon −180…180, lat −90…90" if geographic else f"±{_PROJECTED_LIMIT:.0e} m") +
+                    f" in {crs}" + ("" if self.swap else " in x, y order"))
+            # at most ~_MAX_SEGMENTS new vertices, however long the edges: no memory blow-up
+            step = max(_DENSIFY[geographic], float(shapely.length(geom)) / _MAX_SEGMENTS)
+            geom = shapely.segmentize(geom, step)
             geom = shapely.transform(geom, lambda xy: np.column_stack(to_wgs84(xy[:, 0], xy[:, 1], crs)))
         xy = shapely.get_coordinates(geom)
         if not np.isfinite(xy).all() or (np.abs(xy[:, 0]) > 180).any() or (np.abs(xy[:, 1]) > 90).any():

@@ -12,6 +12,7 @@ position and what was expected there.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -297,14 +298,21 @@ class Parser:
         raise self.error(f"expected {what}")
 
     def scalar(self):
+        self.depth += 1  # CASEI(CASEI(…)) nests through scalar() → call() → scalar()
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"nested deeper than {MAX_DEPTH} levels")
+        try:
+            return self._scalar()
+        finally:
+            self.depth -= 1
+
+    def _scalar(self):
         tok = self.next()
         if tok.kind == "string":
             return Lit(tok.text[1:-1].replace("''", "'"), "string", tok.pos)
         if tok.kind == "number" or (tok.kind == "op" and tok.text == "-" and self.peek().kind == "number"):
-            sign = -1 if tok.text == "-" else 1
-            num = self.next().text if tok.text == "-" else tok.text
-            value = int(num) if num.isdigit() else float(num)
-            return Lit(sign * value, "number", tok.pos)
+            num = self.next() if tok.text == "-" else tok
+            return Lit(self.numeric(num, tok.text == "-"), "number", tok.pos)
         if tok.kind == "quoted":
             return Prop(tok.text[1:-1].replace('""', '"'), tok.pos)
         if tok.kind == "name":
@@ -385,7 +393,23 @@ class Parser:
         tok = self.next()
         if tok.kind != "number":
             raise self.error("expected a number", tok)
-        return -float(tok.text) if neg else float(tok.text)
+        return float(self.numeric(tok, neg))
+
+    def numeric(self, tok: Token, neg: bool) -> int | float:
+        """A number token's value: an int within ±2**63, or a finite float; anything else is refused
+        (Python's int() gives up past 4300 digits, PostgreSQL's double precision overflows past 1e308)."""
+        text = tok.text
+        if text.isdigit():
+            value = int(text) if len(text.lstrip("0")) <= 19 else None
+            if value is not None and (value < 2 ** 63 or (neg and value == 2 ** 63)):
+                return -value if neg else value
+        else:
+            value = float(text)
+            if math.isfinite(value):
+                return -value if neg else value
+        shown = text if len(text) <= 30 else text[:27] + "…"
+        raise fail(self.text, tok.pos, f"number {'-' if neg else ''}{shown} is out of range "
+                   "(integers within ±2**63, decimals within ±1.7e308)")
 
     def wkt(self, tok: Token) -> Lit:
         """A WKT geometry: from its type name to the closing parenthesis that balances the first one."""

@@ -404,3 +404,76 @@ def test_conformance_lists_cql2_classes():
     assert {"cql2-text", "basic-cql2", "advanced-comparison-operators", "spatial-functions",
             "temporal-functions"} <= names
     assert "cql2-json" not in names and "accent-insensitive-comparison" not in names
+
+
+# -- review findings: resource limits -------------------------------------------------------
+@pytest.mark.parametrize("flt, srid", [
+    ("S_INTERSECTS(geom, BBOX(0, 0, 1e12, 1e12))", 4544),
+    ("S_INTERSECTS(geom, POLYGON((0 0, 1e12 0, 1e12 1e12, 0 0)))", 4544),
+    ("S_INTERSECTS(geom, BBOX(0, 0, 1000, 1000))", 4490),
+])
+def test_out_of_range_projected_literal_is_refused_before_densifying(flt, srid):
+    import time
+    start = time.monotonic()
+    with pytest.raises(InvalidData, match=r"^filter: geometry coordinates fall outside"):
+        compile_filter(flt, CAMERAS, filter_srid=srid)
+    assert time.monotonic() - start < 2
+
+
+def test_long_projected_edges_are_densified_to_a_bounded_vertex_count():
+    # a valid 9000 km box in EPSG:4544 (northing, easting): ~1e4 segments, not 7e5
+    flt = "S_INTERSECTS(geom, BBOX(1000000, 100000, 9000000, 900000))"
+    sql, params = compile_filter(flt, CAMERAS, filter_srid=4544, swap_axes=True)
+    wkt = next(v for v in params.values() if isinstance(v, str) and v.startswith("POLYGON"))
+    assert len(shapely.get_coordinates(shapely.from_wkt(wkt))) <= 10_100
+
+
+@pytest.mark.parametrize("flt", [
+    "CASEI(" * 600 + "'a'" + ")" * 600 + " = 'a'",
+    "name = " + "CASEI(" * 600 + "'a'" + ")" * 600,
+    "name IN (" + "CASEI(" * 150 + "'a'" + ")" * 150 + ")",
+    "(" * 60 + "CASEI(" * 60 + "name" + ")" * 60 + " = 'a'" + ")" * 60,
+])
+def test_deeply_nested_functions_are_refused(flt):
+    with pytest.raises(InvalidData, match=r"^filter: at position \d+ .*nested deeper than 100 levels"):
+        compile_filter(flt, CAMERAS)
+
+
+def test_nested_casei_within_the_limit_compiles(demo_session):
+    flt = "CASEI(" * 50 + "name" + ")" * 50 + " = CASEI('A')"
+    sql, params = compile_filter(flt, CAMERAS)
+    assert sql.count("lower(") == 2
+    demo_session.execute(text(f"SELECT count(*) FROM gis.cameras WHERE {sql}"), params).scalar()
+
+
+def test_compiler_refuses_casei_deeper_than_the_parser_allows():
+    from app.ogc import cql_text as t
+    node = t.Prop("name", 0)
+    for _ in range(5000):
+        node = t.Func("CASEI", (node,), 0)
+    tree = t.Cmp("=", node, t.Lit("a", "string", 0), 0)
+    from app.ogc.cql import _Compiler
+    with pytest.raises(InvalidData, match=r"^filter: CASEI\(…\) nested deeper than 100"):
+        _Compiler(CAMERAS, 4326, False).boolean(tree)
+
+
+@pytest.mark.parametrize("literal", [
+    "9" * 5000, "1" * 400, str(2 ** 63), "1e999", "1" * 400 + ".5", "-" + str(2 ** 63 + 1)])
+@pytest.mark.parametrize("template", ["height_m > {}", "{} = 1", "record_days BETWEEN 0 AND {}",
+                                      "S_INTERSECTS(geom, BBOX(0, 0, {}, 1))"])
+def test_huge_numbers_are_refused_at_their_position(literal, template):
+    flt = template.format(literal)
+    digits = literal.lstrip("-")
+    pos = flt.index(digits) + 1
+    with pytest.raises(InvalidData, match=rf"^filter: at position {pos} .*number -?{digits[:5]}.*is out of range"):
+        compile_filter(flt, CAMERAS)
+
+
+@pytest.mark.parametrize("literal, value", [
+    (str(2 ** 63 - 1), 2 ** 63 - 1), ("-" + str(2 ** 63), -2 ** 63), ("0" * 50 + "7", 7),
+    ("1.5e300", 1.5e300), ("1e-999", 0.0)])
+def test_numbers_at_the_edge_of_the_range_compile_and_run(demo_session, literal, value):
+    sql, params = compile_filter(f"{literal} = 1", CAMERAS)
+    assert list(params.values())[0] == value
+    with demo_session.begin_nested():
+        demo_session.execute(text(f"SELECT count(*) FROM gis.cameras WHERE {sql}"), params).scalar()
