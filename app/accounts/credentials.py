@@ -16,6 +16,8 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
+import secrets
 import threading
 import time
 
@@ -68,8 +70,14 @@ def _from_key(key: str) -> User:
     return caller.user
 
 
+#: the remembered passwords' key, new in every process: a memory dump and the stored hash do not let anyone
+#: guess passwords at SHA-256 speed (without this key the digests are worthless)
+_PROCESS_KEY = secrets.token_bytes(32)
+
+
 def _digest(username: str, password: str, stored_hash: str) -> str:
-    return hashlib.sha256("\0".join((username, password, stored_hash)).encode("utf-8", "surrogatepass")).hexdigest()
+    message = "\0".join((username, password, stored_hash)).encode("utf-8", "surrogatepass")
+    return hmac.new(_PROCESS_KEY, message, hashlib.sha256).hexdigest()
 
 
 def _remembered(digest: str) -> bool:

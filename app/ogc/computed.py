@@ -109,8 +109,11 @@ def _fingerprint(s: Session, src: Source) -> tuple:
 
 def _database_key(s: Session) -> str:
     """Which database (one process may serve several: the tests do): its name and the server's address."""
+    # (data_directory would name the cluster exactly but is readable by superusers only: a deployment's
+    # owner is not one; the server's start time tells two clusters on one host apart as well)
     return s.execute(text("SELECT current_database() || '@' || coalesce(inet_server_addr()::text, 'socket') "
-                          "|| ':' || current_setting('data_directory', true)")).scalar_one()
+                          "|| ':' || coalesce(inet_server_port()::text, '') || ':' "
+                          "|| pg_postmaster_start_time()::text")).scalar_one()
 
 
 def arrays(s: Session, settings, name: str) -> dict[str, list]:

@@ -81,7 +81,8 @@ def envelope_sql(crs: Crs, prefix: str = "bbox") -> str:
     box = f"ST_MakeEnvelope(:{prefix}_x1, :{prefix}_y1, :{prefix}_x2, :{prefix}_y2, {crs.srid})"
     if crs.srid == 4326:
         return box
-    step = f"greatest(:{prefix}_x2 - :{prefix}_x1, :{prefix}_y2 - :{prefix}_y1) / 32.0"
+    # a box of zero width and height (a point) would make the step 0, which ST_Segmentize refuses
+    step = f"greatest(:{prefix}_x2 - :{prefix}_x1, :{prefix}_y2 - :{prefix}_y1, 1e-6) / 32.0"
     return f"ST_Transform(ST_Segmentize({box}, {step}), 4326)"
 
 

@@ -93,6 +93,8 @@ def bbox(args, crs: crs_mod.Crs) -> tuple[float, float, float, float] | None:
         if not (bx1 <= x1 <= bx2 and bx1 <= x2 <= bx2 and by1 <= y1 <= by2 and by1 <= y2 <= by2):
             raise InvalidData(f"bbox: outside the area where {crs.uri} is defined "
                               f"(x {bx1:.0f}..{bx2:.0f}, y {by1:.0f}..{by2:.0f} as easting, northing)")
+    if y1 > y2:  # (the check above is on the second axis as sent: latitude-first CRSs send it first)
+        raise InvalidData("bbox: the lower corner's latitude (northing) is above the upper corner's")
     if x1 > x2:
         if crs.metric:
             raise InvalidData("bbox: the lower corner's first coordinate is above the upper corner's")

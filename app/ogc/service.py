@@ -170,7 +170,7 @@ def feature(s: Session, settings, user, c: cols.Collection, feature_id: str, crs
     if "\x00" in feature_id:
         raise NotFound(f"featureId: no such feature in {c.id}")
     if id_type == "integer":
-        if not feature_id.isdigit() or len(feature_id) > 18:
+        if not (feature_id.isascii() and feature_id.isdigit()) or len(feature_id) > 18:  # ('²'.isdigit())
             raise NotFound(f"featureId: no feature {feature_id[:50]!r} in {c.id}")
         value = int(feature_id)
     src, params = source(s, settings, c)

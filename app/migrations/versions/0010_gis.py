@@ -6,7 +6,8 @@ reader role cannot read). Views run with their owner's rights, so a reader needs
 only (``gridwatch db reader add`` grants it); the OGC API reads the same views, so the two ports agree.
 
 Geometries are WGS-84 (EPSG:4326) with their table's type; patrol tracks are lines built from a member's
-points (one track per ``track_id``, or per local day when the points have none; two points at least).
+points (one track per ``track_id``, or per local day when the points have none, and per grid it passes
+through, so grid scoping never shows a part recorded in another grid; two points at least).
 
 Revision ID: 0010_gis
 Revises: 0009_console
@@ -44,16 +45,18 @@ VIEWS = {
         "i.community_code, c.street_code, i.assignee_id, i.duplicate_of_id, i.updated_at, i.geom "
         "FROM public.incidents i JOIN public.categories k ON k.code = i.category_code "
         "LEFT JOIN public.communities c ON c.code = i.community_code"),
+    # one line per member, track and grid: a field role sees the part of a track in its grids, as the grid
+    # page draws it (points filtered by grid before the line is built), never the part in another grid
     "patrol_tracks": (
-        "SELECT member_id || ':' || track_key AS id, member_id, track_key AS track_id, "
-        "mode() WITHIN GROUP (ORDER BY grid_code) AS grid_code, min(at) AS started_at, max(at) AS ended_at, "
+        "SELECT member_id || ':' || track_key || ':' || coalesce(grid_code, '') AS id, member_id, "
+        "track_key AS track_id, grid_code, min(at) AS started_at, max(at) AS ended_at, "
         "count(*)::integer AS points, "
         "round(ST_Length(ST_MakeLine(geom ORDER BY at)::geography)::numeric, 1)::double precision AS length_m, "
         "ST_MakeLine(geom ORDER BY at)::geometry(LineString, 4326) AS geom "
         "FROM (SELECT member_id, grid_code, at, geom, "
         f"      COALESCE(track_id, to_char(at AT TIME ZONE '{LOCAL_TZ}', 'YYYY-MM-DD')) AS track_key "
         "      FROM public.patrol_points) p "
-        "GROUP BY member_id, track_key HAVING count(*) >= 2"),
+        "GROUP BY member_id, track_key, grid_code HAVING count(*) >= 2"),
     "service_centres": ("SELECT s.id, s.name, s.community_code, c.street_code, s.geom FROM public.service_centres s "
                         "LEFT JOIN public.communities c ON c.code = s.community_code"),
     "renovation_sites": ("SELECT r.id, r.name, r.community_code, c.street_code, r.households, r.geom "
