@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -21,16 +20,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scratch import scratch_engine  # noqa: E402  (benchmarks/scratch.py)
-
-
-def _best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+from scratch import best_of as _best, scratch_engine  # noqa: E402  (benchmarks/scratch.py)
 
 
 def _openpyxl_write_only(df: pd.DataFrame, path: Path) -> None:

@@ -1,9 +1,11 @@
-"""A throw-away PostGIS database for the benchmarks (``DATABASE_URL`` when set, else a private cluster)."""
+"""What the benchmarks share: a throw-away PostGIS database (``DATABASE_URL`` when set, else a private
+cluster) and the best-of-N timer."""
 from __future__ import annotations
 
 import os
 import sys
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -40,3 +42,13 @@ def scratch_engine(*, migrated: bool = True):
         engine.dispose()
         if cluster is not None:
             cluster.destroy()
+
+
+def best_of(fn, repeat: int) -> float:
+    """The fastest of ``repeat`` timings of ``fn()``, in seconds (the least disturbed by other work)."""
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
