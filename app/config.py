@@ -6,6 +6,7 @@ then explicit overrides (tests). Each value is checked against its default's typ
 """
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from dataclasses import dataclass
@@ -37,6 +38,15 @@ SETTINGS = [
     Setting("district_name", "大安区", "the district's name as the interface and Open311 show it (Chinese)"),
     Setting("district_name_en", "Da'an", "the district's name in the English interface"),
     Setting("camera_centre_code", "51030400", "GB/T 28181 centre code (first 8 digits) cameras must carry"),
+    Setting("camera_centre_prefixes", [], "further GB/T 28181 centre-code prefixes (2–8 digits) a video platform "
+            "gives the district's cameras; any grassroots unit under the district code is always accepted"),
+    Setting("video_platforms", {}, "the GB/T 28181 platforms cameras are synced from: {\"<platform SIP ID>\": "
+            "{\"name\": \"…\", \"crs\": \"wgs84|gcj02|cgcs2000\"}}; crs is what the platform's catalog "
+            "coordinates are in (wvp-GB28181-pro writes WGS-84); cameras import --crs overrides it"),
+    Setting("video_url_template", "", "link to a camera's live video, {device_id} replaced by its GB/T 28181 ID "
+            "(e.g. https://video.example/live?deviceId={device_id}); empty = no live-view links"),
+    Setting("open311_cors_origins", [], "origins (scheme://host[:port]) of browser-based civic apps allowed to "
+            "call the Open311 API (CORS); empty = none"),
     Setting("district_bbox", [104.55, 29.20, 105.00, 29.55], "lon/lat extent of the district (W, S, E, N)"),
     Setting("extent_margin_m", 2000.0, "how far outside the district extent a coordinate may lie before it is refused"),
     Setting("camera_min_spacing_m", 2.0, "two cameras closer than this are reported as a probable duplicate"),
@@ -100,6 +110,14 @@ def _coerce(setting: Setting, value: Any, source: str) -> Any:
     elif isinstance(default, str):
         if isinstance(value, str):
             return value
+    elif isinstance(default, dict):
+        if isinstance(value, str):  # an environment variable holds the table as JSON
+            try:
+                value = json.loads(value or "{}")
+            except ValueError:
+                pass
+        if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, dict) for k, v in value.items()):
+            return {k: dict(v) for k, v in value.items()}
     raise ValueError(f"setting {setting.name!r} from {source}: {value!r} is not a {type(default).__name__}")
 
 
@@ -176,4 +194,5 @@ def district_of(settings: Settings) -> District:
     return District(code=settings.district_code, name=settings.district_name, name_en=settings.district_name_en,
                     camera_centre_code=settings.camera_centre_code,
                     bbox=tuple(settings.district_bbox), margin_m=settings.extent_margin_m,
-                    timezone=settings.timezone, language=settings.language, data_start=start)
+                    timezone=settings.timezone, language=settings.language, data_start=start,
+                    camera_extra_prefixes=tuple(settings.camera_centre_prefixes))

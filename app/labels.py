@@ -20,6 +20,10 @@ camera_status,     names are defined there (``*_NAMES``), beside the codes, beca
 camera_event,      accepts the Chinese names too (``camera_registry.schema`` aliases)
 ptz_type,
 point_class
+industry,          ``camera_registry.gb28181`` INDUSTRY_NAMES, DIRECTION_NAMES, NODE_KIND_NAMES (the catalog tree's
+direction_type,    node kinds); ``parental``, ``secrecy``: ``camera_registry.models`` PARENTAL_NAMES, SECRECY_NAMES
+catalog_node,
+parental, secrecy
 photo_kind         ``app.photos.models.PHOTO_KINDS``
 webhook_event,     ``app.webhooks.models`` WEBHOOK_EVENTS, DELIVERY_STATES
 delivery_status
@@ -36,9 +40,9 @@ PTZ types and point classes are integers (GB/T 28181); ``label`` also takes them
 """
 from __future__ import annotations
 
-from camera_registry.gb28181 import INDUSTRY_NAMES
+from camera_registry.gb28181 import DIRECTION_AZIMUTH, DIRECTION_NAMES, INDUSTRY_NAMES, NODE_KIND_NAMES, NODE_KINDS
 from camera_registry.models import (EVENT_NAMES, EVENTS, LIFECYCLE_NAMES, LIFECYCLES, POINT_CLASS_NAMES, POINT_CLASSES, PROGRAMME_NAMES,
-                                    PROGRAMMES, PTZ_NAMES, PTZ_TYPES, STATUS_NAMES, STATUSES)
+                                    PROGRAMMES, PARENTAL_NAMES, PTZ_NAMES, PTZ_TYPES, SECRECY_NAMES, STATUS_NAMES, STATUSES)
 from app.accounts.models import ACCOUNT_ROLES
 from app.audit.models import OBJECT_TYPES
 from app.audit.service import ACTIONS as AUDIT_ACTIONS
@@ -80,6 +84,10 @@ LABELS: dict[str, dict] = {
     "ptz_type": PTZ_NAMES,
     "point_class": POINT_CLASS_NAMES,
     "industry": INDUSTRY_NAMES,
+    "direction_type": DIRECTION_NAMES,
+    "parental": PARENTAL_NAMES,
+    "secrecy": SECRECY_NAMES,
+    "catalog_node": NODE_KIND_NAMES,
     "photo_kind": {"before": ("处置前", "Before"), "after": ("处置后", "After")},
     "webhook_event": {"created": ("新事件", "Created"), "dispatched": ("已派遣", "Dispatched"),
                       "due_soon": ("即将超期", "Due soon"), "overdue": ("已超期", "Overdue"),
@@ -91,7 +99,8 @@ LABELS: dict[str, dict] = {
                      "member_role": ("网格员职务分配", "Member's role"), "user": ("账号", "Account"),
                      "api_key": ("接口密钥", "API key"), "category": ("事件类别", "Incident category"),
                      "programme": ("建设工程", "Programme"), "source": ("事件来源", "Incident source"),
-                     "member_role_type": ("网格员职务", "Member role type"), "login": ("登录失败", "Failed log-in")},
+                     "member_role_type": ("网格员职务", "Member role type"), "login": ("登录失败", "Failed log-in"),
+                     "catalog_node": ("目录节点", "Catalog node")},
     "audit_action": {"insert": ("新增", "Added"), "update": ("修改", "Changed"), "delete": ("删除", "Deleted"),
                      "login_failed": ("登录未成功", "Log-in refused")},
 }
@@ -101,6 +110,7 @@ CODES: dict[str, tuple] = {
     "state": STATES, "action": ("report",) + tuple(ACTIONS), "priority": PRIORITIES, "source": SOURCES,
     "role": ACCOUNT_ROLES, "member_role": MEMBER_ROLES, "street_kind": STREET_KINDS, "programme": PROGRAMMES,
     "camera_status": STATUSES, "lifecycle": LIFECYCLES, "camera_event": EVENTS, "ptz_type": PTZ_TYPES, "point_class": POINT_CLASSES, "industry": tuple(INDUSTRY_NAMES),
+    "direction_type": tuple(DIRECTION_AZIMUTH), "parental": (0, 1), "secrecy": (0, 1), "catalog_node": NODE_KINDS,
     "photo_kind": PHOTO_KINDS, "webhook_event": WEBHOOK_EVENTS, "delivery_status": DELIVERY_STATES,
     "audit_object": OBJECT_TYPES, "audit_action": AUDIT_ACTIONS,
 }

@@ -28,12 +28,37 @@ INDUSTRIES: dict[str, str] = {
     "09": "health and environment (卫生环保接入)",
     "10": "customs (商检海关接入)",
     "11": "education (教育部门接入)",
+    "40": "agriculture, forestry, husbandry and fishery (农林牧渔业接入)",
+    "41": "mining (采矿企业接入)",
+    "42": "manufacturing (制造企业接入)",
+    "43": "metallurgy (冶金企业接入)",
+    "44": "electric power (电力企业接入)",
+    "45": "gas (燃气企业接入)",
+    "46": "construction (建筑企业接入)",
+    "47": "logistics (物流企业接入)",
+    "48": "postal (邮政企业接入)",
+    "49": "information technology (信息企业接入)",
+    "50": "accommodation and catering (住宿和餐饮业接入)",
+    "51": "finance (金融企业接入)",
+    "52": "real estate (房地产业接入)",
+    "53": "business services (商务服务业接入)",
+    "54": "water conservancy (水利企业接入)",
+    "55": "entertainment (娱乐企业接入)",
 }
+#: codes the standard reserves (GB/T 28181-2016/2022 table D.3: 12–39 for further government departments,
+#: 56–99 for further enterprises and other users): well formed, named by their range; real platforms use them
+#: (for example 13 for a department's own network)
+INDUSTRY_RANGES: tuple[tuple[int, int, str, str], ...] = (
+    (12, 39, "政府部门预留", "Government department (reserved code)"),
+    (56, 99, "其他预留", "Other (reserved code)"),
+)
 
 #: ``{industry: (中文, English)}``: the names the interface shows (``app.labels`` kind ``industry``), read from
 #: :data:`INDUSTRIES` ("English (中文)") so they are written once
 INDUSTRY_NAMES: dict[str, tuple[str, str]] = {
     code: (text[text.index("(") + 1:-1], text[:text.index("(")].strip().capitalize()) for code, text in INDUSTRIES.items()}
+INDUSTRY_NAMES.update({f"{n:02d}": (f"{zh} {n:02d}", f"{en[:-1]} {n:02d})")
+                       for lo, hi, zh, en in INDUSTRY_RANGES for n in range(lo, hi + 1)})
 
 DEVICE_TYPES: dict[str, str] = {
     "111": "DVR", "112": "video server", "113": "encoder", "114": "decoder", "115": "video switching matrix",
@@ -62,6 +87,20 @@ NETWORKS: dict[str, str] = {
 }
 
 CAMERA_TYPES = frozenset({"121", "131", "132"})
+
+#: catalog items that are not devices but the tree cameras hang in (``camera_registry.models.CatalogNode``):
+#: a 20-digit ID of these types, or an administrative-area code of 2–8 digits (``"area"``)
+NODE_TYPES: dict[str, str] = {"200": "sip", "215": "group", "216": "virtual"}
+NODE_KINDS = ("area", "sip", "group", "virtual")
+NODE_KIND_NAMES = {"area": ("行政区域", "Administrative area"), "sip": ("SIP 服务器", "SIP server"),
+                   "group": ("业务分组", "Business group"), "virtual": ("虚拟组织", "Virtual organisation")}
+
+#: GB/T 28181-2022 DirectionType (监视方位, the direction the optical axis looks) → azimuth in degrees
+#: clockwise from north: an approximation (±22.5°) used when a catalog gives no azimuth
+DIRECTION_AZIMUTH: dict[int, float] = {1: 90.0, 2: 270.0, 3: 180.0, 4: 0.0, 5: 135.0, 6: 45.0, 7: 225.0, 8: 315.0}
+DIRECTION_NAMES: dict[int, tuple[str, str]] = {
+    1: ("东", "East"), 2: ("西", "West"), 3: ("南", "South"), 4: ("北", "North"),
+    5: ("东南", "South-east"), 6: ("东北", "North-east"), 7: ("西南", "South-west"), 8: ("西北", "North-west")}
 
 
 class InvalidDeviceId(ValueError):
@@ -126,17 +165,39 @@ def type_name(type_code: str) -> str | None:
     return None
 
 
-def parse_device_id(code: object, centre: str | None = None) -> DeviceId:
+def industry_name(code: str) -> tuple[str, str] | None:
+    """(中文, English) of a 2-digit industry code, named or in a reserved range; None when not one."""
+    return INDUSTRY_NAMES.get(code)
+
+
+def node_kind(code: object) -> str | None:
+    """The catalog-tree kind of an item's ID (``"area"``, ``"sip"``, ``"group"``, ``"virtual"``) or None for a
+    device. An administrative area is a GB/T 2260 code of 2, 4, 6 or 8 digits (province … grassroots unit).
+
+    >>> node_kind("510304"), node_kind("51030400002150000001"), node_kind("51030400001320000001")
+    ('area', 'group', None)
+    """
+    text = str(code).strip() if code is not None else ""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    if 2 <= len(text) <= 8 and len(text) % 2 == 0:
+        return "area"
+    if len(text) == 20:
+        return NODE_TYPES.get(text[10:13])
+    return None
+
+
+def parse_device_id(code: object, centre: str | tuple[str, ...] | None = None) -> DeviceId:
     """Split and check a 20-digit GB/T 28181 device ID.
 
     Parameters
     ----------
     code : str
         The ID as written (surrounding blanks are ignored).
-    centre : str or None
-        Prefix the centre code must start with (the district's ``District.camera_centre_code``); a
-        shorter prefix such as ``"510304"`` accepts any grassroots unit. ``None`` (the default) only
-        parses: the importer always passes the district's.
+    centre : str, tuple of str, or None
+        Prefix(es) the centre code must start with (the district's ``District.camera_prefixes``: its county
+        code ``"510304"``, which accepts any grassroots unit under it, and the further prefixes a platform
+        uses). ``None`` (the default) only parses: the importer always passes the district's.
 
     Raises
     ------
@@ -157,11 +218,13 @@ def parse_device_id(code: object, centre: str | None = None) -> DeviceId:
         bad = next(i for i, ch in enumerate(text) if not (ch.isascii() and ch.isdigit()))
         raise InvalidDeviceId(code, _segment_at(bad), f"character {bad + 1} ({text[bad]!r}) is not a digit")
     did = DeviceId(text, text[:8], text[8:10], text[10:13], text[13], text[14:])
-    if centre is not None and not did.centre.startswith(centre):
-        raise InvalidDeviceId(code, "centre code", f"{did.centre} is not under the district's centre {centre}")
-    if did.industry not in INDUSTRIES:
+    prefixes = (centre,) if isinstance(centre, str) else tuple(centre or ())
+    if centre is not None and not did.centre.startswith(prefixes):
+        raise InvalidDeviceId(code, "centre code", f"{did.centre} is not under the district's centre "
+                              f"{' or '.join(prefixes)}")
+    if industry_name(did.industry) is None:
         raise InvalidDeviceId(code, "industry", f"unknown industry code {did.industry} "
-                              f"(known: {', '.join(sorted(INDUSTRIES))})")
+                              "(00–11 and 40–55 named, 12–39 and 56–99 reserved)")
     if type_name(did.type) is None:
         raise InvalidDeviceId(code, "type", f"unknown device type code {did.type} "
                               "(111–130 front-end devices, 131–199 peripherals, 200–299 platform devices)")

@@ -224,7 +224,7 @@ def update_camera(session: Session, device_id: str, changes: dict, *, expected_v
             fields.setdefault(k, _text(getattr(camera, k)))
     fields.setdefault("device_id", device_id)
     fields.setdefault("name", camera.name)
-    centre = district.camera_centre_code if district is not None else None
+    centre = district.camera_prefixes if district is not None else None
     rows, errors = validate_rows(pd.DataFrame([fields]), [1], centre=centre)
     errors = [RowError(None, e.field, e.reason) for e in errors]
     new_pos = _new_position(camera, changes, errors)
@@ -292,7 +292,7 @@ def add_camera(session: Session, values: dict, *, actor: str, district: District
     if unknown:
         raise InvalidData([RowError(None, k, "not a camera field") for k in unknown])
     fields = {k: _text(v) for k, v in values.items() if k in known - {"lon", "lat"}}
-    centre = district.camera_centre_code if district is not None else None
+    centre = district.camera_prefixes if district is not None else None
     rows, errors = validate_rows(pd.DataFrame([fields]), [1], centre=centre)
     errors = [RowError(None, e.field, e.reason) for e in errors]
     pos = _required_position(values, errors)

@@ -31,7 +31,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from camera_registry.history import point, snapshot
 from camera_registry.models import Camera, CameraEvent, CameraRevision
 from camera_registry.planned import is_provisional
-from camera_registry.schema import BY_NAME, REQUIRED, canonical_header, validate_rows
+from camera_registry.schema import BY_NAME, REQUIRED, apply_direction, canonical_header, validate_rows
 from camera_registry.spacing import spacing_errors
 from gis.district import District
 from gis.crs import parse_coordinates, parse_crs
@@ -40,7 +40,7 @@ from gis.io import read_table
 
 SAME_POSITION_DEG = 1e-8  # ≈ 1 mm: exports round lon/lat to 8 decimals, which must not count as a move
 CHUNK = 500
-NOT_NULL_DEFAULTS = {"programme": "skynet", "status": "ON"}
+NOT_NULL_DEFAULTS = {"programme": "skynet", "status": "ON", "azimuth_approx": False}
 
 
 @dataclass
@@ -158,7 +158,7 @@ def import_cameras(session: Session, path: str | Path, *, crs: str | None = None
     if header_errors:
         raise InvalidData(header_errors, source=str(path))
     lines = list(table.lines)
-    rows, errors = validate_rows(frame, lines, centre=district.camera_centre_code)
+    rows, errors = validate_rows(frame, lines, centre=district.camera_prefixes)
     lon, lat, crs_name, coord_errors, ok = _positions(table, frame, crs, district.bbox, district.margin_m)
     errors += coord_errors
     ids = [r.get("device_id") for r in rows]
@@ -179,12 +179,13 @@ def import_cameras(session: Session, path: str | Path, *, crs: str | None = None
     where = {r[0]: (r[1], r[2]) for r in session.execute(text(
         "SELECT device_id, ST_X(geom), ST_Y(geom) FROM cameras WHERE device_id = ANY(:ids)"), {"ids": list(stored)})}
     plan, unchanged = [], 0
+    given = set(frame.columns)
     for i in good:
-        row = dict(rows[i])
+        camera = stored.get(ids[i])
+        row = apply_direction(rows[i], camera, given)
         prov = row.pop("source_crs", None) or crs_name
         grid, comm = codes[i]
         derived = {"grid_code": grid, "community_code": comm, "street_code": comm[:9] if comm else None}
-        camera = stored.get(ids[i])
         if camera is None:
             if is_provisional(ids[i], district.camera_centre_code):
                 errors.append(RowError(lines[i], "device_id", f"{ids[i]} is a provisional ID, kept for planned "

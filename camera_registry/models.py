@@ -19,7 +19,7 @@ from data import reference
 PROGRAMMES = reference.codes("programmes.csv")
 STATUSES = ("ON", "OFF", "VLOST", "DEFECT")
 EVENTS = ("ON", "OFF", "VLOST", "DEFECT", "ADD", "DEL", "UPDATE")
-PTZ_TYPES = (1, 2, 3, 4, 5)
+PTZ_TYPES = (0, 1, 2, 3, 4, 5, 6, 7)
 POINT_CLASSES = (1, 2, 3, 9)
 # The names of those codes (中文, English), defined once: imports accept the Chinese ones
 # (``camera_registry.schema`` aliases) and the interface shows them (``app.labels``).
@@ -28,8 +28,15 @@ PROGRAMME_NAMES = reference.names("programmes.csv")
 STATUS_NAMES = {"ON": ("在线", "Online"), "OFF": ("离线", "Offline"), "VLOST": ("视频丢失", "Video lost"),
                 "DEFECT": ("故障", "Defect")}
 EVENT_NAMES = {**STATUS_NAMES, "ADD": ("新增", "Added"), "DEL": ("删除", "Deleted"), "UPDATE": ("修改", "Updated")}
-PTZ_NAMES = {1: ("球机", "Dome"), 2: ("半球", "Hemisphere"), 3: ("固定枪机", "Fixed bullet"),  # GB/T 28181 PTZType
-             4: ("遥控枪机", "Remote bullet"), 5: ("遥控半球", "Remote hemisphere")}
+PTZ_NAMES = {0: ("未知", "Unknown"),  # GB/T 28181 PTZType; 0 is what platforms send when they do not know
+             1: ("球机", "Dome"), 2: ("半球", "Hemisphere"), 3: ("固定枪机", "Fixed bullet"),
+             4: ("遥控枪机", "Remote bullet"), 5: ("遥控半球", "Remote hemisphere"),
+             # GB/T 28181-2022: the channels of a multi-lens device
+             6: ("多目设备全景拼接通道", "Multi-lens panorama channel"),
+             7: ("多目设备分割通道", "Multi-lens split channel")}
+#: GB/T 28181 Parental / Secrecy (0/1) as the interface names them
+PARENTAL_NAMES = {0: ("无子设备", "No children"), 1: ("有子设备", "Has children")}
+SECRECY_NAMES = {0: ("不涉密", "Not classified"), 1: ("涉密", "Classified")}
 #: a camera's place in the registry (0009_console), apart from its catalog status: ``planned`` (adopted from
 #: the planner, not built: never counts as coverage), ``active`` (built; its status says whether it works),
 #: ``retired`` (taken out of service; kept with its history instead of being deleted)
@@ -81,6 +88,20 @@ class Camera(Base):
     contact: Mapped[str | None] = mapped_column(String(60))
     record_days: Mapped[int | None] = mapped_column(Integer)
     address: Mapped[str | None] = mapped_column(String(200))
+    # GB/T 28181 catalog attributes (0011_catalog), kept as the platform sent them
+    manufacturer: Mapped[str | None] = mapped_column(String(100))
+    model: Mapped[str | None] = mapped_column(String(100))
+    owner: Mapped[str | None] = mapped_column(String(100))
+    civil_code: Mapped[str | None] = mapped_column(String(12))
+    parent_id: Mapped[str | None] = mapped_column(String(20), index=True)
+    business_group_id: Mapped[str | None] = mapped_column(String(20), index=True)
+    parental: Mapped[int | None] = mapped_column(SmallInteger)
+    secrecy: Mapped[int | None] = mapped_column(SmallInteger)
+    direction_type: Mapped[int | None] = mapped_column(SmallInteger)
+    # the azimuth was derived from direction_type (±22.5°), not surveyed
+    azimuth_approx: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    # the video platform the camera comes from (its SIP ID, ``catalog_nodes.platform``); None = from files only
+    platform: Mapped[str | None] = mapped_column(String(20), index=True)
     source_crs: Mapped[str] = mapped_column(String(20), default="wgs84", server_default="wgs84")
     status: Mapped[str] = mapped_column(String(8), default="ON", server_default="ON", index=True)
     lifecycle: Mapped[str] = mapped_column(String(8), default="active", server_default="active", index=True)
@@ -99,7 +120,10 @@ class Camera(Base):
         CheckConstraint("device_id ~ '^[0-9]{20}$'", name="device_id_format"),
         CheckConstraint(f"status IN {STATUSES!r}", name="status"),
         CheckConstraint(f"lifecycle IN {LIFECYCLES!r}", name="lifecycle"),
-        CheckConstraint("ptz_type IS NULL OR ptz_type BETWEEN 1 AND 5", name="ptz_type"),
+        CheckConstraint("ptz_type IS NULL OR ptz_type BETWEEN 0 AND 7", name="ptz_type"),
+        CheckConstraint("parental IS NULL OR parental IN (0, 1)", name="parental"),
+        CheckConstraint("secrecy IS NULL OR secrecy IN (0, 1)", name="secrecy"),
+        CheckConstraint("direction_type IS NULL OR direction_type BETWEEN 1 AND 8", name="direction_type"),
         CheckConstraint("point_class IS NULL OR point_class IN (1, 2, 3, 9)", name="point_class"),
         CheckConstraint("azimuth IS NULL OR (azimuth >= 0 AND azimuth <= 360)", name="azimuth"),
         CheckConstraint("fov IS NULL OR (fov > 0 AND fov <= 360)", name="fov"),
@@ -122,6 +146,8 @@ class CameraEvent(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     actor: Mapped[str] = mapped_column(String(60))
     note: Mapped[str | None] = mapped_column(Text)
+    # where the event came from: a video platform's SIP ID for catalog syncs and Notify (0011_catalog)
+    source: Mapped[str | None] = mapped_column(String(20))
     __table_args__ = (CheckConstraint(f"event IN {EVENTS!r}", name="event"),)
 
 
@@ -136,3 +162,23 @@ class CameraRevision(Base):
     actor: Mapped[str] = mapped_column(String(60))
     data: Mapped[dict] = mapped_column(JSONB)
     deleted: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+
+
+class CatalogNode(Base):
+    """A node of a video platform's catalog tree that is not a device (0011_catalog): an administrative area
+    (an ID of 2–8 digits), a SIP server (type 200), a business group (215) or a virtual organisation (216).
+    Cameras point into the tree by ``parent_id`` / ``business_group_id``."""
+
+    __tablename__ = "catalog_nodes"
+    platform: Mapped[str] = mapped_column(String(20), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(100))
+    parent_id: Mapped[str | None] = mapped_column(String(20))
+    business_group_id: Mapped[str | None] = mapped_column(String(20))
+    civil_code: Mapped[str | None] = mapped_column(String(12))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (
+        CheckConstraint("kind IN ('area', 'sip', 'group', 'virtual')", name="kind"),
+        CheckConstraint("node_id ~ '^[0-9]{2,20}$'", name="node_id_format"),
+    )

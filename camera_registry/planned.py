@@ -171,7 +171,7 @@ def replace_provisional_id(session: Session, provisional_id: str, real_id: str, 
     """
     camera = _planned(session, provisional_id)
     try:
-        parse_device_id(real_id, district.camera_centre_code)
+        parse_device_id(real_id, district.camera_prefixes)
     except InvalidDeviceId as exc:
         raise InvalidData(RowError(None, "device_id", str(exc))) from None
     real_id = real_id.strip()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from camera_registry.gb28181 import InvalidDeviceId, parse_device_id
+from camera_registry.gb28181 import DIRECTION_AZIMUTH, DIRECTION_NAMES, InvalidDeviceId, parse_device_id
 from camera_registry.models import (POINT_CLASS_NAMES, PROGRAMME_NAMES, PROGRAMMES, PTZ_NAMES, STATUS_NAMES, STATUSES,
                                     Camera)
 from gis.codes import COMMUNITY
@@ -29,7 +29,7 @@ class Field:
 
     name: str
     zh: str
-    kind: str  # text | int | float | date | code
+    kind: str  # text | int | float | date | code | bool
     shp: str = ""
 
     @property
@@ -63,6 +63,18 @@ FIELDS: tuple[Field, ...] = (
     Field("status", "在线状态", "code"),
     Field("declared_community_code", "所属社区编码", "code", shp="decl_comm"),
     Field("source_crs", "来源坐标系", "text", shp="src_crs"),
+    # GB/T 28181 catalog attributes (0011_catalog): what a video platform's catalog says of the device
+    Field("manufacturer", "设备厂商", "text", shp="manufactur"),
+    Field("model", "设备型号", "text"),
+    Field("owner", "设备归属", "text"),
+    Field("civil_code", "行政区域", "code"),
+    Field("parent_id", "父节点编码", "code"),
+    Field("business_group_id", "业务分组编码", "code", shp="bgroup_id"),
+    Field("parental", "有无子设备", "int"),
+    Field("secrecy", "保密属性", "int"),
+    Field("direction_type", "监视方位", "int", shp="dir_type"),
+    Field("azimuth_approx", "方位角为估算", "bool", shp="azi_approx"),
+    Field("platform", "视频平台", "code"),
 )
 BY_NAME = {f.name: f for f in FIELDS}
 # Derived values that an export writes and an import ignores (recomputed from the position).
@@ -88,6 +100,7 @@ PERSONAL: tuple[str, ...] = ("contact",)
 LAYER_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMNS if c not in PERSONAL and c not in EXPORT_ONLY)
 #: columns by kind, for writers that type them (integers stay integers with nulls, dates stay dates)
 INT_COLUMNS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.kind == "int")
+BOOL_COLUMNS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.kind == "bool")
 DATE_COLUMNS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.kind == "date")
 REQUIRED = ("device_id", "name")
 # GB/T 28181-2022 catalog: InstallTime, ManagementUnit, ContactInfo and RecordSaveDays are mandatory for
@@ -120,6 +133,9 @@ HEADER_ALIASES.update({
     "地址": "address", "安装位置": "address",
     "状态": "status", "设备状态": "status",
     "declared_community": "declared_community_code", "社区编码": "declared_community_code",
+    # GB/T 28181 catalog element names (camera_registry.catalog hands an Item's elements over by these)
+    "civilcode": "civil_code", "parentid": "parent_id", "businessgroupid": "business_group_id",
+    "directiontype": "direction_type", "厂商": "manufacturer", "型号": "model", "监视方向": "direction_type",
     "lon": "lon", "lat": "lat", "经度": "lon", "longitude": "lon", "lng": "lon", "x": "lon",
     "纬度": "lat", "latitude": "lat", "y": "lat",
 })
@@ -133,7 +149,13 @@ PROGRAMME_ALIASES = {
 STATUS_ALIASES = {**{zh: code for code, (zh, _) in STATUS_NAMES.items()}, **{s: s for s in STATUSES}}
 CLASS_ALIASES = {**{zh: code for code, (zh, _) in POINT_CLASS_NAMES.items()}, "1": 1, "2": 2, "3": 3, "9": 9}
 PTZ_ALIASES = {**{zh: code for code, (zh, _) in PTZ_NAMES.items()}, "枪机": 3,
-               **{str(i): i for i in range(1, 6)}}
+               **{str(i): i for i in PTZ_NAMES}}
+DIRECTION_ALIASES = {**{zh: code for code, (zh, _) in DIRECTION_NAMES.items()}, **{str(i): i for i in DIRECTION_AZIMUTH}}
+FLAG_ALIASES = {"0": 0, "1": 1}  # Parental, Secrecy
+BOOL_ALIASES = {"true": True, "t": True, "1": True, "yes": True, "是": True,
+                "false": False, "f": False, "0": False, "no": False, "否": False}
+#: a code's digits (min, max): administrative-area codes (GB/T 2260, 2–12 digits) and catalog IDs (2–20)
+CODE_DIGITS = {"civil_code": (2, 12), "parent_id": (2, 20), "business_group_id": (20, 20)}
 FUNCTION_TYPES = ("01", "02", "03", "04", "05", "99")
 
 # (low, high, low inclusive, high inclusive, unit) of numeric fields
@@ -184,8 +206,11 @@ def _function_types(text: str) -> str | None:
     return ";".join(out)
 
 
-def parse_value(name: str, text: str, *, centre: str | None):
-    """Typed value of field ``name`` from a non-empty cell, or raise ValueError with the reason."""
+def parse_value(name: str, text: str, *, centre: str | tuple[str, ...] | None):
+    """Typed value of field ``name`` from a non-empty cell, or raise ValueError with the reason.
+
+    ``centre`` is what a device ID's centre code must start with (``District.camera_prefixes``, the district's
+    county code first), or None to only parse."""
     f = BY_NAME[name]
     if name == "device_id":
         try:
@@ -209,8 +234,28 @@ def parse_value(name: str, text: str, *, centre: str | None):
     if name == "point_class":
         return _alias_int(text, CLASS_ALIASES, "a point class: use 1, 2, 3 or 9 (一类/二类/三类)")
     if name == "ptz_type":
-        return _alias_int(text, PTZ_ALIASES, "a PTZ type: use 1–5 "
+        return _alias_int(text, PTZ_ALIASES, "a PTZ type: use 0–7 "
                                              f"({'/'.join(zh for zh, _ in PTZ_NAMES.values())})")
+    if name == "direction_type":
+        return _alias_int(text, DIRECTION_ALIASES, "a direction type: use 1–8 "
+                                                   f"({'/'.join(zh for zh, _ in DIRECTION_NAMES.values())})")
+    if name in ("parental", "secrecy"):
+        return _alias_int(text, FLAG_ALIASES, f"a {name} flag: use 0 or 1")
+    if name in CODE_DIGITS:
+        lo, hi = CODE_DIGITS[name]
+        if not (text.isascii() and text.isdigit() and lo <= len(text) <= hi):
+            raise ValueError(f"{text!r} is not a code of {lo}–{hi} digits" if lo != hi
+                             else f"{text!r} is not a code of {lo} digits")
+        return text
+    if name == "platform":
+        if not re.fullmatch(r"[0-9A-Za-z_.-]{1,20}", text):
+            raise ValueError(f"{text!r} is not a platform ID (its SIP ID, or up to 20 letters, digits, '_', '-', '.')")
+        return text
+    if f.kind == "bool":
+        value = BOOL_ALIASES.get(text.lower())
+        if value is None:
+            raise ValueError(f"{text!r} is not true or false (1/0, 是/否)")
+        return value
     if name == "function_types":
         value = _function_types(text)
         if value is None:
@@ -218,7 +263,8 @@ def parse_value(name: str, text: str, *, centre: str | None):
         return value
     if name == "declared_community_code":
         try:
-            return COMMUNITY.validate(text, parent=centre[:6] if centre else None)
+            county = (centre if isinstance(centre, str) else centre[0])[:6] if centre else None
+            return COMMUNITY.validate(text, parent=county)
         except ValueError as exc:
             raise ValueError(str(exc)) from None
     if f.kind == "date":
@@ -244,6 +290,27 @@ def parse_value(name: str, text: str, *, centre: str | None):
     return text
 
 
+def apply_direction(row: dict, stored: Camera | None, given: set[str]) -> dict:
+    """The row with the azimuth a DirectionType implies, where nothing better is known.
+
+    ``given`` is the fields the source carries (the file's columns, a catalog item's elements). A row that gives
+    an azimuth keeps it (surveyed: ``azimuth_approx`` false unless the row says so); one that gives none but a
+    ``direction_type`` gets that direction's azimuth, marked approximate, unless the stored camera already has
+    a surveyed azimuth (a catalog sync must not overwrite what a surveyor measured).
+    """
+    out = dict(row)
+    direction = out.get("direction_type")
+    if "azimuth" in given and out.get("azimuth") is not None:
+        if "azimuth_approx" not in given:
+            out["azimuth_approx"] = False
+        return out
+    if isinstance(direction, int) and direction in DIRECTION_AZIMUTH:
+        if stored is None or stored.azimuth is None or stored.azimuth_approx:
+            out["azimuth"] = DIRECTION_AZIMUTH[direction]
+            out["azimuth_approx"] = True
+    return out
+
+
 def _alias_int(text: str, aliases: dict, what: str) -> int:
     key = text[:-2] if text.endswith(".0") else text
     if key not in aliases:
@@ -261,7 +328,7 @@ def _check_range(name: str, value: float) -> None:
         raise ValueError(f"{value:g} is outside {interval} {unit}")
 
 
-def validate_rows(frame: pd.DataFrame, lines, *, centre: str | None) -> tuple[list[dict], list[RowError]]:
+def validate_rows(frame: pd.DataFrame, lines, *, centre: str | tuple[str, ...] | None) -> tuple[list[dict], list[RowError]]:
     """Typed values of every row (only the fields present as columns) and every problem found.
 
     ``frame`` has canonical column names (see :func:`canonical_header`) and text cells; an empty

@@ -37,6 +37,9 @@ class District:
         Default interface language, ``"zh"`` or ``"en"``.
     data_start : datetime.date
         The earliest date an incident or a patrol point may carry.
+    camera_extra_prefixes : tuple of str
+        Further GB/T 28181 centre-code prefixes (2–8 digits) a video platform gives the district's cameras,
+        beside the county code (setting ``camera_centre_prefixes``).
     """
 
     code: str
@@ -48,9 +51,14 @@ class District:
     timezone: str
     language: str
     data_start: date
+    camera_extra_prefixes: tuple[str, ...] = ()
 
     def __post_init__(self):
         problems = []
+        object.__setattr__(self, "camera_extra_prefixes", tuple(self.camera_extra_prefixes or ()))
+        for prefix in self.camera_extra_prefixes:
+            if not re.fullmatch(r"[0-9]{2,8}", str(prefix), re.ASCII):
+                problems.append(f"camera_centre_prefixes: {prefix!r} is not a centre-code prefix of 2–8 digits")
         if not re.fullmatch(r"[0-9]{6}", self.code or "", re.ASCII):
             problems.append(f"district_code {self.code!r} is not a six-digit GB/T 2260 code")
         if not re.fullmatch(r"[0-9]{8}", self.camera_centre_code or "", re.ASCII) \
@@ -74,6 +82,12 @@ class District:
         if problems:
             raise ValueError("; ".join(problems))
         object.__setattr__(self, "bbox", tuple(float(v) for v in self.bbox))
+
+    @property
+    def camera_prefixes(self) -> tuple[str, ...]:
+        """What a camera's centre code (its first 8 digits) must start with: the county code (any grassroots
+        unit under the district, ``510304`` + two digits) or one of the platform prefixes of the settings."""
+        return (self.code, *self.camera_extra_prefixes)
 
     @cached_property
     def tz(self) -> ZoneInfo:

@@ -36,6 +36,7 @@ AUDITED: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {
     "api_keys": ("api_key", "name", (), ("key_sha256",)),
     "categories": ("category", "code", (), ()),
     "programmes": ("programme", "code", ("updated_at",), ()),
+    "catalog_nodes": ("catalog_node", "platform@node_id", ("updated_at",), ()),
     "incident_sources": ("source", "code", ("updated_at",), ()),
     "member_role_types": ("member_role_type", "code", ("updated_at",), ()),
 }

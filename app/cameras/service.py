@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from app.accounts.capabilities import PLACEMENT_FIELDS, can
 from app.dashboards.params import Params
 from app.grids.models import Community, Grid, Street
-from camera_registry.gb28181 import INDUSTRIES
+from camera_registry.gb28181 import INDUSTRY_NAMES
 from camera_registry.history import RECORD_FIELDS
 from camera_registry.models import LIFECYCLES, PROGRAMMES, PTZ_TYPES, STATUSES, Camera
 from gis.codes import COMMUNITY, GRID, STREET
@@ -86,7 +86,7 @@ def read_filters(p: Params) -> CameraFilter:
     """The filters from checked parameters (errors recorded in ``p``, for callers reading more parameters)."""
     flt = CameraFilter(programmes=p.choices("programme", set(PROGRAMMES)), statuses=p.choices("status", set(STATUSES)),
                        street=p.code("street", STREET), community=p.code("community", COMMUNITY),
-                       grid=p.code("grid", GRID), industries=p.choices("industry", set(INDUSTRIES)),
+                       grid=p.code("grid", GRID), industries=p.choices("industry", set(INDUSTRY_NAMES)),
                        ptz_types=[int(v) for v in p.choices("ptz_type", {str(t) for t in PTZ_TYPES})],
                        q=p.text("q", max_len=Q_MAX_LEN))
     lifecycles = p.choices("lifecycle", set(LIFECYCLES) | {"all"})

@@ -66,6 +66,8 @@ def _insert(s, table: str) -> str:
                                      "('audit', '审计来源', 'Audit')"),
         "member_role_types": ("code", "INSERT INTO member_role_types (code, name_zh, name_en) VALUES "
                                       "('audit', '审计职务', 'Audit')"),
+        "catalog_nodes": ("platform || '@' || node_id", "INSERT INTO catalog_nodes (platform, node_id, kind, name) "
+                                                        "VALUES ('51030400002000000001', '510304', 'area', '审计区域')"),
     }
     column, sql = sqls[table]
     return _one(s, column, sql)
@@ -80,6 +82,7 @@ UPDATES = {
     "api_keys": ("name", "audit-key-2", "audit-key"), "categories": ("low_h", 5.0, 4.0),
     "programmes": ("name_en", "Audit 2", "Audit"), "incident_sources": ("name_en", "Audit 2", "Audit"),
     "member_role_types": ("name_en", "Audit 2", "Audit"),
+    "catalog_nodes": ("name", "新区域", "审计区域"),
 }
 
 

@@ -36,13 +36,13 @@ def _env(engine, tmp_path, **settings):
 
 
 def test_load_demo_config_file_reaches_the_camera_importer(database_factory, tmp_path):
-    """A district whose camera centre is another grassroots unit refuses every demo camera: the file's
+    """A district whose cameras must lie 5 km apart refuses the demo's as probable duplicates: the file's
     settings reached the importer; and nothing of the demo is written (one transaction)."""
     engine = database_factory("ctx_cameras")
-    env, config = _env(engine, tmp_path, camera_centre_code="51030409")
+    env, config = _env(engine, tmp_path, camera_min_spacing_m=5000.0)
     r = _gridwatch(env, "--config", str(config), "load-demo")
     assert r.returncode == 2, (r.stdout[-1500:], r.stderr[-1500:])
-    assert "not under the district's centre 51030409" in r.stderr
+    assert "probable duplicate (minimum spacing 5000 m)" in r.stderr
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM grids")).scalar() == 0
         assert conn.execute(text("SELECT count(*) FROM cameras")).scalar() == 0

@@ -165,7 +165,7 @@ def test_moving_a_camera_rederives_its_codes(demo_session):
 @pytest.mark.parametrize("over", [
     {"device_id": "51030400001325000"}, {"device_id": "51030500001325000001"}, {"azimuth": "400"},
     {"point_class": "1", "contact": ""}, {"install_date": "2999-01-01"}, {"programme": "天罗"}, {"name": ""},
-    {"ptz_type": "7"}, {"lon": "104.0", "lat": "29.0"}, {"function_types": "77"},
+    {"ptz_type": "8"}, {"lon": "104.0", "lat": "29.0"}, {"function_types": "77"},
 ])
 def test_add_refuses_exactly_what_the_importer_refuses(session, csv_file, over):
     """Differential: the same bad row through ``add_camera`` and the importer gives the same fields and reasons."""
