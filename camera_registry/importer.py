@@ -36,7 +36,7 @@ from camera_registry.spacing import spacing_errors
 from gis.district import District
 from gis.crs import parse_coordinates, parse_crs
 from gis.errors import Conflict, InvalidData, RowError, check_on_error
-from gis.io import read_table
+from gis.io import Table, read_table
 
 SAME_POSITION_DEG = 1e-8  # ≈ 1 mm: exports round lon/lat to 8 decimals, which must not count as a move
 CHUNK = 500
@@ -153,14 +153,85 @@ def import_cameras(session: Session, path: str | Path, *, crs: str | None = None
         Called with the number of rows written after each chunk.
     """
     check_on_error(on_error)
-    table = read_table(path)
+    return import_table(session, read_table(path), source=str(path), crs=crs, on_error=on_error, dry_run=dry_run,
+                        actor=actor, locate=locate, district=district, min_spacing_m=min_spacing_m,
+                        progress=progress)
+
+
+def import_table(session: Session, table: Table, *, source: str, crs: str | None = None, on_error: str = "reject",
+                 dry_run: bool = False, actor: str = "import",
+                 locate: Callable[[np.ndarray, np.ndarray], tuple] | None = None, district: District,
+                 min_spacing_m: float = 2.0, progress: Callable[[int], None] | None = None,
+                 platform: str | None = None, event_source: str | None = None) -> ImportReport:
+    """:func:`import_cameras` of a table already read (``gis.io.Table``): the one validate/diff/write path.
+
+    ``source`` names the input (the errors' source; its last path part goes into the events' notes).
+    ``platform`` (a video platform's SIP ID) is set on every row as if the table had a ``platform`` column;
+    ``event_source`` is stored as the events' ``source`` (``camera_events.source``). The catalog sync
+    (``camera_registry.sync``) plans with :func:`plan_table` and writes with :func:`write_plan` itself.
+    """
+    check_on_error(on_error)
+    planned = plan_table(session, table, source=source, crs=crs, locate=locate, district=district,
+                         min_spacing_m=min_spacing_m, platform=platform)
+    report = planned.report(dry_run=dry_run)
+    if planned.errors and on_error == "reject":
+        raise InvalidData(planned.errors, source=source)
+    if not dry_run:
+        write_plan(session, planned.plan, actor=actor, source=Path(source).name, event_source=event_source,
+                   progress=progress)
+    return report
+
+
+@dataclass
+class TablePlan:
+    """What :func:`plan_table` found: the writes to make (``plan``), the problems and the unchanged rows.
+
+    ``plan`` holds ``(kind, camera, values, position, changed)`` tuples: ``("ADD", None, values, (lon, lat), [])``
+    or ``("UPDATE", camera, diff, (lon, lat) or None, changed fields)``."""
+
+    rows: int
+    lines: list
+    plan: list
+    errors: list[RowError]
+    unchanged: int
+    ignored: list[str]
+    crs: str
+    unchanged_ids: list[str] = field(default_factory=list)
+
+    @property
+    def added(self) -> int:
+        return sum(1 for p in self.plan if p[0] == "ADD")
+
+    def report(self, *, dry_run: bool) -> ImportReport:
+        bad_lines = {e.line for e in self.errors}
+        return ImportReport(rows=self.rows, errors=self.errors, dry_run=dry_run, ignored_columns=self.ignored,
+                            rejected=sum(1 for l in self.lines if l in bad_lines), unchanged=self.unchanged,
+                            added=self.added, updated=len(self.plan) - self.added)
+
+
+def plan_table(session: Session, table: Table, *, source: str, crs: str | None = None,
+               locate: Callable[[np.ndarray, np.ndarray], tuple] | None = None, district: District,
+               min_spacing_m: float = 2.0, platform: str | None = None,
+               absent: dict[int, set[str]] | None = None) -> TablePlan:
+    """Validate every row of ``table`` and diff it against the stored cameras; write nothing.
+
+    ``absent`` maps a row's line to the fields that row does not carry (a catalog item without an element):
+    those are left as stored (a new camera takes their defaults) instead of being cleared. A row whose
+    ``lon`` and ``lat`` are both absent keeps a stored camera's position; a new camera without one is refused.
+    Header problems raise :class:`~gis.errors.InvalidData`; row problems are in ``TablePlan.errors``.
+    """
     frame, ignored, header_errors = _canonical(table)
     if header_errors:
-        raise InvalidData(header_errors, source=str(path))
+        raise InvalidData(header_errors, source=source)
+    absent = absent or {}
+    if platform is not None:
+        frame = frame.assign(platform=platform)
     lines = list(table.lines)
     rows, errors = validate_rows(frame, lines, centre=district.camera_prefixes)
     lon, lat, crs_name, coord_errors, ok = _positions(table, frame, crs, district.bbox, district.margin_m)
-    errors += coord_errors
+    no_position = {line for line in lines if {"lon", "lat"} <= absent.get(line, set())}
+    errors += [e for e in coord_errors if e.line not in no_position]
+    ok = ok & np.array([line not in no_position for line in lines], dtype=bool)
     ids = [r.get("device_id") for r in rows]
     errors += _duplicate_ids(ids, lines)
     codes = [(None, None)] * len(rows)
@@ -178,15 +249,21 @@ def import_cameras(session: Session, path: str | Path, *, crs: str | None = None
         select(Camera).where(Camera.device_id.in_([ids[i] for i in good])).with_for_update()).scalars()}
     where = {r[0]: (r[1], r[2]) for r in session.execute(text(
         "SELECT device_id, ST_X(geom), ST_Y(geom) FROM cameras WHERE device_id = ANY(:ids)"), {"ids": list(stored)})}
-    plan, unchanged = [], 0
-    given = set(frame.columns)
+    plan, unchanged, unchanged_ids = [], 0, []
+    columns = set(frame.columns)
     for i in good:
         camera = stored.get(ids[i])
-        row = apply_direction(rows[i], camera, given)
+        missing = absent.get(lines[i], set())
+        given = columns - missing
+        row = apply_direction({k: v for k, v in rows[i].items() if k not in missing}, camera, given)
         prov = row.pop("source_crs", None) or crs_name
         grid, comm = codes[i]
         derived = {"grid_code": grid, "community_code": comm, "street_code": comm[:9] if comm else None}
         if camera is None:
+            if lines[i] in no_position:
+                errors.append(RowError(lines[i], "lon/lat", f"{ids[i]} is not in the registry and has no position: "
+                                       "a new camera needs its longitude and latitude (经度/纬度)"))
+                continue
             if is_provisional(ids[i], district.camera_centre_code):
                 errors.append(RowError(lines[i], "device_id", f"{ids[i]} is a provisional ID, kept for planned "
                                        "cameras (adopted on the planner page): a file adds a camera under its "
@@ -198,11 +275,13 @@ def import_cameras(session: Session, path: str | Path, *, crs: str | None = None
         diff = {k: v for k, v in row.items()
                 if not (v is None and k in NOT_NULL_DEFAULTS) and getattr(camera, k) != v}
         old = where[ids[i]]
-        moved = abs(old[0] - lon[i]) > SAME_POSITION_DEG or abs(old[1] - lat[i]) > SAME_POSITION_DEG
+        moved = lines[i] not in no_position and (abs(old[0] - lon[i]) > SAME_POSITION_DEG
+                                                 or abs(old[1] - lat[i]) > SAME_POSITION_DEG)
         if moved:  # the codes and provenance follow the position; the note lists only what differs
             diff.update({k: v for k, v in {**derived, "source_crs": prov}.items() if getattr(camera, k) != v})
         if not diff and not moved:
             unchanged += 1
+            unchanged_ids.append(ids[i])
             continue
         refused = _refused_change(camera, diff, lines[i])
         if refused is not None:
@@ -210,24 +289,22 @@ def import_cameras(session: Session, path: str | Path, *, crs: str | None = None
             continue
         plan.append(("UPDATE", camera, diff, (lon[i], lat[i]) if moved else None, sorted(diff)))
     errors.sort(key=lambda e: (e.line or 0, e.field or ""))
-    bad_lines = {e.line for e in errors}
-    report = ImportReport(rows=len(rows), errors=errors, dry_run=dry_run, ignored_columns=ignored,
-                          rejected=sum(1 for l in lines if l in bad_lines), unchanged=unchanged)
-    if errors and on_error == "reject":
-        raise InvalidData(errors, source=str(path))
-    report.added = sum(1 for p in plan if p[0] == "ADD")
-    report.updated = len(plan) - report.added
-    if dry_run or not plan:
-        return report
+    return TablePlan(rows=len(rows), lines=lines, plan=plan, errors=errors, unchanged=unchanged, ignored=ignored,
+                     crs=crs_name, unchanged_ids=unchanged_ids)
+
+
+def write_plan(session: Session, plan: list, *, actor: str, source: str, event_source: str | None = None,
+               progress: Callable[[int], None] | None = None) -> None:
+    """Write a :func:`plan_table` plan in chunks (one revision and one event per camera; ``event_source`` in
+    ``camera_events.source``). A camera changed by someone else meanwhile raises :class:`~gis.errors.Conflict`."""
     for k in range(0, len(plan), CHUNK):
         try:
-            _write(session, plan[k:k + CHUNK], actor=actor, source=Path(path).name)
+            _write(session, plan[k:k + CHUNK], actor=actor, source=source, event_source=event_source)
         except StaleDataError:
             raise Conflict("a camera in the file was changed by someone else during the import; "
                            "run the import again") from None
         if progress:
             progress(len(plan[k:k + CHUNK]))
-    return report
 
 
 def _refused_change(camera: Camera, diff: dict, line) -> RowError | None:
@@ -245,7 +322,7 @@ def _refused_change(camera: Camera, diff: dict, line) -> RowError | None:
     return None
 
 
-def _write(session: Session, plan: list, *, actor: str, source: str) -> None:
+def _write(session: Session, plan: list, *, actor: str, source: str, event_source: str | None = None) -> None:
     """Apply one chunk of the plan, then one revision and one event per camera, all at one time."""
     touched = []
     for kind, camera, values, pos, changed in plan:
@@ -267,7 +344,8 @@ def _write(session: Session, plan: list, *, actor: str, source: str) -> None:
     session.flush()
     at = session.execute(select(func.clock_timestamp())).scalar_one()
     for camera, event, note in touched:
-        session.add(CameraEvent(device_id=camera.device_id, event=event, at=at, actor=actor, note=note))
+        session.add(CameraEvent(device_id=camera.device_id, event=event, at=at, actor=actor, note=note,
+                                source=event_source))
         session.add(CameraRevision(device_id=camera.device_id, version=camera.version, at=at, actor=actor,
                                    data=snapshot(camera)))
     session.flush()
