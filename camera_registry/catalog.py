@@ -358,7 +358,7 @@ class _Reader:
                                   "read: " + "; ".join(f"SN {sn} ({', '.join(_first(v))})" for sn, v in sns.items())
                                   + ": read one answer (one SN) at a time", source=source)
             announced = {m.sum_num for m in messages if m.sum_num is not None}
-            sum_num = next((m.sum_num for m in messages if m.sum_num is not None), None)
+            sum_num = max(announced, default=None)      # disagreeing: the largest (complete only when all came)
             if len(announced) > 1:
                 errors.append(RowError(None, "SumNum", "the messages announce different SumNum (" + ", ".join(
                     f"{m.sum_num} in {_label(m)}" for m in messages if m.sum_num is not None)
