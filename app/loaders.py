@@ -20,6 +20,12 @@ def registry_options(session: Session, settings) -> dict:
             "locate": lambda lon, lat: locate_codes(session, lon, lat)}
 
 
+def sync_options(session: Session, settings) -> dict:
+    """:func:`registry_options` and the setting ``video_platforms`` (``platform_settings``): what
+    ``camera_registry.sync.sync_catalog`` takes from the deployment (the per-platform coordinate system)."""
+    return {**registry_options(session, settings), "platform_settings": settings.video_platforms}
+
+
 def load_cameras(session: Session, path: Path, settings) -> int:
     """Import ``path`` (the demo's cameras.csv) with :func:`camera_registry.importer.import_cameras`.
 

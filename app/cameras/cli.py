@@ -17,12 +17,30 @@ def cameras_group() -> None:
 
 
 @cameras_group.command("import")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path))
 @import_options
+@click.option("--platform", default=None, metavar="SIP_ID",
+              help="catalogs: the video platform's SIP ID (needed for a wvp export, which names none; checked "
+                   "against the catalog's own)")
 @pass_ctx
 @report_errors
-def import_cmd(c: Context, file: Path, crs: str | None, dry_run: bool, on_error: str) -> None:
-    """Import cameras from FILE (.csv, .xlsx, .geojson, .gpkg, .shp); upsert by device ID."""
+def import_cmd(c: Context, file: Path, crs: str | None, dry_run: bool, on_error: str, platform: str | None) -> None:
+    """Import cameras from FILE (.csv, .xlsx, .geojson, .gpkg, .shp); upsert by device ID.
+
+    A GB/T 28181 catalog or Notify body (.xml), a wvp-GB28181-pro channel export (.json) or a folder of them
+    is synced instead (docs/catalog.md): cameras added, changed and (by a complete catalog) retired, status
+    events, the catalog tree; --crs defaults to the platform's setting (video_platforms)."""
+    from camera_registry.catalog import is_catalog
+
+    if is_catalog(file):
+        _sync(c, file, crs=crs, dry_run=dry_run, on_error=on_error, platform=platform)
+        return
+    if platform is not None:
+        raise click.UsageError("--platform is for catalogs (.xml bodies, wvp .json exports); a table says a "
+                               "camera's platform in its platform (视频平台) column")
+    if file.is_dir():
+        raise click.UsageError(f"{file} is a folder without GB/T 28181 catalog files: a table is imported "
+                               "one file at a time")
     from tqdm import tqdm
 
     from app.loaders import registry_options
@@ -34,6 +52,24 @@ def import_cmd(c: Context, file: Path, crs: str | None, dry_run: bool, on_error:
     if report.ignored_columns:
         click.echo(f"  ignored columns: {', '.join(report.ignored_columns)}", err=True)
     echo_import_report(report)
+
+
+def _sync(c: Context, path: Path, *, crs, dry_run, on_error, platform) -> None:
+    """``cameras import`` of a catalog: ``camera_registry.sync.sync_catalog``, then its report."""
+    from tqdm import tqdm
+
+    from app.cli import echo_row_errors
+    from app.loaders import sync_options
+    from camera_registry.catalog import read_catalog
+    from camera_registry.sync import sync_catalog
+
+    catalog = read_catalog(path)
+    with c.db.session() as s, tqdm(desc="catalog", unit="item", file=sys.stderr) as bar:
+        report = sync_catalog(s, catalog, platform=platform, crs=crs, on_error=on_error, dry_run=dry_run,
+                              actor="catalog", progress=bar.update, **sync_options(s, c.settings))
+    echo_row_errors(report.errors, "refused: ")
+    for line in report.lines():
+        click.echo(line)
 
 
 @cameras_group.command("export")
