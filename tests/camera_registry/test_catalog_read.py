@@ -192,7 +192,8 @@ def test_notify_item_with_an_unknown_or_no_event_is_named(tmp_path):
     c = read_catalog(f)
     assert [(i.device_id, i.event) for i in c.items] == [(CAM_C, "OFF")]
     assert [(e.line, e.field) for e in c.errors] == [(1, "Event"), (2, "Event")]
-    assert "MOVE" in c.errors[0].reason and CAM_A in c.errors[0].reason and "n.xml, message 1, item 1" in c.errors[0].reason
+    first = c.errors[0].reason
+    assert "MOVE" in first and CAM_A in first and "n.xml, message 1, item 1" in first
     assert "no <Event>" in c.errors[1].reason
 
 
@@ -335,7 +336,7 @@ def test_every_wvp_field_supported_is_in_the_table():
 def test_wvp_field_arrives_as_its_element(tmp_path, key, element):
     value = VALUES.get(key, f"v-{key}")
     it = _one(tmp_path, {"gbDeviceId": CAM_A, key: value})
-    expected = {5060: "5060", 104.7802: "104.7802", True: "1"}.get(value, value) if not isinstance(value, str) else value
+    expected = value if isinstance(value, str) else {5060: "5060", 104.7802: "104.7802", True: "1"}[value]
     assert it.elements == {"DeviceID": CAM_A, element: expected}
 
 

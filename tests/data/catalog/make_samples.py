@@ -1,4 +1,6 @@
-"""Writes the GB/T 28181 catalog samples of this folder (run: ``.venv/bin/python tests/data/catalog/make_samples.py``).
+"""Writes the GB/T 28181 catalog samples of this folder.
+
+Run: ``.venv/bin/python tests/data/catalog/make_samples.py``.
 
 Written from the standard (GB/T 28181-2016 §A.2.6 Catalog, 2022 additions) and wvp-GB28181-pro's field names,
 not copied from either. The files are committed; this script is how they were made (GCJ-02 positions are
@@ -26,7 +28,8 @@ CAM_E = "51030400001320000005"   # new in later/
 CAM_F = "51030400001320000006"   # added by notify.xml
 
 
-def item(fields: list[tuple[str, object]], info: list[tuple[str, object]] | None = None, event: str | None = None) -> str:
+def item(fields: list[tuple[str, object]], info: list[tuple[str, object]] | None = None,
+         event: str | None = None) -> str:
     out = ["<Item>"]
     for name, value in fields:
         out.append(f"<{name}>{escape(str(value))}</{name}>")
@@ -100,8 +103,8 @@ def main() -> None:
     # the same catalog as one message (the differential test compares the two reads)
     write("single/catalog.xml", message("Response", 17, PLATFORM, 8, FULL, "GB18030"), "gb18030")
     # a month later: A changed (name, OFF), B gone, E new, the rest as in full/
-    write("later/catalog.xml", message("Response", 42, PLATFORM, 8,
-                                       [AREA, SUBAREA, GROUP_ITEM, VIRTUAL_ITEM, A_LATER, C, D, E], "GB2312"), "gb18030")
+    later = [AREA, SUBAREA, GROUP_ITEM, VIRTUAL_ITEM, A_LATER, C, D, E]
+    write("later/catalog.xml", message("Response", 42, PLATFORM, 8, later, "GB2312"), "gb18030")
     # catalog events
     events = [item([("DeviceID", CAM_D)], event="ON"), item([("DeviceID", CAM_A)], event="OFF"),
               item([("DeviceID", CAM_B)], event="VLOST"), item([("DeviceID", CAM_C)], event="DEFECT"), F,
