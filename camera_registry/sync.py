@@ -48,8 +48,12 @@ NODE_ELEMENTS = {"Name": "name", "ParentID": "parent_id", "BusinessGroupID": "bu
                  "CivilCode": "civil_code"}
 STATUS_EVENTS = STATUSES  # a Notify's ON, OFF, VLOST, DEFECT
 UPSERT_EVENTS = ("ADD", "UPDATE")
-#: elements that say something about the message, not the device (never "ignored")
-NOT_ATTRIBUTES = ("Event",)
+#: elements that are not attributes of the device for the registry (never "ignored"): a Notify item's event, and
+#: the ParentID path as sent (``ParentID`` carries its last part, the direct parent: docs/catalog_formats.md)
+NOT_ATTRIBUTES = ("Event", "ParentPath")
+#: ``Catalog.errors`` fields that say the catalog is incomplete, not that an item is bad: a note (nothing is
+#: retired, no node removed), not a refusal
+COMPLETENESS_FIELDS = ("SumNum", "Num")
 
 
 @dataclass(frozen=True)
@@ -372,7 +376,11 @@ def sync_catalog(session: Session, catalog: Catalog, *, platform: str | None = N
     source = ", ".join(catalog.sources) or f"platform {pid}"
     report = SyncReport(platform=pid, kind=catalog.kind, complete=bool(catalog.kind == "catalog" and catalog.complete),
                         crs=crs_name, items=len(catalog.items), dry_run=dry_run)
-    report.errors.extend(catalog.errors)
+    for e in catalog.errors:
+        if e.field in COMPLETENESS_FIELDS:
+            report.notes.append(e.reason)
+        else:
+            report.errors.append(e)
     opts = {"locate": locate, "district": district, "min_spacing_m": min_spacing_m}
     if catalog.kind == "notify":
         _sync_notify(session, catalog, report, pid=pid, crs=crs_name, opts=opts, actor=actor, source=source,
