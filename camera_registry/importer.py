@@ -212,12 +212,13 @@ class TablePlan:
 def plan_table(session: Session, table: Table, *, source: str, crs: str | None = None,
                locate: Callable[[np.ndarray, np.ndarray], tuple] | None = None, district: District,
                min_spacing_m: float = 2.0, platform: str | None = None,
-               absent: dict[int, set[str]] | None = None) -> TablePlan:
+               absent: dict[int, set[str]] | None = None, by: str = "file") -> TablePlan:
     """Validate every row of ``table`` and diff it against the stored cameras; write nothing.
 
     ``absent`` maps a row's line to the fields that row does not carry (a catalog item without an element):
     those are left as stored (a new camera takes their defaults) instead of being cleared. A row whose
     ``lon`` and ``lat`` are both absent keeps a stored camera's position; a new camera without one is refused.
+    ``by`` names the input in the lifecycle refusals (``"file"``, or ``"catalog"`` for the sync).
     Header problems raise :class:`~gis.errors.InvalidData`; row problems are in ``TablePlan.errors``.
     """
     frame, ignored, header_errors = _canonical(table)
@@ -283,7 +284,7 @@ def plan_table(session: Session, table: Table, *, source: str, crs: str | None =
             unchanged += 1
             unchanged_ids.append(ids[i])
             continue
-        refused = _refused_change(camera, diff, lines[i])
+        refused = _refused_change(camera, diff, lines[i], by=by)
         if refused is not None:
             errors.append(refused)
             continue
@@ -307,17 +308,19 @@ def write_plan(session: Session, plan: list, *, actor: str, source: str, event_s
             progress(len(plan[k:k + CHUNK]))
 
 
-def _refused_change(camera: Camera, diff: dict, line) -> RowError | None:
-    """Why a file may not make this change to a stored camera, if it may not: a retired camera is read-only
-    (as ``history.check_writable`` keeps it), and a planned camera's status is not a file's to change (ON
-    would put it into service: that is ``history.set_status``'s, with ``camera.plan`` and the device's ID)."""
+def _refused_change(camera: Camera, diff: dict, line, *, by: str = "file") -> RowError | None:
+    """Why a file (``by="catalog"``: a platform's catalog) may not make this change to a stored camera, if it may
+    not: a retired camera is read-only (as ``history.check_writable`` keeps it), and a planned camera's status is
+    not a file's to change (ON would put it into service: that is ``history.set_status``'s, with ``camera.plan``
+    and the device's ID)."""
+    row = "item" if by == "catalog" else "row"
     if camera.lifecycle == "retired":
         return RowError(line, "device_id", f"camera {camera.device_id} is retired: its record is read-only, kept "
-                        "as it was with its history; take the row out of the file (a replacement device is added "
+                        f"as it was with its history; take the {row} out of the {by} (a replacement device is added "
                         "under its own ID)")
     if camera.lifecycle == "planned" and "status" in diff:
-        return RowError(line, "status", f"camera {camera.device_id} is planned (not built): a file does not change "
-                        "its status; keep the stored status in the file. Once the device is installed, give it the "
+        return RowError(line, "status", f"camera {camera.device_id} is planned (not built): a {by} does not change "
+                        f"its status; keep the stored status in the {by}. Once the device is installed, give it the "
                         "device's ID (`gridwatch coverage replace-id`) and set it ON on its page (camera.plan)")
     return None
 

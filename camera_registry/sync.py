@@ -304,7 +304,8 @@ def _plan_cameras(session: Session, items: list[CatalogItem], *, platform: str, 
     if not items:
         return None, []
     table, absent = _camera_table(items)
-    plan = plan_table(session, table, source=source, crs=crs, platform=platform, absent=absent, **opts)
+    plan = plan_table(session, table, source=source, crs=crs, platform=platform, absent=absent, by="catalog",
+                      **opts)
     by_line = {it.line: it for it in items}
     errors = []
     for e in plan.errors:
@@ -523,7 +524,7 @@ def _notify_item(session, item, report, *, pid, crs, opts, actor, source) -> Non
     if camera.status == event:
         report.unchanged += 1
         return
-    refused = _refused_change(camera, {"status": event}, item.line)
+    refused = _refused_change(camera, {"status": event}, item.line, by="catalog")
     if refused is not None:
         report.errors.append(_item_error(item, "Event", refused.reason))
         return
