@@ -14,6 +14,11 @@ stored ones). ``source_crs`` is the provenance of the position and changes only 
 A file does not change a camera's lifecycle (an export's 生命周期 column is not read): a row that would
 change a retired camera is refused (its record is read-only), as is a status change of a planned camera
 (it is put into service on its page) and a new row under a provisional ID (``camera_registry.planned``).
+
+One core serves every way in: :func:`plan_table` validates a ``gis.io.Table`` and diffs it against the stored
+cameras, :func:`write_plan` writes what it found; :func:`import_table` is the two (with ``reject``/``skip`` and the
+dry run), :func:`import_cameras` is ``read_table`` + :func:`import_table`, and the catalog sync
+(``camera_registry.sync``, docs/catalog.md) plans a platform's items as rows with them.
 """
 from __future__ import annotations
 

@@ -98,6 +98,20 @@ def test_full_catalog_adds_nodes_and_cameras(demo_session):
     assert report.ignored_elements == ["Block"]
 
 
+def test_sip_server_item_is_a_node_and_notify_removes_nodes(demo_session):
+    s = demo_session
+    report = sync(s, catalog([item(P, 1, Name="区天网平台", CivilCode="510304"), *NODES]))
+    assert report.nodes_added == 5 and report.errors == [] and report.not_cameras == []
+    assert one(s, "SELECT kind, name FROM catalog_nodes WHERE platform = :p AND node_id = :p", p=P) == ("sip", "区天网平台")
+    report = sync(s, catalog([item("51030400002160000001", 1, "DEL"),
+                              item("51030400002150000001", 2, "UPDATE", Name="天网工程二期", CivilCode="510304",
+                                   ParentID=P)], kind="notify"))
+    assert (report.nodes_removed, report.nodes_changed) == (1, 1)
+    assert count(s, "catalog_nodes", "platform = :p", p=P) == 4
+    assert one(s, "SELECT name FROM catalog_nodes WHERE node_id = '51030400002150000001'")[0] == "天网工程二期"
+    assert count(s, "audit_log", "object_type = 'catalog_node' AND action = 'delete'") == 1
+
+
 def test_parent_path_keeps_the_direct_parent(demo_session):
     path = f"{P}/51030400002150000001/51030400002160000001"
     sync(demo_session, catalog([cam(1, 1, ParentID=path)]))
