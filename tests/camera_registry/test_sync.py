@@ -362,6 +362,7 @@ def test_duplicate_item_and_bad_node_are_refused(demo_session):
     text_ = [str(e) for e in exc.value.errors]
     assert text_[0] == "DeviceID 510304 (test.xml, message 1, item 2): DeviceID: already listed " \
                        "(test.xml, message 1, item 1)"
-    assert any(t.startswith("DeviceID 51030400002150000009 (test.xml, message 1, item 3): Name: missing") for t in text_)
+    assert any(t.startswith("DeviceID 51030400002150000009 (test.xml, message 1, item 3): Name: missing")
+               for t in text_)
     assert any("CivilCode: '5' is not a code" in t for t in text_)
     assert count(demo_session, "catalog_nodes") == 0 and count(demo_session, "cameras", "platform = :p", p=P) == 0
