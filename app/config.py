@@ -136,7 +136,7 @@ class Settings(Mapping[str, Any]):
         for s in SETTINGS:
             env_name = _ENV_ALIASES.get(s.name, f"GRIDWATCH_{s.name.upper()}")
             if env.get(env_name) not in (None, ""):
-                data[s.name] = _coerce(s, env[env_name], env_name)
+                data[s.name] = _validated(s.name, _coerce(s, env[env_name], env_name))
         for key, value in (values or {}).items():
             data[key] = self._checked(key, value, "overrides")
         self._data = data
@@ -145,7 +145,7 @@ class Settings(Mapping[str, Any]):
     def _checked(key: str, value: Any, source: str) -> Any:
         if key not in _BY_NAME:
             raise ValueError(f"unknown setting {key!r} in {source}; known: {', '.join(sorted(_BY_NAME))}")
-        return _coerce(_BY_NAME[key], value, source)
+        return _validated(key, _coerce(_BY_NAME[key], value, source))
 
     def __getitem__(self, key: str) -> Any:
         return self._data[key]
@@ -180,6 +180,16 @@ class Settings(Mapping[str, Any]):
         if d is None:
             d = self.__dict__["_district"] = district_of(self)
         return d
+
+
+def _validated(key: str, value: Any) -> Any:
+    """``value`` of setting ``key`` checked beyond its type (ValueError naming the setting): the live-view
+    template (``app.cameras.live.check_template``, where a template is defined once)."""
+    if key == "video_url_template":
+        from app.cameras.live import check_template
+
+        return check_template(value)
+    return value
 
 
 def district_of(settings: Settings) -> District:
