@@ -1,5 +1,6 @@
 """Camera layers: one circle per camera coloured by status (ON/OFF/VLOST/DEFECT), view cones, and the
-status legend. Codes stay codes in the features; popups show status, programme and PTZ type by name."""
+status legend. Codes stay codes in the features; popups show status, programme and PTZ type by name, and end
+with the camera's live-view link when the page has a template (``gw.liveLink``, ``app/cameras/live.py``)."""
 from __future__ import annotations
 
 from typing import Mapping
@@ -29,7 +30,9 @@ def cameras(frame: gpd.GeoDataFrame, *, cones: bool = False, name: str = "摄像
     ``range_m``, ``ptz_type``, …) and point geometry in any CRS. All cameras go into one GeoJSON
     layer whose popups are built on click from the properties (``layers.popups.feature_js``): rows of
     ``FIELDS`` labelled in the page's language (``say``: message key → text, ``layers.words``), status,
-    programme and PTZ type shown by name. ``features``: the markers' FeatureCollection text as an
+    programme and PTZ type shown by name, then the live-view link of the ``device_id`` (``gw.liveLink``: only
+    on a page whose data carries the ``video_url_template``, and, when the frame has a ``lifecycle`` column,
+    only for the lifecycles with video the page names). ``features``: the markers' FeatureCollection text as an
     earlier call for the same frame embedded it (``layers.base.embedded_features``); the properties do
     not depend on the language, so it serves every page.
     """
@@ -47,9 +50,11 @@ def cameras(frame: gpd.GeoDataFrame, *, cones: bool = False, name: str = "摄像
         if col in shown.columns:
             shown[col] = shown[col].astype(float).round(0)
     title = "name" if "name" in data.columns else "device_id"
-    columns = list(dict.fromkeys([title, "status"] + [c for _, c, _ in fields]))
+    columns = list(dict.fromkeys([title, "status"] + [c for _, c, _ in fields]
+                                 + [c for c in ("device_id", "lifecycle") if c in data.columns]))
     GeoJsonLayer(shown, columns, popups.feature_js(
         title=title, fields=popup_rows(fields, say), tooltip="device_id" if "device_id" in data.columns else None,
+        live="device_id" if "device_id" in data.columns else None,
         colour=popups.colour_by("status", style.CAMERA_STATUS_COLOURS)), point=POINT).add_to(fg)
     return fg
 

@@ -58,7 +58,7 @@ _FEATURE_JS = "gw.feature(%s)"
 def feature_js(*, title: str | None = None, fields: Sequence[tuple[str, ...]] = (), tooltip: str | None = None,
                style: Mapping[str, Any] | None = None, colour: dict | None = None,
                flag: tuple[str, Mapping[str, Any], str | None] | None = None,
-               slot: tuple[str, str] | None = None, popup: bool = True) -> JsCode:
+               slot: tuple[str, str] | None = None, live: str | None = None, popup: bool = True) -> JsCode:
     """``onEachFeature`` code for a ``folium.GeoJson``: popup, tooltip and style from the properties.
 
     Parameters
@@ -75,6 +75,10 @@ def feature_js(*, title: str | None = None, fields: Sequence[tuple[str, ...]] = 
     slot :
         ``(class, attribute)``: an empty ``<div class=… attribute=id>`` at the end of the popup, for the
         page script to fill (details fetched on click).
+    live :
+        Property holding a camera's device ID: the popup ends with its live-view link (``gw.liveLink``, from
+        the page data's ``live`` template: none when the page has no template, nor for a feature whose
+        ``lifecycle`` property is not one with video).
     """
     spec: dict[str, Any] = {}
     if style or colour or flag:
@@ -82,7 +86,7 @@ def feature_js(*, title: str | None = None, fields: Sequence[tuple[str, ...]] = 
                          "flag": {"prop": flag[0], "style": dict(flag[1])} if flag else None}
     if popup:
         spec["popup"] = {"title": title, "fields": [list(f) for f in fields], "slot": list(slot) if slot else None,
-                         "flag": [flag[0], flag[2]] if flag and flag[2] else None}
+                         "flag": [flag[0], flag[2]] if flag and flag[2] else None, "live": live}
     if tooltip:
         spec["tooltip"] = tooltip
     # the spec sits inside a <script>: no "<" may appear in it as such

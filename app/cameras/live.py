@@ -76,6 +76,7 @@ def camera_live_url(template: str, camera) -> str | None:
 
 
 def page_data(template: str, label: str) -> dict | None:
-    """``js["live"]`` of a page: the template and the link's text (``cam_live_view`` in the page's language)
-    for ``gw.liveUrl`` / ``gw.liveLink``; None when the template is empty (the scripts then show no link)."""
-    return {"template": template, "label": label} if template else None
+    """``js["live"]`` of a page: the template, the link's text (``cam_live_view`` in the page's language) and
+    the lifecycles with video, for ``gw.liveUrl`` / ``gw.liveLink`` (``app/static/js/features.js``); None when
+    the template is empty (the scripts then show no link)."""
+    return {"template": template, "label": label, "lifecycles": list(VIDEO_LIFECYCLES)} if template else None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, String, and_, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from app.accounts.capabilities import PLACEMENT_FIELDS, can
@@ -21,7 +21,8 @@ from app.dashboards.params import Params
 from app.grids.models import Community, Grid, Street
 from camera_registry.gb28181 import INDUSTRY_NAMES
 from camera_registry.history import RECORD_FIELDS
-from camera_registry.models import LIFECYCLES, PROGRAMMES, PTZ_TYPES, STATUSES, Camera
+from camera_registry.models import LIFECYCLES, PROGRAMMES, PTZ_TYPES, STATUSES, Camera, CatalogNode
+from camera_registry.schema import parse_value
 from gis.codes import COMMUNITY, GRID, STREET
 from gis.errors import NotFound
 
@@ -43,6 +44,13 @@ DEFAULT_SORT = "device_id"
 EDIT_FIELDS = tuple(f for f in RECORD_FIELDS if f != "status") + ("lon", "lat")
 #: GB/T 28181 ID digits 9–10 (1-based): the industry (行业编码)
 INDUSTRY_DIGITS = (9, 2)  # start (1-based), length: SQL substring
+#: a catalog node's ID as the ``node`` filter takes it (an area code of 2–8 digits … a 20-digit group)
+NODE_DIGITS = (2, 20)
+#: the deepest a catalog tree is followed (a camera's path, the subtree of a filter): a cycle in a
+#: platform's tree (A → B → A) stops here instead of running on
+CATALOG_DEPTH_MAX = 32
+#: the most groups and virtual organisations the list page offers in its select
+NODE_OPTIONS_MAX = 2000
 
 
 @dataclass
@@ -58,12 +66,16 @@ class CameraFilter:
     ptz_types: list[int] = field(default_factory=list)
     industries: list[str] = field(default_factory=list)
     q: str | None = None
+    #: a catalog node: the cameras in it or under it (``parent_id`` / ``business_group_id``, :func:`subtree`)
+    node: str | None = None
+    #: a video platform's SIP ID (``cameras.platform``); with ``node``, the platform whose tree is followed
+    platform: str | None = None
 
     def query_string(self) -> dict:
         """The filter as query parameters (lists for the repeatable ones): links, paging, the export."""
         out = {"programme": self.programmes, "status": self.statuses, "ptz_type": [str(p) for p in self.ptz_types],
                "industry": self.industries, "street": self.street, "community": self.community, "grid": self.grid,
-               "q": self.q}
+               "q": self.q, "node": self.node, "platform": self.platform}
         if sorted(self.lifecycles) != sorted(DEFAULT_LIFECYCLES):
             out["lifecycle"] = self.lifecycles
         return {k: v for k, v in out.items() if v}
@@ -74,7 +86,8 @@ def parse_filters(args) -> CameraFilter:
     named in one :class:`~gis.errors.InvalidData` (422).
 
     ``programme``, ``status``, ``lifecycle``, ``ptz_type``, ``industry`` repeatable, each from its code list
-    (``lifecycle=all`` for every one); ``street``/``community``/``grid`` codes; ``q`` free text.
+    (``lifecycle=all`` for every one); ``street``/``community``/``grid`` codes; ``q`` free text; ``node`` a
+    catalog node's ID (2–20 digits: the cameras in its subtree) and ``platform`` a platform's SIP ID.
     """
     p = Params(args)
     flt = read_filters(p)
@@ -88,11 +101,37 @@ def read_filters(p: Params) -> CameraFilter:
                        street=p.code("street", STREET), community=p.code("community", COMMUNITY),
                        grid=p.code("grid", GRID), industries=p.choices("industry", set(INDUSTRY_NAMES)),
                        ptz_types=[int(v) for v in p.choices("ptz_type", {str(t) for t in PTZ_TYPES})],
-                       q=p.text("q", max_len=Q_MAX_LEN))
+                       q=p.text("q", max_len=Q_MAX_LEN), node=_node(p), platform=_platform(p))
     lifecycles = p.choices("lifecycle", set(LIFECYCLES) | {"all"})
     if lifecycles:
         flt.lifecycles = list(LIFECYCLES) if "all" in lifecycles else lifecycles
     return flt
+
+
+def _node(p: Params) -> str | None:
+    value = p.raw("node")
+    if value is None:
+        return None
+    lo, hi = NODE_DIGITS
+    if not (isinstance(value, str) and value.isascii() and value.isdigit() and lo <= len(value) <= hi):
+        shown = repr(value)[:40] if isinstance(value, str) else type(value).__name__
+        p.bad("node", f"{shown} is not a catalog node's ID ({lo}–{hi} digits)")
+        return None
+    return value
+
+
+def _platform(p: Params) -> str | None:
+    value = p.raw("platform")
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        p.bad("platform", f"must be text, not {type(value).__name__}")
+        return None
+    try:  # the registry's own rule for a platform ID (camera_registry.schema)
+        return parse_value("platform", value, centre=None)
+    except ValueError as exc:
+        p.bad("platform", str(exc)[:200])
+        return None
 
 
 def read_sort(p: Params) -> str:
@@ -116,7 +155,106 @@ def _conditions(flt: CameraFilter, grids) -> list:
             conds.append(column == value)
     if flt.q:
         conds.append(or_(*(getattr(Camera, c).icontains(flt.q, autoescape=True) for c in TEXT_COLUMNS)))
+    if flt.node:
+        tree = subtree(flt.node, flt.platform)
+        conds.append(select(literal(1)).select_from(tree).where(
+            or_(tree.c.platform.is_(None), Camera.platform == tree.c.platform),
+            or_(Camera.parent_id == tree.c.node_id, Camera.business_group_id == tree.c.node_id)).exists())
+    elif flt.platform:
+        conds.append(Camera.platform == flt.platform)
     return conds
+
+
+def subtree(node: str, platform: str | None = None):
+    """A recursive CTE ``(platform, node_id, depth)``: catalog node ``node`` and every node under it (whose
+    ``parent_id`` or ``business_group_id`` is in the set), at most :data:`CATALOG_DEPTH_MAX` levels down.
+
+    The seed is the node itself (also when ``catalog_nodes`` lacks it: cameras may name a parent the catalog
+    did not list), of ``platform``, or of every platform (``platform`` NULL) when none is given; below it each
+    platform's tree is followed on its own (a node's children are of its platform). A cycle ends at the bound.
+    """
+    n = CatalogNode.__table__
+    seed = select(literal(platform, String(20)).label("platform"), literal(node, String(20)).label("node_id"),
+                  literal(0).label("depth"))
+    tree = seed.cte("catalog_subtree", recursive=True)
+    child = select(n.c.platform, n.c.node_id, (tree.c.depth + 1).label("depth")).join(
+        tree, and_(or_(tree.c.platform.is_(None), n.c.platform == tree.c.platform),
+                   or_(n.c.parent_id == tree.c.node_id, n.c.business_group_id == tree.c.node_id))
+    ).where(tree.c.depth < CATALOG_DEPTH_MAX)
+    return tree.union(child)
+
+
+def catalog_path(session: Session, platform: str | None, node_id: str | None) -> list[dict]:
+    """The catalog nodes from the root down to ``node_id`` (a camera's parent), each ``{node_id, kind, name}``
+    (``kind``/``name`` None for an ID the platform's catalog does not hold: the walk stops there). Followed up
+    ``parent_id`` within ``platform`` (any platform when None), at most :data:`CATALOG_DEPTH_MAX` steps and
+    never through a node twice (a cycle ends the walk)."""
+    path, seen = [], set()
+    current = node_id
+    while current and current not in seen and len(path) < CATALOG_DEPTH_MAX:
+        seen.add(current)
+        stmt = select(CatalogNode).where(CatalogNode.node_id == current)
+        if platform is not None:
+            stmt = stmt.where(CatalogNode.platform == platform)
+        row = session.scalars(stmt.order_by(CatalogNode.platform).limit(1)).first()
+        if row is None:
+            path.append({"node_id": current, "kind": None, "name": None})
+            break
+        path.append({"node_id": row.node_id, "kind": row.kind, "name": row.name})
+        current = row.parent_id
+    return path[::-1]
+
+
+def catalog_node(session: Session, platform: str | None, node_id: str | None) -> dict | None:
+    """One node ``{node_id, kind, name}`` (``kind``/``name`` None when the catalog lacks it), None for no ID."""
+    if not node_id:
+        return None
+    stmt = select(CatalogNode).where(CatalogNode.node_id == node_id)
+    if platform is not None:
+        stmt = stmt.where(CatalogNode.platform == platform)
+    row = session.scalars(stmt.order_by(CatalogNode.platform).limit(1)).first()
+    return {"node_id": node_id, "kind": row.kind if row else None, "name": row.name if row else None}
+
+
+def platforms(session: Session) -> list[str]:
+    """The video platforms (SIP IDs) the registry knows: of its catalog nodes and of its cameras, in order."""
+    nodes = select(CatalogNode.platform).distinct()
+    cams = select(Camera.platform).where(Camera.platform.is_not(None)).distinct()
+    return sorted(set(session.scalars(nodes)) | set(session.scalars(cams)))
+
+
+def node_options(session: Session) -> list[dict]:
+    """The groups and virtual organisations the list page offers as its ``node`` filter: per platform, in
+    tree order (a node under its parent, ``depth`` for the indent), by name; at most :data:`NODE_OPTIONS_MAX`.
+    Each ``{platform, node_id, kind, name, depth}``."""
+    rows = session.execute(select(CatalogNode.platform, CatalogNode.node_id, CatalogNode.kind, CatalogNode.name,
+                                  CatalogNode.parent_id, CatalogNode.business_group_id)
+                           .where(CatalogNode.kind.in_(("group", "virtual")))
+                           .order_by(CatalogNode.platform, CatalogNode.name, CatalogNode.node_id)
+                           .limit(NODE_OPTIONS_MAX)).all()
+    ids = {(r.platform, r.node_id) for r in rows}
+    children: dict = {}
+    roots = []
+    for r in rows:
+        up = next(((r.platform, u) for u in (r.parent_id, r.business_group_id)
+                   if u and u != r.node_id and (r.platform, u) in ids), None)
+        (children.setdefault(up, []) if up else roots).append(r)
+    out, seen = [], set()
+
+    def walk(r, depth):
+        key = (r.platform, r.node_id)
+        if key in seen or depth > CATALOG_DEPTH_MAX:
+            return
+        seen.add(key)
+        out.append({"platform": r.platform, "node_id": r.node_id, "kind": r.kind, "name": r.name, "depth": depth})
+        for c in children.get(key, ()):
+            walk(c, depth + 1)
+
+    for r in roots:
+        walk(r, 0)
+    for r in rows:  # nodes only reachable through a cycle: listed at the top level
+        walk(r, 0)
+    return out
 
 
 def _order(sort: str | None) -> list:

@@ -1,8 +1,10 @@
 """The cameras in the browser (摄像机管理): the list beside its map, a camera's page, the edit and add forms.
 
 - ``GET /cameras`` (``cameras.index``): filters, sorting, paging and the count; the map of the whole selection;
-- ``GET /cameras/<device_id>`` (``cameras.camera``): every field by its Chinese name, the history, the
-  live-view slot, the status and retire forms and the map editor (``cameras/_map_editor.html``, ``js/camera-map.js``);
+- ``GET /cameras/<device_id>`` (``cameras.camera``): every field by its Chinese name, the catalog (the video
+  platform, the path of catalog nodes to the camera, its business group, the GB/T 28181 attributes), the history,
+  the live-view link (``app/cameras/live.py``; a built camera, a template set), the status and retire forms and
+  the map editor (``cameras/_map_editor.html``, ``js/camera-map.js``);
 - ``GET /cameras/<device_id>/edit`` (``cameras.edit``) and ``GET /cameras/new`` (``cameras.new``): the forms.
 
 The forms write through the JSON API (``app/cameras/api.py``, routes on this blueprint) from
@@ -21,8 +23,8 @@ from app.cameras import service
 from app.dashboards.params import MAX_ID, Params
 from app.grids.models import Community, Grid, Street
 from app.i18n import current_language
-from camera_registry.gb28181 import INDUSTRIES
-from camera_registry.models import LIFECYCLES, POINT_CLASSES, PROGRAMMES, PTZ_TYPES, STATUSES
+from camera_registry.gb28181 import DIRECTION_AZIMUTH, INDUSTRIES
+from camera_registry.models import LIFECYCLES, PARENTAL_NAMES, POINT_CLASSES, PROGRAMMES, PTZ_TYPES, SECRECY_NAMES, STATUSES
 from camera_registry.schema import BY_NAME, DERIVED, FIELDS, POSITION
 from gis.errors import Forbidden
 from layers.base import basemap_url, shift_lonlat
@@ -32,9 +34,17 @@ bp = Blueprint("cameras", __name__)
 
 #: the ``app.labels`` kind of each coded field (the page shows the name, not the code)
 LABEL_KINDS = {"programme": "programme", "status": "camera_status", "ptz_type": "ptz_type",
-               "point_class": "point_class", "lifecycle": "lifecycle"}
+               "point_class": "point_class", "lifecycle": "lifecycle", "direction_type": "direction_type",
+               "parental": "parental", "secrecy": "secrecy"}
 #: the choices of the coded fields in the forms
-CHOICES = {"programme": PROGRAMMES, "ptz_type": PTZ_TYPES, "point_class": POINT_CLASSES, "status": STATUSES}
+CHOICES = {"programme": PROGRAMMES, "ptz_type": PTZ_TYPES, "point_class": POINT_CLASSES, "status": STATUSES,
+           "direction_type": tuple(DIRECTION_AZIMUTH), "parental": tuple(PARENTAL_NAMES),
+           "secrecy": tuple(SECRECY_NAMES)}
+#: the fields the camera page shows in its catalog section (目录), not among the others: where the camera sits
+#: in its video platform's tree and what the platform's catalog says of the device
+CATALOG_PLACE = ("platform", "parent_id", "business_group_id")
+CATALOG_ATTRIBUTES = ("manufacturer", "model", "owner", "civil_code", "parental", "secrecy", "direction_type",
+                      "azimuth_approx")
 #: the list's columns (field names; their headers are the fields' Chinese names)
 LIST_COLUMNS = ("device_id", "name", "programme", "status", "lifecycle", "ptz_type", "grid_code", "address",
                 "updated_at")
@@ -76,6 +86,25 @@ def names() -> dict[str, str]:
     return {n: field_name(n) for n in shown}
 
 
+def live_js() -> dict | None:
+    """``js["live"]`` of a page with cameras: the live-view template and the link's words for ``gw.liveLink``
+    (``app/static/js/features.js``); None when the setting ``video_url_template`` is empty (no links)."""
+    from app.cameras.live import page_data
+    from app.i18n import translate
+
+    template = web.settings().video_url_template
+    return page_data(template, translate("cam_live_view", lang())) if template else None
+
+
+def platform_name(platform: str | None) -> str | None:
+    """A video platform by its name (setting ``video_platforms[id]["name"]``), else its SIP ID."""
+    if not platform:
+        return None
+    entry = (web.settings().video_platforms or {}).get(platform)
+    name = entry.get("name") if isinstance(entry, dict) else None
+    return name if isinstance(name, str) and name.strip() else platform
+
+
 def urls() -> dict:
     return {"list": url_for("cameras.api_list"), "camera": _pattern("cameras.api_camera"),
             "status": _pattern("cameras.api_status"), "retire": _pattern("cameras.api_retire"),
@@ -97,7 +126,8 @@ def _options(s, user) -> dict:
         st = st.where(Street.code.in_(sorted({m[:9] for m in mine})))
     return {"programme": PROGRAMMES, "status": STATUSES, "lifecycle": LIFECYCLES, "ptz_type": PTZ_TYPES,
             "industry": INDUSTRIES, "streets": s.execute(st).all(), "communities": s.execute(c).all(),
-            "grids": [(r.code, r.name) for r in grid_rows]}
+            "grids": [(r.code, r.name) for r in grid_rows],
+            "nodes": service.node_options(s), "platforms": service.platforms(s)}
 
 
 def _markers(rows: list[dict]) -> list[list]:
@@ -128,10 +158,12 @@ def index():
 
     data = {"page": "list", "markers": _markers(every), "truncated": total > len(every), "tiles": tiles(),
             "bbox": list(web.district().bbox), "colours": CAMERA_STATUS_COLOURS, "urls": urls()}
+    node = service.catalog_node(s, flt.platform, flt.node) if flt.node else None
     return render_template("cameras/index.html", page="cameras", rows=rows, total=total, flt=flt, sort=sort,
                            page_no=page, pages=pages, link=link, options=_options(s, user), columns=LIST_COLUMNS,
-                           field_name=field_name, kinds=LABEL_KINDS, size=service.PAGE_DEFAULT,
-                           js={"cameras": data}, js_messages=["@cameras"])
+                           field_name=field_name, kinds=LABEL_KINDS, size=service.PAGE_DEFAULT, node=node,
+                           platform_name=platform_name, js={"cameras": data, "live": live_js()},
+                           js_messages=["@cameras"])
 
 
 def camera_js(camera, user) -> dict:
@@ -149,7 +181,7 @@ def camera_js(camera, user) -> dict:
 
 
 def _page_js(camera, user, page: str) -> dict:
-    return {"camera": camera_js(camera, user), "basemap": tiles(), "display_crs": _display_crs(),
+    return {"camera": camera_js(camera, user), "basemap": tiles(), "display_crs": _display_crs(), "live": live_js(),
             "cameras": {"page": page, "urls": urls(), "colours": CAMERA_STATUS_COLOURS, "names": names(),
                         "kinds": LABEL_KINDS}}
 
@@ -164,7 +196,8 @@ def _shown_fields(camera) -> list[tuple[str, str, object, str | None]]:
     """(field, Chinese name, value, label kind) of every field the page shows, in the registry's order."""
     from camera_registry.history import position
 
-    out = [(f.name, f.zh, getattr(camera, f.name), LABEL_KINDS.get(f.name)) for f in FIELDS]
+    out = [(f.name, f.zh, getattr(camera, f.name), LABEL_KINDS.get(f.name)) for f in FIELDS
+           if f.name not in CATALOG_PLACE + CATALOG_ATTRIBUTES]
     lon, lat = position(camera)
     out += [("lon", POSITION["lon"], f"{lon:.7f}", None), ("lat", POSITION["lat"], f"{lat:.7f}", None),
             ("lifecycle", field_name("lifecycle"), camera.lifecycle, "lifecycle")]
@@ -181,14 +214,34 @@ def _areas(s, camera) -> list[tuple[str, str, str | None, str | None]]:
     return out
 
 
+def _catalog(s, camera) -> dict:
+    """The camera page's catalog section: the platform (``id``, ``name``), the path of catalog nodes from the
+    root to the camera's parent (``service.catalog_path``, each with the list's link filtered to it), the
+    business group, and the catalog attributes as (field, Chinese name, value, label kind)."""
+    def linked(node):
+        if node is None:
+            return None
+        return {**node, "url": url_for("cameras.index", node=node["node_id"],
+                                       **({"platform": camera.platform} if camera.platform else {}))}
+
+    path = [linked(n) for n in service.catalog_path(s, camera.platform, camera.parent_id)]
+    group = linked(service.catalog_node(s, camera.platform, camera.business_group_id))
+    attributes = [(name, BY_NAME[name].zh, getattr(camera, name), LABEL_KINDS.get(name)) for name in CATALOG_ATTRIBUTES]
+    return {"platform": camera.platform, "platform_name": platform_name(camera.platform), "path": path,
+            "group": group, "attributes": attributes,
+            "names": {name: BY_NAME[name].zh for name in CATALOG_PLACE}}
+
+
 @bp.get("/cameras/<device_id>")
 @capability_required("camera.read")
 def camera(device_id: str):
+    from app.cameras.live import camera_live_url
     from camera_registry.queries import timeline
 
     s, user = web.db_session(), current_user()
     cam = service.visible_camera(s, device_id, user)
     return render_template("cameras/camera.html", page="cameras", camera=cam, fields=_shown_fields(cam),
+                           catalog=_catalog(s, cam), live_url=camera_live_url(web.settings().video_url_template, cam),
                            areas=_areas(s, cam), industry=service.industry_of(cam.device_id),
                            timeline=timeline(s, cam.device_id), actions=service.actions(user, cam),
                            field_name=field_name, kinds=LABEL_KINDS, statuses=STATUSES,

@@ -60,11 +60,14 @@ def _page_marker_cap() -> int:
 
 
 def _map_js(parts, page: str, flt=None) -> dict:
-    """The page data of a map page (``page_js.map_data``); ``?poll=`` (ms) asks for another poll interval."""
+    """The page data of a map page (``page_js.map_data``) and its live-view template (``live``: None when the
+    setting ``video_url_template`` is empty); ``?poll=`` (ms) asks for another poll interval."""
     p = _params()
     poll = p.integer("poll", lo=page_js.POLL_MIN_MS, hi=page_js.POLL_MAX_MS, default=page_js.POLL_MS)
     p.done()
-    return {"map": page_js.map_data(parts, page=page, lang=_lang(), flt=flt, poll_ms=poll)}
+    from app.cameras.views import live_js  # the live-view links of camera popups and spot lists (gw.liveLink)
+
+    return {"map": page_js.map_data(parts, page=page, lang=_lang(), flt=flt, poll_ms=poll), "live": live_js()}
 
 
 def _incident_id(incident_id: int) -> int:

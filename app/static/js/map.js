@@ -2,7 +2,8 @@
    the cameras that see a spot, search. Its configuration is the page data's "map" entry
    (app.dashboards.page_js.map_data): Folium's variable names, the page's filter, the poll interval, the
    URLs and the style constants. Loaded after gw.js; extends window.gw (gw.map, gw.cluster, gw.markers,
-   gw.cones, gw.known, gw.poll, gw.addFeatures, gw.since, gw.url, gw.showSeeing). After each poll it
+   gw.cones, gw.known, gw.poll, gw.addFeatures, gw.since, gw.url, gw.showSeeing; the live-view links come from
+   features.js's gw.liveLink and the page data's "live" entry). After each poll it
    dispatches the document event 'gw:features' ({features, first}). Server text goes in by textContent. */
 (function () {
   'use strict';
@@ -105,12 +106,17 @@
     }
   }
 
-  /* the cameras that see a spot (↻: would after turning) and their cones on the map */
+  /* the cameras that see a spot (↻: would after turning), each with its live-view link when the page has a
+     template (gw.liveLink, features.js; the list holds built cameras only), and their cones on the map */
   gw.showSeeing = function (list, seeing, spot) {
     list.replaceChildren();
     if (!seeing.cameras.length) list.appendChild(gw.el('li', gw.t('no_camera')));
     seeing.cameras.forEach(function (c) {
-      list.appendChild(gw.el('li', c.device_id + ' · ' + c.distance_m + ' m · ' + c.bearing_deg + '°' + (c.after_turn ? ' ↻' : '')));
+      var li = gw.el('li', c.device_id + ' · ' + c.distance_m + ' m · ' + c.bearing_deg + '°' + (c.after_turn ? ' ↻' : ''),
+                     {'data-device': c.device_id});
+      var link = gw.liveLink ? gw.liveLink(c.device_id) : null;
+      if (link) { li.appendChild(document.createTextNode(' ')); li.appendChild(link); }
+      list.appendChild(li);
     });
     if (!cones) return;
     cones.clearLayers();
