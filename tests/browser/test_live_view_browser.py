@@ -126,6 +126,7 @@ def test_the_live_view_link_on_the_map_the_spot_list_the_incident_and_the_camera
     web.page.wait_for_selector(".leaflet-popup-content .gw-popup")
     assert facts["camera"] in web.page.inner_text(".leaflet-popup-content")
     _check(web.page.evaluate(LINKS, ".leaflet-popup-content a.gw-live"), [facts["camera"]], template)
+    web.screenshot(f"live_view_popup_{'set' if template else 'empty'}_{web.page.viewport_size['width']}")
 
     # (2) right-click a spot the camera sees: the list of cameras, each with its link
     web.page.evaluate("() => { gw.map.closePopup(); }")

@@ -3,6 +3,8 @@
    reader's language), and every action the user may take, each sent with the incident's version (a stale
    page gets 409: the message says so and the panel reloads). An action opens a small form with what it
    needs (map.rules: a required note, a member chosen from the grid, after-photos, a spot on the map).
+   The cameras that see the incident are gw.showSeeing's list (map.js), each with its live-view link when the
+   page has a template (gw.liveLink, features.js).
    Loaded after gw.js and map.js; gives gw.openIncident(id). Server text goes in by textContent. */
 (function () {
   'use strict';
