@@ -200,6 +200,8 @@ def test_the_list_page_offers_the_groups_and_virtual_organisations_by_name_and_f
     assert "区平台 SIP" not in select and ">大安区" not in select  # SIP servers and areas are not offered
     assert XSS not in html and "&lt;img src=x" in select          # a node's name is text
     assert f'label="{PLATFORM_NAME}"' in select and f'label="{Q}"' in select  # the platform by its name, else the ID
+    platforms = re.search(r'<select name="platform" id="cam-platform">(.*?)</select>', html, re.S).group(1)
+    assert re.findall(r'<option value="(\d+)"\s*>([^<]+)</option>', platforms) == [(P, PLATFORM_NAME), (Q, Q)]
     # V2 sits under V1 under G1: indented by its depth
     assert re.search(r'value="' + V2 + r'"[^>]*>　　东片区一组', select)
     # choosing a group filters the list to its subtree
