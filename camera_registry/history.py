@@ -75,11 +75,12 @@ def _now(session: Session) -> datetime:
 
 
 def record_change(session: Session, camera: Camera, actor: str, event: str, note: str | None = None,
-                  *, deleted: bool = False) -> CameraRevision:
-    """Flush ``camera`` and store its revision and one event row; returns the revision."""
+                  *, deleted: bool = False, source: str | None = None) -> CameraRevision:
+    """Flush ``camera`` and store its revision and one event row; returns the revision. ``source`` is the video
+    platform (its SIP ID) the change came from, for catalog syncs and Notify (``camera_events.source``)."""
     session.flush()
     at = _now(session)
-    session.add(CameraEvent(device_id=camera.device_id, event=event, at=at, actor=actor, note=note))
+    session.add(CameraEvent(device_id=camera.device_id, event=event, at=at, actor=actor, note=note, source=source))
     rev = CameraRevision(device_id=camera.device_id, version=camera.version, at=at, actor=actor,
                          data=snapshot(camera), deleted=deleted)
     session.add(rev)
@@ -119,7 +120,8 @@ def _check_version(camera: Camera, expected_version: int | None) -> None:
 
 
 def set_status(session: Session, device_id: str, status: str, actor: str, note: str | None = None, *,
-               expected_version: int | None = None, centre: str | None = None) -> Camera:
+               expected_version: int | None = None, centre: str | None = None,
+               source: str | None = None) -> Camera:
     """Record a catalog status (ON, OFF, VLOST, DEFECT; 在线/离线 accepted) and its event.
 
     ON on a *planned* camera commissions it (lifecycle → ``active``: from then on it counts as coverage),
@@ -155,7 +157,7 @@ def set_status(session: Session, device_id: str, status: str, actor: str, note: 
     camera.updated_at = func.now()
     camera.updated_by = actor
     _flush_or_conflict(session, device_id)
-    record_change(session, camera, actor, status, note)
+    record_change(session, camera, actor, status, note, source=source)
     return camera
 
 
@@ -338,7 +340,7 @@ def _lonlat(lon, lat, errors: list) -> tuple[float, float] | None:
 
 
 def retire_camera(session: Session, device_id: str, actor: str, reason: str, *,
-                  expected_version: int | None = None) -> Camera:
+                  expected_version: int | None = None, source: str | None = None) -> Camera:
     """Take a camera out of service (lifecycle → ``retired``) instead of deleting it: a DEL event with the
     reason, a revision; the record and its history stay, and the maps and coverage leave it out (they read
     ``lifecycle = 'active'``).
@@ -356,7 +358,7 @@ def retire_camera(session: Session, device_id: str, actor: str, reason: str, *,
     camera.updated_at = func.now()
     camera.updated_by = actor
     _flush_or_conflict(session, device_id)
-    record_change(session, camera, actor, "DEL", reason.strip())
+    record_change(session, camera, actor, "DEL", reason.strip(), source=source)
     return camera
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import pandas as pd
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from camera_registry.catalog import Catalog, CatalogItem
@@ -330,16 +330,8 @@ def _count_plan(report: SyncReport, plan: TablePlan | None) -> None:
             report.ignored_elements.append(name)
 
 
-def _stamp_source(session: Session, device_id: str, source: str) -> None:
-    """Set the platform as the source of the event ``history`` just wrote for ``device_id``
-    (``set_status`` and ``retire_camera`` take no source: their last event is this sync's)."""
-    session.execute(text("UPDATE camera_events SET source = :s WHERE id = (SELECT max(id) FROM camera_events "
-                         "WHERE device_id = :d)"), {"s": source, "d": device_id})
-
-
 def _retire(session: Session, device_id: str, *, actor: str, reason: str, platform: str) -> None:
-    retire_camera(session, device_id, actor, reason)
-    _stamp_source(session, device_id, platform)
+    retire_camera(session, device_id, actor, reason, source=platform)
 
 
 # -- the sync ---------------------------------------------------------------------------------------------
@@ -529,8 +521,7 @@ def _notify_item(session, item, report, *, pid, crs, opts, actor, source) -> Non
         report.errors.append(_item_error(item, "Event", refused.reason))
         return
     set_status(session, camera.device_id, event, actor, note=f"notified by platform {pid} ({source})",
-               centre=opts["district"].camera_centre_code)
-    _stamp_source(session, camera.device_id, pid)
+               centre=opts["district"].camera_centre_code, source=pid)
     report.status_events += 1
 
 
