@@ -18,7 +18,7 @@ import inspect
 import json
 import re
 from datetime import datetime, timedelta, timezone
-from xml.sax.saxutils import escape
+from xml.etree import ElementTree as ET
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text
@@ -29,7 +29,7 @@ from app.accounts.auth import visible_grid_codes
 from app.incidents.models import Category, Incident
 from app.accounts.keys import ANONYMOUS, Caller, KeyRefused, authenticate
 from app.open311.params import LIMITS, MAX_PAGE, MAX_PAGE_SIZE, Fields, request_id, shift
-from gis.errors import GridwatchError, InvalidData
+from gis.errors import GridwatchError, InvalidData, NotFound, RowError
 
 FORMATS = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
 DEFAULT_WINDOW = timedelta(days=90)   # the spec's default date window for GET requests
@@ -52,20 +52,39 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 # -- rendering --------------------------------------------------------------------------------
 def _xml_value(v) -> str:
+    """Text XML 1.0 can carry: a character it cannot (stored before input was checked, or by SQL) is U+FFFD,
+    so one bad description never makes a response, or a list containing it, malformed."""
     if v is None:
         return ""
     if isinstance(v, bool):
         return "true" if v else "false"
-    return escape(_NOT_XML.sub("\ufffd", str(v)))
+    return _NOT_XML.sub("\ufffd", str(v))
 
 
-def _xml(root: str, item: str, rows: list[dict]) -> str:
-    parts = ['<?xml version="1.0" encoding="utf-8"?>', f"<{root}>"]
-    for row in rows:
-        parts.append(f"<{item}>" + "".join(f"<{k}>{_xml_value(v)}</{k}>" for k, v in row.items()
-                                           if not isinstance(v, list)) + f"</{item}>")
-    parts.append(f"</{root}>")
-    return "".join(parts)
+def _xml_element(parent: ET.Element, name: str, value) -> None:
+    """``<name>value</name>`` under ``parent``; a dict value nests, a list value repeats its items' tag
+    (``{"endpoint": [...]}`` inside ``<endpoints>``: the discovery document's shape)."""
+    node = ET.SubElement(parent, name)
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _xml_element(node, k, v)
+    elif isinstance(value, list):
+        for entry in value:
+            item_name, item_value = entry if isinstance(entry, tuple) else (name[:-1] or name, entry)
+            _xml_element(node, item_name, item_value)
+    else:
+        node.text = _xml_value(value)
+
+
+def _xml(root: str, item: str | None, rows) -> str:
+    """An XML document written by ElementTree: ``<root><item>…</item>…</root>`` for a list of rows, or the
+    elements of one dict directly under ``root`` when ``item`` is None."""
+    top = ET.Element(root)
+    for row in ([rows] if item is None else rows):
+        parent = top if item is None else ET.SubElement(top, item)
+        for k, v in row.items():
+            _xml_element(parent, k, v)
+    return '<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(top, encoding="unicode")
 
 
 def _respond(status: int, fmt: str, root: str, item: str, rows: list[dict]):
@@ -117,6 +136,38 @@ def iso(ts: datetime | None, tz: str) -> str | None:
     return None if ts is None else ts.astimezone(ZoneInfo(tz)).isoformat(timespec="seconds")
 
 
+# -- discovery and jurisdiction --------------------------------------------------------------------
+SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
+#: the last change to what this endpoint offers (the spec's ``changeset``): bump it when the API changes
+CHANGESET = "2026-12-02T00:00:00+08:00"
+
+
+def get_discovery(base_url: str, district, fmt: str = "json"):
+    """``GET discovery.{fmt}``: the service discovery document the spec requires (public)."""
+    if (bad := _fmt_ok(fmt)):
+        return bad
+    endpoint = {"specification": SPECIFICATION, "url": base_url.rstrip("/"), "changeset": CHANGESET,
+                "type": "production", "formats": ["text/xml", "application/json"]}
+    doc = {"changeset": CHANGESET, "contact": f"{district.name} 网格化服务管理中心 ({district.name_en})",
+           "key_service": "an API key is issued by the district's administrators (gridwatch api-keys add); send it "
+                          "in the X-API-Key header or as api_key in a POST body",
+           "jurisdiction_id": district.code, "endpoints": [endpoint]}
+    if fmt == "xml":
+        xml_doc = {**doc, "endpoints": [("endpoint", {**endpoint, "formats": [("format", f) for f in
+                                                                              endpoint["formats"]]})]}
+        return 200, {"Content-Type": FORMATS["xml"]}, _xml("discovery", None, xml_doc)
+    return 200, {"Content-Type": FORMATS["json"]}, json.dumps(doc, ensure_ascii=False)
+
+
+def check_jurisdiction(values, district) -> None:
+    """``jurisdiction_id``, when a client sends it, must be the district's (its GB/T 2260 code): a 404 otherwise,
+    as for any resource this endpoint does not serve."""
+    given = str(values.get("jurisdiction_id") or "").strip()
+    if given and given != district.code:
+        raise NotFound(f"jurisdiction_id {given[:40]!r} not found: this endpoint serves {district.code} "
+                       f"({district.name}); discovery.json names it")
+
+
 # -- services ---------------------------------------------------------------------------------
 def _service(c: Category) -> dict:
     return {"service_code": c.code, "service_name": c.name_zh,
@@ -141,10 +192,10 @@ def get_service_definition(session: Session, code: str, fmt: str = "json"):
     if code is None or session.get(Category, code) is None:
         return error(404, f"service_code {code!r} not found; GET services.json lists them", fmt)
     if fmt == "xml":
-        body = (f'<?xml version="1.0" encoding="utf-8"?><service_definition><service_code>{escape(code)}'
-                "</service_code><attributes></attributes></service_definition>")
-        return 200, {"Content-Type": FORMATS["xml"]}, body
-    return 200, {"Content-Type": FORMATS["json"]}, json.dumps({"service_code": code, "attributes": []})
+        return 200, {"Content-Type": FORMATS["xml"]}, _xml("service_definition", None,
+                                                             {"service_code": code, "attributes": []})
+    return 200, {"Content-Type": FORMATS["json"]}, json.dumps({"service_code": code, "attributes": []},
+                                                              ensure_ascii=False)
 
 
 # -- requests ---------------------------------------------------------------------------------
@@ -223,7 +274,7 @@ def get_request(session: Session, rid: str, fmt: str = "json", *, key: str | Non
 
 def _window(fields: Fields, tz: str, now: datetime) -> tuple[datetime, datetime] | None:
     """start_date/end_date (90 days from/to the one given, the 90 days up to now without either)."""
-    start, end = fields.date("start_date", tz), fields.date("end_date", tz)
+    start, end = fields.date("start_date", tz), fields.date("end_date", tz, end=True)
     if fields.errors:
         return None
     if start is None and end is None:
@@ -241,7 +292,7 @@ def _known_codes(fields: Fields, session: Session) -> list[str] | None:
     if codes:
         known = set(session.scalars(select(Category.code)))
         if unknown := [c for c in codes if c not in known]:
-            fields.bad("service_code", f"{unknown[0][:40]!r} not found; GET services.json lists them")
+            raise NotFound(f"service_code {unknown[0][:40]!r} not found; GET services.json lists them")
     return codes
 
 
@@ -298,8 +349,7 @@ def _report_fields(fields: Fields, session: Session) -> tuple[dict, Category | N
     category = session.get(Category, code) if code is not None and fields.raw("service_code") else None
     if not fields.raw("service_code"):
         fields.bad("service_code", "is required; GET services.json lists them")
-    elif code is not None and category is None:
-        fields.bad("service_code", f"{code[:40]!r} not found; GET services.json lists them")
+
     if not (fields.raw("lat") and fields.raw("long")):
         fields.bad("lat" if not fields.raw("lat") else "long",
                    "address_string alone cannot be located offline; send lat and long (WGS-84) too" if address
@@ -310,7 +360,7 @@ def _report_fields(fields: Fields, session: Session) -> tuple[dict, Category | N
 
 
 @_open311_errors
-def post_request(session: Session, form, fmt: str = "json", *, key: str | None, settings):
+def post_request(session: Session, form, fmt: str = "json", *, key: str | None, settings, media=()):
     """``POST requests.{fmt}`` (form-encoded): report an incident from an Open311 client.
 
     Needs an API key (401 without or with an unknown one, 403 revoked or its account disabled),
@@ -329,9 +379,24 @@ def post_request(session: Session, form, fmt: str = "json", *, key: str | None, 
     # session's identity map (weakly held) instead of reading it again
     report, _category = _report_fields(fields, session)
     fields.check()
+    if _category is None:  # every field is well formed, but no such service: the spec's 404
+        raise NotFound(f"service_code {report['category'][:40]!r} not found; GET services.json lists them")
+    files = [f for f in media or () if getattr(f, "filename", None) or getattr(f, "content_length", 0)]
+    if files and report.get("media_url"):
+        raise InvalidData(RowError(None, "media", "send either a media file or a media_url, not both"))
     inc = report_incident(session, source="public", actor=f"open311:{caller.key_name}", settings=settings,
                           **report)
-    notice = (f"suspected duplicate of request {inc.duplicate_of_id}; an operator will check it"
-              if inc.duplicate_of_id else None)
-    return _respond(201, fmt, "service_requests", "request",
-                    [{"service_request_id": str(inc.id), "service_notice": notice, "account_id": None}])
+    row = {"service_request_id": str(inc.id), "service_notice": None, "account_id": None}
+    if files:
+        from app.photos.service import add_photos, photo_url
+
+        try:
+            photos = add_photos(session, inc, files, kind="before", actor=f"open311:{caller.key_name}",
+                                settings=settings)
+        except InvalidData as exc:  # the photo checks name photos / photos[i]: here the field is ``media``
+            raise InvalidData([RowError(None, "media" + (e.field or "")[len("photos"):], e.reason)
+                               for e in exc.errors]) from None
+        row["media_url"] = photo_url(photos[0].id, external=True)
+    if inc.duplicate_of_id:
+        row["service_notice"] = f"suspected duplicate of request {inc.duplicate_of_id}; an operator will check it"
+    return _respond(201, fmt, "service_requests", "request", [row])

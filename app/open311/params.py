@@ -29,9 +29,12 @@ LATEST = datetime.max.replace(tzinfo=timezone.utc)
 _ID = re.compile(r"[0-9]{1,9}")   # incident ids are PostgreSQL integers
 # ISO 8601 date or date-time with an optional offset. A space before the offset is a '+' that the
 # client forgot to percent-encode (``+08:00`` in a query string reads as `` 08:00``).
-_DATETIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?"
+# The W3C profile (https://www.w3.org/TR/NOTE-datetime) the spec names: YYYY, YYYY-MM, YYYY-MM-DD,
+# YYYY-MM-DDThh:mmTZD, …:ssTZD, …:ss.sTZD; a missing TZD is the district's zone.
+_DATETIME = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?)?)?"
                        r"(?:(Z)|([+\- ])(\d{2}):?(\d{2}))?", re.IGNORECASE | re.ASCII)
-DATE_HINT = "an ISO 8601 date-time such as 2025-03-01T08:30:00+08:00 (without an offset: the district's zone)"
+DATE_HINT = ("a W3C date-time such as 2025, 2025-03, 2025-03-01 or 2025-03-01T08:30:00+08:00 (without an offset: "
+             "the district's zone)")
 
 
 class Fields:
@@ -98,13 +101,14 @@ class Fields:
             return self.bad(field, f"{_show(raw)} is not a WGS-84 decimal degree from -{bound:g} to {bound:g}")
         return v
 
-    def date(self, field: str, tz: str) -> datetime | None:
-        """``parse_datetime`` of the field, None when blank or bad (noted)."""
+    def date(self, field: str, tz: str, *, end: bool = False) -> datetime | None:
+        """``parse_datetime`` of the field, None when blank or bad (noted); ``end``: a year, month or day stands
+        for its last instant (``end_date=2025-03`` takes in all of March)."""
         raw = self.raw(field)
         if not raw:
             return None
         try:
-            return parse_datetime(raw, field, tz)
+            return parse_datetime(raw, field, tz, end=end)
         except InvalidData as exc:
             self.errors.extend(exc.errors)
             return None
@@ -116,8 +120,9 @@ def request_id(value: str) -> int | None:
     return int(value) if _ID.fullmatch(value) else None
 
 
-def parse_datetime(value: str, field: str, tz: str) -> datetime:
-    """Read an ISO 8601 date-time strictly; without an offset it is a time of the district's zone ``tz``.
+def parse_datetime(value: str, field: str, tz: str, *, end: bool = False) -> datetime:
+    """Read a W3C (ISO 8601 profile) date-time strictly; without an offset it is a time of the district's zone
+    ``tz``. A year, a month or a day without a time is its first instant, or with ``end`` its last one.
 
     The result is aware and in UTC, clamped to ``EARLIEST``/``LATEST`` when the offset pushes it past
     the years 1–9999 (so ``0001-01-01T00:00:00`` in a +08:00 zone is the earliest instant, not an error).
@@ -125,7 +130,7 @@ def parse_datetime(value: str, field: str, tz: str) -> datetime:
     Raises
     ------
     InvalidData
-        Not of the form ``YYYY-MM-DD[THH:MM[:SS[.ffffff]]][Z|±HH:MM]``, or no such day or time.
+        Not of the form ``YYYY[-MM[-DD[THH:MM[:SS[.ffffff]]]]][Z|±HH:MM]``, or no such day or time.
     """
     m = _DATETIME.fullmatch(value.strip())
     if m is None:
@@ -138,14 +143,32 @@ def parse_datetime(value: str, field: str, tz: str) -> datetime:
         elif sign:
             delta = timedelta(hours=int(oh), minutes=int(om))
             offset = timezone(-delta if sign == "-" else delta)
-        ts = datetime(int(y), int(mo), int(d), int(hh or 0), int(mi or 0), int(ss or 0),
+        ts = datetime(int(y), int(mo or 1), int(d or 1), int(hh or 0), int(mi or 0), int(ss or 0),
                       int((frac or "0").ljust(6, "0")), tzinfo=offset or ZoneInfo(tz))
     except ValueError as exc:
         raise InvalidData(RowError(None, field, f"{_show(value)}: {exc}; use {DATE_HINT}")) from None
+    if end and hh is None:  # the last instant of the year, month or day
+        ts = _period_end(ts, "day" if d else "month" if mo else "year")
+        if ts is None:
+            return LATEST
     try:
         return ts.astimezone(timezone.utc)
     except OverflowError:
         return EARLIEST if ts.year == 1 else LATEST
+
+
+def _period_end(ts: datetime, unit: str) -> datetime | None:
+    """The last microsecond of the ``unit`` (day, month, year) that starts at ``ts``; None past the year 9999."""
+    try:
+        if unit == "day":
+            nxt = ts + timedelta(days=1)
+        elif unit == "month":
+            nxt = ts.replace(year=ts.year + ts.month // 12, month=ts.month % 12 + 1)
+        else:
+            nxt = ts.replace(year=ts.year + 1)
+    except (OverflowError, ValueError):
+        return None
+    return nxt - timedelta(microseconds=1)
 
 
 def shift(ts: datetime, delta: timedelta) -> datetime:

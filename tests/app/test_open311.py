@@ -117,7 +117,7 @@ def test_post_then_get(keyed, key, spot, demo_db):
 
 
 @pytest.mark.parametrize("change,needle", [
-    ({"service_code": ""}, "service_code"), ({"service_code": "potholes"}, "not found"),
+    ({"service_code": ""}, "service_code"),
     ({"lat": "", "long": ""}, "address_string alone"), ({"lat": "", "long": "", "address_string": ""}, "location"),
     ({"lat": "abc"}, "lat: 'abc' is not a WGS-84 decimal degree"), ({"lat": "20.0", "long": "110.0"}, "outside"),
     ({"media_url": "javascript:alert(1)"}, "media_url")])
@@ -125,6 +125,16 @@ def test_post_errors(client, key, spot, change, needle):
     form = {"api_key": key, "service_code": "other", "lat": str(spot[2]), "long": str(spot[1]),
             "address_string": "某路 1 号", **change}
     assert needle in _errors(client.post("/open311/v2/requests.json", data=form), 400)
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_post_with_an_unknown_service_code_is_404(client, key, spot, fmt):
+    """Every field well formed, but no such service: the spec's 404 (not a 400), in the URL's format."""
+    form = {"api_key": key, "service_code": "potholes", "lat": str(spot[2]), "long": str(spot[1])}
+    r = client.post(f"/open311/v2/requests.{fmt}", data=form)
+    assert r.status_code == 404
+    text = r.get_json()[0]["description"] if fmt == "json" else ET.fromstring(r.data).find("error").findtext("description")
+    assert "service_code 'potholes' not found" in text
 
 
 def test_xml_errors(client):
@@ -206,7 +216,7 @@ def test_get_requests_default_window_is_90_days(keyed, planted, demo_db):
 
 @pytest.mark.parametrize("query,needle", [
     ({"page": "0"}, "page"), ({"page_size": "1001"}, "page_size"), ({"page": "x"}, "whole"),
-    ({"status": "pending"}, "status"), ({"start_date": "yesterday"}, "ISO 8601"),
+    ({"status": "pending"}, "status"), ({"start_date": "yesterday"}, "W3C date-time"),
     ({"start_date": "2012-03-02T00:00:00Z", "end_date": "2012-03-01T00:00:00Z"}, "earlier")])
 def test_get_requests_errors(keyed, query, needle):
     client = keyed

@@ -58,7 +58,7 @@ def _errors(resp, code=400):
     ({"page_size": "-5"}, "page_size"), ({"page_size": "ten"}, "page_size"), ({"page_size": "0"}, "page_size"),
     ({"page_size": "9" * 5000}, "page_size"), ({"service_request_id": "1,²"}, "service_request_id"),
     ({"service_request_id": ",".join(["1"] * 1001)}, "service_request_id"),
-    ({"service_code": "oth\x00er"}, "service_code"), ({"service_code": "potholes"}, "service_code"),
+    ({"service_code": "oth\x00er"}, "service_code"),
     ({"status": "op\x00en"}, "status"), ({"status": "pending"}, "status"),
     ({"start_date": "2026-02-30T00:00:00"}, "start_date"), ({"start_date": "2026-03-01T25:00"}, "start_date"),
     ({"end_date": "2026-03-01T00:00:00+24:00"}, "end_date"), ({"end_date": "0000-01-01"}, "end_date"),
