@@ -5,7 +5,7 @@ import pytest
 
 from tests.settings import DISTRICT
 
-from camera_registry.gb28181 import (CAMERA_TYPES, INDUSTRIES, InvalidDeviceId, DeviceId, is_camera_type,
+from camera_registry.gb28181 import (CAMERA_TYPES, INDUSTRIES, INDUSTRY_NAMES, InvalidDeviceId, DeviceId, is_camera_type,
                                      parse_device_id)
 
 
@@ -17,14 +17,22 @@ def test_segments_of_a_valid_id():
     assert str(d) == "51030400001320000001"
 
 
-@pytest.mark.parametrize("industry", sorted(INDUSTRIES))
-@pytest.mark.parametrize("type_code", ["111", "118", "121", "131", "132", "134", "150", "200", "215", "216", "299"])
-@pytest.mark.parametrize("network", list("012345678"))
-def test_every_listed_industry_type_and_network_is_accepted(industry, type_code, network):
-    code = f"51030400{industry}{type_code}{network}123456"
-    d = parse_device_id(code)
-    assert (d.industry, d.type, d.network, d.serial) == (industry, type_code, network, "123456")
-    assert is_camera_type(code) == (type_code in {"121", "131", "132"})
+@pytest.mark.parametrize("industry", sorted(INDUSTRY_NAMES))
+def test_every_industry_with_every_listed_type_and_network_is_accepted(industry):
+    """Every industry code (named, and the reserved 12–39 and 56–99), each with every listed type and network:
+    one test per industry (the 9,900 combinations as separate tests cost more to collect than to check)."""
+    for type_code in ("111", "118", "121", "131", "132", "134", "150", "200", "215", "216", "299"):
+        for network in "012345678":
+            code = f"51030401{industry}{type_code}{network}123456"
+            d = parse_device_id(code, ("510304",))
+            assert (d.industry, d.type, d.network, d.serial) == (industry, type_code, network, "123456")
+            assert is_camera_type(code) == (type_code in {"121", "131", "132"})
+
+
+def test_named_industries_and_reserved_ranges():
+    assert INDUSTRY_NAMES["13"][1].startswith("Government department (reserved code") and "13" not in INDUSTRIES
+    assert INDUSTRY_NAMES["42"] == ("制造企业接入", "Manufacturing")
+    assert set(INDUSTRY_NAMES) == {f"{n:02d}" for n in range(100)}
 
 
 def test_blanks_around_are_ignored():
