@@ -107,3 +107,42 @@ def test_keyed_post_then_read_back_over_http(live_ogc, fmt):
     # and without the header (this server has anonymous reads off) a read is refused, in the format
     no_key = requests.get(f"{base}/requests/{rid}.{fmt}?api_key={live_ogc.keys['admin']}", timeout=30)
     assert no_key.status_code == 401
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_multipart_media_over_http_and_its_url_opens_with_the_key(live_ogc, fmt):
+    """What georeport cannot do either: a multipart POST with a ``media`` photo (requests builds the body),
+    then the returned media_url fetched over HTTP with the key in the header, and not without it."""
+    import io
+
+    from PIL import Image
+
+    base = live_ogc.base + "/open311/v2"
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), (10, 120, 200)).save(buf, "PNG")
+    lon, lat = live_ogc.rows("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grids "
+                             "ORDER BY code DESC LIMIT 1) q")[0]
+    r = requests.post(f"{base}/requests.{fmt}", timeout=30, headers=live_ogc.headers(),
+                      data={"service_code": "other", "lat": lat, "long": lon, "description": f"照片 {fmt}"},
+                      files={"media": ("p.png", buf.getvalue(), "image/png")})
+    assert r.status_code == 201, r.text
+    if fmt == "json":
+        rid, media_url = r.json()[0]["service_request_id"], r.json()[0]["media_url"]
+    else:
+        el = ET.fromstring(r.content).find("request")
+        rid, media_url = el.findtext("service_request_id"), el.findtext("media_url")
+    photo = live_ogc.scalar("SELECT id FROM incident_photos WHERE incident_id = :i", i=int(rid))
+    assert media_url == f"{base}/media/{photo}.png"
+    got = requests.get(media_url, headers=live_ogc.headers(), timeout=30)
+    assert got.status_code == 200 and got.headers["Content-Type"] == "image/png"
+    assert Image.open(io.BytesIO(got.content)).size == (40, 30)
+    refused = requests.get(media_url, params={"api_key": live_ogc.keys["admin"]}, timeout=30)
+    assert refused.status_code == 401 and refused.json()[0]["code"] == 401
+
+
+def test_discovery_xml_over_http_is_well_formed(open311_base):
+    r = requests.get(open311_base + "/discovery.xml", timeout=30)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/xml")
+    root = ET.fromstring(r.content)
+    assert root.find("endpoints/endpoint/url").text == open311_base
+    assert root.find("endpoints/endpoint/specification").text == "http://wiki.open311.org/GeoReport_v2"
