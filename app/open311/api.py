@@ -29,11 +29,7 @@ from app.accounts.auth import visible_grid_codes
 from app.incidents.models import Category, Incident
 from app.accounts.keys import ANONYMOUS, Caller, KeyRefused, authenticate
 from app.open311.params import LIMITS, MAX_PAGE, MAX_PAGE_SIZE, Fields, request_id, shift
-# the media route's file extension of each stored photo type, and how long a browser keeps one: the photo
-# routes' own definitions
-from app.photos.views import _EXTENSIONS as MEDIA_EXTENSIONS, MAX_AGE_S as MEDIA_MAX_AGE_S
 from gis.errors import GridwatchError, InvalidData, NotFound, RowError
-from gis.text import text_problem
 
 FORMATS = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
 DEFAULT_WINDOW = timedelta(days=90)   # the spec's default date window for GET requests
@@ -172,33 +168,6 @@ def check_jurisdiction(values, district) -> None:
                        f"({district.name}); discovery.json names it")
 
 
-#: the parameters each route reads and checks field by field itself (``Fields``); every other one
-#: (``jurisdiction_id``, ``api_key``, the spec's ``attribute[…]``, names we do not know) is checked by
-#: :func:`check_params`
-OWN_PARAMS = {
-    "open311.requests_list": frozenset({"service_request_id", "service_code", "start_date", "end_date", "status",
-                                        "page", "page_size"}),
-    "open311.requests_create": frozenset({"service_code", "lat", "long", "address_string", "description",
-                                          "first_name", "last_name", "phone", "email", "media_url", "media"}),
-}
-
-
-def check_params(read, unread=(), own=frozenset(), fmt: str = "json"):
-    """An Open311 400 when a parameter that its route does not check itself holds a control or bidirectional-
-    override character in its name or value (one error per such parameter, named), else None: nothing a
-    client sends is let through unchecked, even a parameter that is ignored.
-
-    ``read``: ``(name, value)`` pairs of what the route reads (the query of a GET, the form of a POST), of
-    which ``own`` are checked by the route; ``unread``: pairs the route never reads (a POST's query string)."""
-    problems = []
-    for name, value, checked in [(k, v, k in own) for k, v in read] + [(k, v, False) for k, v in unread]:
-        if (why := text_problem(name)) is not None:
-            problems.append(f"parameter name {name[:40]!r}: {why}")
-        elif not checked and (why := text_problem(str(value))) is not None:
-            problems.append(f"{name}: {why}")
-    return error(400, problems, fmt) if problems else None
-
-
 # -- services ---------------------------------------------------------------------------------
 def _service(c: Category) -> dict:
     return {"service_code": c.code, "service_name": c.name_zh,
@@ -280,64 +249,14 @@ def _rows(session: Session, incidents: list[Incident], district, caller: Caller)
     coords = dict((r[0], (r[1], r[2])) for r in session.execute(text(
         "SELECT id, ST_X(geom), ST_Y(geom) FROM incidents WHERE id = ANY(:ids)"), {"ids": [i.id for i in incidents]}))
     cats = {c.code: c for c in session.scalars(select(Category))}
-    # media_url: the first photo, at the Open311 media route (a key that sees the incident opens it); an
+    # media_url: the first photo, behind the photo route's access rules (the caller adds its key); an
     # anonymous read cannot open a photo, so it gets only the link a client stored
-    from app.photos.service import first_photo_ids
+    from app.photos.service import first_photo_ids, photo_url
 
     photos = {} if caller.anonymous else first_photo_ids(session, [i.id for i in incidents])
-    urls = media_urls(session, photos.values())
     return [_request_row(i, *coords[i.id], cats.get(i.category_code), district, caller.anonymous,
-                         urls.get(photos.get(i.id)))
+                         photo_url(photos[i.id], external=True) if i.id in photos else None)
             for i in incidents]
-
-
-# -- media ------------------------------------------------------------------------------------------
-_INT_MAX = 2**31 - 1   # photo ids are PostgreSQL integers
-
-
-def media_urls(session: Session, photo_ids) -> dict[int, str]:
-    """``{photo id: its media_url}``: ``/open311/v2/media/<id>.<ext>`` on the request's host (a plain path
-    outside a request)."""
-    from flask import has_request_context, url_for
-
-    from app.photos.models import IncidentPhoto as P
-
-    ids = sorted({int(i) for i in photo_ids})
-    if not ids:
-        return {}
-    out = {}
-    for pid, content_type in session.execute(select(P.id, P.content_type).where(P.id.in_(ids))):
-        ext = MEDIA_EXTENSIONS.get(content_type, "bin")
-        out[pid] = (url_for("open311.media", photo_id=pid, ext=ext, _external=True) if has_request_context()
-                    else f"/open311/v2/media/{pid}.{ext}")
-    return out
-
-
-def get_media(session: Session, photo_id: int, ext: str, *, key: str | None, if_none_match=None):
-    """``GET media/{id}.{ext}``: a photo of an incident, for a key whose account sees that incident.
-
-    Always needs a key (``X-API-Key``; never the query string), whatever ``open311_anonymous_reads`` says:
-    photos show faces, doors and number plates. A photo outside the key's grids, an unknown one and a wrong
-    extension are the same 404. Errors are JSON (the path's suffix is the image's)."""
-    from app.photos.models import IncidentPhoto as P
-
-    try:
-        caller = authenticate(session, key)
-    except KeyRefused as exc:
-        return error(exc.status, str(exc), "json")
-    row = None if photo_id > _INT_MAX else session.execute(
-        select(P.id, P.content_type, P.sha256, Incident.grid_code)
-        .join(Incident, Incident.id == P.incident_id).where(P.id == photo_id)).first()
-    grids = None if row is None else visible_grid_codes(caller.user, session)
-    if (row is None or MEDIA_EXTENSIONS.get(row.content_type) != ext
-            or (grids is not None and row.grid_code not in grids)):
-        return error(404, f"media {photo_id}.{ext[:10]} not found", "json")
-    headers = {"Cache-Control": f"private, max-age={MEDIA_MAX_AGE_S}", "ETag": f'"{row.sha256}"',
-               "Content-Disposition": f'inline; filename="photo-{row.id}.{ext}"'}
-    if if_none_match is not None and if_none_match.contains(row.sha256):
-        return 304, headers, b""
-    body = session.execute(select(P.data).where(P.id == row.id)).scalar_one()
-    return 200, {**headers, "Content-Type": row.content_type}, body
 
 
 @_open311_errors
@@ -435,8 +354,6 @@ def _report_fields(fields: Fields, session: Session) -> tuple[dict, Category | N
         fields.bad("lat" if not fields.raw("lat") else "long",
                    "address_string alone cannot be located offline; send lat and long (WGS-84) too" if address
                    else "a location is required: lat and long (WGS-84 degrees)")
-    if fields.raw("media"):  # a form field, not a file part: it would be dropped silently
-        fields.bad("media", "send the photo as a file part of a multipart/form-data body, or its link as media_url")
     if media and not media.lower().startswith(("http://", "https://")):
         fields.bad("media_url", "must be an http(s) URL")
     return out, category
@@ -465,15 +382,13 @@ def post_request(session: Session, form, fmt: str = "json", *, key: str | None, 
     if _category is None:  # every field is well formed, but no such service: the spec's 404
         raise NotFound(f"service_code {report['category'][:40]!r} not found; GET services.json lists them")
     files = [f for f in media or () if getattr(f, "filename", None) or getattr(f, "content_length", 0)]
-    if len(files) > 1:
-        raise InvalidData(RowError(None, "media", f"{len(files)} files were sent; the spec's media is one photo"))
     if files and report.get("media_url"):
         raise InvalidData(RowError(None, "media", "send either a media file or a media_url, not both"))
     inc = report_incident(session, source="public", actor=f"open311:{caller.key_name}", settings=settings,
                           **report)
     row = {"service_request_id": str(inc.id), "service_notice": None, "account_id": None}
     if files:
-        from app.photos.service import add_photos
+        from app.photos.service import add_photos, photo_url
 
         try:
             photos = add_photos(session, inc, files, kind="before", actor=f"open311:{caller.key_name}",
@@ -481,7 +396,7 @@ def post_request(session: Session, form, fmt: str = "json", *, key: str | None, 
         except InvalidData as exc:  # the photo checks name photos / photos[i]: here the field is ``media``
             raise InvalidData([RowError(None, "media" + (e.field or "")[len("photos"):], e.reason)
                                for e in exc.errors]) from None
-        row["media_url"] = media_urls(session, [photos[0].id])[photos[0].id]
+        row["media_url"] = photo_url(photos[0].id, external=True)
     if inc.duplicate_of_id:
         row["service_notice"] = f"suspected duplicate of request {inc.duplicate_of_id}; an operator will check it"
     return _respond(201, fmt, "service_requests", "request", [row])

@@ -1,8 +1,8 @@
 """Open311 GeoReport v2 routes under ``/open311/v2``: each route calls one function of ``api``.
 
 Keys: ``X-API-Key`` header, or ``api_key`` in a POST body (the spec); a key in the query string is never read
-(query strings end up in proxy and access logs). CORS for the origins of the setting ``open311_cors_origins``: a
-preflight ``OPTIONS`` of any route is a 204 with the ``Access-Control-*`` headers of :func:`_cors`.
+(query strings end up in proxy and access logs). CORS for the origins of the setting ``open311_cors_origins``: a preflight is Flask's automatic OPTIONS
+of each route, with the ``Access-Control-*`` headers of :func:`_cors`.
 Errors of every kind (bad fields, unknown paths, 405, 413, 503 …) are Open311 errors by the URL's suffix
 (``app.errors``).
 """
@@ -18,7 +18,6 @@ KEY_HEADER = "X-API-Key"
 CORS_METHODS = "GET, POST, OPTIONS"
 CORS_HEADERS = "X-API-Key, Content-Type"
 CORS_MAX_AGE_S = 600
-EXPOSED_HEADERS = "WWW-Authenticate, Retry-After, Allow, ETag"
 
 
 def _out(result) -> Response:
@@ -34,30 +33,10 @@ def _post_key() -> str | None:
     return request.headers.get(KEY_HEADER) or request.form.get("api_key")
 
 
-#: the bodies a POST may have: the spec's form encoding, or multipart with a ``media`` file
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-
-
-def _fmt() -> str:
-    return "xml" if request.path.endswith(".xml") else "json"
-
-
 @bp.before_request
-def _guard():
-    """Before any route: a preflight is answered (204); a POST body that is not a form is a 422; a parameter
-    no route checks itself with a control character is a 400; a foreign ``jurisdiction_id`` a 404."""
-    if request.method == "OPTIONS":
-        return Response(status=204)
-    if request.method == "POST" and request.mimetype not in FORM_TYPES and (request.content_length or 0) > 0:
-        return _out(api.error(422, f"body: {request.mimetype or 'a body without a Content-Type'} cannot be read; "
-                                   "send the fields form-encoded (application/x-www-form-urlencoded) or as "
-                                   "multipart/form-data (with a media file)", _fmt()))
-    own = api.OWN_PARAMS.get(request.endpoint, frozenset())
-    query = list(request.args.items(multi=True))
-    read, unread = (list(request.form.items(multi=True)), query) if request.method == "POST" else (query, [])
-    if (bad := api.check_params(read, unread, own, _fmt())):
-        return _out(bad)
-    api.check_jurisdiction(request.values, settings().district)
+def _jurisdiction():
+    if request.method != "OPTIONS":
+        api.check_jurisdiction(request.values, settings().district)
 
 
 @bp.after_app_request
@@ -73,8 +52,6 @@ def _cors(response: Response) -> Response:
             response.headers["Access-Control-Allow-Methods"] = CORS_METHODS
             response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
             response.headers["Access-Control-Max-Age"] = str(CORS_MAX_AGE_S)
-        else:  # what a page's script may read of an answer beside the simple headers
-            response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
     return response
 
 
@@ -115,13 +92,9 @@ def request_one(request_id: str, fmt: str):
     return _out(api.get_request(db_session(), request_id, fmt=fmt, key=_read_key(), settings=settings()))
 
 
-@bp.get("/media/<int:photo_id>.<ext>")
-def media(photo_id: int, ext: str):
-    return _out(api.get_media(db_session(), photo_id, ext, key=_read_key(), if_none_match=request.if_none_match))
-
-
 @bp.errorhandler(405)
 def _method(exc):
-    status, headers, body = api.error(405, f"{request.method} is not allowed here", _fmt())
+    fmt = "xml" if request.path.endswith(".xml") else "json"
+    status, headers, body = api.error(405, f"{request.method} is not allowed here", fmt)
     allow = getattr(exc, "valid_methods", None) or CORS_METHODS.split(", ")
     return Response(body, status=status, headers={**headers, "Allow": ", ".join(allow)})
