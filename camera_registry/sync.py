@@ -166,19 +166,13 @@ def _platform(catalog: Catalog, platform: str | None) -> str:
     return chosen
 
 
-def _parent(text_value: str) -> str:
-    """A ParentID written as a path (``platform/group/virtual``) → its last part, the direct parent."""
-    parts = [p.strip() for p in text_value.split("/") if p.strip()]
-    return parts[-1] if parts else ""
-
-
 def _elements(item: CatalogItem) -> dict[str, str]:
     out = {}
     for k, v in item.elements.items():
         if k in NOT_ATTRIBUTES:
             continue
         v = "" if v is None else str(v)
-        out[k] = _parent(v) if canonical_header(k) == "parent_id" else v
+        out[k] = v  # a ParentID path is already its last part (the reader keeps the path as ParentPath)
     return out
 
 

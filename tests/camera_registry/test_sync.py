@@ -112,11 +112,21 @@ def test_sip_server_item_is_a_node_and_notify_removes_nodes(demo_session):
     assert count(s, "audit_log", "object_type = 'catalog_node' AND action = 'delete'") == 1
 
 
-def test_parent_path_keeps_the_direct_parent(demo_session):
+def test_parent_path_keeps_the_direct_parent(demo_session, tmp_path):
+    """The reader splits a ParentID path (one place: camera_registry.catalog); the sync stores its last part and
+    does not report the kept path as an ignored element."""
+    from camera_registry.catalog import read_catalog
+
     path = f"{P}/51030400002150000001/51030400002160000001"
-    sync(demo_session, catalog([cam(1, 1, ParentID=path)]))
+    body = ('<?xml version="1.0" encoding="UTF-8"?><Response><CmdType>Catalog</CmdType><SN>1</SN>'
+            f"<DeviceID>{P}</DeviceID><SumNum>1</SumNum><DeviceList Num=\"1\"><Item>"
+            + "".join(f"<{k}>{v}</{k}>" for k, v in cam(1, 1, ParentID=path).elements.items())
+            + f"<DeviceID>{cam_id(1)}</DeviceID></Item></DeviceList></Response>")
+    (tmp_path / "c.xml").write_text(body, encoding="utf-8")
+    report = sync(demo_session, read_catalog(tmp_path / "c.xml"))
     assert one(demo_session, "SELECT parent_id FROM cameras WHERE device_id = :d", d=cam_id(1))[0] == \
         "51030400002160000001"
+    assert "ParentPath" not in report.ignored_elements
 
 
 def test_items_that_are_not_cameras_are_listed_not_refused(demo_session):
