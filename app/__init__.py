@@ -57,11 +57,12 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     @app.teardown_appcontext
     def _close_session(exc):
-        s = g.pop("db_session", None)
-        if s is not None:
-            if exc is not None:
-                s.rollback()
-            s.close()
+        for key in ("db_session", "read_session"):
+            s = g.pop(key, None)
+            if s is not None:
+                if exc is not None:
+                    s.rollback()
+                s.close()
 
     from app import db as _db, errors, security, views
     from app.accounts.auth import request_actor

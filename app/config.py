@@ -28,6 +28,8 @@ class Setting:
 
 SETTINGS = [
     Setting("database_url", "", "SQLAlchemy URL of the PostGIS database; empty = the embedded cluster under var/"),
+    Setting("database_read_url", "", "SQLAlchemy URL of a read replica for the read-only queries (statistics, "
+            "OGC API reads); empty = the primary (docs/scaling.md)"),
     Setting("var_dir", str(PROJECT_ROOT / "var"), "where the embedded cluster and caches live"),
     Setting("data_dir", str(PROJECT_ROOT / "data"), "demo district and reference tables"),
     Setting("secret_key", "", "Flask session secret; empty = a random key kept in var/secret_key"),
@@ -64,6 +66,8 @@ SETTINGS = [
     Setting("login_window_minutes", 15, "the window those failures are counted in, and how long throttling lasts"),
     Setting("open311_anonymous_reads", False, "let Open311 GET requests through without an API key (sensitive "
             "categories then show no text or address, and spots rounded to about 100 m)"),
+    Setting("patrol_retention_days", 0, "patrol track points older than this many days are removed by "
+            "`gridwatch patrols prune` (0 = kept for ever)"),
     Setting("data_start_date", "2010-01-01", "the earliest date an incident or patrol point may carry (ISO date)"),
     Setting("due_soon_hours", 4.0, "an open incident whose deadline is this close is 'due soon' (badges, work-order "
             "order, the due_soon webhook event)"),
@@ -80,7 +84,7 @@ SETTINGS = [
 ]
 _BY_NAME = {s.name: s for s in SETTINGS}
 
-_ENV_ALIASES = {"database_url": "DATABASE_URL"}
+_ENV_ALIASES = {"database_url": "DATABASE_URL", "database_read_url": "DATABASE_READ_URL"}
 
 
 def _coerce(setting: Setting, value: Any, source: str) -> Any:
@@ -189,6 +193,11 @@ def _validated(key: str, value: Any) -> Any:
         from app.cameras.live import check_template
 
         return check_template(value)
+    if key == "patrol_retention_days" and value < 0:
+        raise ValueError(f"setting 'patrol_retention_days': {value!r}; give a number of days ≥ 0 (0 = keep for ever)")
+    if key == "database_read_url" and value and not value.startswith(("postgresql://", "postgresql+psycopg://")):
+        raise ValueError(f"setting 'database_read_url': {value!r} is not a PostgreSQL URL "
+                         "(postgresql://user@host/dbname)")
     return value
 
 

@@ -34,13 +34,25 @@ def database_url(settings) -> str:
     return Cluster(settings.var_path / "pg").url()
 
 
-def make_engine(url: str, **kw) -> Engine:
+def read_url(settings) -> str | None:
+    """The URL of the read-only queries (a streaming replica, ``database_read_url``), or None: the primary's."""
+    url = settings.database_read_url
+    if not url:
+        return None
+    return "postgresql+psycopg://" + url[len("postgresql://"):] if url.startswith("postgresql://") else url
+
+
+def make_engine(url: str, *, read_only: bool = False, **kw) -> Engine:
+    """An engine whose sessions see UTC; ``read_only``: every transaction is READ ONLY (a replica's, or the
+    read URL pointed at the primary: a write through it fails rather than lands on the wrong server)."""
     engine = create_engine(url, pool_pre_ping=True, **kw)
 
     @event.listens_for(engine, "connect")
     def _utc(dbapi_conn, _record):  # timestamps leave the database in UTC; we render them in the district zone
         with dbapi_conn.cursor() as cur:
             cur.execute("SET TIME ZONE 'UTC'")
+            if read_only:
+                cur.execute("SET default_transaction_read_only = on")
         dbapi_conn.commit()
 
     return engine
@@ -91,17 +103,26 @@ def _on_begin(session: Session, _transaction, connection) -> None:
 class Database:
     """An engine (or one connection, in tests) and the session factory bound to it."""
 
-    def __init__(self, bind: Engine | Connection):
+    def __init__(self, bind: Engine | Connection, read_bind: Engine | Connection | None = None):
         import app.models  # noqa: F401  every mapper registered, so foreign keys across features resolve
 
         self.bind = bind
         opts = {"join_transaction_mode": "create_savepoint"} if isinstance(bind, Connection) else {}
         self.Session = sessionmaker(bind=bind, expire_on_commit=False, **opts)
         event.listen(self.Session, "after_begin", _on_begin)
+        #: sessions of the read-only queries (dashboards' statistics, OGC API reads): bound to the read URL
+        #: when there is one (``database_read_url``), else the same as ``Session``
+        self.read_bind = read_bind
+        if read_bind is None:
+            self.ReadSession = self.Session
+        else:
+            ropts = {"join_transaction_mode": "create_savepoint"} if isinstance(read_bind, Connection) else {}
+            self.ReadSession = sessionmaker(bind=read_bind, expire_on_commit=False, **ropts)
 
     @classmethod
     def from_settings(cls, settings) -> "Database":
-        return cls(make_engine(database_url(settings)))
+        url = read_url(settings)
+        return cls(make_engine(database_url(settings)), make_engine(url, read_only=True) if url else None)
 
     @property
     def engine(self) -> Engine:

@@ -134,7 +134,7 @@ def db_upgrade(c: Context, revision: str) -> None:
     """Apply the Alembic migrations."""
     from app import migrate
 
-    migrate.upgrade(c.db.engine, revision)
+    migrate.upgrade(c.db.engine, revision, district_code=c.settings.district_code)
     click.echo(f"database at revision {migrate.current_heads(c.db.engine)}")
 
 

@@ -2,6 +2,7 @@
 from app.accounts.models import ApiKey, LoginAttempt, User, UserSession  # noqa: F401
 from app.audit.models import AuditEntry  # noqa: F401
 from app.db import Base
+from app.deployment import Deployment  # noqa: F401
 from app.grids.models import (Building, Community, Grid, Member, MemberRole, MemberRoleType, RenovationSite, Road,  # noqa: F401
                               ServiceCentre, Street)
 from app.incidents.models import Category, Incident, IncidentEvent, IncidentSource  # noqa: F401

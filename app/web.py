@@ -29,6 +29,17 @@ def db_session() -> Session:
     return g.db_session
 
 
+def read_session() -> Session:
+    """The request's session for read-only queries: on the replica when ``database_read_url`` is set (every
+    transaction READ ONLY), else the request's ``db_session`` itself. Never write through it."""
+    db = database()
+    if db.ReadSession is db.Session:
+        return db_session()
+    if "read_session" not in g:
+        g.read_session = db.ReadSession()
+    return g.read_session
+
+
 def json_body() -> dict:
     """The request's JSON object (the body of every JSON write): a body that is not a JSON object, or not
     sent as ``application/json``, is InvalidData naming the field ``body`` (422)."""

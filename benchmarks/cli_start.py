@@ -48,7 +48,7 @@ def _scratch_database(tmp: Path) -> tuple[str, object]:
     cluster.start()
     cluster.ensure_database("gridwatch")
     engine = make_engine(cluster.url())
-    migrate.upgrade(engine)
+    migrate.upgrade(engine, district_code="510304")
     settings = Settings({"var_dir": str(tmp / "var"), "secret_key": "bench"}, environ={}, config_file=tmp / "none")
     with Database(engine).session() as s:
         load_demo(s, ROOT / "data", settings=settings, keep_dates=True)

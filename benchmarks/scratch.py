@@ -36,7 +36,7 @@ def scratch_engine(*, migrated: bool = True):
         with engine.begin() as conn:
             conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
         if migrated:
-            migrate.upgrade(engine)
+            migrate.upgrade(engine, district_code="510304")
         yield engine
     finally:
         engine.dispose()

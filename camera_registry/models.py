@@ -45,6 +45,12 @@ LIFECYCLE_NAMES = {"planned": ("规划中", "Planned"), "active": ("在用", "In
 POINT_CLASS_NAMES = {1: ("一类", "Class 1"), 2: ("二类", "Class 2"), 3: ("三类", "Class 3"), 9: ("其他", "Other")}
 
 
+def district_code_column():
+    """``district_code`` of a big table (migration 0012): the district a row belongs to, filled by the database
+    (``gw_district_code()``, the deployment's code), never by a writer. The one definition every model uses."""
+    return mapped_column(String(6), server_default=text("gw_district_code()"), nullable=False)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention={
         "ix": "ix_%(column_0_label)s",
@@ -70,6 +76,7 @@ class Camera(Base):
     """A video point (GB/T 28181 catalog item) with what coverage analysis needs."""
 
     __tablename__ = "cameras"
+    district_code: Mapped[str] = district_code_column()  # 0012: the district of the row (docs/scaling.md)
     device_id: Mapped[str] = mapped_column(String(20), primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     point_name: Mapped[str | None] = mapped_column(String(100))
@@ -140,6 +147,7 @@ class CameraEvent(Base):
     """A catalog event (ON, OFF, VLOST, DEFECT, ADD, DEL, UPDATE) with time and actor."""
 
     __tablename__ = "camera_events"
+    district_code: Mapped[str] = district_code_column()  # 0012: the district of the row (docs/scaling.md)
     id: Mapped[int] = mapped_column(primary_key=True)
     device_id: Mapped[str] = mapped_column(String(20), index=True)
     event: Mapped[str] = mapped_column(String(8))
@@ -155,6 +163,7 @@ class CameraRevision(Base):
     """The full record of a camera after each change: any past state can be read back."""
 
     __tablename__ = "camera_revisions"
+    district_code: Mapped[str] = district_code_column()  # 0012: the district of the row (docs/scaling.md)
     id: Mapped[int] = mapped_column(primary_key=True)
     device_id: Mapped[str] = mapped_column(String(20), index=True)
     version: Mapped[int] = mapped_column(Integer)

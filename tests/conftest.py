@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from tests.settings import TEST_SETTINGS
+from tests.settings import DISTRICT, TEST_SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,7 +83,7 @@ def database_factory(pg_server):
         url = _create_database(server_url, name)
         engine = make_engine(url)
         if migrated:
-            migrate.upgrade(engine)
+            migrate.upgrade(engine, district_code=DISTRICT.code)
         made.append((name, engine))
         return engine
 

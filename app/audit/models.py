@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
+from camera_registry.models import district_code_column
 
 #: table → (object type shown and searched, key column, columns whose changes alone are not worth a row,
 #: columns whose values are never copied). The key may be several columns joined by :data:`KEY_JOIN`: the
@@ -49,6 +50,7 @@ OBJECT_TYPES = tuple(v[0] for v in AUDITED.values()) + ("login",)
 
 class AuditEntry(Base):
     __tablename__ = "audit_log"
+    district_code: Mapped[str] = district_code_column()  # 0012: the district of the row (docs/scaling.md)
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.clock_timestamp())
     actor: Mapped[str] = mapped_column(String(120))

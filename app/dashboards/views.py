@@ -355,3 +355,6 @@ def api_search():
     p.done()
     return jsonify(details.search(web.db_session(), q or "", visible_grid_codes(user),
                                   basemap=web.settings().basemap))
+
+
+from app.dashboards import map_api  # noqa: E402,F401  (its routes on this blueprint)

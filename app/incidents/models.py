@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base
+from camera_registry.models import district_code_column
 from data import reference
 
 STATES = ("reported", "accepted", "voided", "dispatched", "in_progress", "resolved", "closed")
@@ -56,6 +57,7 @@ class Incident(Base):
     """A grid incident. Its state is the result of its events (``incident_events``)."""
 
     __tablename__ = "incidents"
+    district_code: Mapped[str] = district_code_column()  # 0012: the district of the row (docs/scaling.md)
     id: Mapped[int] = mapped_column(primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(60), unique=True)
     category_code: Mapped[str] = mapped_column(ForeignKey("categories.code"), index=True)
@@ -101,6 +103,7 @@ class IncidentEvent(Base):
     """One step of an incident's timeline: who did what, when, and why."""
 
     __tablename__ = "incident_events"
+    district_code: Mapped[str] = district_code_column()  # 0012: the district of the row (docs/scaling.md)
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

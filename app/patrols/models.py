@@ -8,10 +8,12 @@ from sqlalchemy import DateTime, Float, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
+from camera_registry.models import district_code_column
 
 
 class PatrolPoint(Base):
     __tablename__ = "patrol_points"
+    district_code: Mapped[str] = district_code_column()  # 0012: the district of the row (docs/scaling.md)
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
     track_id: Mapped[str | None] = mapped_column(String(60))

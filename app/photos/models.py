@@ -12,6 +12,7 @@ from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, LargeBina
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
+from camera_registry.models import district_code_column
 
 #: before: what the reporter saw; after: the result, sent with ``resolve``
 PHOTO_KINDS = ("before", "after")
@@ -19,6 +20,7 @@ PHOTO_KINDS = ("before", "after")
 
 class IncidentPhoto(Base):
     __tablename__ = "incident_photos"
+    district_code: Mapped[str] = district_code_column()  # 0012: the district of the row (docs/scaling.md)
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("incident_events.id", ondelete="SET NULL"))

@@ -122,7 +122,7 @@ def test_a_real_database_restart_is_a_503_then_recovers_without_restarting_the_a
         engine = make_engine(cluster.url("gridwatch"))
         with engine.begin() as conn:
             conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
-        migrate.upgrade(engine)
+        migrate.upgrade(engine, district_code="510304")
         application = create_app(settings, database=Database(engine))
         client = application.test_client()
         assert client.get("/open311/v2/services.json").status_code == 200

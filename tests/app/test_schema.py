@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app import migrate
 from app.models import METADATA
+from tests.settings import DISTRICT
 
 SQUARE = "MULTIPOLYGON(((104.77 29.36,104.78 29.36,104.78 29.37,104.77 29.37,104.77 29.36)))"
 
@@ -14,13 +15,13 @@ SQUARE = "MULTIPOLYGON(((104.77 29.36,104.78 29.36,104.78 29.37,104.77 29.37,104
 def test_migrations_run_up_from_empty_and_down_again(database_factory):
     eng = database_factory("updown", migrated=False)
     assert migrate.current_heads(eng) == "empty"
-    migrate.upgrade(eng)
+    migrate.upgrade(eng, district_code=DISTRICT.code)
     tables = set(inspect(eng).get_table_names())
     expected = {t.name for md in METADATA for t in md.sorted_tables}
     assert expected <= tables
     migrate.downgrade(eng, "base")
     assert not (expected & set(inspect(eng).get_table_names()))
-    migrate.upgrade(eng)
+    migrate.upgrade(eng, district_code=DISTRICT.code)
     assert expected <= set(inspect(eng).get_table_names())
 
 
