@@ -82,7 +82,7 @@ def api():
     _only()
     from app.ogc.openapi import document
 
-    return _json(document(_base(), web.db_session(), request_user()), docs.OPENAPI)
+    return _json(document(_base(), web.read_session(), request_user()), docs.OPENAPI)
 
 
 @bp.get("/api.html")
@@ -91,7 +91,7 @@ def api_html():
     _only()
     from app.ogc.openapi import document
 
-    return _page("api", "API", document(_base(), web.db_session(), request_user()))
+    return _page("api", "API", document(_base(), web.read_session(), request_user()))
 
 
 @bp.get("/collections")
@@ -99,7 +99,7 @@ def collections():
     user = request_user()
     _only()
     shown = [c for c in cols.COLLECTIONS.values() if cols.readable(user, c)]
-    doc = docs.collections(_base(), shown, service.district_extent(web.db_session()), _lang())
+    doc = docs.collections(_base(), shown, service.district_extent(web.read_session()), _lang())
     return _page("collections", "Collections", doc) if _format() == "html" else _json(doc)
 
 
@@ -107,7 +107,7 @@ def collections():
 def collection(collection_id: str):
     c = _collection(collection_id, request_user())
     _only()
-    doc = docs.collection(_base(), c, service.district_extent(web.db_session()), _lang())
+    doc = docs.collection(_base(), c, service.district_extent(web.read_session()), _lang())
     return _page("collection", doc["title"], doc) if _format() == "html" else _json(doc)
 
 
@@ -115,7 +115,7 @@ def collection(collection_id: str):
 def queryables(collection_id: str):
     c = _collection(collection_id, request_user())
     _only()
-    doc = docs.queryables(_base(), c, cols.queryables(web.db_session(), c), _lang())
+    doc = docs.queryables(_base(), c, cols.queryables(web.read_session(), c), _lang())
     if _format() == "html":
         return _page("queryables", c.title(_lang()), doc, collection=c)
     return _json(doc, docs.SCHEMA_JSON)
@@ -125,7 +125,7 @@ def queryables(collection_id: str):
 def items(collection_id: str):
     user = request_user()
     c = _collection(collection_id, user)
-    s, st = web.db_session(), web.settings()
+    s, st = web.read_session(), web.settings()
     names = {n for n, _t in cols.properties(s, c)}
     q = params.items_query(request.args, names, web.district().tz)
     fmt = _format()
@@ -146,7 +146,7 @@ def item(collection_id: str, feature_id: str):
     _only("crs")
     crs = crs_mod.parse(request.args.get("crs"), "crs")
     fmt = _format()
-    text = service.feature(web.db_session(), web.settings(), user, c, feature_id, crs)
+    text = service.feature(web.read_session(), web.settings(), user, c, feature_id, crs)
     doc = json.loads(text)
     doc["links"] = [{"href": f"{_base()}/collections/{c.id}/items/{quote(feature_id, safe='')}", "rel": "self",
                      "type": docs.GEOJSON},
