@@ -183,6 +183,27 @@ class Params:
             return None
         return datetime.combine(d, time.min, tzinfo=self.zone)
 
+    def month(self, name: str) -> date | None:
+        """A calendar month ``YYYY-MM`` from the month of ``earliest`` to a year from today, as its first day."""
+        value = self.raw(name)
+        if value is None:
+            return None
+        self._dated()
+        latest = datetime.now(self.zone).date() + timedelta(days=FUTURE_DAYS)
+        try:
+            if not (isinstance(value, str) and len(value.strip()) == 7 and value.strip()[4] == "-"
+                    and value.strip().replace("-", "", 1).isascii() and value.strip().replace("-", "", 1).isdigit()):
+                raise ValueError
+            m = date(int(value.strip()[:4]), int(value.strip()[5:]), 1)
+        except ValueError:
+            self.bad(name, f"{_shown(value)} is not a month (YYYY-MM)")
+            return None
+        first, last = self.earliest.replace(day=1), latest.replace(day=1)
+        if not first <= m <= last:
+            self.bad(name, f"{value.strip()} is outside {first.isoformat()[:7]} … {last.isoformat()[:7]}")
+            return None
+        return m
+
     def moment(self, name: str) -> datetime | None:
         """An ISO 8601 time between ``earliest`` and a day from now (without an offset: district time)."""
         value = self.raw(name)
@@ -262,6 +283,65 @@ def _shown(value) -> str:
     """A bad value as a reason quotes it: repr, cut to 40 characters (the value itself may be huge)."""
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "…"
+
+
+class BadParameters(InvalidData):
+    """Bad query parameters of a page that only reads (the statistics): 400, each parameter named."""
+
+    status = 400
+
+
+#: the area parameters of the statistics, with the ``gis.codes`` kind of each (one or none may be given)
+STATS_AREAS = ("street", "community", "grid")
+#: ``period`` values: the last 12 months (the default, also when absent) or every month ever recorded
+STATS_PERIODS = ("12m", "all")
+
+
+def parse_stats(args, *, earliest: date, tz: str, areas: dict, visible: dict | None = None):
+    """The period and area of ``/dashboard/stats`` and its CSVs: ``(Period, Area | None)``.
+
+    ``period`` is ``12m`` (default) or ``all``; ``start``/``end`` are months ``YYYY-MM`` (both included; one
+    alone runs from the month of ``earliest`` or to this month) and exclude ``period=all``. One of ``street``,
+    ``community`` or ``grid``: a code of that kind that ``areas[kind]`` (code → name, the whole district)
+    holds. ``visible`` (a grid lead's areas, the same shape) limits them: a known area outside it raises
+    ``NotFound`` (as an incident outside one's grids is not found). Bad values: ``BadParameters`` (400).
+    """
+    from app.dashboards.stats import Area, Period, add_months, default_period
+    from gis.codes import COMMUNITY, GRID, STREET
+    from gis.errors import NotFound
+
+    p = Params(args, earliest=earliest, tz=tz)
+    kind_of = {"street": STREET, "community": COMMUNITY, "grid": GRID}
+    which = p.choice("period", STATS_PERIODS, default="12m")
+    start, end = p.month("start"), p.month("end")
+    period = None
+    if which == "all" and (start or end):
+        p.bad("period", "all covers every month: leave start and end empty, or choose the last 12 months")
+    elif start and end and end < start:
+        p.bad("end", f"{end.isoformat()[:7]} is before the start {start.isoformat()[:7]}")
+    elif which == "all":
+        period = Period(None, None)
+    elif start or end:
+        today = datetime.now(ZoneInfo(tz)).date()
+        period = Period(start or earliest.replace(day=1), add_months(end or today, 1))
+    elif which is not None:
+        period = default_period(tz)
+    area, given = None, [k for k in STATS_AREAS if p.raw(k) is not None]
+    for extra in given[1:]:
+        p.bad(extra, f"give one area only: {given[0]} is given already")
+    if given:
+        kind = given[0]
+        code = p.code(kind, kind_of[kind])
+        names = dict(areas.get(kind, ()))
+        if code is not None and code not in names:
+            p.bad(kind, f"{code} is no {kind} of this district")
+        elif code is not None:
+            area = Area(kind, code, names[code])
+    if p.errors:
+        raise BadParameters(p.errors)
+    if area is not None and visible is not None and area.code not in dict(visible.get(area.kind, ())):
+        raise NotFound(f"{area.kind} {area.code} holds none of your grids")
+    return period, area
 
 
 # -- the filters and spots the dashboard routes share ------------------------------------------------

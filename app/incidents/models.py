@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from geoalchemy2 import Geometry
-from sqlalchemy import (Boolean, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, String, Text, func,
-                        text)
+from sqlalchemy import (Boolean, CheckConstraint, Column, Date, DateTime, Float, ForeignKey, Index, Integer,
+                        PrimaryKeyConstraint, SmallInteger, String, Table, Text, func, text)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -75,7 +75,8 @@ class Incident(Base):
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
     state: Mapped[str] = mapped_column(String(12), default="reported", server_default="reported", index=True)
     reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
-    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # 0013_stats: on_time_rate and the on-time chart filter on the time of dispatch
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
@@ -117,3 +118,41 @@ class IncidentEvent(Base):
     note_key: Mapped[str | None] = mapped_column(String(40))
     note_args = mapped_column(JSONB)
     incident: Mapped[Incident] = relationship(back_populates="events")
+
+
+# -- 0013_stats: the monthly roll-ups of the statistics, kept by triggers on ``incidents`` (docs/dashboards.md) --
+#: classes of hours from report to close of the resolution-time chart (``width_bucket`` edges): the roll-up
+#: keeps one column per class, ``b1`` … ``b7`` (app.dashboards.stats reads them)
+RESOLUTION_BINS_H = (0, 2, 8, 24, 48, 72, 168)
+RESOLUTION_COLUMNS = tuple(f"b{i}" for i in range(1, len(RESOLUTION_BINS_H) + 1))
+
+stats_zone = Table(
+    "stats_zone", Base.metadata,
+    Column("id", SmallInteger, server_default=text("1"), nullable=False),
+    Column("zone", Text, nullable=False),
+    CheckConstraint("id = 1", name="one_row"),
+    PrimaryKeyConstraint("id", name="pk_stats_zone"),
+)
+
+stats_incidents_monthly = Table(
+    "stats_incidents_monthly", Base.metadata,
+    Column("month", Date, nullable=False),  # first day of the month of report, in the zone of stats_zone
+    Column("grid_code", String(15)),
+    Column("community_code", String(12)),
+    Column("category_code", String(40), nullable=False),
+    Column("n", Integer, server_default="0", nullable=False),
+    *[Column(c, Integer, server_default="0", nullable=False) for c in RESOLUTION_COLUMNS],
+    Index("ux_stats_incidents_monthly_key", "month", "grid_code", "community_code", "category_code", unique=True,
+          postgresql_nulls_not_distinct=True),
+)
+
+stats_dispatch_monthly = Table(
+    "stats_dispatch_monthly", Base.metadata,
+    Column("month", Date, nullable=False),  # first day of the month of dispatch
+    Column("grid_code", String(15)),
+    Column("community_code", String(12)),
+    Column("closed", Integer, server_default="0", nullable=False),
+    Column("on_time", Integer, server_default="0", nullable=False),
+    Index("ux_stats_dispatch_monthly_key", "month", "grid_code", "community_code", unique=True,
+          postgresql_nulls_not_distinct=True),
+)

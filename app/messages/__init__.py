@@ -10,7 +10,7 @@ import importlib
 
 #: the area catalogues, in the order they are merged
 AREAS = ("field", "loop", "workorders", "patrols", "webhooks", "maps", "cameras", "camera_files", "grids",
-         "boundaries", "people", "reference", "audit", "planning", "ogc")
+         "boundaries", "people", "reference", "audit", "planning", "ogc", "stats")
 
 
 def merged(base: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:

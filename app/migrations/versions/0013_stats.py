@@ -1,0 +1,146 @@
+"""Statistics at scale (issue 16): an index on ``dispatched_at`` and monthly roll-ups kept by triggers.
+
+- ``ix_incidents_dispatched_at``: ``on_time_rate`` filters on the time of dispatch (it scanned every row).
+- ``stats_zone``: one row, the IANA zone whose calendar months the roll-ups count in (the setting
+  ``timezone``; ``gw_stats_rebuild(zone)`` recounts everything in another zone).
+- ``stats_incidents_monthly``: incidents per month of report (district time), grid, community and category
+  (``n``), and of those closed, how many per class of hours from report to close (``b1`` … ``b7``, the
+  classes of ``width_bucket`` over ``RESOLUTION_BINS_H``).
+- ``stats_dispatch_monthly``: closed incidents with a deadline per month of dispatch, grid and community, and
+  how many of them closed on time (the closed side of ``on_time_rate``; the open-and-late side depends on
+  the clock and is counted live through ``ix_incidents_open_deadline``).
+- ``gw_stats_apply()``: statement-level triggers (transition tables) on ``incidents`` for INSERT, UPDATE and
+  DELETE add the new rows and subtract the old ones in the same transaction (an update that moves nothing
+  writes nothing); TRUNCATE empties the roll-ups. A roll-up row whose counts fall to 0 stays (readers skip it).
+
+Revision ID: 0013_stats
+Revises: 0012_district_code
+"""
+import sqlalchemy as sa
+from alembic import context, op
+
+revision = "0013_stats"
+down_revision = "0012_district_code"
+branch_labels = None
+depends_on = None
+
+# frozen copies: app.dashboards.stats.RESOLUTION_BINS_H, app.config's default timezone, OPEN_STATES
+BINS_H = (0, 2, 8, 24, 48, 72, 168)
+DEFAULT_ZONE = "Asia/Shanghai"
+NB = len(BINS_H)
+BCOLS = ", ".join(f"b{i}" for i in range(1, NB + 1))
+
+
+def _sql_builder() -> str:
+    """``gw_stats_sql(src)``: the two upserts that add the rows of the query ``src`` (its column ``d`` is
+    +1 or −1 per row) to the roll-ups. One text for the triggers and the rebuild."""
+    edges = "ARRAY[" + ", ".join(f"{float(e)}" for e in BINS_H) + "]::float8[]"
+    bin_expr = (f"CASE WHEN state = 'closed' AND closed_at IS NOT NULL THEN width_bucket("
+                f"EXTRACT(EPOCH FROM (closed_at - reported_at)) / 3600.0, {edges}) END")
+    sums = ", ".join(f"coalesce(sum(d) FILTER (WHERE bin = {i}), 0) AS b{i}" for i in range(1, NB + 1))
+    nonzero = " OR ".join(["n <> 0"] + [f"b{i} <> 0" for i in range(1, NB + 1)])
+    sets = ", ".join(["n = r.n + EXCLUDED.n"] + [f"b{i} = r.b{i} + EXCLUDED.b{i}" for i in range(1, NB + 1)])
+    monthly = (
+        "WITH ch AS (%s), z AS (SELECT zone FROM stats_zone WHERE id = 1), "
+        f"g AS (SELECT date_trunc('month', ch.reported_at AT TIME ZONE z.zone)::date AS month, grid_code, "
+        f"community_code, category_code, sum(d) AS n, {sums} FROM "
+        f"(SELECT ch.*, {bin_expr} AS bin FROM ch) ch, z GROUP BY 1, 2, 3, 4) "
+        f"INSERT INTO stats_incidents_monthly AS r (month, grid_code, community_code, category_code, n, {BCOLS}) "
+        f"SELECT month, grid_code, community_code, category_code, n, {BCOLS} FROM g WHERE {nonzero} "
+        f"ON CONFLICT (month, grid_code, community_code, category_code) DO UPDATE SET {sets}")
+    dispatch = (
+        "WITH ch AS (%s), z AS (SELECT zone FROM stats_zone WHERE id = 1), "
+        "g AS (SELECT date_trunc('month', ch.dispatched_at AT TIME ZONE z.zone)::date AS month, grid_code, "
+        "community_code, sum(d) AS closed, coalesce(sum(d) FILTER (WHERE closed_at <= deadline), 0) AS on_time "
+        "FROM ch, z WHERE state = 'closed' AND deadline IS NOT NULL AND dispatched_at IS NOT NULL "
+        "GROUP BY 1, 2, 3) "
+        "INSERT INTO stats_dispatch_monthly AS r (month, grid_code, community_code, closed, on_time) "
+        "SELECT month, grid_code, community_code, closed, on_time FROM g WHERE closed <> 0 OR on_time <> 0 "
+        "ON CONFLICT (month, grid_code, community_code) DO UPDATE SET closed = r.closed + EXCLUDED.closed, "
+        "on_time = r.on_time + EXCLUDED.on_time")
+    q = lambda s: "$q$" + s + "$q$"  # noqa: E731
+    return (f"CREATE FUNCTION gw_stats_sql(src text) RETURNS text[] LANGUAGE sql IMMUTABLE AS $f$ "
+            f"SELECT ARRAY[format({q(monthly)}, src), format({q(dispatch)}, src)] $f$")
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    op.create_index("ix_incidents_dispatched_at", "incidents", ["dispatched_at"])
+    op.create_table(
+        "stats_zone",
+        sa.Column("id", sa.SmallInteger(), server_default=sa.text("1"), nullable=False),
+        sa.Column("zone", sa.Text(), nullable=False),
+        sa.CheckConstraint("id = 1", name="ck_stats_zone_one_row"),
+        sa.PrimaryKeyConstraint("id", name="pk_stats_zone"),
+    )
+    op.create_table(
+        "stats_incidents_monthly",
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("grid_code", sa.String(15)),
+        sa.Column("community_code", sa.String(12)),
+        sa.Column("category_code", sa.String(40), nullable=False),
+        sa.Column("n", sa.Integer(), server_default="0", nullable=False),
+        *[sa.Column(f"b{i}", sa.Integer(), server_default="0", nullable=False) for i in range(1, NB + 1)],
+    )
+    op.create_index("ux_stats_incidents_monthly_key", "stats_incidents_monthly",
+                    ["month", "grid_code", "community_code", "category_code"], unique=True,
+                    postgresql_nulls_not_distinct=True)
+    op.create_table(
+        "stats_dispatch_monthly",
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("grid_code", sa.String(15)),
+        sa.Column("community_code", sa.String(12)),
+        sa.Column("closed", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("on_time", sa.Integer(), server_default="0", nullable=False),
+    )
+    op.create_index("ux_stats_dispatch_monthly_key", "stats_dispatch_monthly",
+                    ["month", "grid_code", "community_code"], unique=True, postgresql_nulls_not_distinct=True)
+    op.execute(_sql_builder())
+    op.execute("""
+        CREATE FUNCTION gw_stats_apply() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE src text; stmt text;
+        BEGIN
+            IF TG_OP = 'TRUNCATE' THEN
+                TRUNCATE stats_incidents_monthly, stats_dispatch_monthly;
+                RETURN NULL;
+            END IF;
+            src := CASE TG_OP WHEN 'INSERT' THEN 'SELECT 1 AS d, * FROM gw_new'
+                              WHEN 'DELETE' THEN 'SELECT -1 AS d, * FROM gw_old'
+                              ELSE 'SELECT -1 AS d, * FROM gw_old UNION ALL SELECT 1 AS d, * FROM gw_new' END;
+            FOREACH stmt IN ARRAY gw_stats_sql(src) LOOP
+                EXECUTE stmt;  -- the transition tables are visible to the trigger's own statements
+            END LOOP;
+            RETURN NULL;
+        END $$""")
+    op.execute("""
+        CREATE FUNCTION gw_stats_rebuild(new_zone text) RETURNS void LANGUAGE plpgsql AS $$
+        DECLARE stmt text;
+        BEGIN
+            PERFORM now() AT TIME ZONE new_zone;  -- an unknown zone fails here, before anything changes
+            LOCK TABLE incidents IN SHARE MODE;   -- no write between the count and the end of the transaction
+            INSERT INTO stats_zone (id, zone) VALUES (1, new_zone) ON CONFLICT (id) DO UPDATE SET zone = new_zone;
+            TRUNCATE stats_incidents_monthly, stats_dispatch_monthly;
+            FOREACH stmt IN ARRAY gw_stats_sql('SELECT 1 AS d, * FROM incidents') LOOP
+                EXECUTE stmt;
+            END LOOP;
+        END $$""")
+    for op_name, ref in (("insert", "NEW TABLE AS gw_new"), ("update", "OLD TABLE AS gw_old NEW TABLE AS gw_new"),
+                         ("delete", "OLD TABLE AS gw_old")):
+        op.execute(f"CREATE TRIGGER gw_stats_{op_name} AFTER {op_name.upper()} ON incidents REFERENCING {ref} "
+                   f"FOR EACH STATEMENT EXECUTE FUNCTION gw_stats_apply()")
+    op.execute("CREATE TRIGGER gw_stats_truncate AFTER TRUNCATE ON incidents "
+               "FOR EACH STATEMENT EXECUTE FUNCTION gw_stats_apply()")
+    zone = context.config.attributes.get("timezone") or DEFAULT_ZONE
+    bind.execute(sa.text("SELECT gw_stats_rebuild(:z)"), {"z": zone})
+
+
+def downgrade() -> None:
+    for op_name in ("insert", "update", "delete", "truncate"):
+        op.execute(f"DROP TRIGGER gw_stats_{op_name} ON incidents")
+    op.execute("DROP FUNCTION gw_stats_rebuild(text)")
+    op.execute("DROP FUNCTION gw_stats_apply()")
+    op.execute("DROP FUNCTION gw_stats_sql(text)")
+    op.drop_table("stats_dispatch_monthly")
+    op.drop_table("stats_incidents_monthly")
+    op.drop_table("stats_zone")
+    op.drop_index("ix_incidents_dispatched_at", table_name="incidents")
