@@ -297,10 +297,11 @@ STATS_AREAS = ("street", "community", "grid")
 STATS_PERIODS = ("12m", "all")
 
 
-def parse_stats(args, *, earliest: date, tz: str, areas: dict, visible: dict | None = None):
+def parse_stats(args, *, earliest: date, tz: str, areas: dict, visible: dict | None = None,
+                latest: date | None = None):
     """The period and area of ``/dashboard/stats`` and its CSVs: ``(Period, Area | None)``.
 
-    ``period`` is ``12m`` (default) or ``all``; ``start``/``end`` are months ``YYYY-MM`` (both included; one
+    ``period`` is ``12m`` (default: ``stats.default_period``, ``latest`` the latest month with data) or ``all``; ``start``/``end`` are months ``YYYY-MM`` (both included; one
     alone runs from the month of ``earliest`` or to this month) and exclude ``period=all``. One of ``street``,
     ``community`` or ``grid``: a code of that kind that ``areas[kind]`` (code → name, the whole district)
     holds. ``visible`` (a grid lead's areas, the same shape) limits them: a known area outside it raises
@@ -325,7 +326,7 @@ def parse_stats(args, *, earliest: date, tz: str, areas: dict, visible: dict | N
         today = datetime.now(ZoneInfo(tz)).date()
         period = Period(start or earliest.replace(day=1), add_months(end or today, 1))
     elif which is not None:
-        period = default_period(tz)
+        period = default_period(tz, latest=latest)
     area, given = None, [k for k in STATS_AREAS if p.raw(k) is not None]
     for extra in given[1:]:
         p.bad(extra, f"give one area only: {given[0]} is given already")

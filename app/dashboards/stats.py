@@ -61,11 +61,20 @@ class Period:
                 datetime(self.end.year, self.end.month, 1, tzinfo=zone))
 
 
-def default_period(tz: str, today: date | None = None) -> Period:
-    """The last ``DEFAULT_MONTHS`` calendar months in zone ``tz``, this month included."""
+def default_period(tz: str, today: date | None = None, latest: date | None = None) -> Period:
+    """The last ``DEFAULT_MONTHS`` calendar months in zone ``tz``, this month included; when the latest month
+    with incidents (``latest``) is earlier (a frozen data set: the demo's files, an archive copy), the
+    ``DEFAULT_MONTHS`` months up to that one, so the page shows the last year that has data."""
     today = today or datetime.now(ZoneInfo(tz)).date()
     end = add_months(today, 1)
+    if latest is not None and latest < today.replace(day=1):
+        end = add_months(latest, 1)
     return Period(add_months(end, -DEFAULT_MONTHS), end)
+
+
+def latest_month(s: Session) -> date | None:
+    """The latest month of report with incidents (the roll-up's)."""
+    return s.execute(text("SELECT max(month) FROM stats_incidents_monthly WHERE n > 0")).scalar()
 
 
 ALL_TIME = Period(None, None)
@@ -90,8 +99,7 @@ def _where(grids, period: Period | None, area: Area | None, *, tz: str, raw: boo
         conds.append({"street": "left(community_code, 9) = :area", "community": "community_code = :area",
                       "grid": "grid_code = :area"}[area.kind])
         p["area"] = area.code
-    period = period or default_period(tz)
-    if not period.all_time:
+    if period is not None and not period.all_time:  # None: every month (a caller outside the page)
         if raw:
             conds.append("dispatched_at >= :t0 AND dispatched_at < :t1")
             p["t0"], p["t1"] = period.bounds(tz)
@@ -177,12 +185,12 @@ def on_time(s: Session, grids, *, lang: str = "zh", tz: str, period: Period | No
     """On-time rate per month of dispatch (months of the district's zone ``tz``) in the period, as
     ``app.incidents.queries.on_time_rate`` defines it (closed on time / (closed + open past the deadline at
     ``now``)), in one query: the closed side from the roll-up, the open side live."""
-    period = period or default_period(tz)
+    period = period or ALL_TIME
     where, p = _where(grids, period, area, tz=tz)
     live, q = _where(grids, period, area, tz=tz, raw=True)
     rows = s.execute(text(
         "WITH r AS (SELECT month, sum(closed) AS closed, sum(on_time) AS on_time FROM stats_dispatch_monthly "
-        f"  WHERE {where} GROUP BY month), "
+        f"  WHERE {where} GROUP BY month HAVING sum(closed) > 0), "
         "l AS (SELECT date_trunc('month', dispatched_at AT TIME ZONE :tz)::date AS month, count(*) AS late "
         "  FROM incidents WHERE state = ANY(:open) AND deadline IS NOT NULL AND deadline < :now "
         f"  AND dispatched_at IS NOT NULL AND {live} GROUP BY 1) "

@@ -238,7 +238,8 @@ def _stats_request():
             w.commit()
     areas = stats.area_options(s)
     visible = None if grids is None else stats.area_options(s, grids)
-    period, area = parse_stats(request.args, earliest=d.data_start, tz=d.timezone, areas=areas, visible=visible)
+    period, area = parse_stats(request.args, earliest=d.data_start, tz=d.timezone, areas=areas, visible=visible,
+                               latest=stats.latest_month(s))
     return s, grids, period, area, (areas if visible is None else visible)
 
 
