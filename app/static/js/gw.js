@@ -34,15 +34,25 @@
   };
   /* fetch JSON (same origin, CSRF header on writes); rejects with an Error carrying .status and .body and
      the server's message, so a caller can tell a 409 (reload) from a 422 (fix the field) */
+  var inflight = [];   /* the controllers of the requests under way: log-out aborts them (see below) */
   gw.api = function (url, opts) {
     opts = opts || {};
+    if (gw.leaving) {   /* logging out: a request now would only be refused (401) */
+      var gone = new Error('logging out'); gone.status = 0;
+      return Promise.reject(gone);
+    }
     var headers = {'Accept': 'application/json'};
     var body = opts.body;
     if (opts.json !== undefined) { headers['Content-Type'] = 'application/json'; body = JSON.stringify(opts.json); }
     var method = opts.method || (body ? 'POST' : 'GET');
     if (method !== 'GET') headers['X-CSRF-Token'] = gw.csrf();
     Object.keys(opts.headers || {}).forEach(function (k) { headers[k] = opts.headers[k]; });
-    return fetch(url, {method: method, credentials: 'same-origin', headers: headers, body: body}).then(function (r) {
+    var ctrl = window.AbortController ? new AbortController() : null;
+    if (ctrl) inflight.push(ctrl);
+    var settle = function () { var i = inflight.indexOf(ctrl); if (i >= 0) inflight.splice(i, 1); };
+    return fetch(url, {method: method, credentials: 'same-origin', headers: headers, body: body,
+                       signal: opts.signal || (ctrl ? ctrl.signal : undefined)}).then(function (r) {
+      settle();
       return r.text().then(function (raw) {
         var parsed = null;
         try { parsed = raw ? JSON.parse(raw) : null; } catch (e) { parsed = null; }
@@ -53,7 +63,7 @@
         }
         return parsed;
       });
-    });
+    }, function (e) { settle(); throw e; });
   };
   gw.getJSON = function (url) { return gw.api(url); };
 
@@ -61,6 +71,13 @@
      user, grids and CSRF token): on a shared phone the next account must not be handed them. Drafts
      (IndexedDB) stay: they are sent by the account that made them. */
   var logout = document.getElementById('gw-logout');
+  /* log-out first stops this page's requests (a poll answered after the session ended would be a 401) */
+  if (logout) {
+    logout.addEventListener('submit', function () {
+      gw.leaving = true;
+      inflight.splice(0).forEach(function (c) { c.abort(); });
+    });
+  }
   if (logout && window.caches) {
     logout.addEventListener('submit', function (e) {
       if (logout.dataset.forgotten) return;
