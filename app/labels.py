@@ -100,7 +100,8 @@ LABELS: dict[str, dict] = {
                      "api_key": ("接口密钥", "API key"), "category": ("事件类别", "Incident category"),
                      "programme": ("建设工程", "Programme"), "source": ("事件来源", "Incident source"),
                      "member_role_type": ("网格员职务", "Member role type"), "login": ("登录失败", "Failed log-in"),
-                     "catalog_node": ("目录节点", "Catalog node")},
+                     "catalog_node": ("目录节点", "Catalog node"),
+                     "patrol_points": ("巡查轨迹点（保留期清理）", "Patrol points (retention)")},
     "audit_action": {"insert": ("新增", "Added"), "update": ("修改", "Changed"), "delete": ("删除", "Deleted"),
                      "login_failed": ("登录未成功", "Log-in refused")},
 }

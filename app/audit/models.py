@@ -45,7 +45,9 @@ AUDITED: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {
 KEY_JOIN = "@"
 AUDIT_ACTIONS = ("insert", "update", "delete")
 #: the object types, plus failed log-ins (read from ``login_attempts``, not from this table)
-OBJECT_TYPES = tuple(v[0] for v in AUDITED.values()) + ("login",)
+#: ``patrol_points``: not audited row by row (millions a day); a retention prune writes one row for what it removed
+PRUNED_PATROLS = "patrol_points"
+OBJECT_TYPES = tuple(v[0] for v in AUDITED.values()) + ("login", PRUNED_PATROLS)
 
 
 class AuditEntry(Base):

@@ -83,4 +83,28 @@ def unpatrolled_cmd(c: Context, days: int, grids: tuple[str, ...]) -> None:
     click.echo(frame.to_string(index=False) if len(frame) else f"every grid was patrolled in the last {days} days")
 
 
+@patrols.command("prune")
+@click.option("--dry-run", is_flag=True, help="count what would go, remove nothing")
+@click.option("--days", type=int, default=None, help="keep this many days instead of the setting patrol_retention_days")
+@pass_ctx
+@report_errors
+def prune_cmd(c: Context, dry_run: bool, days: int | None) -> None:
+    """Remove the patrol points older than the retention (setting patrol_retention_days), in batches.
+
+    Run it daily from cron or a systemd timer (docs/patrols.md). With retention 0 (keep for ever) it refuses."""
+    from tqdm import tqdm
+
+    from app.patrols.retention import cutoff_of, prune_patrols
+
+    keep = c.settings.patrol_retention_days if days is None else days
+    cutoff_of(keep)  # a retention of 0 (or less) is refused here, naming the setting, before anything is read
+    with tqdm(desc="patrol points removed", unit="point", file=sys.stderr, disable=dry_run) as bar:
+        rep = prune_patrols(c.db, keep, dry_run=dry_run, progress=bar.update)
+    when = rep.cutoff.astimezone(c.settings.district.tz).strftime("%Y-%m-%d %H:%M")
+    if dry_run:
+        click.echo(f"{rep.matched} patrol points are older than {keep} days (before {when}); nothing removed (dry run)")
+    else:
+        click.echo(f"{rep.removed} patrol points older than {keep} days (before {when}) removed")
+
+
 COMMANDS = [patrols]

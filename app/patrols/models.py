@@ -22,4 +22,6 @@ class PatrolPoint(Base):
     grid_code: Mapped[str | None] = mapped_column(String(15), index=True)
     # 0008_field_loop: the phone's reported accuracy (metres) for points sent from the browser
     accuracy_m: Mapped[float | None] = mapped_column(Float)
-    __table_args__ = (Index("ix_patrol_points_member_at", "member_id", "at", unique=True),)
+    __table_args__ = (Index("ix_patrol_points_member_at", "member_id", "at", unique=True),
+                      # 0014_patrol_retention: the retention's delete by time (points arrive in time order)
+                      Index("ix_patrol_points_at_brin", "at", postgresql_using="brin"))
