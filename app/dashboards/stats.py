@@ -74,7 +74,8 @@ def default_period(tz: str, today: date | None = None, latest: date | None = Non
 
 def latest_month(s: Session) -> date | None:
     """The latest month of report with incidents (the roll-up's)."""
-    return s.execute(text("SELECT max(month) FROM stats_incidents_monthly WHERE n > 0")).scalar()
+    return s.execute(text("SELECT max(month) FROM (SELECT month FROM stats_incidents_monthly GROUP BY month "
+                          "HAVING sum(n) > 0) m")).scalar()
 
 
 ALL_TIME = Period(None, None)

@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from geoalchemy2 import Geometry
-from sqlalchemy import (Boolean, CheckConstraint, Column, Date, DateTime, Float, ForeignKey, Index, Integer,
-                        PrimaryKeyConstraint, SmallInteger, String, Table, Text, func, text)
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, Date, DateTime, Float, ForeignKey, Index,
+                        Integer, PrimaryKeyConstraint, SmallInteger, String, Table, Text, func, text)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -134,6 +134,12 @@ stats_zone = Table(
     PrimaryKeyConstraint("id", name="pk_stats_zone"),
 )
 
+def XACT() -> Column:
+    """The transaction whose changes a roll-up row counts (``txid_current()``; 0: folded totals, 0015): part of
+    the key, so concurrent writers never upsert the same row; a reader sums the rows of a key."""
+    return Column("xact", BigInteger, server_default="0", nullable=False)
+
+
 stats_incidents_monthly = Table(
     "stats_incidents_monthly", Base.metadata,
     Column("month", Date, nullable=False),  # first day of the month of report, in the zone of stats_zone
@@ -142,7 +148,9 @@ stats_incidents_monthly = Table(
     Column("category_code", String(40), nullable=False),
     Column("n", Integer, server_default="0", nullable=False),
     *[Column(c, Integer, server_default="0", nullable=False) for c in RESOLUTION_COLUMNS],
-    Index("ux_stats_incidents_monthly_key", "month", "grid_code", "community_code", "category_code", unique=True,
+    XACT(),
+    Index("ux_stats_incidents_monthly_key", "month", "grid_code", "community_code", "category_code", "xact",
+          unique=True,
           postgresql_nulls_not_distinct=True),
 )
 
@@ -153,6 +161,7 @@ stats_dispatch_monthly = Table(
     Column("community_code", String(12)),
     Column("closed", Integer, server_default="0", nullable=False),
     Column("on_time", Integer, server_default="0", nullable=False),
-    Index("ux_stats_dispatch_monthly_key", "month", "grid_code", "community_code", unique=True,
+    XACT(),
+    Index("ux_stats_dispatch_monthly_key", "month", "grid_code", "community_code", "xact", unique=True,
           postgresql_nulls_not_distinct=True),
 )

@@ -4,6 +4,7 @@ all-rows SQL (the oracle below, and ``app.incidents.queries.on_time_rate`` for t
 from __future__ import annotations
 
 import random
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -174,15 +175,24 @@ def test_rebuild_counts_what_the_triggers_kept(demo_session):
     """The roll-up kept row by row equals the roll-up counted afresh (gw_stats_rebuild), row for row."""
     s = demo_session
     _random_changes(s, random.Random(3), n=60)
-    q = ("SELECT * FROM {t} WHERE {nz} ORDER BY 1, 2, 3, 4")
-    def snap():  # noqa: E306
-        return (s.execute(text(q.format(t="stats_incidents_monthly", nz="n <> 0 OR b1 + b2 + b3 + b4 + b5 + b6 + b7 <> 0"))).all(),
-                s.execute(text("SELECT * FROM stats_dispatch_monthly WHERE closed <> 0 OR on_time <> 0 "
-                               "ORDER BY 1, 2, 3")).all())
-    kept = snap()
+    kept = rollup_totals(s)
     assert kept[0] and kept[1]
+    assert s.execute(text("SELECT count(*) FROM stats_incidents_monthly WHERE xact <> 0")).scalar() > 0
     s.execute(text("SELECT gw_stats_rebuild(:z)"), {"z": TZ})
-    assert snap() == kept
+    assert rollup_totals(s) == kept
+    assert s.execute(text("SELECT count(*) FROM stats_incidents_monthly WHERE xact <> 0")).scalar() == 0
+
+
+def rollup_totals(s):
+    """Each roll-up's counts per key (summed over its transactions' rows), keys whose counts are all 0 left out."""
+    bins = " + ".join(f"abs(sum(b{i}))" for i in range(1, len(RESOLUTION_BINS_H) + 1))
+    return (s.execute(text("SELECT month, grid_code, community_code, category_code, sum(n), "
+                           + ", ".join(f"sum(b{i})" for i in range(1, len(RESOLUTION_BINS_H) + 1))
+                           + " FROM stats_incidents_monthly GROUP BY 1, 2, 3, 4 "
+                           f"HAVING abs(sum(n)) + {bins} > 0 ORDER BY 1, 2, 3, 4")).all(),
+            s.execute(text("SELECT month, grid_code, community_code, sum(closed), sum(on_time) "
+                           "FROM stats_dispatch_monthly GROUP BY 1, 2, 3 "
+                           "HAVING abs(sum(closed)) + abs(sum(on_time)) > 0 ORDER BY 1, 2, 3")).all())
 
 
 def test_another_zone_recounts_the_months(demo_session):
@@ -204,3 +214,96 @@ def test_truncate_empties_the_rollups(session):
     s = session
     s.execute(text("TRUNCATE incidents CASCADE"))
     assert s.execute(text("SELECT count(*) FROM stats_incidents_monthly")).scalar() == 0
+
+
+# -- concurrent writers (0015_stats_xact): one delta row per transaction, folded later ------------------------
+@pytest.fixture(scope="module")
+def rollup_engine(database_factory):
+    """A database of its own: these tests commit, from several connections at once."""
+    from app.db import Database
+    from app.demo import load_reference
+
+    eng = database_factory("rollup")
+    with Database(eng).session() as s:
+        load_reference(s)
+    return eng
+
+
+@contextmanager
+def _rolled_back(conn):
+    """A read on a plain connection, in a transaction of its own."""
+    trans = conn.begin()
+    try:
+        yield conn
+    finally:
+        trans.rollback()
+
+
+def _insert_one(conn, reported: datetime) -> None:
+    conn.execute(text(
+        "INSERT INTO incidents (category_code, source, geom, reported_at) SELECT (SELECT min(code) FROM categories), "
+        "(SELECT min(code) FROM incident_sources), ST_SetSRID(ST_MakePoint(104.75, 29.35), 4326), :r"),
+        {"r": reported})
+
+
+def test_two_writers_of_the_same_month_and_grid_do_not_wait_on_each_other(rollup_engine):
+    """Both incidents count in the same roll-up key (no grid, one category, one month): the second writer
+    must not queue behind the first one's open transaction (0013's single row per key made it wait)."""
+    t = datetime(2025, 5, 10, 4, 0, tzinfo=timezone.utc)
+    with rollup_engine.connect() as a, rollup_engine.connect() as b:
+        before = a.execute(text("SELECT coalesce(sum(n), 0) FROM stats_incidents_monthly")).scalar()
+        a.commit()
+        with a.begin():
+            _insert_one(a, t)
+            with b.begin():
+                b.execute(text("SET LOCAL lock_timeout = '3s'"))
+                _insert_one(b, t + timedelta(minutes=1))  # a lock wait would fail here after 3 s
+                b.execute(text("SET LOCAL lock_timeout = 0"))
+        after = a.execute(text("SELECT coalesce(sum(n), 0) FROM stats_incidents_monthly")).scalar()
+        assert after == before + 2
+        xacts = a.execute(text("SELECT count(DISTINCT xact) FROM stats_incidents_monthly WHERE xact <> 0")).scalar()
+        assert xacts >= 2
+
+
+def test_the_fold_keeps_the_totals_and_leaves_open_transactions_alone(rollup_engine):
+    t = datetime(2025, 6, 3, 4, 0, tzinfo=timezone.utc)
+    with rollup_engine.connect() as a, rollup_engine.connect() as b, rollup_engine.connect() as c:
+        for k in range(3):
+            with a.begin():
+                _insert_one(a, t + timedelta(days=k))
+        with b.begin():  # still open while the fold runs: its rows are not the fold's to move
+            _insert_one(b, t)
+            with _rolled_back(c) as cs:
+                before = rollup_totals(cs)
+            with c.begin():
+                assert c.execute(text("SELECT gw_stats_fold()")).scalar() > 0
+            with c.begin():
+                assert c.execute(text("SELECT count(*) FROM stats_incidents_monthly WHERE xact <> 0")).scalar() == 0
+            with _rolled_back(c) as cs:
+                assert rollup_totals(cs) == before
+        with _rolled_back(c) as cs:
+            assert c.execute(text("SELECT count(*) FROM stats_incidents_monthly WHERE xact <> 0")).scalar() > 0
+            total = sum(r[4] for r in rollup_totals(cs)[0])
+        with c.begin():
+            c.execute(text("SELECT gw_stats_fold()"))
+            n_all = c.execute(text("SELECT count(*) FROM incidents")).scalar()
+        assert total == n_all
+        with c.begin():  # folded: one row per key again
+            assert c.execute(text("SELECT count(*) FROM stats_incidents_monthly WHERE xact <> 0")).scalar() == 0
+            assert c.execute(text("SELECT count(*) = count(DISTINCT (month, grid_code, community_code, "
+                                  "category_code)) FROM stats_incidents_monthly")).scalar()
+
+
+def test_a_second_fold_skips_instead_of_waiting(rollup_engine):
+    with rollup_engine.connect() as a, rollup_engine.connect() as b:
+        with a.begin():
+            _insert_one(a, datetime(2025, 7, 1, 4, 0, tzinfo=timezone.utc))
+        with a.begin():
+            a.execute(text("SELECT gw_stats_fold()"))  # holds the fold's lock until this transaction ends
+            with b.begin():
+                b.execute(text("SET LOCAL lock_timeout = '3s'"))
+                _insert_one(b, datetime(2025, 7, 2, 4, 0, tzinfo=timezone.utc))
+            with b.begin():
+                assert b.execute(text("SELECT gw_stats_fold()")).scalar() == 0
+        with b.begin():
+            assert b.execute(text("SELECT gw_stats_fold()")).scalar() > 0

@@ -32,9 +32,11 @@ NB = len(BINS_H)
 BCOLS = ", ".join(f"b{i}" for i in range(1, NB + 1))
 
 
-def _upserts(src: str) -> str:
+def _upserts(src: str, xact: str | None = None) -> str:
     """The two upserts that add the rows of the query ``src`` (its column ``d`` is +1 or −1 per row) to the
-    roll-ups: the one text the triggers and the rebuild are made of (static SQL, so PL/pgSQL keeps its plans)."""
+    roll-ups: the one text the triggers and the rebuild are made of (static SQL, so PL/pgSQL keeps its plans).
+    ``xact``: 0015's SQL expression for the row's ``xact`` column, part of the key (None: 0013's key)."""
+    xc, xv = ("", "") if xact is None else (", xact", f", {xact}")
     edges = "ARRAY[" + ", ".join(f"{float(e)}" for e in BINS_H) + "]::float8[]"
     bin_expr = (f"CASE WHEN state = 'closed' AND closed_at IS NOT NULL THEN width_bucket("
                 f"EXTRACT(EPOCH FROM (closed_at - reported_at)) / 3600.0, {edges}) END")
@@ -47,18 +49,18 @@ def _upserts(src: str) -> str:
         f"g AS (SELECT date_trunc('month', ch.reported_at AT TIME ZONE {zone})::date AS month, grid_code, "
         f"community_code, category_code, sum(d) AS n, {sums} FROM "
         f"(SELECT ch.*, {bin_expr} AS bin FROM ch) ch GROUP BY 1, 2, 3, 4) "
-        f"INSERT INTO stats_incidents_monthly AS r (month, grid_code, community_code, category_code, n, {BCOLS}) "
-        f"SELECT month, grid_code, community_code, category_code, n, {BCOLS} FROM g WHERE {nonzero} "
-        f"ON CONFLICT (month, grid_code, community_code, category_code) DO UPDATE SET {sets}")
+        f"INSERT INTO stats_incidents_monthly AS r (month, grid_code, community_code, category_code{xc}, n, {BCOLS}) "
+        f"SELECT month, grid_code, community_code, category_code{xv}, n, {BCOLS} FROM g WHERE {nonzero} "
+        f"ON CONFLICT (month, grid_code, community_code, category_code{xc}) DO UPDATE SET {sets}")
     dispatch = (
         f"WITH ch AS ({src}), "
         f"g AS (SELECT date_trunc('month', ch.dispatched_at AT TIME ZONE {zone})::date AS month, grid_code, "
         "community_code, sum(d) AS closed, coalesce(sum(d) FILTER (WHERE closed_at <= deadline), 0) AS on_time "
         "FROM ch WHERE state = 'closed' AND deadline IS NOT NULL AND dispatched_at IS NOT NULL "
         "GROUP BY 1, 2, 3) "
-        "INSERT INTO stats_dispatch_monthly AS r (month, grid_code, community_code, closed, on_time) "
-        "SELECT month, grid_code, community_code, closed, on_time FROM g WHERE closed <> 0 OR on_time <> 0 "
-        "ON CONFLICT (month, grid_code, community_code) DO UPDATE SET closed = r.closed + EXCLUDED.closed, "
+        f"INSERT INTO stats_dispatch_monthly AS r (month, grid_code, community_code{xc}, closed, on_time) "
+        f"SELECT month, grid_code, community_code{xv}, closed, on_time FROM g WHERE closed <> 0 OR on_time <> 0 "
+        f"ON CONFLICT (month, grid_code, community_code{xc}) DO UPDATE SET closed = r.closed + EXCLUDED.closed, "
         "on_time = r.on_time + EXCLUDED.on_time")
     return f"{monthly};\n{dispatch};"
 
