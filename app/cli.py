@@ -213,7 +213,9 @@ def export_cmd(c: Context, layer: str, file: Path) -> None:
 
     A layer with an importer (cameras, incidents, grids) is written with that importer's columns, so
     the file reads back through it unchanged. A CSV gets GDAL's column types beside it (FILE.csvt, and
-    FILE.prj); a GeoPackage carries the dashboards' QGIS style (layer_styles)."""
+    FILE.prj); a GeoPackage carries the dashboards' QGIS style (layer_styles). Incidents are written in
+    batches with a progress bar (memory stays flat at any size); more of them than an Excel sheet holds
+    are refused before any work: export those to .gpkg or .csv."""
     from app.layers_db import layer_style, read_layer
     from gis.io import write_frame
 
@@ -224,9 +226,16 @@ def export_cmd(c: Context, layer: str, file: Path) -> None:
 
             n = export_cameras(s, file, style=style)
         elif layer == "incidents":
+            from tqdm import tqdm
+
             from app.incidents.exporter import export_incidents
 
-            n = export_incidents(s, file, timezone=c.settings.timezone)
+            with tqdm(desc="incidents", unit="row", file=sys.stderr) as bar:
+                def step(total: int, done: int) -> None:
+                    bar.total = total
+                    bar.update(done - bar.n)
+
+                n = export_incidents(s, file, timezone=c.settings.timezone, progress=step)
         else:
             frame = read_layer(s, layer, typed=True)
             write_frame(frame, file, layer=layer.replace("-", "_"), timezone=c.settings.timezone, style=style)

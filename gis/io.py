@@ -34,6 +34,8 @@ from gis.errors import InvalidData, RowError
 WKT_COLUMN = "wkt"
 #: Excel's limit on the characters of one cell
 XLSX_CELL_CHARS = 32_767
+#: the data rows an Excel sheet holds below its header (1,048,576 rows in all)
+XLSX_MAX_ROWS = 1_048_575
 # a cell a spreadsheet would evaluate: escaped with one more leading apostrophe (see _escape_formula)
 _FORMULA = re.compile(r"^'*[=+\-@\t\r]")
 _ESCAPED = re.compile(r"^'(?='*[=+\-@\t\r])")
@@ -297,6 +299,17 @@ def write_frame(frame: pd.DataFrame, path: str | Path, *, layer: str | None = No
 
     A CSV gets a ``.csvt`` beside it (and a ``.prj`` when it has a geometry): see :mod:`gis.writers`.
     """
+    return write_frames([frame], path, layer=layer, timezone=timezone, style=style, rename=rename)
+
+
+def write_frames(frames, path: str | Path, *, layer: str | None = None, timezone: str | None = None,
+                 style: str | None = None, rename: dict[str, str] | None = None,
+                 geometry_type: str | None = None) -> Path:
+    """:func:`write_frame` of a table that comes in batches (an iterable of frames with the same columns and
+    dtypes, at least one): each batch is written as it comes and let go, so memory is a batch's, whatever
+    the table's size. ``geometry_type`` (GDAL's name, e.g. ``"Point"``) is the layer's for GeoJSON and
+    GeoPackage, which then stream through Arrow; None: one frame, written as :func:`write_frame` does.
+    A file that fails half-way is removed."""
     from gis.writers import WRITERS  # XlsxWriter, pyarrow and sqlite3 only on the paths that write
 
     path = Path(path)
@@ -304,7 +317,8 @@ def write_frame(frame: pd.DataFrame, path: str | Path, *, layer: str | None = No
     if writer is None:
         raise InvalidData(f"cannot write {path.suffix!r}; use one of {', '.join(WRITE_SUFFIXES)}", source=str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    writer(frame, path, layer=layer, timezone=timezone, style=style, rename=rename)
+    writer(iter(frames), path, layer=layer, timezone=timezone, style=style, rename=rename,
+           geometry_type=geometry_type)
     return path
 
 

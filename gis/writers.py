@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from gis.errors import InvalidData, RowError
-from gis.io import CSV_WRITE, WKT_COLUMN, XLSX_CELL_CHARS, escape_frame
+from gis.io import CSV_WRITE, WKT_COLUMN, XLSX_CELL_CHARS, XLSX_MAX_ROWS, escape_frame
 
 #: GDAL field types a column is written as (the words of a ``.csvt``; ``Boolean`` is ``Integer(Boolean)``)
 KINDS = ("String", "Integer", "Integer64", "Real", "Date", "DateTime", "Boolean", "WKT", "CoordX", "CoordY")
@@ -137,12 +137,17 @@ def sidecars(path: Path) -> list[Path]:
     return [path.with_suffix(".csvt"), path.with_suffix(".prj")]
 
 
-def _write_csv(frame, path: Path, *, timezone: str | None = None, rename: dict | None = None, **_):
-    df, kinds = _flat(frame, timezone, rename)
-    df.to_csv(path, **CSV_WRITE)
+def _write_csv(frames, path: Path, *, timezone: str | None = None, rename: dict | None = None, **_):
+    kinds, crs = None, None
+    with open(path, "w", encoding=CSV_WRITE["encoding"], newline="") as out:
+        for frame in frames:  # batch by batch: the header and the types are the first batch's
+            df, batch_kinds = _flat(frame, timezone, rename)
+            df.to_csv(out, header=kinds is None, **{**CSV_WRITE, "encoding": None})
+            if kinds is None:
+                kinds = batch_kinds
+                crs = getattr(frame, "crs", None) if any(k in ("WKT", "CoordX") for k in kinds) else None
     csvt, prj = sidecars(path)
-    csvt.write_text(csvt_text(kinds), encoding="ascii")
-    crs = getattr(frame, "crs", None) if any(k in ("WKT", "CoordX") for k in kinds) else None
+    csvt.write_text(csvt_text(kinds or []), encoding="ascii")
     if crs is not None:
         prj.write_text(crs.to_wkt("WKT1_ESRI"), encoding="ascii")
     else:
@@ -154,16 +159,25 @@ def sheet_name(name: str) -> str:
     return (_SHEET_FORBIDDEN.sub("_", name).strip("'") or "layer")[:31]
 
 
-def _check_cell_lengths(df: pd.DataFrame, path: Path) -> None:
+def _check_cell_lengths(df: pd.DataFrame, path: Path, first_line: int = 2) -> None:
     errors = []
     for col in df.columns:
         if df[col].dtype == object or pd.api.types.is_string_dtype(df[col].dtype):
             for i, v in enumerate(df[col].tolist()):
                 if isinstance(v, str) and len(v) > XLSX_CELL_CHARS:
-                    errors.append(RowError(i + 2, str(col), f"{len(v)} characters: more than an Excel cell holds "
-                                                            f"({XLSX_CELL_CHARS}); export to .gpkg or .csv"))
+                    errors.append(RowError(i + first_line, str(col), f"{len(v)} characters: more than an Excel "
+                                                                     f"cell holds ({XLSX_CELL_CHARS}); export to "
+                                                                     ".gpkg or .csv"))
     if errors:
         raise InvalidData(errors, source=str(path))
+
+
+def check_sheet_rows(n: int, path: Path | str) -> None:
+    """Refuse, before any work, a sheet of ``n`` data rows that Excel cannot open (``XLSX_MAX_ROWS``, the
+    header row apart): the message says which formats hold it."""
+    if n > XLSX_MAX_ROWS:
+        raise InvalidData(f"{n:,} rows are more than an Excel sheet holds ({XLSX_MAX_ROWS:,} below its header): "
+                          "export to .gpkg or .csv, which have no such limit", source=str(path))
 
 
 def _header_detectable(df: pd.DataFrame, kinds: list[str]) -> bool:
@@ -174,34 +188,46 @@ def _header_detectable(df: pd.DataFrame, kinds: list[str]) -> bool:
     return any(k not in ("String", "WKT", "DateTime") and not _missing(v) for v, k in zip(first, kinds))
 
 
-def _write_xlsx(frame, path: Path, *, layer: str | None = None, timezone: str | None = None,
+def _write_xlsx(frames, path: Path, *, layer: str | None = None, timezone: str | None = None,
                 rename: dict | None = None, **_):
     import xlsxwriter
 
-    df, kinds = _flat(frame, timezone, rename)
-    _check_cell_lengths(df, path)
-    if len(df) and not _header_detectable(df, kinds) and FID_COLUMN not in df.columns:
-        df[FID_COLUMN], kinds = np.arange(1, len(df) + 1), kinds + ["Integer"]
     # strings are written as strings: never a formula, a number or a link (XlsxWriter's write() would guess);
     # inline strings (constant_memory): openpyxl, which our importers read with, takes a shared string's
     # _x005F_ escape off itself, so a literal "_x000D_" would come back as a CR; an inline one reads exactly.
     # XlsxWriter escapes a CR and other control characters as _xHHHH_ and a literal _xHHHH_ as Excel does.
+    # constant_memory also writes each row once and keeps none: batch after batch, the memory stays flat.
     book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
                                            "strings_to_formulas": False, "strings_to_urls": False})
     try:
         sheet = book.add_worksheet(sheet_name(layer or path.stem))
         bold, day = book.add_format({"bold": True}), book.add_format({"num_format": "yyyy-mm-dd"})
-        for c, name in enumerate(df.columns):
-            sheet.write_string(0, c, str(name), bold)
-        sheet.freeze_panes(1, 0)
-        writers = [_cell_writer(sheet, kind, day) for kind in kinds]
-        columns = [_cells(df[col].tolist(), kind) for col, kind in zip(df.columns, kinds)]
-        for r, row in enumerate(zip(*columns), 1):  # row by row: constant_memory writes each row once
-            for c, v in enumerate(row):
-                if v is not None:
-                    writers[c](r, c, v)
-    finally:
+        r, header, fid = 0, None, False
+        for frame in frames:
+            df, kinds = _flat(frame, timezone, rename)
+            _check_cell_lengths(df, path, first_line=r + 2)
+            if r + len(df) > XLSX_MAX_ROWS:
+                check_sheet_rows(r + len(df), path)
+            if header is None:
+                fid = bool(len(df)) and not _header_detectable(df, kinds) and FID_COLUMN not in df.columns
+                header = [*df.columns, *([FID_COLUMN] if fid else [])]
+                for c, name in enumerate(header):
+                    sheet.write_string(0, c, str(name), bold)
+                sheet.freeze_panes(1, 0)
+            if fid:
+                df, kinds = df.assign(**{FID_COLUMN: np.arange(r + 1, r + len(df) + 1)}), kinds + ["Integer"]
+            writers = [_cell_writer(sheet, kind, day) for kind in kinds]
+            columns = [_cells(df[col].tolist(), kind) for col, kind in zip(df.columns, kinds)]
+            for row in zip(*columns):  # row by row: constant_memory writes each row once
+                r += 1
+                for c, v in enumerate(row):
+                    if v is not None:
+                        writers[c](r, c, v)
+    except BaseException:
         book.close()
+        path.unlink(missing_ok=True)  # no half-written sheet left behind
+        raise
+    book.close()
 
 
 _NUMBER_KINDS = ("Integer", "Integer64", "Real", "CoordX", "CoordY")
@@ -242,21 +268,53 @@ def _for_vector(frame):
     return out
 
 
+def _arrow_batches(frames, first):
+    """The record batches of ``frames`` (GeoDataFrames, ``first`` already taken off) in one schema: the first
+    batch's, a column with no value in it (Arrow's null type) as text."""
+    import pyarrow as pa
+
+    def table(frame):
+        return pa.table(_for_vector(frame).to_arrow(index=False, geometry_encoding="WKB"))
+
+    head = table(first)
+    schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in head.schema])
+
+    def batches():
+        yield from head.cast(schema).to_batches()
+        for frame in frames:
+            yield from table(frame).cast(schema).to_batches()
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
 def _write_vector(driver: str):
     # GeoPackage stores timestamps in UTC by its specification, so vector files keep them as they are.
-    def write(frame, path: Path, *, layer: str | None = None, style: str | None = None, **_):
+    def write(frames, path: Path, *, layer: str | None = None, style: str | None = None,
+              geometry_type: str | None = None, **_):
         import pyogrio
 
+        frames = iter(frames)
+        frame = next(frames)
         if _geometry_name(frame) is None:
             raise InvalidData(f"a {driver} file needs a geometry; this table has none: export to .csv or .xlsx",
                               source=str(path))
         kw = {"layer": layer} if layer and driver == "GPKG" else {}
         if path.exists():
             path.unlink()
-        if driver == "ESRI Shapefile":  # no time type in a DBF: GDAL's own text for timestamps, as before Arrow
-            pyogrio.write_dataframe(frame, path, driver=driver, **kw)
-        else:
-            pyogrio.write_dataframe(_for_vector(frame), path, driver=driver, use_arrow=True, **kw)
+        if driver == "ESRI Shapefile" or geometry_type is None:  # in one piece
+            rest = list(frames)
+            frame = pd.concat([frame, *rest]) if rest else frame
+        try:
+            if driver == "ESRI Shapefile":  # no time type in a DBF: GDAL's own text for timestamps, as before Arrow
+                pyogrio.write_dataframe(frame, path, driver=driver, **kw)
+            elif geometry_type is None:  # pyogrio tells GDAL the geometry type it finds
+                pyogrio.write_dataframe(_for_vector(frame), path, driver=driver, use_arrow=True, **kw)
+            else:  # a stream of batches through one open dataset: memory is a batch's
+                name = frame.geometry.name
+                pyogrio.write_arrow(_arrow_batches(frames, frame), path, driver=driver, geometry_name=name,
+                                    geometry_type=geometry_type, crs=frame.crs.to_string(), **kw)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
         if driver == "GPKG" and style:
             write_layer_style(path, layer or path.stem, style)
     return write

@@ -13,39 +13,107 @@ the next import.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.incidents.importer import ALIASES, COLUMNS
-from gis.io import write_frame
+from app.incidents.importer import ALIASES, COLUMNS, TIMES
+from gis.io import write_frame, write_frames
 
 #: the database column behind each export column named differently (the inverse of the importer's aliases)
 _SOURCE = {new: old for old, new in ALIASES.items()}
 DERIVED = ("code", "grid_code", "community_code", "street_code")
 
 
+#: incidents read and written per batch: the export's memory is about one batch's, whatever the table's size
+BATCH_ROWS = 50_000
+#: formats written batch by batch (a shapefile is written in one piece: GDAL rewrites its DBF header anyway)
+STREAMED = (".csv", ".xlsx", ".geojson", ".json", ".gpkg")
+
+
+def _select(where: str = "TRUE", limit: str = "") -> str:
+    cols = ", ".join(f"i.{_SOURCE.get(c, c)} AS {c}" for c in COLUMNS)
+    return (f"SELECT {cols}, i.id AS code, i.grid_code, i.community_code, c.street_code, i.geom FROM incidents i "
+            f"LEFT JOIN communities c ON c.code = i.community_code WHERE {where} ORDER BY i.id {limit}")
+
+
+def _typed(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The dtypes of every batch the same, whatever its values: times as UTC timestamps (a batch without a
+    close time would be text), the code (id) a 64-bit integer."""
+    for col in TIMES:
+        frame[col] = pd.to_datetime(frame[col], utc=True)
+    frame["code"] = frame["code"].astype("Int64")
+    return frame.rename_geometry("geometry")
+
+
 def incidents_frame(session: Session) -> gpd.GeoDataFrame:
     """Every stored incident with the export columns, oldest id first (EPSG:4326)."""
-    cols = ", ".join(f"i.{_SOURCE.get(c, c)} AS {c}" for c in COLUMNS)
-    sql = (f"SELECT {cols}, i.id AS code, i.grid_code, i.community_code, c.street_code, i.geom FROM incidents i "
-           "LEFT JOIN communities c ON c.code = i.community_code ORDER BY i.id")
-    return gpd.read_postgis(text(sql), session.connection(), geom_col="geom", crs=4326)
+    return _typed(gpd.read_postgis(text(_select()), session.connection(), geom_col="geom", crs=4326))
 
 
-def export_incidents(session: Session, path: str | Path, *, timezone: str) -> int:
+def incident_batches(session: Session, *, batch_rows: int = BATCH_ROWS, upto: int | None = None,
+                     progress: Callable[[int], None] | None = None) -> Iterator[gpd.GeoDataFrame]:
+    """The incidents with the export columns in batches of ``batch_rows``, by id (keyset: each batch one
+    indexed query, nothing held open between them), up to id ``upto`` (the newest when the export began:
+    a report arriving meanwhile is in the next export, not half in this one). At least one batch (an
+    empty one when there is nothing), so a file always gets its columns. ``progress(n)`` after each."""
+    last, first = 0, True
+    while True:
+        frame = gpd.read_postgis(text(_select("i.id > :last AND i.id <= :upto", "LIMIT :n")), session.connection(),
+                                 geom_col="geom", crs=4326,
+                                 params={"last": last, "upto": upto if upto is not None else 2**63 - 1,
+                                         "n": batch_rows})
+        if len(frame) or first:
+            yield _typed(frame)
+        if progress:
+            progress(len(frame))
+        if len(frame) < batch_rows:
+            return
+        last, first = int(frame["code"].iloc[-1]), False
+
+
+def export_incidents(session: Session, path: str | Path, *, timezone: str, batch_rows: int = BATCH_ROWS,
+                     progress: Callable[[int, int], None] | None = None) -> int:
     """Write every incident to ``path`` (.csv, .xlsx, .geojson, .gpkg by suffix); returns the row count.
+
+    Written batch by batch (:func:`incident_batches`), so memory stays about one batch's at any size. An
+    Excel file with more incidents than a sheet holds is refused before anything is read (a clear error,
+    no file).
 
     Parameters
     ----------
     timezone : str
         IANA zone (the district's) in which CSV and Excel show the times, offset included.
+    progress : callable, optional
+        ``progress(total, done)`` once before the first batch (done 0) and after each one (the CLI's bar).
     """
     from app.layers_db import layer_style
+    from gis.writers import check_sheet_rows
 
-    frame = incidents_frame(session).rename_geometry("geometry")
-    style = layer_style("incidents") if Path(path).suffix.lower() == ".gpkg" else None
-    write_frame(frame, path, layer="incidents", timezone=timezone, style=style)
-    return len(frame)
+    path = Path(path)
+    suffix = path.suffix.lower()
+    total, upto = session.execute(text("SELECT count(*), max(id) FROM incidents")).one()
+    if suffix == ".xlsx":
+        check_sheet_rows(total, path)
+    style = layer_style("incidents") if suffix == ".gpkg" else None
+    done = 0
+    if progress:
+        progress(total, 0)
+
+    def step(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress(total, done)
+
+    if suffix not in STREAMED:
+        write_frame(incidents_frame(session), path, layer="incidents", timezone=timezone, style=style)
+        step(total)
+        return total
+    write_frames(incident_batches(session, batch_rows=batch_rows, upto=upto or 0, progress=step), path,
+                 layer="incidents", timezone=timezone, style=style, geometry_type="Point")
+    return done
