@@ -159,7 +159,7 @@ def coverage_report(session: Session, by: str = "grid", include_offline: bool = 
             cached[codes[i]] = {"fp": prints[i], **{f: float(getattr(row, f)) for f in FIGURES}}
     if path is not None and stale:
         _write_cache(path, {c: cached[c] for c in codes})
-    figures = pd.DataFrame([cached[c] for c in codes])[FIGURES]
+    figures = pd.DataFrame([cached[c] for c in codes], columns=["fp", *FIGURES])[FIGURES]  # no areas: no rows
     out = areas.reset_index(drop=True).join(figures)
     seen = coverage.incident_coverage(cams, demand_incidents(session, days), areas, include_offline=include_offline,
                                       buildings=buildings)
