@@ -9,6 +9,7 @@ import folium
 import geopandas as gpd
 
 from layers import popups, style
+from gis.geojson import collection_text
 from layers.base import GeoJsonLayer
 from layers.words import Say, key_itself, popup_rows
 
@@ -37,10 +38,10 @@ def cameras(frame: gpd.GeoDataFrame, *, cones: bool = False, name: str = "摄像
     not depend on the language, so it serves every page.
     """
     fg = folium.FeatureGroup(name=name, show=show)
-    if not len(frame):
+    if not len(frame) and features is None:
         return fg
     data = frame.to_crs(4326)
-    if cones:
+    if cones and len(data):
         from gis.coverage import view_sector_frame  # the view geometry lives in gis (optional layer)
 
         _cone_layer(view_sector_frame(data)).add_to(fg)
@@ -59,20 +60,46 @@ def cameras(frame: gpd.GeoDataFrame, *, cones: bool = False, name: str = "摄像
     return fg
 
 
-def _cone_layer(sectors: gpd.GeoDataFrame) -> GeoJsonLayer:
+#: a grid's camera count: a grey disc whose area grows with the count (the size of one camera's at 1)
+COUNT_POINT = {"weight": 1, "color": "#555", "fillColor": "#636363", "fill": True, "fillOpacity": 0.55}
+
+
+def camera_counts(frame: gpd.GeoDataFrame, *, name: str = "摄像头数 cameras per grid", show: bool = True,
+                  say: Say = None) -> folium.FeatureGroup:
+    """How many cameras stand in each grid, one disc per grid at a point inside it (``frame``: ``code``,
+    ``n``, point geometry), the count as its tooltip: what a map shows of a registry too big to draw
+    camera by camera at a district's zoom (``app.dashboards.map_api``)."""
+    fg = folium.FeatureGroup(name=name, show=show)
+    if not len(frame):
+        return fg
+    data = frame.to_crs(4326)
+    fields = [("grid_code", "code", None), ("map_camera_count", "n", None)]
+    GeoJsonLayer(data, ["code", "n", "radius"], popups.feature_js(
+        title="code", fields=popup_rows(fields, say), tooltip="n", radius="radius"), point=COUNT_POINT).add_to(fg)
+    return fg
+
+
+def _cone_spec(columns):
     # no popup: the properties are for the colour (status) and the tooltip (device_id)
+    return popups.feature_js(popup=False, tooltip="device_id" if "device_id" in columns else None,
+                             style=CONE_STYLE, colour=popups.colour_by("status", style.CAMERA_STATUS_COLOURS,
+                                                                       keys=("color",)))
+
+
+def _cone_layer(sectors: gpd.GeoDataFrame) -> GeoJsonLayer:
     columns = [c for c in ("device_id", "status") if c in sectors.columns]
-    return GeoJsonLayer(sectors, columns, popups.feature_js(
-        popup=False, tooltip="device_id" if "device_id" in sectors.columns else None,
-        style=CONE_STYLE, colour=popups.colour_by("status", style.CAMERA_STATUS_COLOURS, keys=("color",))))
+    return GeoJsonLayer(sectors, columns, _cone_spec(columns))
 
 
-def view_cones(sectors: gpd.GeoDataFrame, *, name: str = "视野 view cones", show: bool = True
+def view_cones(sectors: gpd.GeoDataFrame | None, *, name: str = "视野 view cones", show: bool = True
                ) -> folium.FeatureGroup:
     """View sectors (polygons, e.g. from ``gis.coverage.view_sector_frame``) coloured by the camera ``status``;
-    ``device_id`` shows as a tooltip when given. Pass them simplified for display: they are many."""
+    ``device_id`` shows as a tooltip when given. Pass them simplified for display: they are many. ``None``: an
+    empty layer with the same style and tooltip, for a page script to fill (``addData``)."""
     fg = folium.FeatureGroup(name=name, show=show)
-    if len(sectors):
+    if sectors is None:
+        GeoJsonLayer(collection_text([]), None, _cone_spec(["device_id", "status"])).add_to(fg)
+    elif len(sectors):
         data = sectors.to_crs(4326)
         if "status" not in data.columns:
             data = data.assign(status="ON")

@@ -58,7 +58,8 @@ _FEATURE_JS = "gw.feature(%s)"
 def feature_js(*, title: str | None = None, fields: Sequence[tuple[str, ...]] = (), tooltip: str | None = None,
                style: Mapping[str, Any] | None = None, colour: dict | None = None,
                flag: tuple[str, Mapping[str, Any], str | None] | None = None,
-               slot: tuple[str, str] | None = None, live: str | None = None, popup: bool = True) -> JsCode:
+               slot: tuple[str, str] | None = None, live: str | None = None, popup: bool = True,
+               radius: str | None = None) -> JsCode:
     """``onEachFeature`` code for a ``folium.GeoJson``: popup, tooltip and style from the properties.
 
     Parameters
@@ -79,6 +80,8 @@ def feature_js(*, title: str | None = None, fields: Sequence[tuple[str, ...]] = 
         Property holding a camera's device ID: the popup ends with its live-view link (``gw.liveLink``, from
         the page data's ``live`` template: none when the page has no template, nor for a feature whose
         ``lifecycle`` property is not one with video).
+    radius :
+        Property holding a circle marker's radius in pixels (a count drawn to scale).
     """
     spec: dict[str, Any] = {}
     if style or colour or flag:
@@ -89,5 +92,7 @@ def feature_js(*, title: str | None = None, fields: Sequence[tuple[str, ...]] = 
                          "flag": [flag[0], flag[2]] if flag and flag[2] else None, "live": live}
     if tooltip:
         spec["tooltip"] = tooltip
+    if radius:
+        spec["radius"] = radius
     # the spec sits inside a <script>: no "<" may appear in it as such
     return JsCode(_FEATURE_JS % json.dumps(spec, ensure_ascii=False).replace("<", "\\u003c"))

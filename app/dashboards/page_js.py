@@ -48,6 +48,7 @@ def urls() -> dict:
         "seeing": url_for("dashboards.api_cameras_seeing"),
         "search": url_for("dashboards.api_search"),
         "plan": url_for("dashboards.coverage_plan"),
+        "map_cameras": url_for("dashboards.api_map_cameras"),
     }
 
 
@@ -66,6 +67,8 @@ def map_data(parts, *, page: str, lang: str, flt=None, poll_ms: int = POLL_MS) -
     """The ``map`` entry of a map page's data block: Folium names, whether the page's markers were
     capped (then zooming in loads by area), the page's filter (sent again by every poll), the poll
     interval, whether right-click shows the cameras seeing a spot, the URLs and the styles."""
+    from app.dashboards import map_api  # its routes import the views, which import this module
+
     info = parts.info or {}
     return {
         "names": parts.names,
@@ -78,6 +81,9 @@ def map_data(parts, *, page: str, lang: str, flt=None, poll_ms: int = POLL_MS) -
         "messages": messages(lang),
         "rules": workflow.ACTION_RULES,
         "photo_max_count": web.settings().photo_max_count,
+        # a registry too big to embed: per-grid counts, and the cameras (and cones) of the view from min_zoom
+        "cameras": {"by_bbox": "camera_counts" in parts.names, "min_zoom": map_api.CAMERA_MIN_ZOOM,
+                    "cones": "camera_cones" in parts.names},
         "style": {"state_colours": incident_layer.STATE_COLOURS, "overdue_stroke": incident_layer.OVERDUE_STROKE,
                   "cone": CONE_STYLE, "spot": SPOT_STYLE, "move": MOVE_STYLE,
                   "site_cone": coverage_layer.SITE_CONE_STYLE, "site": SITE_STYLE,

@@ -89,9 +89,14 @@ def map_frames(s: Session, basemap: str, grids) -> dict:
         if hit is not None and hit[0] == version:
             _FRAMES.move_to_end(slot)
             return hit[1]
+    from app.dashboards import map_api
+
     grid_frame = _scoped(s, "grids", grids, column="code")
-    frames = {"grids": light(grid_frame, basemap), "cameras": to_display(_scoped(s, "cameras", grids), basemap),
-              "bounds": district_bounds(s) if grids is None else _bounds(grid_frame)}
+    embed = map_api.embeds_cameras(s, grids)
+    cams = _scoped(s, "cameras", grids) if embed else read_layer(s, "cameras", where="FALSE")  # columns only
+    frames = {"grids": light(grid_frame, basemap), "cameras": to_display(cams, basemap),
+              "bounds": district_bounds(s) if grids is None else _bounds(grid_frame),
+              "camera_counts": None if embed else map_api.camera_counts(s, grids, basemap)}
     if grids is None:
         frames.update(streets=light(read_layer(s, "streets"), basemap),
                       communities=light(read_layer(s, "communities"), basemap))
@@ -99,6 +104,8 @@ def map_frames(s: Session, basemap: str, grids) -> dict:
     build = {"streets": boundaries.streets, "communities": boundaries.communities, "grids": boundaries.grids,
              "cameras": camera_layer.cameras}
     frames["features"] = {name: embedded_features(build[name](frames[name])) for name in build if name in frames}
+    if not embed:  # an empty layer the page fills by bounding box (with the embedded layer's popups and styles)
+        frames["features"]["cameras"] = collection_text([])
     with _FRAMES_LOCK:
         _FRAMES[slot] = (version, frames)
         while len(_FRAMES) > _FRAMES_MAX:
@@ -133,7 +140,7 @@ def incident_map(s: Session, settings, flt: service.IncidentFilter, grids, *, la
         boundaries.streets(frames["streets"], show=False, features=text["streets"], say=say).add_to(m)
         boundaries.communities(frames["communities"], features=text["communities"], say=say).add_to(m)
     boundaries.grids(frames["grids"], show=grids is not None, features=text["grids"], say=say).add_to(m)
-    camera_layer.cameras(frames["cameras"], features=text["cameras"], say=say).add_to(m)
+    cam_names = camera_layers(m, frames, say)
     if grids is None:
         camera_legend(lang).add_to(m)
     markers = service.incident_markers(s, flt, grids, basemap=basemap, tz=settings.timezone, lang=lang,
@@ -143,17 +150,31 @@ def incident_map(s: Session, settings, flt: service.IncidentFilter, grids, *, la
     incident_layer.heat(to_display(service.heat_cells(s, flt, grids), basemap), weight="n").add_to(m)
     cones = folium.FeatureGroup(name="视野 view cones", show=True).add_to(m)
     finish(m)
-    names = {"incidents": inc.get_name(), "cones": cones.get_name(), "cluster": _descendant(inc, MarkerCluster),
-             "markers": _descendant(inc, GeoJsonLayer)}
+    names = {"incidents": inc.get_name(), "cones": cones.get_name(), "cluster": descendant(inc, MarkerCluster),
+             "markers": descendant(inc, GeoJsonLayer), **cam_names}
     return render_parts(m, names, {"shown": len(markers.features), "total": markers.total})
 
 
-def _descendant(element, cls) -> str | None:
+def camera_layers(m, frames: dict, say) -> dict:
+    """The cameras of ``map_frames`` on map ``m``: embedded, or (a registry beyond
+    ``map_api.CAMERA_EMBED_MAX``) an empty layer ``map.js`` fills by bounding box and the per-grid counts.
+    Returns the Folium names the page script needs (``cameras``, ``camera_counts``)."""
+    group = camera_layer.cameras(frames["cameras"], features=frames["features"]["cameras"], say=say)
+    group.add_to(m)
+    names = {"cameras": descendant(group, GeoJsonLayer)}
+    if frames.get("camera_counts") is not None:
+        counts = camera_layer.camera_counts(frames["camera_counts"], name=say("map_camera_counts"), say=say)
+        counts.add_to(m)
+        names["camera_counts"] = counts.get_name()
+    return names
+
+
+def descendant(element, cls) -> str | None:
     """JavaScript name of the first ``cls`` element below ``element`` (depth first)."""
     for child in element._children.values():
         if isinstance(child, cls):
             return child.get_name()
-        found = _descendant(child, cls)
+        found = descendant(child, cls)
         if found:
             return found
     return None

@@ -17,13 +17,14 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app.coverage import service
-from app.dashboards.pages import MapParts, camera_legend, light as _light, render_parts, say_in
+from app.dashboards.pages import (MapParts, camera_layers, camera_legend, descendant, light as _light, map_frames,
+                                  render_parts, say_in)
 from app.dashboards.service import iso_minute
 from app.incidents.models import OPEN_STATES, Category
 from app.layers_db import district_bounds, read_layer
 from gis.errors import Conflict, InvalidData
 from layers import cameras as camera_layer, coverage as coverage_layer, incidents as incident_layer
-from layers.base import base_map, finish, to_display
+from layers.base import GeoJsonLayer, base_map, finish, to_display
 
 LEAST_COVERED = 15
 OUTSIDE_MARKERS = 1000  # most 'outside camera view' markers a planner page embeds
@@ -77,11 +78,17 @@ def planner_map(s: Session, settings, *, lang: str = "zh") -> tuple[MapParts, pd
     coverage_layer.coverage_choropleth(_light(cov, basemap), say=say).add_to(m)
     coverage_layer.ratio_legend(say("coverage")).add_to(m)
     cams = service.load_cameras(s)
-    camera_layer.cameras(to_display(cams, basemap), cones=False, show=True, say=say).add_to(m)
+    frames = map_frames(s, basemap, None)  # the district's cameras as the operator's map draws them
+    cam_names = camera_layers(m, frames, say)
     camera_legend(lang).add_to(m)
     from gis.coverage import blind_spots, view_sector_frame
 
-    camera_layer.view_cones(_light(view_sector_frame(cams), basemap)).add_to(m)
+    # the cones of the cameras drawn: every one, or (by bounding box) those map.js loads into this layer
+    by_bbox = "camera_counts" in cam_names
+    cone_group = camera_layer.view_cones(_light(view_sector_frame(cams), basemap) if not by_bbox else None)
+    cone_group.add_to(m)
+    if by_bbox:
+        cam_names["camera_cones"] = descendant(cone_group, GeoJsonLayer)
     # off until asked for: over the choropleth they would hide it (most of a rural grid is blind)
     coverage_layer.blind_spots(_light(blind_spots(cams, cov, code="code"), basemap), show=False, say=say).add_to(m)
     out = outside_view(s, cams).assign(overdue=False)
@@ -99,7 +106,8 @@ def planner_map(s: Session, settings, *, lang: str = "zh") -> tuple[MapParts, pd
 
     sites = folium.FeatureGroup(name=say("plan_layer_sites"), show=True).add_to(m)
     finish(m)
-    parts = render_parts(m, {"sites": sites.get_name()}, {"outside_view": n_outside, "planned": len(planned)})
+    parts = render_parts(m, {"sites": sites.get_name(), **cam_names},
+                         {"outside_view": n_outside, "planned": len(planned)})
     return parts, least_covered_table(cov)
 
 

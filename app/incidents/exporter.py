@@ -37,22 +37,27 @@ STREAMED = (".csv", ".xlsx", ".geojson", ".json", ".gpkg")
 
 def _select(where: str = "TRUE", limit: str = "") -> str:
     cols = ", ".join(f"i.{_SOURCE.get(c, c)} AS {c}" for c in COLUMNS)
-    return (f"SELECT {cols}, i.id AS code, i.grid_code, i.community_code, c.street_code, i.geom FROM incidents i "
+    return (f"SELECT {cols}, i.id AS code, i.grid_code, i.community_code, c.street_code, ST_X(i.geom) AS gw_x, "
+            f"ST_Y(i.geom) AS gw_y FROM incidents i "
             f"LEFT JOIN communities c ON c.code = i.community_code WHERE {where} ORDER BY i.id {limit}")
 
 
-def _typed(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """The dtypes of every batch the same, whatever its values: times as UTC timestamps (a batch without a
-    close time would be text), the code (id) a 64-bit integer."""
+def _read(session: Session, sql: str, params: dict | None = None) -> gpd.GeoDataFrame:
+    """The rows of ``sql`` as a layer of points (EPSG:4326) with the dtypes of every batch the same, whatever
+    its values: times as UTC timestamps (a batch without a close time would be text), the code (id) a 64-bit
+    integer. The points are built from their coordinates in one vectorised call (the stored doubles, exact):
+    WKB parsed row by row was a third of the export's time."""
+    frame = pd.read_sql(text(sql), session.connection(), params=params)
     for col in TIMES:
         frame[col] = pd.to_datetime(frame[col], utc=True)
     frame["code"] = frame["code"].astype("Int64")
-    return frame.rename_geometry("geometry")
+    points = gpd.points_from_xy(frame.pop("gw_x"), frame.pop("gw_y"), crs=4326)
+    return gpd.GeoDataFrame(frame, geometry=points)
 
 
 def incidents_frame(session: Session) -> gpd.GeoDataFrame:
     """Every stored incident with the export columns, oldest id first (EPSG:4326)."""
-    return _typed(gpd.read_postgis(text(_select()), session.connection(), geom_col="geom", crs=4326))
+    return _read(session, _select())
 
 
 def incident_batches(session: Session, *, batch_rows: int = BATCH_ROWS, upto: int | None = None,
@@ -63,12 +68,10 @@ def incident_batches(session: Session, *, batch_rows: int = BATCH_ROWS, upto: in
     empty one when there is nothing), so a file always gets its columns. ``progress(n)`` after each."""
     last, first = 0, True
     while True:
-        frame = gpd.read_postgis(text(_select("i.id > :last AND i.id <= :upto", "LIMIT :n")), session.connection(),
-                                 geom_col="geom", crs=4326,
-                                 params={"last": last, "upto": upto if upto is not None else 2**63 - 1,
-                                         "n": batch_rows})
+        frame = _read(session, _select("i.id > :last AND i.id <= :upto", "LIMIT :n"),
+                      {"last": last, "upto": upto if upto is not None else 2**63 - 1, "n": batch_rows})
         if len(frame) or first:
-            yield _typed(frame)
+            yield frame
         if progress:
             progress(len(frame))
         if len(frame) < batch_rows:

@@ -37,4 +37,6 @@ MESSAGES: dict[str, dict[str, str]] = {
     "map_coverage_pct": {"zh": "覆盖率（%）", "en": "Coverage (%)"},
     "map_gain_m2": {"zh": "新增覆盖（平方米）", "en": "Coverage gain (m²)"},
     "map_rank": {"zh": "排序", "en": "Rank"},
+    "map_camera_count": {"zh": "摄像头数", "en": "Cameras"},
+    "map_camera_counts": {"zh": "各网格摄像头数", "en": "Cameras per grid"},
 }

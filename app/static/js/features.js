@@ -64,6 +64,7 @@
         if (S.style.flag && p[S.style.flag.prop]) Object.assign(st, S.style.flag.style);
         layer.setStyle(st);
       }
+      if (S.radius && layer.setRadius && p[S.radius] > 0) layer.setRadius(p[S.radius]);
       if (S.popup) layer.bindPopup(function () {
         var d = el('div', undefined, 'gw-popup'), t = el('table');
         if (S.popup.flag && p[S.popup.flag[0]]) d.appendChild(el('b', S.popup.flag[1], 'gw-overdue'));

@@ -106,6 +106,40 @@
     }
   }
 
+  /* a registry too big to embed (app.dashboards.map_api): below min_zoom the per-grid counts; from min_zoom the
+     cameras of the view (and on the planner their cones), fetched as the map moves, drawn by the embedded
+     (empty) layers' own options, so popups, colours and live links are the embedded ones. A view holding more
+     than the answer's limit keeps the counts. The newest request wins: a slow answer for an old view is dropped. */
+  var camCfg = cfg.cameras || {};
+  var camLayer = cfg.names.cameras ? window[cfg.names.cameras] : null;
+  var camCounts = cfg.names.camera_counts ? window[cfg.names.camera_counts] : null;
+  var camCones = cfg.names.camera_cones ? window[cfg.names.camera_cones] : null;
+  if (camCfg.by_bbox && camLayer && camCounts) {
+    var camSeq = 0;
+    var showCounts = function (on) {
+      if (on && !map.hasLayer(camCounts)) camCounts.addTo(map);
+      if (!on && map.hasLayer(camCounts)) map.removeLayer(camCounts);
+    };
+    var clearCams = function () { camLayer.clearLayers(); if (camCones) camCones.clearLayers(); };
+    var loadCams = function () {
+      var box = bboxParam(), seq = ++camSeq;
+      if (!box || map.getZoom() < camCfg.min_zoom) { clearCams(); showCounts(true); return; }
+      var url = cfg.urls.map_cameras + '?bbox=' + box + (camCfg.cones && camCones ? '&cones=1' : '');
+      gw.api(url).then(function (fc) {
+        if (seq !== camSeq) return;
+        clearCams();
+        if (fc.truncated) { showCounts(true); return; }
+        camLayer.addData(fc);
+        if (camCones && fc.cones) camCones.addData(fc.cones);
+        showCounts(false);
+        document.dispatchEvent(new CustomEvent('gw:cameras', {detail: {total: fc.total}}));
+      }).catch(function (e) { console.warn('camera load failed', e.message); });
+    };
+    gw.loadCameras = loadCams;
+    map.on('moveend', loadCams);
+    loadCams();
+  }
+
   /* the cameras that see a spot (↻: would after turning), each with its live-view link when the page has a
      template (gw.liveLink, features.js; the list holds built cameras only), and their cones on the map */
   gw.showSeeing = function (list, seeing, spot) {

@@ -1,0 +1,125 @@
+"""Camera layers beyond what a page embeds (issue 16, ``app.dashboards.map_api``): with the threshold lowered
+below the demo's 371 cameras, the pages embed per-grid counts instead of cameras, and ``/api/map/cameras``
+answers exactly the cameras of a bounding box (PostGIS is the oracle), scoped to what the user may see."""
+from __future__ import annotations
+
+import json
+import re
+from collections import OrderedDict
+
+import pytest
+from sqlalchemy import text
+
+from app.dashboards import map_api, pages
+from tests.app.dash_helpers import lead_grid, login  # noqa: F401  (lead_grid: a fixture)
+from tests.maps import collections
+
+PAGE_DATA = re.compile(r'<script type="application/json" id="gw-page"[^>]*>(.*?)</script>', re.S)
+
+
+def _data(html: str) -> dict:
+    return json.loads(PAGE_DATA.search(html).group(1))["data"]
+
+
+def _q(demo_db, sql, **params):
+    with demo_db.Session() as s:
+        return s.execute(text(sql), params).all()
+
+
+@pytest.fixture
+def big_registry(monkeypatch):
+    """The demo's registry treated as too big to embed (and a fresh page cache: its frames depend on it)."""
+    monkeypatch.setattr(map_api, "CAMERA_EMBED_MAX", 50)
+    monkeypatch.setattr(pages, "_FRAMES", OrderedDict())
+
+
+def _device_ids(fc: dict) -> list[str]:
+    return sorted(f["properties"]["device_id"] for f in fc["features"])
+
+
+def test_the_demo_registry_is_embedded_as_before(client, demo_db, lead_grid):  # noqa: F811
+    login(client, "operator")
+    html = client.get("/dashboard/operator").get_data(as_text=True)
+    active = _q(demo_db, "SELECT count(*) FROM cameras WHERE lifecycle = 'active'")[0][0]
+    assert active <= map_api.CAMERA_EMBED_MAX
+    assert any(len(fc["features"]) == active and "device_id" in fc["features"][0]["properties"]
+               for fc in collections(html))
+    assert _data(html)["map"]["cameras"]["by_bbox"] is False
+
+
+@pytest.mark.parametrize("page", ["operator", "planner"])
+def test_a_big_registry_embeds_counts_per_grid_not_cameras(client, demo_db, big_registry, lead_grid, page):  # noqa: F811
+    login(client, "operator" if page == "operator" else "planner")
+    html = client.get(f"/dashboard/{page}").get_data(as_text=True)
+    per_grid = dict(_q(demo_db, "SELECT coalesce(grid_code, '-'), count(*) FROM cameras WHERE lifecycle = 'active' "
+                                "GROUP BY 1"))
+    fcs = collections(html)
+    assert not any(f["properties"].get("device_id") for fc in fcs for f in fc["features"])  # no camera, no cone
+    counts = [fc for fc in fcs if fc["features"] and set(fc["features"][0]["properties"]) == {"code", "n", "radius"}]
+    assert len(counts) == 1
+    got = {f["properties"]["code"] or "-": f["properties"]["n"] for f in counts[0]["features"]}
+    assert got == per_grid
+    cfg = _data(html)["map"]
+    assert cfg["cameras"] == {"by_bbox": True, "min_zoom": map_api.CAMERA_MIN_ZOOM, "cones": page == "planner"}
+    assert cfg["names"]["cameras"] and cfg["names"]["camera_counts"]
+    assert ("camera_cones" in cfg["names"]) == (page == "planner")
+
+
+def _box_around(demo_db, n_cameras_wanted=40):
+    """A box around the first cameras by longitude (some inside, most outside)."""
+    lon = _q(demo_db, "SELECT ST_X(geom) FROM cameras WHERE lifecycle = 'active' ORDER BY ST_X(geom) "
+                      "OFFSET :k LIMIT 1", k=n_cameras_wanted)[0][0]
+    (w, s, e, n), = _q(demo_db, "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+                                "(SELECT ST_Extent(geom) e FROM cameras) x")
+    return w - 0.001, s - 0.001, lon, n + 0.001
+
+
+def test_the_bbox_answer_is_exactly_the_cameras_inside(client, demo_db, lead_grid):  # noqa: F811
+    login(client, "operator")
+    box = _box_around(demo_db)
+    r = client.get("/api/map/cameras?bbox=" + ",".join(f"{v:.6f}" for v in box))
+    assert r.status_code == 200, r.get_data(as_text=True)
+    fc = r.get_json()
+    want = sorted(d for d, in _q(demo_db, "SELECT device_id FROM cameras WHERE lifecycle = 'active' AND "
+                                          "geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326)",
+                                 **dict(zip("wsen", (round(v, 6) for v in box)))))
+    assert 0 < len(want) < _q(demo_db, "SELECT count(*) FROM cameras")[0][0]
+    assert _device_ids(fc) == want and fc["total"] == len(want) and fc["truncated"] is False
+    assert "cones" not in fc
+    props = fc["features"][0]["properties"]
+    assert {"device_id", "status", "name"} <= set(props)
+    with_cones = client.get("/api/map/cameras?cones=1&bbox=" + ",".join(f"{v:.6f}" for v in box)).get_json()
+    cone_ids = sorted(f["properties"]["device_id"] for f in with_cones["cones"]["features"])
+    assert set(cone_ids) <= set(want) and cone_ids
+    assert all(f["geometry"]["type"] in ("Polygon", "MultiPolygon") for f in with_cones["cones"]["features"])
+
+
+def test_a_box_with_more_than_the_limit_says_so(client, demo_db, monkeypatch, lead_grid):  # noqa: F811
+    monkeypatch.setattr(map_api, "CAMERA_BBOX_MAX", 5)
+    login(client, "operator")
+    fc = client.get("/api/map/cameras?bbox=103,28,106,31").get_json()
+    active = _q(demo_db, "SELECT count(*) FROM cameras WHERE lifecycle = 'active'")[0][0]
+    assert fc == {"type": "FeatureCollection", "features": [], "total": active, "truncated": True, "limit": 5}
+
+
+def test_a_grid_lead_gets_only_the_cameras_of_their_grids(client, demo_db, lead_grid):  # noqa: F811
+    login(client, "lead")
+    fc = client.get("/api/map/cameras?bbox=103,28,106,31").get_json()
+    want = sorted(d for d, in _q(demo_db, "SELECT device_id FROM cameras WHERE lifecycle = 'active' "
+                                          "AND grid_code = :g", g=lead_grid))
+    assert _device_ids(fc) == want
+
+
+@pytest.mark.parametrize("query", ["", "?bbox=", "?bbox=1,2,3", "?bbox=5,0,4,1", "?bbox=a,b,c,d",
+                                   "?bbox=103,28,106,31&cones=maybe", "?bbox=nan,28,106,31"])
+def test_bad_parameters_are_a_422_naming_them(client, lead_grid, query):  # noqa: F811
+    login(client, "operator")
+    r = client.get("/api/map/cameras" + query)
+    assert r.status_code == 422  # the dashboards' APIs: InvalidData, each bad parameter named
+    body = json.dumps(r.get_json())
+    assert ("cones" if "cones" in query else "bbox") in body
+
+
+def test_the_api_needs_a_log_in(client):
+    r = client.get("/api/map/cameras?bbox=103,28,106,31")
+    assert r.status_code == 401
