@@ -16,6 +16,9 @@ region covered at least twice.
 """
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from typing import Sequence
 
 import geopandas as gpd
@@ -52,13 +55,38 @@ def _metric(frame):
     return frame if frame.crs == METRIC_CRS else frame.to_crs(METRIC_CRS)
 
 
+#: view polygons of the last few camera sets, by their content (positions and view parameters): a page that
+#: asks several questions of one registry (the planner: coverage, incidents seen, cones) builds them once
+_VIEWS: OrderedDict = OrderedDict()
+_VIEWS_MAX = 4
+_VIEWS_LOCK = threading.Lock()
+
+
+def _sectors(x, y, az, fov, rng, disc) -> np.ndarray:
+    """``viewshed.sectors_metric``, remembered by the exact bytes of its inputs (the same answer, not rebuilt:
+    47,100 cameras' sectors take about a second)."""
+    arrays = [np.ascontiguousarray(a, dtype=float) for a in (x, y, az, fov, rng, disc)]
+    key = hashlib.blake2b(b"".join(a.tobytes() for a in arrays), digest_size=20).digest()
+    with _VIEWS_LOCK:
+        hit = _VIEWS.get(key)
+        if hit is not None:
+            _VIEWS.move_to_end(key)
+            return hit.copy()  # a new array of the same (immutable) polygons: no caller can change the cache
+    views = viewshed.sectors_metric(x, y, az, fov, rng, disc)
+    with _VIEWS_LOCK:
+        _VIEWS[key] = views
+        while len(_VIEWS) > _VIEWS_MAX:
+            _VIEWS.popitem(last=False)
+    return views.copy()
+
+
 def _views(cameras: gpd.GeoDataFrame, *, buildings=None, include_offline: bool = False):
     """(filtered cameras, metric x, y, range, metric view polygons)."""
     cams = working(cameras, include_offline)
     pts = _metric(cams.geometry) if len(cams) else gpd.GeoSeries([], crs=METRIC_CRS)
     x, y = pts.x.to_numpy(), pts.y.to_numpy()
     az, fov, rng, disc = viewshed.camera_parameters(cams)
-    views = viewshed.sectors_metric(x, y, az, fov, rng, disc)
+    views = _sectors(x, y, az, fov, rng, disc)
     if buildings is not None and len(buildings) and len(views):
         views = viewshed.occlude(views, x, y, rng, _metric(gpd.GeoSeries(buildings.geometry)).to_numpy())
     return cams, x, y, rng, views

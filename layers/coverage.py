@@ -14,6 +14,7 @@ import numpy as np
 from branca.element import MacroElement
 from jinja2 import Template
 
+from gis.geojson import collection_text
 from layers import popups
 from layers.base import GeoJsonLayer
 from layers.words import Say, key_itself, popup_rows
@@ -107,18 +108,23 @@ def coverage_choropleth(frame: gpd.GeoDataFrame, *, name: str = "覆盖率 cover
     return fg
 
 
-def blind_spots(frame: gpd.GeoDataFrame, *, name: str = "盲区 blind spots", show: bool = True,
+def blind_spots(frame: gpd.GeoDataFrame | None, *, name: str = "盲区 blind spots", show: bool = True,
                 say: Say = None) -> folium.FeatureGroup:
-    """Blind-spot polygons (areas no camera sees); their grid and ``area_m2`` show in the popup."""
+    """Blind-spot polygons (areas no camera sees); their grid and ``area_m2`` show in the popup. ``frame``
+    None: an empty layer with the popups and style of ``gis.coverage.blind_spots``' columns (``code``,
+    ``area_m2``), for a page script to fill when the layer is turned on (``app.dashboards.map_api``)."""
     fg = folium.FeatureGroup(name=name, show=show)
-    if not len(frame):
+    if frame is not None and not len(frame):
         return fg
-    data = frame.to_crs(4326)
-    keep = [c for c in ("grid_code", "code", "area_m2") if c in data.columns]
-    out = data[keep + [data.geometry.name]].copy()
-    if "area_m2" in out.columns:
-        out["area_m2"] = out["area_m2"].astype(float).round(0)
     labels = {"grid_code": "grid_code", "code": "grid_code", "area_m2": "map_area_m2"}
+    if frame is None:
+        keep, out = ["code", "area_m2"], collection_text([])
+    else:
+        data = frame.to_crs(4326)
+        keep = [c for c in ("grid_code", "code", "area_m2") if c in data.columns]
+        out = data[keep + [data.geometry.name]].copy()
+        if "area_m2" in out.columns:
+            out["area_m2"] = out["area_m2"].astype(float).round(0)
     rows = popup_rows([(labels[c], c, None) for c in keep], say)
     GeoJsonLayer(out, keep, popups.feature_js(title=None, fields=rows, style=BLIND_STYLE,
                                               popup=bool(keep))).add_to(fg)

@@ -15,12 +15,12 @@ from __future__ import annotations
 import json
 
 import geopandas as gpd
-from flask import jsonify, request
+from flask import Response, jsonify, request
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app import web
-from app.accounts.auth import current_user, login_required, visible_grid_codes
+from app.accounts.auth import PAGE_ROLES, current_user, login_required, role_required, visible_grid_codes
 from app.dashboards.pages import light
 from app.dashboards.params import Params, display_bbox_to_wgs84
 from app.layers_db import read_layer
@@ -97,6 +97,28 @@ def cameras_in_view(s: Session, grids, bbox, basemap: str, *, cones: bool = Fals
     return out
 
 
+def blind_spot_features(s: Session, settings, basemap: str) -> str:
+    """The planner's blind spots (``gis.coverage.blind_spots`` of every grid: exact, computed once per state of
+    the cameras and grids and shared with the OGC API's ``blind_spots`` collection), simplified for display,
+    as the FeatureCollection text the planner's (empty) blind-spot layer is filled with when turned on: the
+    page no longer computes and embeds them (at 100× the cameras, 14 s and megabytes for a layer that is off
+    by default)."""
+    import shapely
+
+    from app.ogc import computed
+    from layers import coverage as coverage_layer
+
+    def build() -> str:
+        a = computed.arrays(s, settings, "blind_spots")
+        frame = gpd.GeoDataFrame({"code": a["grid_code"], "area_m2": a["area_m2"]},
+                                 geometry=shapely.from_wkb(a["wkb"]) if a["wkb"] else [], crs=4326)
+        if not len(frame):
+            return collection_text([])
+        return embedded_features(coverage_layer.blind_spots(light(frame, basemap)))
+
+    return computed.memoised(s, ("blind_spot_features", basemap), (computed.CAMERAS_FP, computed.GRIDS_FP), build)
+
+
 from app.dashboards.views import bp  # noqa: E402  (the blueprint these routes are on)
 
 
@@ -118,3 +140,11 @@ def api_map_cameras():
     if "cones" in out:
         out["cones"] = json.loads(out["cones"])
     return jsonify(out)
+
+
+@bp.get("/api/map/blind-spots")
+@role_required(*PAGE_ROLES["planner"])
+def api_map_blind_spots():
+    """The blind spots of every grid (display coordinates), as the planner's layer draws them."""
+    st = web.settings()
+    return Response(blind_spot_features(web.read_session(), st, st.basemap), mimetype="application/json")

@@ -49,6 +49,7 @@ def urls() -> dict:
         "search": url_for("dashboards.api_search"),
         "plan": url_for("dashboards.coverage_plan"),
         "map_cameras": url_for("dashboards.api_map_cameras"),
+        "blind_spots": url_for("dashboards.api_map_blind_spots"),
     }
 
 

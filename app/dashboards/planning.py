@@ -81,7 +81,7 @@ def planner_map(s: Session, settings, *, lang: str = "zh") -> tuple[MapParts, pd
     frames = map_frames(s, basemap, None)  # the district's cameras as the operator's map draws them
     cam_names = camera_layers(m, frames, say)
     camera_legend(lang).add_to(m)
-    from gis.coverage import blind_spots, view_sector_frame
+    from gis.coverage import view_sector_frame
 
     # the cones of the cameras drawn: every one, or (by bounding box) those map.js loads into this layer
     by_bbox = "camera_counts" in cam_names
@@ -90,7 +90,11 @@ def planner_map(s: Session, settings, *, lang: str = "zh") -> tuple[MapParts, pd
     if by_bbox:
         cam_names["camera_cones"] = descendant(cone_group, GeoJsonLayer)
     # off until asked for: over the choropleth they would hide it (most of a rural grid is blind)
-    coverage_layer.blind_spots(_light(blind_spots(cams, cov, code="code"), basemap), show=False, say=say).add_to(m)
+    # filled from /api/map/blind-spots when turned on (map.js): computed once per state of cameras and grids
+    spots = coverage_layer.blind_spots(None, show=False, say=say)
+    spots.add_to(m)
+    cam_names["blind_spots"] = descendant(spots, GeoJsonLayer)
+    cam_names["blind_spots_group"] = spots.get_name()
     out = outside_view(s, cams).assign(overdue=False)
     n_outside = len(out)
     out = out.sort_values("reported_at", ascending=False).head(OUTSIDE_MARKERS)  # the newest; count stays exact

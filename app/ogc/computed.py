@@ -21,8 +21,8 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-_CAMERAS_FP = "SELECT count(*) || '/' || coalesce(max(updated_at)::text, '') FROM public.cameras"
-_GRIDS_FP = "SELECT count(*) || '/' || coalesce(max(updated_at)::text, '') FROM public.grids"
+CAMERAS_FP = "SELECT count(*) || '/' || coalesce(max(updated_at)::text, '') FROM public.cameras"
+GRIDS_FP = "SELECT count(*) || '/' || coalesce(max(updated_at)::text, '') FROM public.grids"
 _INCIDENTS_FP = "SELECT count(*) || '/' || coalesce(max(updated_at)::text, '') FROM public.incidents"
 _PG_ARRAY = {"string": "text[]", "integer": "bigint[]", "number": "float8[]", "boolean": "boolean[]"}
 
@@ -87,15 +87,15 @@ def _proposed_sites(s: Session, settings):
 
 SOURCES: dict[str, Source] = {
     "grid_coverage": Source((("code", "string"), ("coverage_pct", "number"), ("cameras", "integer")),
-                            (_CAMERAS_FP, _GRIDS_FP, _INCIDENTS_FP), _grid_coverage, geometry=False),
+                            (CAMERAS_FP, GRIDS_FP, _INCIDENTS_FP), _grid_coverage, geometry=False),
     "camera_views": Source((("device_id", "string"), ("name", "string"), ("programme", "string"),
                             ("status", "string"), ("azimuth", "number"), ("fov", "number"), ("range_m", "number"),
-                            ("grid_code", "string")), (_CAMERAS_FP,), _camera_views),
+                            ("grid_code", "string")), (CAMERAS_FP,), _camera_views),
     "blind_spots": Source((("id", "string"), ("grid_code", "string"), ("area_m2", "number")),
-                          (_CAMERAS_FP, _GRIDS_FP), _blind_spots),
+                          (CAMERAS_FP, GRIDS_FP), _blind_spots),
     "proposed_sites": Source((("rank", "integer"), ("gain", "number"), ("cumulative", "number"),
                               ("share", "number"), ("grid_code", "string")),
-                             (_CAMERAS_FP, _GRIDS_FP, _INCIDENTS_FP), _proposed_sites),
+                             (CAMERAS_FP, GRIDS_FP, _INCIDENTS_FP), _proposed_sites),
 }
 
 _MEMO: OrderedDict = OrderedDict()
@@ -116,15 +116,30 @@ def _database_key(s: Session) -> str:
                           "|| pg_postmaster_start_time()::text")).scalar_one()
 
 
-def arrays(s: Session, settings, name: str) -> dict[str, list]:
-    """The frame of source ``name`` as ``{column: list}`` (and ``wkb`` for the geometry), memoised."""
-    src = SOURCES[name]
-    key = (_database_key(s), name, _fingerprint(s, src))
+def memoised(s: Session, name, fingerprints: tuple[str, ...], compute: Callable):
+    """``compute()``, remembered per database, ``name`` and the values of the ``fingerprints`` queries (a
+    change to their tables computes afresh): the one memo of the computed collections and of the map
+    layers built from them (``app.dashboards.map_api``)."""
+    key = (_database_key(s), name, tuple(s.execute(text(sql)).scalar_one() for sql in fingerprints))
     with _LOCK:
         if key in _MEMO:
             _MEMO.move_to_end(key)
             return _MEMO[key]
-    frame = src.compute(s, settings)
+    out = compute()
+    with _LOCK:
+        _MEMO[key] = out
+        while len(_MEMO) > _MEMO_SIZE:
+            _MEMO.popitem(last=False)
+    return out
+
+
+def arrays(s: Session, settings, name: str) -> dict[str, list]:
+    """The frame of source ``name`` as ``{column: list}`` (and ``wkb`` for the geometry), memoised."""
+    src = SOURCES[name]
+    return memoised(s, name, src.fingerprints, lambda: _arrays(src, src.compute(s, settings)))
+
+
+def _arrays(src: Source, frame) -> dict[str, list]:
     out = {}
     for col, kind in src.columns:
         values = frame[col].astype(object).where(frame[col].notna(), None).tolist()
@@ -137,10 +152,6 @@ def arrays(s: Session, settings, name: str) -> dict[str, list]:
         out[col] = values
     if src.geometry:
         out["wkb"] = [bytes(b) for b in shapely.to_wkb(np.asarray(frame.geometry.to_numpy()))]
-    with _LOCK:
-        _MEMO[key] = out
-        while len(_MEMO) > _MEMO_SIZE:
-            _MEMO.popitem(last=False)
     return out
 
 

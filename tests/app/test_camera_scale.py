@@ -123,3 +123,28 @@ def test_bad_parameters_are_a_422_naming_them(client, lead_grid, query):  # noqa
 def test_the_api_needs_a_log_in(client):
     r = client.get("/api/map/cameras?bbox=103,28,106,31")
     assert r.status_code == 401
+
+
+def test_the_planner_loads_blind_spots_on_demand_exactly(client, demo_db, lead_grid):  # noqa: F811
+    """The page embeds an empty layer; the API's polygons are the blind spots of the coverage core (the
+    oracle: gis.coverage.blind_spots on the same cameras and grids), areas included."""
+    from app.coverage.service import load_cameras
+    from app.layers_db import read_layer
+    from gis.coverage import blind_spots
+
+    login(client, "planner")
+    html = client.get("/dashboard/planner").get_data(as_text=True)
+    names = _data(html)["map"]["names"]
+    assert names["blind_spots"] and names["blind_spots_group"]
+    r = client.get("/api/map/blind-spots")
+    assert r.status_code == 200
+    fc = r.get_json()
+    with demo_db.Session() as s:
+        want = blind_spots(load_cameras(s), read_layer(s, "grids"), code="code")
+    assert len(fc["features"]) == len(want) > 0
+    got = sorted((f["properties"]["code"], f["properties"]["area_m2"]) for f in fc["features"])
+    oracle = sorted(zip(want["code"], want["area_m2"].astype(float)))
+    assert [g[0] for g in got] == [o[0] for o in oracle]
+    assert all(abs(g[1] - o[1]) <= 1 for g, o in zip(got, oracle))  # shown to the m²
+    login(client, "operator")
+    assert client.get("/api/map/blind-spots").status_code == 403

@@ -140,6 +140,27 @@
     loadCams();
   }
 
+  /* the planner's blind spots: fetched the first time the layer is turned on (the map busy meanwhile) */
+  var spotsGroup = cfg.names.blind_spots_group ? window[cfg.names.blind_spots_group] : null;
+  var spotsLayer = cfg.names.blind_spots ? window[cfg.names.blind_spots] : null;
+  if (spotsGroup && spotsLayer) {
+    var spotsLoaded = false;
+    var loadSpots = function () {
+      if (spotsLoaded) return;
+      spotsLoaded = true;
+      var box = map.getContainer();
+      box.setAttribute('aria-busy', 'true');
+      box.style.cursor = 'progress';
+      gw.api(cfg.urls.blind_spots).then(function (fc) {
+        spotsLayer.addData(fc);
+        document.dispatchEvent(new CustomEvent('gw:blind-spots', {detail: {n: fc.features.length}}));
+      }).catch(function (e) { spotsLoaded = false; console.warn('blind spots failed', e.message); })
+        .then(function () { box.removeAttribute('aria-busy'); box.style.cursor = ''; });
+    };
+    map.on('overlayadd', function (e) { if (e.layer === spotsGroup) loadSpots(); });
+    if (map.hasLayer(spotsGroup)) loadSpots();
+  }
+
   /* the cameras that see a spot (↻: would after turning), each with its live-view link when the page has a
      template (gw.liveLink, features.js; the list holds built cameras only), and their cones on the map */
   gw.showSeeing = function (list, seeing, spot) {
