@@ -31,6 +31,13 @@ def localtime(value) -> str:
     return "—" if shown is None else shown
 
 
+@bp.app_template_filter("month")
+def month(value) -> str:
+    """Jinja filter ``{{ d|month }}``: a calendar month (a date, its first day) as ``YYYY-MM``; ``—`` for none
+    (the statistics' period: a month of the district's calendar already, no zone to apply)."""
+    return "—" if value is None else f"{value.year:04d}-{value.month:02d}"
+
+
 def _lang() -> str:
     return current_language(web.settings().language)
 
