@@ -55,11 +55,15 @@ def grid_coverage(s: Session, settings) -> gpd.GeoDataFrame:
     return cov
 
 
-def outside_view(s: Session, cams: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Open incidents no working camera's view contains (in EPSG:4326)."""
+def outside_view(s: Session, cams: gpd.GeoDataFrame, days: int | None = service.DEMAND_DAYS) -> gpd.GeoDataFrame:
+    """Open incidents no working camera's view contains (in EPSG:4326), of the demand's period (reported in the
+    ``days`` days up to the newest incident, ``service.demand_window``: the period the plan weighs; an
+    incident left open for years is the work-order list's business, not where the next camera goes)."""
     from gis.coverage import seen_mask
 
-    inc = read_layer(s, "incidents", where="state = ANY(:open)", params={"open": list(OPEN_STATES)})
+    window, wp = service.demand_window(s, days, alias="")
+    inc = read_layer(s, "incidents", where="state = ANY(:open) AND " + window,
+                     params={"open": list(OPEN_STATES), **wp})
     if not len(inc):
         return inc
     return inc[~seen_mask(cams, inc.geometry)]
@@ -111,7 +115,8 @@ def planner_map(s: Session, settings, *, lang: str = "zh") -> tuple[MapParts, pd
     sites = folium.FeatureGroup(name=say("plan_layer_sites"), show=True).add_to(m)
     finish(m)
     parts = render_parts(m, {"sites": sites.get_name(), **cam_names},
-                         {"outside_view": n_outside, "planned": len(planned)})
+                         {"outside_view": n_outside, "outside_days": service.DEMAND_DAYS,
+                          "planned": len(planned)})
     return parts, least_covered_table(cov)
 
 

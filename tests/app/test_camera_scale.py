@@ -148,3 +148,31 @@ def test_the_planner_loads_blind_spots_on_demand_exactly(client, demo_db, lead_g
     assert all(abs(g[1] - o[1]) <= 1 for g, o in zip(got, oracle))  # shown to the m²
     login(client, "operator")
     assert client.get("/api/map/blind-spots").status_code == 403
+
+
+def test_outside_view_counts_the_open_incidents_of_the_demand_period(demo_session):
+    """Brute force (each open incident of the period against every working camera's view polygon) is the
+    oracle; an incident left open for years is not counted (at 100× the incidents, all years' open ones
+    made the planner 5× slower)."""
+    import shapely
+
+    from app.coverage.service import DEMAND_DAYS, load_cameras
+    from app.dashboards.planning import outside_view
+    from app.incidents.models import OPEN_STATES
+    from gis.coverage import view_sectors
+
+    s = demo_session
+    old = s.execute(text("UPDATE incidents SET state = 'reported', reported_at = reported_at - interval '3 years' "
+                         "WHERE id IN (SELECT id FROM incidents WHERE state = 'closed' ORDER BY id LIMIT 50) "
+                         "RETURNING id")).scalars().all()
+    cams = load_cameras(s)
+    got = outside_view(s, cams)
+    assert not set(got["code"]) & set(old)
+    rows = s.execute(text(
+        "SELECT id, ST_X(geom), ST_Y(geom) FROM incidents WHERE state = ANY(:o) AND reported_at >= "
+        "(SELECT max(reported_at) FROM incidents) - make_interval(days => :d)"),
+        {"o": list(OPEN_STATES), "d": DEMAND_DAYS}).all()
+    views = [v for v in view_sectors(cams).to_numpy()]
+    want = {i for i, x, y in rows if not any(v.covers(shapely.Point(x, y)) for v in views)}
+    assert set(got["code"]) == want and len(want) > 0
+    assert len(outside_view(s, cams, days=None)) >= len(want) + 1  # every year: the old ones come back
