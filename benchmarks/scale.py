@@ -89,16 +89,17 @@ def old_stats(url: str, repeat: int) -> float:
 
 
 def run_child(cmd: list[str], env: dict | None = None) -> tuple[float, float, str]:
-    """(seconds, peak resident MB, last line of output) of a command in a process of its own."""
-    t = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
-                            env={**os.environ, **(env or {})})
-    out = proc.stdout.read()
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.perf_counter() - t
-    last = (out.strip().splitlines() or [""])[-1][-160:]
-    return seconds, usage.ru_maxrss / 1024, last if proc.returncode == 0 else f"exit {proc.returncode}: {last}"
+    """(seconds, peak resident MB, last line of output) of a command in a process of its own. The peak is GNU
+    time's ``%M`` (the command's own maximum resident set: a child forked from this process would count
+    this process's pages too)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        t = time.perf_counter()
+        proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name, *cmd], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, cwd=ROOT, env={**os.environ, **(env or {})})
+        seconds = time.perf_counter() - t
+        peak_kb = float((rss.read().strip().splitlines() or ["0"])[-1])
+    last = (proc.stdout.strip().splitlines() or [""])[-1][-160:]
+    return seconds, peak_kb / 1024, last if proc.returncode == 0 else f"exit {proc.returncode}: {last}"
 
 
 ONE_PIECE = """
