@@ -200,7 +200,7 @@ def test_another_zone_recounts_the_months(demo_session):
     s = demo_session
     src = s.execute(text("SELECT code FROM incident_sources LIMIT 1")).scalar()
     cat = s.execute(text("SELECT code FROM categories LIMIT 1")).scalar()
-    s.execute(text("DELETE FROM incidents"))
+    s.execute(text("TRUNCATE incidents CASCADE"))  # (rolled back; a DELETE checks 16k rows' references: 35 s)
     s.execute(text("INSERT INTO incidents (category_code, source, geom, reported_at) VALUES "
                    "(:c, :s, ST_SetSRID(ST_MakePoint(104.75, 29.35), 4326), '2025-03-31T16:30:00Z')"),
               {"c": cat, "s": src})
