@@ -1,11 +1,18 @@
 """Shared helpers of the auth and dashboard tests: log in through the real form, read CSRF tokens."""
 from __future__ import annotations
 
+import json
 import re
 
 from app.demo import DEMO_ACCOUNTS
 
 TOKEN = re.compile(r'name="csrf-token" content="([^"]+)"')
+PAGE_DATA = re.compile(r'<script type="application/json" id="gw-page"[^>]*>(.*?)</script>', re.S)
+
+
+def page_data(html: str) -> dict:
+    """The ``data`` of a page's data block (``page_data`` in the base template)."""
+    return json.loads(PAGE_DATA.search(html).group(1))["data"]
 
 
 def csrf(client, path: str = "/login") -> str:

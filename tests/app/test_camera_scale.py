@@ -4,7 +4,6 @@ answers exactly the cameras of a bounding box (PostGIS is the oracle), scoped to
 from __future__ import annotations
 
 import json
-import re
 from collections import OrderedDict
 
 import pytest
@@ -12,14 +11,8 @@ from sqlalchemy import text
 
 from app.dashboards import map_api, pages
 from tests.app.dash_helpers import lead_grid, login  # noqa: F401  (lead_grid: a fixture)
+from tests.app.dash_helpers import page_data as _data
 from tests.maps import collections
-
-PAGE_DATA = re.compile(r'<script type="application/json" id="gw-page"[^>]*>(.*?)</script>', re.S)
-
-
-def _data(html: str) -> dict:
-    return json.loads(PAGE_DATA.search(html).group(1))["data"]
-
 
 def _q(demo_db, sql, **params):
     with demo_db.Session() as s:
@@ -48,7 +41,8 @@ def test_the_demo_registry_is_embedded_as_before(client, demo_db, lead_grid):  #
 
 
 @pytest.mark.parametrize("page", ["operator", "planner"])
-def test_a_big_registry_embeds_counts_per_grid_not_cameras(client, demo_db, big_registry, lead_grid, page):  # noqa: F811
+def test_a_big_registry_embeds_counts_per_grid_not_cameras(client, demo_db, big_registry, lead_grid,  # noqa: F811
+                                                           page):
     login(client, "operator" if page == "operator" else "planner")
     html = client.get(f"/dashboard/{page}").get_data(as_text=True)
     per_grid = dict(_q(demo_db, "SELECT coalesce(grid_code, '-'), count(*) FROM cameras WHERE lifecycle = 'active' "

@@ -2,7 +2,6 @@
 names, code names, the history with what changed and who), what each role is offered, the forms."""
 from __future__ import annotations
 
-import json
 import re
 from html import unescape
 
@@ -11,17 +10,13 @@ from sqlalchemy import text
 
 from camera_registry.schema import FIELDS
 from tests.app.dash_helpers import csrf, lead_grid, login  # noqa: F401  (lead_grid: a fixture)
+from tests.app.dash_helpers import page_data as _data
 
-PAGE_DATA = re.compile(r'<script type="application/json" id="gw-page"[^>]*>(.*?)</script>', re.S)
 
 
 def _q(demo_db, sql, **params):
     with demo_db.Session() as s:
         return s.execute(text(sql), params).all()
-
-
-def _data(html: str) -> dict:
-    return json.loads(PAGE_DATA.search(html).group(1))["data"]
 
 
 def _rows(html: str) -> list[str]:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from app.grids import members as svc
-from tests.app.dash_helpers import lead_grid, login  # noqa: F401  (fixture)
+from tests.app.dash_helpers import lead_grid, login, page_data  # noqa: F401  (fixture)
 
 ROWS = re.compile(r'<tr data-grid="([0-9]{15})">')
 
@@ -82,17 +82,14 @@ def test_grid_page_404_and_login(client, demo_db, lead_grid):
     assert 'list="gw-grid-choices"' in html and lead_grid not in re.findall(r'<option value="([0-9]{15})">', html)
 
 
-PAGE_DATA = re.compile(r'<script type="application/json" id="gw-page"[^>]*>(.*?)</script>', re.S)
 
 
 def test_the_move_choices_carry_each_destinations_version_and_lead(client, demo_db, lead_grid):
     """The page offers the grids a member may move to with their versions now (sent back as ``to_version``)
     and their leads by name: a brute-force oracle of grid_version per grid."""
-    import json
-
     login(client, "admin")
     html = _grid_page(client, lead_grid)
-    data = json.loads(PAGE_DATA.search(html).group(1))["data"]["grid"]
+    data = page_data(html)["grid"]
     with demo_db.session() as s:
         codes = s.execute(text("SELECT code FROM grids WHERE code <> :g ORDER BY code"), {"g": lead_grid}).scalars().all()
         want = {c: svc.grid_version(s, c) for c in codes}
@@ -102,5 +99,5 @@ def test_the_move_choices_carry_each_destinations_version_and_lead(client, demo_
     some = next(c for c in codes if c in leads)
     assert re.search(rf'<option value="{some}">[^<]*网格长 {re.escape(leads[some])}</option>', html)
     login(client, "operator")  # no move, no choices
-    data = json.loads(PAGE_DATA.search(_grid_page(client, lead_grid)).group(1))["data"]["grid"]
+    data = page_data(_grid_page(client, lead_grid))["grid"]
     assert data["versions"] == {}
