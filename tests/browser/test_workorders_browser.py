@@ -156,7 +156,7 @@ def test_a_new_incident_shows_a_toast_and_the_badges_follow(web, h4):
     web.login("operator")
     web.goto(PAGE)
     _rows(web)
-    web.page.wait_for_function("() => window.gw && gw.since", timeout=10000)  # the first poll is done
+    web.page.wait_for_function("() => window.gw && window.gw.since", timeout=30000)  # the first poll is done (slow in a full run)
     due_soon_before = int(web.page.inner_text("[data-badge=due_soon]"))
     # the map shows the whole district: the new incident lies in its view
     new_id = h4["make"]("H4-NEW")
