@@ -58,6 +58,18 @@ def _create_database(server_url, name: str) -> str:
     return url
 
 
+def _copy_database(server_url, template: str, name: str) -> str:
+    from app.db import make_engine
+
+    admin = make_engine(server_url.set(database="postgres").render_as_string(hide_password=False),
+                        isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY'))
+    admin.dispose()
+    return server_url.set(database=name).render_as_string(hide_password=False)
+
+
 def _drop_database(server_url, name: str) -> None:
     from app.db import make_engine
 
@@ -78,11 +90,14 @@ def database_factory(pg_server):
     run = uuid.uuid4().hex[:8]
     made: list[tuple[str, object]] = []
 
-    def factory(suffix: str, *, migrated: bool = True):
+    def factory(suffix: str, *, migrated: bool = True, template: str | None = None):
         name = f"gridwatch_test_{run}_{suffix}"
-        url = _create_database(server_url, name)
+        if template:  # a file copy of a database nobody is connected to (the demo: a second, not a load)
+            url = _copy_database(server_url, template, name)
+        else:
+            url = _create_database(server_url, name)
         engine = make_engine(url)
-        if migrated:
+        if migrated and not template:
             migrate.upgrade(engine, district_code=DISTRICT.code)
         made.append((name, engine))
         return engine
@@ -100,16 +115,30 @@ def engine(database_factory):
 
 
 @pytest.fixture(scope="session")
-def demo_engine(database_factory):
-    """A database with the demo district loaded (committed once for the session)."""
+def demo_copy(database_factory):
+    """``demo_copy(suffix) -> engine``: a database of its own holding the demo district, committed.
+
+    The demo is loaded once per process (the files' own dates, 2025: tests must not depend on the day they
+    run) into a template nobody connects to; every caller gets a file copy of it."""
     from app.db import Database
     from app.demo import load_demo
 
-    eng = database_factory("demo")
-    with Database(eng).session() as s:
-        # the files' own dates (2025): tests must not depend on the day they run
+    template = database_factory("demo_template")
+    with Database(template).session() as s:
         load_demo(s, ROOT / "data", settings=TEST_SETTINGS, keep_dates=True)
-    return eng
+    name = template.url.database
+    template.dispose()
+
+    def copy(suffix: str):
+        return database_factory(suffix, template=name)
+
+    return copy
+
+
+@pytest.fixture(scope="session")
+def demo_engine(demo_copy):
+    """A database with the demo district loaded (committed once for the session)."""
+    return demo_copy("demo")
 
 
 def _rolled_back(engine):

@@ -385,17 +385,13 @@ def test_adding_to_an_incident_follows_the_permission_rule(client, demo_session,
 
 # -- racing sends of one report ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def committed(database_factory):
+def committed(demo_copy):
     """A committed demo database of its own (racing sessions cannot share a rolled-back connection)."""
-    from pathlib import Path
-
     from app.db import Database
-    from app.demo import create_demo_accounts, load_demo
-    from tests.settings import TEST_SETTINGS
+    from app.demo import create_demo_accounts
 
-    eng = database_factory("field_race")
+    eng = demo_copy("field_race")
     with Database(eng).session() as s:
-        load_demo(s, Path(__file__).resolve().parents[2] / "data", settings=TEST_SETTINGS, keep_dates=True)
         grid = create_demo_accounts(s)
     db = Database(eng)
     with db.session() as s:

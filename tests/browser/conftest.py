@@ -13,7 +13,6 @@ from urllib.parse import urlparse
 
 import pytest
 from sqlalchemy import text
-from tests.settings import TEST_SETTINGS
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -24,15 +23,13 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 
 
 @pytest.fixture(scope="session")
-def live_data(database_factory):
+def live_data(demo_copy):
     """(engine, facts): demo district + accounts + an XSS incident in the lead's grid, committed."""
     from app.db import Database
-    from app.demo import create_demo_accounts, load_demo
+    from app.demo import create_demo_accounts
 
-    eng = database_factory("browser")
+    eng = demo_copy("browser")
     with Database(eng).session() as s:
-        # the files' own dates (2025): tests must not depend on the day they run
-        load_demo(s, ROOT / "data", settings=TEST_SETTINGS, keep_dates=True)
         grid = create_demo_accounts(s)
         xss_id = s.execute(text(
             "INSERT INTO incidents (external_id, category_code, source, description, address, state, grid_code, "

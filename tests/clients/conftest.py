@@ -55,16 +55,14 @@ class LiveOgc:
 
 
 @pytest.fixture(scope="session")
-def live_ogc(database_factory, tmp_path_factory):
+def live_ogc(demo_copy, tmp_path_factory):
     from app.accounts.keys import add_api_key
     from app.db import Database
-    from app.demo import DEMO_ACCOUNTS, create_demo_accounts, load_demo
+    from app.demo import DEMO_ACCOUNTS, create_demo_accounts
     from camera_registry.planned import adopt_site
 
-    eng = database_factory("ogc_clients")
+    eng = demo_copy("ogc_clients")
     with Database(eng).session() as s:
-        # the files' own dates (2025): tests must not depend on the day they run
-        load_demo(s, ROOT / "data", settings=TEST_SETTINGS, keep_dates=True)
         grid = create_demo_accounts(s)
         # the demo plans no cameras: adopt three proposed sites so that collection has rows to count
         for lon, lat in s.execute(text("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p "
