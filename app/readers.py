@@ -127,8 +127,10 @@ def add_reader(session, name: str, password: str) -> bool:
         cur.execute(sql.SQL("COMMENT ON ROLE {} IS {}").format(role, sql.Literal(COMMENT)))
         cur.execute(sql.SQL("ALTER ROLE {} SET search_path = gis, public").format(role))
         cur.execute(sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(role))
-    cur.execute("SET LOCAL password_encryption = 'scram-sha-256'")
-    cur.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(role, sql.Literal(password)))
+    # the SCRAM verifier is computed here (libpq's PQencryptPasswordConn): the statement the server receives,
+    # its log and pg_stat_activity never hold the password itself
+    verifier = cur.connection.pgconn.encrypt_password(password.encode(), name.encode(), b"scram-sha-256")
+    cur.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(role, sql.Literal(verifier.decode())))
     return existing is None
 
 

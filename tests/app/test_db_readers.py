@@ -252,3 +252,37 @@ def test_hba_has_no_tcp_line_for_anyone_but_readers():
     trust = [line for line in lines if line[-1] == "trust"]
     assert trust and all(line[0] == "local" for line in trust)
     assert not [line for line in hba_lines(None) if line.startswith("host")]
+
+
+def test_the_password_never_travels_to_the_server(env, tmp_path):
+    """The SCRAM verifier is computed on the client: what the server receives (and may log) holds no
+    password, libpq's own trace of the connection shows; the reader then logs in with it."""
+    from sqlalchemy.orm import Session
+
+    from app.db import make_engine
+    from app.readers import add_reader, remove_reader
+
+    secret = "traced-pw-" + "q7" * 6
+    eng = make_engine(f"postgresql+psycopg://gridwatch@/gridwatch?host={env.cluster.sockdir}&port={env.port}")
+    trace = tmp_path / "libpq.trace"
+    try:
+        with eng.connect() as conn, open(trace, "w") as f:
+            pgconn = conn.connection.dbapi_connection.pgconn
+            pgconn.trace(f.fileno())
+            with Session(conn) as s:
+                assert add_reader(s, "traced", secret) is True
+                s.commit()
+            pgconn.untrace()
+        sent = trace.read_text(errors="replace")
+        assert "ALTER ROLE" in sent and "SCRAM-SHA-256$" in sent  # the trace saw the statement
+        assert secret not in sent
+        with env.reader("traced", secret) as r:
+            assert r.execute("SELECT current_user").fetchone()[0] == "traced"
+        with env.owner() as o:
+            stored = o.execute("SELECT rolpassword FROM pg_authid WHERE rolname = 'traced'").fetchone()[0]
+        assert stored.startswith("SCRAM-SHA-256$4096:")
+    finally:
+        with Session(eng) as s:
+            remove_reader(s, "traced")
+            s.commit()
+        eng.dispose()
