@@ -96,6 +96,9 @@ def ensure_group(session) -> None:
     cur.execute("SELECT current_database()")
     database = sql.Identifier(cur.fetchone()[0])
     cur.execute(sql.SQL("REVOKE TEMPORARY ON DATABASE {} FROM PUBLIC").format(database))
+    # PostgreSQL ≤ 14 lets PUBLIC create in schema public; 15 no longer does. Revoking is a no-op there, and
+    # where the owner is not public's owner PostgreSQL only warns (then revoke it as that owner)
+    cur.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
     cur.execute(sql.SQL("GRANT TEMPORARY ON DATABASE {} TO CURRENT_USER").format(database))
 
 

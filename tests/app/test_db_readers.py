@@ -286,3 +286,19 @@ def test_the_password_never_travels_to_the_server(env, tmp_path):
             remove_reader(s, "traced")
             s.commit()
         eng.dispose()
+
+
+def test_a_public_create_right_of_an_older_server_is_revoked(env):
+    """PostgreSQL 14 and older grant PUBLIC CREATE on schema public: ``reader add`` takes it back, so a
+    reader who turns read-only off still cannot create there."""
+    with env.owner() as o:
+        o.execute("GRANT CREATE ON SCHEMA public TO PUBLIC")  # as an older server ships
+        assert o.execute("SELECT has_schema_privilege('analyst', 'public', 'CREATE')").fetchone()[0]
+    res = env.run("db", "reader", "add", "analyst", "--password-stdin", input=PASSWORD + "\n")
+    assert res.exit_code == 0, res.output
+    with env.owner() as o:
+        assert not o.execute("SELECT has_schema_privilege('analyst', 'public', 'CREATE')").fetchone()[0]
+    with env.reader() as r:
+        r.execute("SET default_transaction_read_only = off")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            r.execute("CREATE TABLE public.mine (i int)")
