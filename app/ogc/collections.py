@@ -43,6 +43,9 @@ class Temporal:
     start: str
     end: str | None = None
     is_date: bool = False
+    # the collection's (first, last) time when min/max over the view would read every row: SQL returning one
+    # row of two values (an interval at least as wide as the features', as OGC allows)
+    extent_sql: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,12 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
                "Grid members' patrol tracks (one per track or day, and grid).",
                PAGE_ROLES["grid"], "the grid page's roles: admin, grid_lead, member (field roles: their grids)",
                "id", "LineString", source="patrol_tracks", grid_column="grid_code",
-               temporal=Temporal("started_at", "ended_at")),
+               # the view groups every point; each member's first and last point are two index probes
+               temporal=Temporal("started_at", "ended_at", extent_sql=(
+                   "SELECT min(f), max(l) FROM (SELECT "
+                   "(SELECT min(p.at) FROM public.patrol_points p WHERE p.member_id = m.id) AS f, "
+                   "(SELECT max(p.at) FROM public.patrol_points p WHERE p.member_id = m.id) AS l "
+                   "FROM public.members m) e"))),
     Collection("service_centres", "社区服务中心", "Service centres", "Urban community service centres.",
                _GRID, "grid.read", "id", "Point", source="service_centres"),
     Collection("renovation_sites", "老旧小区改造", "Renovation sites", "Old-compound renovation sites.",

@@ -51,13 +51,15 @@ def landing(base: str, title: str) -> dict:
                 _link(f"{base}/collections", "http://www.opengis.net/def/rel/ogc/1.0/data", JSON, "collections")]}
 
 
-def collection(base: str, c: cols.Collection, extent: list[float] | None, lang: str) -> dict:
+def collection(base: str, c: cols.Collection, extent: list[float] | None, lang: str,
+               interval: list[str | None] | None = None) -> dict:
+    """``extent``: the district's bbox (CRS84); ``interval``: the collection's [first, last] time, or None."""
     href = f"{base}/collections/{c.id}"
     return {
         "id": c.id, "title": c.title(lang), "description": f"{c.description} Readers: {c.rule}.",
         "itemType": "feature",
         "extent": {"spatial": {"bbox": [extent] if extent else [[-180, -90, 180, 90]], "crs": crs_mod.OGC_CRS84},
-                   "temporal": {"interval": [[None, None]], "trs": TRS}},
+                   "temporal": {"interval": [interval or [None, None]], "trs": TRS}},
         "crs": [x.uri for x in crs_mod.SUPPORTED], "storageCrs": crs_mod.STORAGE.uri,
         "links": [_link(href, "self", JSON, c.title(lang)),
                   _link(f"{href}?f=html", "alternate", HTML, c.title(lang)),
@@ -67,10 +69,12 @@ def collection(base: str, c: cols.Collection, extent: list[float] | None, lang: 
                         "queryables")]}
 
 
-def collections(base: str, shown: list[cols.Collection], extent, lang: str) -> dict:
+def collections(base: str, shown: list[cols.Collection], extent, lang: str, intervals: dict | None = None) -> dict:
+    """``intervals``: collection id → its [first, last] time (see :func:`collection`)."""
+    intervals = intervals or {}
     return {"links": [_link(f"{base}/collections", "self", JSON, "collections"),
                       _link(f"{base}/collections?f=html", "alternate", HTML, "collections as HTML")],
-            "collections": [collection(base, c, extent, lang) for c in shown],
+            "collections": [collection(base, c, extent, lang, intervals.get(c.id)) for c in shown],
             "crs": [x.uri for x in crs_mod.SUPPORTED]}
 
 

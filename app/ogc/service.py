@@ -184,6 +184,26 @@ def feature(s: Session, settings, user, c: cols.Collection, feature_id: str, crs
     return found
 
 
+def temporal_extent(s: Session, c: cols.Collection, tz) -> list[str | None] | None:
+    """[first, last] time of collection ``c``'s features as RFC 3339 UTC instants, exact to the microsecond
+    (None: an open end, or no features), or None for a collection without time. Date columns span their
+    whole days in ``tz``."""
+    tm = c.temporal
+    if tm is None or (c.source is None and tm.extent_sql is None):
+        return None
+    sql = tm.extent_sql or f'SELECT min(t."{tm.start}"), max(t."{tm.end or tm.start}") FROM gis."{c.source}" t'
+    first, last = s.execute(text(sql)).one()
+    if tm.is_date:
+        first = None if first is None else dt.datetime.combine(first, dt.time.min, tz)
+        last = None if last is None else dt.datetime.combine(last, dt.time.max.replace(microsecond=0), tz)
+
+    def utc(v):
+        return None if v is None else v.astimezone(dt.timezone.utc).isoformat().replace(
+            "+00:00", "Z")
+
+    return [utc(first), utc(last)]
+
+
 def district_extent(s: Session) -> list[float] | None:
     row = s.execute(text("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
                          "FROM (SELECT ST_Extent(geom) AS e FROM gis.streets) s")).one()

@@ -99,7 +99,9 @@ def collections():
     user = request_user()
     _only()
     shown = [c for c in cols.COLLECTIONS.values() if cols.readable(user, c)]
-    doc = docs.collections(_base(), shown, service.district_extent(web.read_session()), _lang())
+    s, tz = web.read_session(), web.district().tz
+    doc = docs.collections(_base(), shown, service.district_extent(s), _lang(),
+                           {c.id: service.temporal_extent(s, c, tz) for c in shown})
     return _page("collections", "Collections", doc) if _format() == "html" else _json(doc)
 
 
@@ -107,7 +109,9 @@ def collections():
 def collection(collection_id: str):
     c = _collection(collection_id, request_user())
     _only()
-    doc = docs.collection(_base(), c, service.district_extent(web.read_session()), _lang())
+    s = web.read_session()
+    doc = docs.collection(_base(), c, service.district_extent(s), _lang(),
+                          service.temporal_extent(s, c, web.district().tz))
     return _page("collection", doc["title"], doc) if _format() == "html" else _json(doc)
 
 

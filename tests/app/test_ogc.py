@@ -374,3 +374,47 @@ def test_conformance_names_the_cql2_classes_the_compiler_declares(client, lead_g
     classes = get(client, "/ogc/conformance").get_json()["conformsTo"]
     assert set(cql.CONFORMANCE) <= set(classes)
     assert "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter" in classes
+
+
+# -- temporal extents ---------------------------------------------------------------------------------
+def _z(v) -> str:
+    from datetime import timezone
+
+    return v.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def test_temporal_extents_are_the_first_and_last_times(client, lead_grid, demo_db):
+    """Each collection with a time says its [first, last] in the collection document and in /collections,
+    computed here from the base tables; patrol tracks from their points (the view's lie within them)."""
+    from datetime import datetime, time
+
+    from tests.settings import DISTRICT
+
+    def span(query):
+        (lo, hi), = sql(demo_db, query)
+        return [_z(lo), _z(hi)]
+
+    (d0, d1), = sql(demo_db, "SELECT min(install_date), max(install_date) FROM gis.cameras")
+    want = {
+        "incidents": span("SELECT min(reported_at), max(reported_at) FROM public.incidents"),
+        "communities": span("SELECT min(updated_at), max(updated_at) FROM public.communities"),
+        "grids": span("SELECT min(updated_at), max(updated_at) FROM public.grids"),
+        "patrol_tracks": span("SELECT min(at), max(at) FROM public.patrol_points"),
+        "cameras": [_z(datetime.combine(d0, time(0, 0), DISTRICT.tz)),
+                    _z(datetime.combine(d1, time(23, 59, 59), DISTRICT.tz))],
+    }
+    listed = {c["id"]: c["extent"]["temporal"]["interval"] for c in get(client, "/ogc/collections").get_json()
+              ["collections"]}
+    for cid, interval in want.items():
+        doc = get(client, f"/ogc/collections/{cid}").get_json()["extent"]["temporal"]
+        assert doc["interval"] == [interval] == listed[cid], cid
+        assert doc["trs"] == "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
+    tracks = span("SELECT min(started_at), max(ended_at) FROM gis.patrol_tracks")
+    assert want["patrol_tracks"][0] <= tracks[0] <= tracks[1] <= want["patrol_tracks"][1]
+    assert listed["streets"] == [[None, None]]  # no time: an open interval
+    assert listed["planned_cameras"] == [[None, None]]  # the demo plans none: nothing to span
+    # the interval asked back as datetime matches every incident
+    lo, hi = want["incidents"]
+    every = get(client, "/ogc/collections/incidents/items?limit=1").get_json()["numberMatched"]
+    assert get(client, f"/ogc/collections/incidents/items?limit=1&datetime={lo}/{hi}").get_json()[
+        "numberMatched"] == every
