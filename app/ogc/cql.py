@@ -26,11 +26,11 @@ from gis.errors import InvalidData
 _CONF = "http://www.opengis.net/spec/cql2/1.0/conf/"
 #: the CQL2 conformance classes this compiler implements (the OGC API's ``/conformance`` lists them)
 CONFORMANCE: tuple[str, ...] = tuple(_CONF + c for c in (
-    "cql2-text", "basic-cql2", "advanced-comparison-operators", "case-insensitive-comparison",
+    "cql2-text", "cql2-json", "basic-cql2", "advanced-comparison-operators", "case-insensitive-comparison",
     "basic-spatial-functions", "basic-spatial-functions-plus", "spatial-functions", "temporal-functions",
     "property-property"))
 #: the ``filter-lang`` values accepted
-FILTER_LANGS = ("cql2-text",)
+FILTER_LANGS = ("cql2-text", "cql2-json")
 
 _SPATIAL_SQL = {"S_INTERSECTS": "ST_Intersects", "S_EQUALS": "ST_Equals", "S_DISJOINT": "ST_Disjoint",
                 "S_TOUCHES": "ST_Touches", "S_WITHIN": "ST_Within", "S_OVERLAPS": "ST_Overlaps",
@@ -86,8 +86,8 @@ class _Expr:
 
 
 def compile_filter(text: str, queryables: Mapping[str, Queryable], *, filter_srid: int = 4326,
-                   swap_axes: bool = False) -> tuple[str, dict]:
-    """CQL2-text → (SQL boolean expression with named bind parameters, the parameters).
+                   swap_axes: bool = False, lang: str = "cql2-text") -> tuple[str, dict]:
+    """CQL2-text or CQL2-JSON → (SQL boolean expression with named bind parameters, the parameters).
 
     Parameters
     ----------
@@ -100,6 +100,9 @@ def compile_filter(text: str, queryables: Mapping[str, Queryable], *, filter_sri
     swap_axes : bool
         The literals are in the CRS's own axis order with the first axis northing/latitude
         (EPSG:4326 and 4490 lat/lon, EPSG:4544 northing/easting): swap to x/y before projecting.
+    lang : str
+        ``filter-lang``: ``cql2-text`` (``app.ogc.cql_text``) or ``cql2-json`` (``app.ogc.cql_json``); both
+        parse into the same tree.
 
     Returns
     -------
@@ -111,7 +114,12 @@ def compile_filter(text: str, queryables: Mapping[str, Queryable], *, filter_sri
     InvalidData
         Any parse error, unknown property or function, or type mismatch; the message starts ``filter:``.
     """
-    tree = t.parse(text if isinstance(text, str) else str(text))
+    from app.ogc import cql_json
+
+    if lang not in FILTER_LANGS:
+        raise InvalidData(f"filter-lang: {str(lang)[:50]!r} is not supported; use {', '.join(FILTER_LANGS)}")
+    raw = text if isinstance(text, str) else str(text)
+    tree = cql_json.parse(raw) if lang == "cql2-json" else t.parse(raw)
     c = _Compiler(queryables, filter_srid, swap_axes)
     return c.boolean(tree), c.params
 

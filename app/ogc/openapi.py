@@ -48,7 +48,7 @@ def _items_parameters(queryables) -> list[dict]:
         {"name": "crs", "in": "query", "required": False, "schema": {"type": "string", "enum": _CRS_ENUM}},
         {"name": "datetime", "in": "query", "required": False, "style": "form", "explode": False,
          "description": "an RFC 3339 instant, a date, or an interval a/b ('..' open)", "schema": {"type": "string"}},
-        {"name": "filter", "in": "query", "required": False, "description": "a CQL2-text filter",
+        {"name": "filter", "in": "query", "required": False, "description": "a CQL2 filter: CQL2-text, or CQL2-JSON with filter-lang=cql2-json",
          "schema": {"type": "string"}},
         {"name": "filter-lang", "in": "query", "required": False,
          "schema": {"type": "string", "enum": list(params.FILTER_LANGS)}},

@@ -116,19 +116,20 @@ def where(s: Session, user, c: cols.Collection, q: ItemsQuery | None) -> tuple[l
             params[f"ogc_p{i}"] = _typed(qb, raw, name)
             out.append(f"{qb.column} = :ogc_p{i}")
     if q.filter is not None:
-        sql, fparams = compile_filter(q.filter, cols.queryables(s, c), q.filter_crs)
+        sql, fparams = compile_filter(q.filter, cols.queryables(s, c), q.filter_crs, q.filter_lang)
         out.append(f"({sql})")
         params.update(fparams)
     return out, params
 
 
-def compile_filter(filter_text: str, queryables, filter_crs: crs_mod.Crs) -> tuple[str, dict]:
-    """CQL2-text → (SQL, parameters) by ``app.ogc.cql.compile_filter`` (its errors name ``filter``);
+def compile_filter(filter_text: str, queryables, filter_crs: crs_mod.Crs,
+                   lang: str = "cql2-text") -> tuple[str, dict]:
+    """CQL2-text or CQL2-JSON (``lang``) → (SQL, parameters) by ``app.ogc.cql.compile_filter`` (its errors name ``filter``);
     literals in ``filter-crs``'s own axis order (EPSG:4326 lat/lon, EPSG:4544 northing/easting)."""
     from app.ogc import cql
 
     return cql.compile_filter(filter_text, {q.name: q for q in queryables}, filter_srid=filter_crs.srid,
-                              swap_axes=filter_crs.flipped)
+                              swap_axes=filter_crs.flipped, lang=lang)
 
 
 def _feature_sql(s: Session, c: cols.Collection, crs: crs_mod.Crs) -> str:
