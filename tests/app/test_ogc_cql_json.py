@@ -9,7 +9,7 @@ import json
 import pandas as pd
 import pytest
 import shapely
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from app.ogc.cql import FILTER_LANGS, compile_filter
 from tests.app.dash_helpers import lead_grid  # noqa: F401  (fixture)
@@ -161,3 +161,26 @@ def _quote(s: str) -> str:
     from urllib.parse import quote
 
     return quote(s, safe="")
+
+
+_KEYS = ["op", "args", "property", "date", "timestamp", "interval", "bbox", "type", "coordinates"]
+_ATOMS = ["and", "or", "not", "=", "<", "like", "between", "in", "isNull", "casei", "s_intersects", "t_during",
+          "status", "height_m", "geom", "install_date", "Point", "Polygon", "..", "2025-01-01",
+          "2025-01-01T00:00:00Z", 0, 1.5, -1, 2 ** 70, True, None, "x"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(doc=st.recursive(st.sampled_from(_ATOMS), lambda kids: st.one_of(
+    st.lists(kids, max_size=4), st.dictionaries(st.sampled_from(_KEYS), kids, max_size=3)), max_leaves=12))
+def test_any_json_compiles_to_sql_that_runs_or_is_refused(demo_session, doc):
+    from sqlalchemy import text
+
+    from gis.errors import InvalidData
+
+    try:
+        sql, params = compile_filter(json.dumps(doc), CAMERAS, lang="cql2-json")
+    except InvalidData as exc:
+        assert str(exc).startswith("filter:"), exc
+        return
+    with demo_session.begin_nested():
+        demo_session.execute(text(f"SELECT count(*) FROM gis.cameras WHERE {sql}"), params)
