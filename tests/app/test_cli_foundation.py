@@ -108,7 +108,12 @@ def test_export_every_layer_in_every_format(cli, demo_db, tmp_path, layer, suffi
     if suffix in (".csv", ".xlsx"):
         frame = pd.read_csv(out, dtype=str) if suffix == ".csv" else pd.read_excel(out, dtype=str)
     else:
-        frame = gpd.read_file(out, engine="pyogrio")
+        import pyogrio
+
+        # a GeoPackage holds QGIS's layer_styles beside the layer
+        data = [name for name, _g in pyogrio.list_layers(out) if name != "layer_styles"]
+        assert len(data) == 1, data
+        frame = gpd.read_file(out, engine="pyogrio", layer=data[0])
         assert frame.crs.to_epsg() == 4326
     assert len(frame) == expected
     assert ("device_id" if layer == "cameras" else "code") in frame.columns  # cameras: the importer's columns
