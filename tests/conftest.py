@@ -41,33 +41,24 @@ def pg_server(request):
         cluster.destroy()
 
 
-def _create_database(server_url, name: str) -> str:
+def _create_database(server_url, name: str, template: str | None = None) -> str:
+    """A new database ``name`` with PostGIS, or a file copy of ``template`` (nobody may be connected to it)."""
     from app.db import make_engine
 
     admin = make_engine(server_url.set(database="postgres").render_as_string(hide_password=False),
                         isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"' +
+                          (f' TEMPLATE "{template}" STRATEGY FILE_COPY' if template else '')))
     admin.dispose()
     url = server_url.set(database=name).render_as_string(hide_password=False)
-    eng = make_engine(url, isolation_level="AUTOCOMMIT")
-    with eng.connect() as conn:
-        conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-    eng.dispose()
+    if template is None:
+        eng = make_engine(url, isolation_level="AUTOCOMMIT")
+        with eng.connect() as conn:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+        eng.dispose()
     return url
-
-
-def _copy_database(server_url, template: str, name: str) -> str:
-    from app.db import make_engine
-
-    admin = make_engine(server_url.set(database="postgres").render_as_string(hide_password=False),
-                        isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY'))
-    admin.dispose()
-    return server_url.set(database=name).render_as_string(hide_password=False)
 
 
 def _drop_database(server_url, name: str) -> None:
@@ -92,10 +83,8 @@ def database_factory(pg_server):
 
     def factory(suffix: str, *, migrated: bool = True, template: str | None = None):
         name = f"gridwatch_test_{run}_{suffix}"
-        if template:  # a file copy of a database nobody is connected to (the demo: a second, not a load)
-            url = _copy_database(server_url, template, name)
-        else:
-            url = _create_database(server_url, name)
+        # a template: a file copy of a database nobody is connected to (the demo: a second, not a load)
+        url = _create_database(server_url, name, template)
         engine = make_engine(url)
         if migrated and not template:
             migrate.upgrade(engine, district_code=DISTRICT.code)
