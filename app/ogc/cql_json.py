@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 
 import shapely
 import shapely.geometry
@@ -171,25 +170,17 @@ class _Reader:
         return end
 
     def number(self, value, path: str):
-        if isinstance(value, int):
-            if -2 ** 63 <= value < 2 ** 63:
-                return value
-        elif math.isfinite(value):
+        if t.number_in_range(value):
             return value
         shown = str(value)
         raise _fail(path, f"number {shown[:27] + '…' if len(shown) > 30 else shown} is out of range "
-                    "(integers within ±2**63, decimals within ±1.7e308)")
+                    f"({t.NUMBER_RULE})")
 
     def bbox(self, nums, path: str):
         if not isinstance(nums, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
                                                  for v in nums):
             raise _fail(path, "bbox: expected 4 (or 6) numbers")
-        nums = [float(self.number(v, path)) for v in nums]
-        if len(nums) == 6:  # 3-D: min x, min y, min z, max x, max y, max z
-            nums = [nums[0], nums[1], nums[3], nums[4]]
-        if len(nums) != 4:
-            raise _fail(path, f"bbox takes 4 (or 6) numbers, not {len(nums)}")
-        x1, y1, x2, y2 = nums
-        if x1 > x2 or y1 > y2:
-            raise _fail(path, "bbox is [min x, min y, max x, max y]: a minimum is above its maximum")
-        return shapely.box(x1, y1, x2, y2)
+        try:
+            return t.bbox_literal([float(self.number(v, path)) for v in nums])
+        except ValueError as exc:
+            raise _fail(path, str(exc)) from None

@@ -158,6 +158,27 @@ class Token:
         return self.text.upper() if self.kind == "name" else ""
 
 
+#: what a number literal may be (the parsers of both languages refuse anything else with this rule)
+NUMBER_RULE = "integers within ±2**63, decimals within ±1.7e308"
+
+
+def number_in_range(value: int | float) -> bool:
+    """An int within ±2**63 or a finite float: what PostgreSQL's bigint and double precision hold."""
+    return -2 ** 63 <= value < 2 ** 63 if isinstance(value, int) else math.isfinite(value)
+
+
+def bbox_literal(nums: list[float]):
+    """BBOX's 4 numbers (or 6, 3-D) → a shapely box; ValueError saying why not."""
+    if len(nums) == 6:  # 3-D: min x, min y, min z, max x, max y, max z
+        nums = [nums[0], nums[1], nums[3], nums[4]]
+    if len(nums) != 4:
+        raise ValueError(f"BBOX takes 4 (or 6) numbers, not {len(nums)}")
+    x1, y1, x2, y2 = nums
+    if x1 > x2 or y1 > y2:
+        raise ValueError("BBOX is (min x, min y, max x, max y): a minimum is above its maximum")
+    return shapely.box(x1, y1, x2, y2)
+
+
 def fail(text: str, pos: int, what: str) -> InvalidData:
     near = text[pos:pos + 20]
     where = f"at position {pos + 1}" + (f" (near {near!r})" if near else " (the end)")
@@ -379,14 +400,10 @@ class Parser:
         nums = [self.number()]
         while self.accept(","):
             nums.append(self.number())
-        if len(nums) == 6:  # 3-D: min x, min y, min z, max x, max y, max z
-            nums = [nums[0], nums[1], nums[3], nums[4]]
-        if len(nums) != 4:
-            raise fail(self.text, tok.pos, f"BBOX takes 4 (or 6) numbers, not {len(nums)}")
-        x1, y1, x2, y2 = nums
-        if x1 > x2 or y1 > y2:
-            raise fail(self.text, tok.pos, "BBOX is (min x, min y, max x, max y): a minimum is above its maximum")
-        return Lit(shapely.box(x1, y1, x2, y2), "geometry", tok.pos)
+        try:
+            return Lit(bbox_literal(nums), "geometry", tok.pos)
+        except ValueError as exc:
+            raise fail(self.text, tok.pos, str(exc)) from None
 
     def number(self) -> float:
         neg = self.accept("-") is not None
@@ -400,16 +417,15 @@ class Parser:
         (Python's int() gives up past 4300 digits, PostgreSQL's double precision overflows past 1e308)."""
         text = tok.text
         if text.isdigit():
-            value = int(text) if len(text.lstrip("0")) <= 19 else None
-            if value is not None and (value < 2 ** 63 or (neg and value == 2 ** 63)):
-                return -value if neg else value
+            value = int(text) if len(text.lstrip("0")) <= 19 else None  # int() of 4300 digits gives up
         else:
             value = float(text)
-            if math.isfinite(value):
-                return -value if neg else value
+        if value is not None:
+            value = -value if neg else value
+            if number_in_range(value):
+                return value
         shown = text if len(text) <= 30 else text[:27] + "…"
-        raise fail(self.text, tok.pos, f"number {'-' if neg else ''}{shown} is out of range "
-                   "(integers within ±2**63, decimals within ±1.7e308)")
+        raise fail(self.text, tok.pos, f"number {'-' if neg else ''}{shown} is out of range ({NUMBER_RULE})")
 
     def wkt(self, tok: Token) -> Lit:
         """A WKT geometry: from its type name to the closing parenthesis that balances the first one."""
