@@ -22,6 +22,7 @@ ITEMS_PARAMS = frozenset({"f", "lang", "bbox", "bbox-crs", "crs", "limit", "offs
 FILTER_LANGS = cql.FILTER_LANGS
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE_T = re.compile(r"\d{4}-\d{2}-\d{2}T")
 
 
 @dataclass
@@ -126,6 +127,8 @@ def datetime_param(args, tz: ZoneInfo) -> tuple[tuple, tuple] | None:
     raw = _one(args, "datetime")
     if raw is None:
         return None
+    # GDAL's OAPIF driver writes a date as "2025-06-01T" (a T and no time): read it as the date it is
+    raw = "/".join(end[:-1] if _DATE_T.fullmatch(end) else end for end in raw.split("/"))
     hint = ("datetime: give an RFC 3339 date-time with a time zone (2024-05-01T08:00:00Z), a date (2024-05-01), "
             "or an interval a/b with '..' for an open end")
     try:

@@ -418,3 +418,13 @@ def test_temporal_extents_are_the_first_and_last_times(client, lead_grid, demo_d
     every = get(client, "/ogc/collections/incidents/items?limit=1").get_json()["numberMatched"]
     assert get(client, f"/ogc/collections/incidents/items?limit=1&datetime={lo}/{hi}").get_json()[
         "numberMatched"] == every
+
+
+def test_a_date_written_with_a_bare_t_is_the_date(client, lead_grid):
+    """GDAL's OAPIF driver writes dates as 2025-06-01T: the same answer as 2025-06-01."""
+    for gdal, plain in [("2025-06-01T/..", "2025-06-01/.."), ("../2025-03-01T", "../2025-03-01"),
+                        ("2025-03-01T", "2025-03-01")]:
+        a = get(client, f"/ogc/collections/incidents/items?limit=1&datetime={gdal}").get_json()["numberMatched"]
+        b = get(client, f"/ogc/collections/incidents/items?limit=1&datetime={plain}").get_json()["numberMatched"]
+        assert a == b > 0, gdal
+    get(client, "/ogc/collections/incidents/items?datetime=2025-06-01TT", status=400)

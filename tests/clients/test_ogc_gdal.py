@@ -215,3 +215,20 @@ def test_ogrinfo_basic_auth_and_refusals(live_ogc):
     wrong = ogrinfo(live_ogc, "-so", "streets", key=None,
                     config={"GDAL_HTTP_AUTH": "BASIC", "GDAL_HTTP_USERPWD": "planner:not-the-password"})
     assert wrong.returncode != 0 and "401" in wrong.stderr + wrong.stdout
+
+
+@needs_ogrinfo
+@pytest.mark.parametrize("collection, where, sql", [
+    # GDAL sends a date compared with the collection's time as datetime=2018-03-14T/.. (a T, no time)
+    ("cameras", "install_date >= '2018-03-14'", "install_date >= '2018-03-14'"),
+    ("cameras", "install_date <= '2016-01-01'", "install_date <= '2016-01-01'"),
+    ("incidents", "reported_at >= '2025/06/01 00:00:00'", "reported_at >= '2025-06-01T00:00:00Z'"),
+    ("incidents", "reported_at >= '2025/03/01 00:00:00' AND reported_at <= '2025/03/31 12:00:00'",
+     "reported_at BETWEEN '2025-03-01T00:00:00Z' AND '2025-03-31T12:00:00Z'"),
+])
+def test_ogrinfo_time_filters_equal_postgis(live_ogc, collection, where, sql):
+    """ogrinfo's -where on a collection's time becomes the datetime parameter: the count is the database's."""
+    r = ogrinfo(live_ogc, "-so", collection, "-where", where, "-oo", "PAGE_SIZE=1000")
+    assert r.returncode == 0 and "ERROR" not in r.stderr, r.stderr[-1500:]
+    want = live_ogc.scalar(f"SELECT count(*) FROM gis.{COLLECTIONS[collection].source} WHERE {sql}")
+    assert _count(r.stdout) == want and want > 0
