@@ -31,6 +31,7 @@ CONFORMANCE: tuple[str, ...] = tuple(_CONF + c for c in (
     "property-property"))
 #: the ``filter-lang`` values accepted
 FILTER_LANGS = ("cql2-text", "cql2-json")
+DEFAULT_FILTER_LANG = FILTER_LANGS[0]  # without filter-lang
 
 _SPATIAL_SQL = {"S_INTERSECTS": "ST_Intersects", "S_EQUALS": "ST_Equals", "S_DISJOINT": "ST_Disjoint",
                 "S_TOUCHES": "ST_Touches", "S_WITHIN": "ST_Within", "S_OVERLAPS": "ST_Overlaps",
@@ -86,7 +87,7 @@ class _Expr:
 
 
 def compile_filter(text: str, queryables: Mapping[str, Queryable], *, filter_srid: int = 4326,
-                   swap_axes: bool = False, lang: str = "cql2-text") -> tuple[str, dict]:
+                   swap_axes: bool = False, lang: str = DEFAULT_FILTER_LANG) -> tuple[str, dict]:
     """CQL2-text or CQL2-JSON → (SQL boolean expression with named bind parameters, the parameters).
 
     Parameters

@@ -35,7 +35,7 @@ class ItemsQuery:
     datetime: tuple[dt.datetime | None, dt.datetime | None] | None = None  # inclusive bounds, None = open
     datetime_dates: tuple[dt.date | None, dt.date | None] | None = None
     filter: str | None = None
-    filter_lang: str = "cql2-text"
+    filter_lang: str = cql.DEFAULT_FILTER_LANG
     filter_crs: crs_mod.Crs = crs_mod.CRS84
     properties: dict[str, str] = field(default_factory=dict)
 
@@ -176,7 +176,7 @@ def items_query(args, property_names: set[str], tz: ZoneInfo) -> ItemsQuery:
     lang = _one(args, "filter-lang")
     if lang is not None and lang not in FILTER_LANGS:
         raise InvalidData(f"filter-lang: {lang[:50]!r} is not supported; use {', '.join(FILTER_LANGS)}")
-    q.filter_lang = lang or "cql2-text"
+    q.filter_lang = lang or cql.DEFAULT_FILTER_LANG
     q.filter_crs = crs_mod.parse(_one(args, "filter-crs"), "filter-crs")
     if q.filter is not None and not q.filter.strip():
         raise InvalidData("filter: is empty")

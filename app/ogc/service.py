@@ -122,10 +122,9 @@ def where(s: Session, user, c: cols.Collection, q: ItemsQuery | None) -> tuple[l
     return out, params
 
 
-def compile_filter(filter_text: str, queryables, filter_crs: crs_mod.Crs,
-                   lang: str = "cql2-text") -> tuple[str, dict]:
-    """CQL2-text or CQL2-JSON (``lang``) → (SQL, parameters) by ``app.ogc.cql.compile_filter`` (its errors name ``filter``);
-    literals in ``filter-crs``'s own axis order (EPSG:4326 lat/lon, EPSG:4544 northing/easting)."""
+def compile_filter(filter_text: str, queryables, filter_crs: crs_mod.Crs, lang: str) -> tuple[str, dict]:
+    """CQL2-text or CQL2-JSON (``lang``) → (SQL, parameters) by ``app.ogc.cql.compile_filter`` (its errors
+    name ``filter``); literals in ``filter-crs``'s own axis order (EPSG:4326 lat/lon, EPSG:4544 northing/easting)."""
     from app.ogc import cql
 
     return cql.compile_filter(filter_text, {q.name: q for q in queryables}, filter_srid=filter_crs.srid,
@@ -199,8 +198,7 @@ def temporal_extent(s: Session, c: cols.Collection, tz) -> list[str | None] | No
         last = None if last is None else dt.datetime.combine(last, dt.time.max.replace(microsecond=0), tz)
 
     def utc(v):
-        return None if v is None else v.astimezone(dt.timezone.utc).isoformat().replace(
-            "+00:00", "Z")
+        return None if v is None else v.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
     return [utc(first), utc(last)]
 
