@@ -85,19 +85,27 @@ def reset_actor(token) -> None:
     _ACTOR.reset(token)
 
 
+def actor_setting(actor):
+    """The SQL expression that makes ``actor`` (text, or an SQL expression of text) the audit log's actor for
+    the rest of the transaction (the trigger ``gw_audit`` reads ``gridwatch.actor``), cut to ``ACTOR_MAX``."""
+    if isinstance(actor, str):
+        return func.set_config("gridwatch.actor", actor[:ACTOR_MAX], True)
+    return func.set_config("gridwatch.actor", func.left(actor, ACTOR_MAX), True)
+
+
 def stamp_actor(session: Session, actor: str | None = None) -> None:
     """Tell the database, for the rest of ``session``'s transaction, who its changes are by (the trigger
     ``gw_audit`` reads ``gridwatch.actor``). Called at every transaction's start with :func:`audit_actor`,
     and by the web once a request's account is known (its first transaction began before that)."""
     actor = actor or audit_actor()
     if actor:
-        session.execute(select(func.set_config("gridwatch.actor", actor[:ACTOR_MAX], True)))
+        session.execute(select(actor_setting(actor)))
 
 
 def _on_begin(session: Session, _transaction, connection) -> None:
     actor = audit_actor()
     if actor:
-        connection.execute(select(func.set_config("gridwatch.actor", actor[:ACTOR_MAX], True)))
+        connection.execute(select(actor_setting(actor)))
 
 
 class Database:

@@ -20,9 +20,14 @@ _CACHE: dict[tuple, tuple] = {}   # (database, table) -> (key, index, extra)
 # A trigger (migration 0006) stamps updated_at with clock_timestamp() on every insert or update, so
 # (count, max(updated_at)) changes with any edit, by any writer: one cheap query per lookup.
 _KEY_SQL = {table: f"SELECT count(*), max(updated_at) FROM {table}" for table in ("grids", "communities")}
-# both keys in one round trip, for lookups that need both indexes (every geocoded report)
-_BOTH_KEYS_SQL = ("SELECT (SELECT count(*) FROM grids), (SELECT max(updated_at) FROM grids), "
-                  "(SELECT count(*) FROM communities), (SELECT max(updated_at) FROM communities)")
+# both keys in one round trip, for lookups that need both indexes (every geocoded report), as columns
+# ``gn, gt, cn, ct`` of one row (a writer's CTE uses it too), and the condition that they equal the
+# parameters ``:gn, :gt, :cn, :ct`` (the keys an index was located with)
+KEYS_SQL = ("SELECT g.n AS gn, g.t AS gt, c.n AS cn, c.t AS ct "
+            "FROM (SELECT count(*) AS n, max(updated_at) AS t FROM grids) AS g, "
+            "(SELECT count(*) AS n, max(updated_at) AS t FROM communities) AS c")
+KEYS_MATCH_SQL = ("gn = :gn AND cn = :cn AND gt IS NOT DISTINCT FROM CAST(:gt AS timestamptz) "
+                  "AND ct IS NOT DISTINCT FROM CAST(:ct AS timestamptz)")
 
 
 def _database_id(session: Session) -> str:
@@ -60,15 +65,34 @@ def community_index(session: Session) -> GridIndex:
     return _cached(session, "communities")[0]
 
 
-def locate_all(session: Session, lon, lat) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def index_keys(session: Session) -> tuple:
+    """The stored grids' and communities' freshness keys, ``(grid count, grid stamp, community count,
+    community stamp)``: one query. A writer that checks the keys in its own statement (``KEYS_MATCH_SQL``)
+    can locate with :func:`cached_keys` instead and ask only when they differ."""
+    return tuple(session.execute(text(KEYS_SQL)).one())
+
+
+def cached_keys(session: Session) -> tuple | None:
+    """The keys of the grid and community indexes this process holds for ``session``'s database, or None
+    when it holds either not yet: no query (they may be stale; a writer checks them as it writes)."""
+    db = _database_id(session)
+    with _LOCK:
+        grids, communities = _CACHE.get((db, "grids")), _CACHE.get((db, "communities"))
+    if grids is None or communities is None:
+        return None
+    return grids[0] + communities[0]
+
+
+def locate_all(session: Session, lon, lat, keys: tuple | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(grid_codes, community_codes, street_codes) for lon/lat arrays (EPSG:4326); None where none.
 
     The community is the grid's community; a point in no grid gets the community covering it.
-    The street is the community's street.
+    The street is the community's street. ``keys``: the indexes' keys (:func:`index_keys`) when the
+    caller has them, else they are asked for.
     """
     lon = np.atleast_1d(np.asarray(lon, dtype=float))
     lat = np.atleast_1d(np.asarray(lat, dtype=float))
-    keys = tuple(session.execute(text(_BOTH_KEYS_SQL)).one())
+    keys = tuple(keys) if keys is not None else index_keys(session)
     gindex, grid_parent = _cached(session, "grids", keys[:2])
     cindex, community_parent = _cached(session, "communities", keys[2:])
     grids = gindex.locate(lon, lat)
@@ -80,9 +104,9 @@ def locate_all(session: Session, lon, lat) -> tuple[np.ndarray, np.ndarray, np.n
     return grids, communities, streets
 
 
-def locate_codes(session: Session, lon, lat) -> tuple[np.ndarray, np.ndarray]:
+def locate_codes(session: Session, lon, lat, keys: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(grid_codes, community_codes) object arrays for lon/lat (EPSG:4326); None outside."""
-    grids, communities, _ = locate_all(session, lon, lat)
+    grids, communities, _ = locate_all(session, lon, lat, keys)
     return grids, communities
 
 

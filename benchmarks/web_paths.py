@@ -257,11 +257,22 @@ def measure(label: str, cmd: list[str], env: dict, engine, key: str, setup: dict
     port = free_port()
     out = {}
     with running([a.replace("{port}", str(port)) for a in cmd], env, port) as proc:
-        def timed(*a, **kw):  # a load phase, with the server's CPU per answered request
-            c0 = server_cpu(proc.pid)
+        with engine.connect() as conn:  # PostgreSQL's postmaster: the parent of any backend
+            postmaster = int(Path(f"/proc/{conn.execute(text('SELECT pg_backend_pid()')).scalar()}/stat")
+                             .read_text().rsplit(")", 1)[1].split()[1])
+
+        def timed(*a, **kw):  # a load phase, with the CPU per answered request of each part of the machine
+            c0, p0, b0 = server_cpu(proc.pid), server_cpu(postmaster), time.process_time()
             result = load(*a, **kw)
-            result["cpu_ms"] = (server_cpu(proc.pid) - c0) * 1000 / max(1, result["n"])
+            n = max(1, result["n"])
+            result["cpu_ms"] = (server_cpu(proc.pid) - c0) * 1000 / n
+            result["pg_ms"] = (server_cpu(postmaster) - p0) * 1000 / n
+            result["client_ms"] = (time.process_time() - b0) * 1000 / n
             return result
+
+        def cpu(result: dict) -> str:
+            return (f"CPU per request: server {result['cpu_ms']:.1f} · PostgreSQL {result['pg_ms']:.1f} · "
+                    f"client {result['client_ms']:.1f} ms")
 
         with engine.connect() as conn:
             newest_before = conn.execute(text("SELECT max(id) FROM incidents")).scalar()
@@ -269,7 +280,7 @@ def measure(label: str, cmd: list[str], env: dict, engine, key: str, setup: dict
         cookie = log_in(port, "operator", setup["password"])
         health = timed(port, CLIENTS, lambda i: ("GET", "/healthz", None), total=3000)
         print(f"/healthz, {CLIENTS} clients     {health['rps']:7.0f} req/s   {pct(health)}   {health['status']}   "
-              f"server CPU {health['cpu_ms']:.1f} ms/req")
+              f"{cpu(health)}")
         for name, path, sql, params in (
                 ("/api/incidents 1,000 newest", setup["api_path"], API_SQL, setup["api_params"]),
                 ("operator page", "/dashboard/operator", PAGE_SQL, setup["page_params"])):
@@ -291,10 +302,10 @@ def measure(label: str, cmd: list[str], env: dict, engine, key: str, setup: dict
             before = conn.execute(text("SELECT count(*) FROM incidents")).scalar()
         one = timed(port, 1, post, total=max(50, posts // 10))
         print(f"Open311 POST, 1 client      {one['rps']:7.0f} req/s   {pct(one)}   {one['status']}   "
-              f"server CPU {one['cpu_ms']:.1f} ms/req")
+              f"{cpu(one)}")
         many = timed(port, CLIENTS, post, total=posts)
         print(f"Open311 POST, {CLIENTS} clients    {many['rps']:7.0f} req/s   {pct(many)}   {many['status']}   "
-              f"({many['rps'] / health['rps']:.0%} of /healthz)   server CPU {many['cpu_ms']:.1f} ms/req")
+              f"({many['rps'] / health['rps']:.0%} of /healthz)   {cpu(many)}")
         stop = threading.Event()
         readers: dict = {}
 
@@ -305,14 +316,15 @@ def measure(label: str, cmd: list[str], env: dict, engine, key: str, setup: dict
         reader_thread = threading.Thread(target=read)
         reader_thread.start()
         time.sleep(0.5)  # readers at full speed before the writers start
-        c0 = server_cpu(proc.pid)
+        c0, p0 = server_cpu(proc.pid), server_cpu(postmaster)
         mixed = load(port, CLIENTS, post, total=posts)
         stop.set()
         reader_thread.join()
         print(f"POST with {READERS} readers       {mixed['rps']:7.0f} req/s   {pct(mixed)}   {mixed['status']}")
         print(f"  the {READERS} readers           {readers['rps']:7.0f} req/s   {pct(readers)}   {readers['status']}")
-        print(f"  server CPU {(server_cpu(proc.pid) - c0) * 1000 / max(1, mixed['n'] + readers['n']):.1f} ms/req "
-              "(reports and reads together)")
+        both = max(1, mixed['n'] + readers['n'])
+        print(f"  CPU per request: server {(server_cpu(proc.pid) - c0) * 1000 / both:.1f} · PostgreSQL "
+              f"{(server_cpu(postmaster) - p0) * 1000 / both:.1f} ms (reports and reads together)")
         with engine.connect() as conn:
             stored = conn.execute(text("SELECT count(*) FROM incidents")).scalar() - before
         acked = sum(r["status"].get(201, 0) for r in (one, many, mixed))

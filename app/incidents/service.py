@@ -7,15 +7,17 @@ in ``app.incidents.queries`` and are re-exported here.
 """
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session, make_transient_to_detached, object_session
 
 from app.incidents import permissions, workflow
+from app.geocoding import KEYS_MATCH_SQL, KEYS_SQL
 from app.incidents.models import OPEN_STATES, PRIORITIES, SOURCES, Category, Incident, IncidentEvent
 from app.incidents.queries import (incident_timeline, is_overdue, list_incidents, count_incidents,  # noqa: F401
                                    on_time_rate)
@@ -34,14 +36,15 @@ def actor_name(actor) -> str:
     return getattr(actor, "username", None) or getattr(actor, "name", None) or str(actor)
 
 
-def locate(session: Session, lon: float, lat: float) -> tuple[str, str]:
-    """Grid and community code of one WGS-84 point, through the in-memory grid index.
+def locate(session: Session, lon: float, lat: float, keys: tuple | None = None) -> tuple[str, str]:
+    """Grid and community code of one WGS-84 point, through the in-memory grid index (``keys``: the
+    index keys to locate with, ``app.geocoding.index_keys``; asked for when not given).
 
     Raises ``InvalidData`` when the point lies outside every grid of the district.
     """
     from app.geocoding import locate_codes
 
-    grids, communities = locate_codes(session, np.array([lon], float), np.array([lat], float))
+    grids, communities = locate_codes(session, np.array([lon], float), np.array([lat], float), keys)
     grid, community = grids[0], communities[0]
     if not isinstance(grid, str) or not grid:
         raise InvalidData(RowError(None, "location", f"({lon:.6f}, {lat:.6f}) lies outside every grid of the "
@@ -171,16 +174,18 @@ def deadline_for(category: Category, priority: str, dispatched_at: datetime) -> 
     return dispatched_at + timedelta(hours=category.deadline_hours(priority))
 
 
-def find_duplicate(session: Session, category: str, lon: float, lat: float, at: datetime, *,
-                   radius_m: float, window_h: float, exclude_id: int | None = None) -> int | None:
-    """The nearest open incident of ``category`` within ``radius_m`` metres and ``window_h`` hours of ``at``."""
-    return session.execute(text(
-        "SELECT id FROM incidents WHERE category_code = :c AND state = ANY(:open) "
-        "AND reported_at BETWEEN :t0 AND :t1 AND (CAST(:x AS integer) IS NULL OR id <> CAST(:x AS integer)) "
-        "AND ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :r) "
-        "ORDER BY geom::geography <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, id LIMIT 1"),
-        {"c": category, "open": list(OPEN_STATES), "t0": at - timedelta(hours=window_h),
-         "t1": at + timedelta(hours=window_h), "x": exclude_id, "lon": lon, "lat": lat, "r": radius_m}).scalar()
+#: The duplicate rule (one definition): the nearest open incident of ``:category`` within ``:r`` metres
+#: (geodesic, WGS-84) of ``(:lon, :lat)`` reported between ``:t0`` and ``:t1``. The degree box only lets the
+#: GiST index on ``geom`` find the candidates (a busy window holds thousands of reports): it holds every
+#: point within ``:r`` metres, with 5 % to spare, since a degree of latitude is at least 110.5 km and a
+#: degree of longitude at least 111.3 km × the cosine of the box's farthest latitude.
+DUPLICATE_SQL = """SELECT id, external_id FROM incidents
+        WHERE category_code = :category AND state = ANY(:open) AND reported_at BETWEEN :t0 AND :t1
+          AND geom && ST_Expand(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326),
+                                1.05 * :r / (110000 * cos(radians(least(abs(:lat) + 1.05 * :r / 110000, 89.9)))),
+                                1.05 * :r / 110000)
+          AND ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :r)
+        ORDER BY geom::geography <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, id LIMIT 1"""
 
 
 def report_incident(session: Session, *, category: str, source: str, description: str, lon: float, lat: float,
@@ -214,41 +219,110 @@ def report_incident(session: Session, *, category: str, source: str, description
         problems.append(RowError(None, "priority", f"{priority!r} is not one of {', '.join(PRIORITIES)}"))
     if problems:
         raise InvalidData(problems)
-    _category(session, category)
+    try:
+        return _store_report(session, category=category, source=source, description=description, lon=lon, lat=lat,
+                             crs=crs, address=address, priority=priority, reporter_name=reporter_name,
+                             reporter_phone=reporter_phone, reporter_email=reporter_email, actor=actor,
+                             reported_at=reported_at, external_id=external_id, media_url=media_url,
+                             idempotency_key=idempotency_key, settings=settings)
+    except InvalidData:
+        _category(session, category)  # an unknown category is said first, whatever else is wrong
+        raise
+
+
+def _store_report(session: Session, *, category, source, description, lon, lat, crs, address, priority,
+                  reporter_name, reporter_phone, reporter_email, actor, reported_at, external_id, media_url,
+                  idempotency_key, settings) -> Incident:
+    # the category is checked by the write itself (no query of its own): see _REPORT_SQL
     if crs.lower() not in ("wgs84", "epsg:4326"):
         lon, lat = to_wgs84(lon, lat, crs, settings.district)
     lon, lat = float(lon), float(lat)
     if not (np.isfinite(lon) and np.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
         raise InvalidData(RowError(None, "lon", f"({lon}, {lat}) is not a WGS-84 longitude/latitude"))
-    grid, community = locate(session, lon, lat)
     at = reported_at or _now()
-    dup = find_duplicate(session, category, lon, lat, at, radius_m=settings.duplicate_radius_m,
-                         window_h=settings.duplicate_window_h)
-    inc = Incident(category_code=category, source=source, description=description or "", address=address,
-                   geom=f"SRID=4326;POINT({lon!r} {lat!r})", grid_code=grid, community_code=community,
-                   priority=priority, reporter_name=reporter_name, reporter_phone=reporter_phone,
-                   reporter_email=reporter_email, state="reported", reported_at=at, external_id=external_id,
-                   media_url=media_url, duplicate_of_id=dup, duplicate_status="suspected" if dup else None,
-                   idempotency_key=idempotency_key)
-    _event(inc, actor, "report", None, "reported",
-           note=system_note("loop_note_suspected_duplicate", no=_number(session, dup), id=dup) if dup else None, at=at)
-    if idempotency_key is None:
-        session.add(inc)
-        session.flush()
-        inc.replayed = False
-        return inc
-    try:
-        with session.begin_nested():
-            session.add(inc)
-            session.flush()
-    except IntegrityError:
-        # another send of the same report got there first (its transaction has committed by now)
-        existing = _by_idempotency_key(session, idempotency_key)
+    values = dict(category=category, source=source, description=description or "", address=address,
+                  priority=priority, reporter_name=reporter_name, reporter_phone=reporter_phone,
+                  reporter_email=reporter_email, reported_at=at, external_id=external_id, media_url=media_url,
+                  idempotency_key=idempotency_key, lon=lon, lat=lat, actor=actor_name(actor),
+                  open=list(OPEN_STATES), t0=at - timedelta(hours=settings.duplicate_window_h),
+                  t1=at + timedelta(hours=settings.duplicate_window_h), r=settings.duplicate_radius_m)
+    row = _write_report(session, values)
+    if not row.known:
+        _category(session, category)  # raises, naming the known categories
+    if row.id is None:  # the key was stored by a racing send (its transaction has committed by now)
+        existing = _by_idempotency_key(session, idempotency_key) if idempotency_key is not None else None
         if existing is None:
-            raise
+            raise Conflict("the report could not be stored; send it again")
         return existing
+    if row.dup_id is not None:  # the timeline says which incident it may repeat, in the reader's language
+        note, key, args = system_note("loop_note_suspected_duplicate", no=row.dup_external_id or str(row.dup_id),
+                                      id=row.dup_id)
+        session.execute(text("UPDATE incident_events SET note = :n, note_key = :k, note_args = CAST(:a AS jsonb) "
+                             "WHERE id = :e"), {"n": note, "k": key, "a": json.dumps(args), "e": row.event_id})
+    inc = Incident(id=row.id, category_code=category, source=source, description=values["description"],
+                   address=address, grid_code=values["grid"], community_code=values["community"], priority=priority,
+                   reporter_name=reporter_name, reporter_phone=reporter_phone, reporter_email=reporter_email,
+                   assignee_id=None, state="reported", reported_at=at, dispatched_at=None, deadline=None,
+                   closed_at=None, external_id=external_id, media_url=media_url, duplicate_of_id=row.dup_id,
+                   duplicate_status="suspected" if row.dup_id else None, version=1, idempotency_key=idempotency_key)
+    make_transient_to_detached(inc)  # as if just read: the columns the database filled load when first used
+    session.add(inc)
     inc.replayed = False
     return inc
+
+
+# The report's one write: the incident and its first event, in one statement, once it has checked that the
+# category exists and that the grid index the point was located with is the stored one (its keys, as
+# app.geocoding keeps them); the nearest open incident of the category within the duplicate radius and
+# window is linked as a suspected duplicate (DUPLICATE_SQL). It answers the keys, so a process
+# whose index is stale rebuilds it and writes again. A key a racing send has stored inserts nothing.
+_REPORT_SQL = text(f"""
+WITH k AS ({KEYS_SQL}),
+ok AS (SELECT 1 FROM k WHERE {KEYS_MATCH_SQL} AND EXISTS (SELECT 1 FROM categories WHERE code = :category)),
+dup AS (SELECT * FROM ({DUPLICATE_SQL}) AS d WHERE EXISTS (SELECT 1 FROM ok)),
+ins AS (INSERT INTO incidents (category_code, source, description, address, geom, grid_code, community_code,
+                               priority, reporter_name, reporter_phone, reporter_email, state, reported_at,
+                               external_id, media_url, duplicate_of_id, duplicate_status, idempotency_key)
+        SELECT :category, :source, :description, :address, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :grid,
+               :community, :priority, :reporter_name, :reporter_phone, :reporter_email, 'reported', :reported_at,
+               :external_id, :media_url, (SELECT id FROM dup),
+               CASE WHEN EXISTS (SELECT 1 FROM dup) THEN 'suspected' END, :idempotency_key FROM ok
+        ON CONFLICT ON CONSTRAINT uq_incidents_idempotency_key DO NOTHING
+        RETURNING id),
+ev AS (INSERT INTO incident_events (incident_id, at, actor, action, from_state, to_state)
+       SELECT id, :reported_at, :actor, 'report', NULL, 'reported' FROM ins RETURNING id)
+SELECT k.gn, k.gt, k.cn, k.ct, EXISTS (SELECT 1 FROM ok) AS current,
+       EXISTS (SELECT 1 FROM categories WHERE code = :category) AS known,
+       (SELECT id FROM ins) AS id, (SELECT id FROM ev) AS event_id,
+       (SELECT id FROM dup) AS dup_id, (SELECT external_id FROM dup) AS dup_external_id
+FROM k""")
+
+
+def _write_report(session: Session, values: dict):
+    """Locate ``values``' point with this process's grid index and run ``_REPORT_SQL``; when the index
+    turns out stale, rebuild it from the keys the statement answered and write again. Sets ``grid`` and
+    ``community`` on ``values``. One statement in the common case."""
+    from app.geocoding import cached_keys, index_keys
+
+    keys = cached_keys(session)
+    for _attempt in range(5):
+        if keys is None:
+            keys = index_keys(session)
+        try:
+            grid, community = locate(session, values["lon"], values["lat"], keys)
+        except InvalidData:
+            fresh = index_keys(session)
+            if fresh == keys:  # outside every stored grid, not just the grids this process knew
+                raise
+            keys = fresh
+            continue
+        values.update(grid=grid, community=community)
+        row = session.execute(_REPORT_SQL, {**values, "gn": keys[0], "gt": keys[1], "cn": keys[2],
+                                            "ct": keys[3]}).one()
+        if row.current or not row.known:
+            return row
+        keys = (row.gn, row.gt, row.cn, row.ct)
+    raise Conflict("the district's grids are being changed right now; send the report again")
 
 
 #: an idempotency key: what a page's crypto.randomUUID() or any client's token looks like

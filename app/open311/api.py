@@ -24,7 +24,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from app.db import stamp_actor
 from app.accounts.auth import visible_grid_codes
 from app.incidents.models import Category, Incident
 from app.accounts.keys import ANONYMOUS, Caller, KeyRefused, authenticate
@@ -333,7 +332,7 @@ def get_requests(session: Session, args, fmt: str = "json", *, key: str | None, 
     return _respond(200, fmt, "service_requests", "request", rows)
 
 
-def _report_fields(fields: Fields, session: Session) -> tuple[dict, Category | None]:
+def _report_fields(fields: Fields) -> dict:
     """The POST form as ``report_incident`` keywords; every bad or missing field is noted on ``fields``."""
     code = fields.text("service_code")
     lat, lon = fields.degrees("lat", 90), fields.degrees("long", 180)
@@ -346,7 +345,6 @@ def _report_fields(fields: Fields, session: Session) -> tuple[dict, Category | N
                reporter_phone=fields.text("phone"), reporter_email=fields.text("email"))
     if name and len(name) > LIMITS["name"]:
         fields.bad("first_name + last_name", f"together {len(name)} characters long; at most {LIMITS['name']} allowed")
-    category = session.get(Category, code) if code is not None and fields.raw("service_code") else None
     if not fields.raw("service_code"):
         fields.bad("service_code", "is required; GET services.json lists them")
 
@@ -356,7 +354,7 @@ def _report_fields(fields: Fields, session: Session) -> tuple[dict, Category | N
                    else "a location is required: lat and long (WGS-84 degrees)")
     if media and not media.lower().startswith(("http://", "https://")):
         fields.bad("media_url", "must be an http(s) URL")
-    return out, category
+    return out
 
 
 @_open311_errors
@@ -372,20 +370,21 @@ def post_request(session: Session, form, fmt: str = "json", *, key: str | None, 
     """
     from app.incidents.service import report_incident
 
-    caller = authenticate(session, key)
-    stamp_actor(session, f"open311:{caller.key_name}")  # the audit log's actor of what this request writes
+    # the audit log's actor of what this request writes is set by the key's own query
+    caller = authenticate(session, key, actor_prefix="open311:")
     fields = Fields(form)
-    # the category stays referenced while the incident is stored, so report_incident finds it in the
-    # session's identity map (weakly held) instead of reading it again
-    report, _category = _report_fields(fields, session)
+    report = _report_fields(fields)
     fields.check()
-    if _category is None:  # every field is well formed, but no such service: the spec's 404
-        raise NotFound(f"service_code {report['category'][:40]!r} not found; GET services.json lists them")
     files = [f for f in media or () if getattr(f, "filename", None) or getattr(f, "content_length", 0)]
     if files and report.get("media_url"):
         raise InvalidData(RowError(None, "media", "send either a media file or a media_url, not both"))
-    inc = report_incident(session, source="public", actor=f"open311:{caller.key_name}", settings=settings,
-                          **report)
+    try:  # the write checks the category (no query of its own)
+        inc = report_incident(session, source="public", actor=f"open311:{caller.key_name}", settings=settings,
+                              **report)
+    except InvalidData as exc:
+        if any(e.field == "category" for e in exc.errors):  # well formed, but no such service: the spec's 404
+            raise NotFound(f"service_code {report['category'][:40]!r} not found; GET services.json lists them") from None
+        raise
     row = {"service_request_id": str(inc.id), "service_notice": None, "account_id": None}
     if files:
         from app.photos.service import add_photos, photo_url
