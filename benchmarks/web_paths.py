@@ -8,7 +8,8 @@ free 127.0.0.1 port and drives it over loopback with bounded loops (fixed reques
 
 - ``after``: ``gridwatch serve`` as deployed (gunicorn, default workers × threads);
 - ``before``: waitress with 4 threads, the server ``gridwatch serve`` ran until now (when installed:
-  ``pip install -e .[bench]``), on the same code.
+  ``pip install -e .[bench]``), on the same code; or, with ``--before-ref COMMIT``, ``gridwatch serve`` of
+  that commit (a checkout of it on the same database): two versions of the code in one run.
 
 Prints per configuration: ``/healthz`` req/s at 50 clients (the server's own ceiling, base of the
 ratios); ``/api/incidents`` (1,000 newest) and the operator page, median latency against the
@@ -16,7 +17,7 @@ in-process PostGIS query that writes the same features as GeoJSON (``json_agg``,
 Open311 POST req/s and p50/p95/p99 at 1 and 50 clients; acknowledged (201) against stored (rows
 counted afterwards); POST req/s while 20 readers poll ``/api/incidents`` and the readers' req/s.
 
-    .venv/bin/python benchmarks/web_paths.py [--fast] [--posts 1500] [--only after]
+    .venv/bin/python benchmarks/web_paths.py [--fast] [--posts 1500] [--only after] [--before-ref COMMIT]
 """
 from __future__ import annotations
 
@@ -152,7 +153,7 @@ def free_port() -> int:
 @contextmanager
 def running(cmd: list[str], env: dict, port: int):
     log = tempfile.TemporaryFile(mode="w+")  # a file, not a pipe: a chatty server never blocks on it
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, text=True, cwd=env.get("PYTHONPATH", ROOT),
                             start_new_session=True)
     try:
         deadline = time.monotonic() + 120
@@ -409,6 +410,9 @@ def main() -> int:
     parser.add_argument("--only", choices=["before", "after"], help="one configuration only")
     parser.add_argument("--workers", type=int, help="gridwatch serve --workers (default: its own)")
     parser.add_argument("--threads", type=int, help="gridwatch serve --threads (default: its own)")
+    parser.add_argument("--before-ref", metavar="COMMIT",
+                        help="the 'before' column is `gridwatch serve` of this commit (a checkout of it, same "
+                             "database and schema) instead of waitress: two versions of the code side by side")
     args = parser.parse_args()
     from app.server import DEFAULT_THREADS, DEFAULT_WORKERS
 
@@ -423,16 +427,25 @@ def main() -> int:
             configs = {"after": (f"after: gridwatch serve, gunicorn {workers} workers × {threads} threads",
                                  [sys.executable, "-c", "from app.cli import main; main()", "serve", "--port", "{port}",
                                   "--workers", str(workers), "--threads", str(threads)])}
-            try:
-                import waitress  # noqa: F401
+            envs = {"after": env, "before": env}
+            if args.before_ref:
+                old = var / "before"
+                old.mkdir()
+                subprocess.run(f"git archive {args.before_ref} | tar -x -C {old}", shell=True, check=True, cwd=ROOT)
+                envs["before"] = {**env, "PYTHONPATH": str(old)}
+                configs["before"] = (f"before: gridwatch serve of {args.before_ref}, gunicorn {workers} workers × "
+                                     f"{threads} threads", configs["after"][1])
+            else:
+                try:
+                    import waitress  # noqa: F401
 
-                configs["before"] = ("before: waitress, 4 threads (one process)",
-                                     [sys.executable, "-c", WAITRESS, "{port}"])
-            except ImportError:
-                print("(waitress not installed: no 'before' column; pip install -e .[bench])")
+                    configs["before"] = ("before: waitress, 4 threads (one process)",
+                                         [sys.executable, "-c", WAITRESS, "{port}"])
+                except ImportError:
+                    print("(waitress not installed: no 'before' column; pip install -e .[bench])")
             for name in ("before", "after"):
                 if name in configs and args.only in (None, name):
-                    measure(*configs[name], env, engine, key, setup, args.posts)
+                    measure(*configs[name], envs[name], engine, key, setup, args.posts)
         finally:
             shutil.rmtree(var, ignore_errors=True)
     return 0
