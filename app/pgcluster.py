@@ -68,12 +68,14 @@ def parse_allow(text: str) -> str:
 
 def hba_lines(tcp: dict | None) -> list[str]:
     """pg_hba.conf for the cluster: trust on the socket (whose directory only the server user can enter)
-    for the owner, passwords for readers everywhere, and over TCP readers only, to their database."""
+    for the owner only, passwords for readers everywhere, and over TCP readers only, to their database.
+    Any other role (one made by hand with LOGIN, say) is refused on the socket too: the owner's trust is
+    not lent to whoever can name a role."""
     lines = ["# written by gridwatch (app/pgcluster.py); `gridwatch db start --listen/--no-listen` rewrites it",
              "# TYPE  DATABASE  USER  ADDRESS  METHOD",
              f"local   all  {SUPERUSER}  trust",
              f"local   all  +{READER_GROUP}  scram-sha-256",
-             "local   all  all  trust"]
+             "local   all  all  reject"]
     for allow in (tcp or {}).get("allow", []):
         lines.append(f"host    {READER_DATABASE}  +{READER_GROUP}  {allow}  scram-sha-256")
     lines.append("# no other host line: over TCP nobody but a reader is let in, the owner included")

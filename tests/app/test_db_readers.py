@@ -135,6 +135,30 @@ def test_password_is_stored_as_scram(env):
     assert flags == (False, False, False, False, True, 10)
 
 
+def test_on_the_socket_only_the_owner_is_trusted(env):
+    """A role made by hand with LOGIN (and no password) is refused on the socket, as everybody but a
+    reader is over TCP; the owner still connects, and a reader needs its password there too."""
+    with env.owner() as o:
+        o.execute("DROP ROLE IF EXISTS hand_made")
+        o.execute("CREATE ROLE hand_made LOGIN SUPERUSER")
+    try:
+        for user in ("hand_made", "postgres", "nobody_at_all"):
+            with pytest.raises(psycopg.OperationalError, match="pg_hba.conf rejects connection"):
+                psycopg.connect(host=str(env.cluster.sockdir), port=env.port, user=user, dbname="gridwatch",
+                                connect_timeout=10)
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            psycopg.connect(host=str(env.cluster.sockdir), port=env.port, user="analyst", password="wrong-pass",
+                            dbname="gridwatch", connect_timeout=10)
+        with psycopg.connect(host=str(env.cluster.sockdir), port=env.port, user="analyst", password=PASSWORD,
+                             dbname="gridwatch", connect_timeout=10) as r:
+            assert r.execute("SELECT current_user").fetchone()[0] == "analyst"
+        with env.owner() as o:
+            assert o.execute("SELECT current_user").fetchone()[0] == "gridwatch"
+    finally:
+        with env.owner() as o:
+            o.execute("DROP ROLE hand_made")
+
+
 def test_list_shows_readers_only(env):
     with env.owner() as o:
         o.execute("DROP ROLE IF EXISTS app_role")
@@ -250,7 +274,7 @@ def test_hba_has_no_tcp_line_for_anyone_but_readers():
     host = [line for line in lines if line[0].startswith("host")]
     assert host and all(line[2] == f"+{READER_GROUP}" and line[-1] == "scram-sha-256" for line in host)
     trust = [line for line in lines if line[-1] == "trust"]
-    assert trust and all(line[0] == "local" for line in trust)
+    assert trust and all(line[0] == "local" and line[2] == "gridwatch" for line in trust)
     assert not [line for line in hba_lines(None) if line.startswith("host")]
 
 
