@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from camera_registry.schema import LAYER_COLUMNS as CAMERA_COLUMNS
 from gis.errors import NotFound
+from gis.io import wkb_frame
 
 LAYER_SQL: dict[str, str] = {
     "streets": "SELECT code, name, kind, geom FROM streets ORDER BY code",
@@ -56,8 +57,14 @@ def read_layer(session: Session, name: str, *, where: str | None = None, params:
     if where:
         sql = f"SELECT * FROM ({sql}) AS layer WHERE {where}"
     conn = session.connection()
-    frame = gpd.read_postgis(text(sql), conn, geom_col="geom", crs=4326, params=params or {})
+    frame = read_postgis(conn, text(sql), params)
     return _typed(conn, sql, params or {}, frame) if typed else frame
+
+
+def read_postgis(conn, stmt, params: dict | None = None, *, crs=4326, geom_col: str = "geom") -> gpd.GeoDataFrame:
+    """The rows of ``stmt`` (text or a select) on connection ``conn`` as a GeoDataFrame: ``geopandas.read_postgis``
+    with the geometries decoded in one vectorised call (``gis.io.wkb_frame``); ``crs`` None takes the SRID."""
+    return wkb_frame(pd.read_sql(stmt, conn, params=params or {}), geom_col, crs)
 
 
 #: PostgreSQL type OIDs of the integer types (int8, int2, int4)

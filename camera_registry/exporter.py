@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from camera_registry.schema import COLUMNS, DATE_COLUMNS, DERIVED, EXPORT_ONLY, FIELDS, INT_COLUMNS, POSITION
 from gis.errors import InvalidData
-from gis.io import write_frame
+from gis.io import wkb_frame, write_frame
 
 #: the columns beside the importable fields, with their (Chinese header, Shapefile name)
 NOT_IMPORTED = DERIVED | EXPORT_ONLY
@@ -37,7 +37,7 @@ def cameras_frame(session: Session, where: str | None = None, params: dict | Non
         params["_device_ids"] = list(device_ids)
     sql = (f"SELECT {', '.join(COLUMNS)}, version, geom FROM cameras"
            + (f" WHERE {' AND '.join(f'({c})' for c in conditions)}" if conditions else "") + " ORDER BY device_id")
-    frame = gpd.read_postgis(text(sql), session.connection(), params=params, geom_col="geom")
+    frame = wkb_frame(pd.read_sql(text(sql), session.connection(), params=params))
     if frame.crs is None:
         frame = frame.set_crs("EPSG:4326")
     return frame

@@ -103,10 +103,11 @@ def cameras_within(session: Session, lon: float, lat: float, distance_m: float) 
         "c.grid_code, c.community_code, ST_Distance(c.geom::geography, p.g) AS distance_m, c.geom "
         "FROM cameras c, p WHERE c.lifecycle = 'active' AND ST_DWithin(c.geom::geography, p.g, :d) "
         "ORDER BY distance_m, c.device_id")
-    import geopandas as gpd
+    import pandas as pd
 
-    frame = gpd.read_postgis(sql, session.connection(), params={"lon": lon, "lat": lat, "d": distance_m},
-                             geom_col="geom")
+    from gis.io import wkb_frame
+
+    frame = wkb_frame(pd.read_sql(sql, session.connection(), params={"lon": lon, "lat": lat, "d": distance_m}))
     return frame if frame.crs is not None else frame.set_crs("EPSG:4326")
 
 
@@ -154,9 +155,11 @@ def cameras_outside_declared_community(session: Session) -> gpd.GeoDataFrame:
     Columns: device_id, name, management_unit, community_code (where it is), declared_code,
     declared_by ('record' or 'management unit'), declared_name, geom.
     """
-    import geopandas as gpd
+    import pandas as pd
 
-    frame = gpd.read_postgis(text(DECLARED_SQL), session.connection(), geom_col="geom")
+    from gis.io import wkb_frame
+
+    frame = wkb_frame(pd.read_sql(text(DECLARED_SQL), session.connection()))
     return frame if frame.crs is not None else frame.set_crs("EPSG:4326")
 
 

@@ -62,34 +62,81 @@ _VIEWS_MAX = 4
 _VIEWS_LOCK = threading.Lock()
 
 
-def _sectors(x, y, az, fov, rng, disc) -> np.ndarray:
-    """``viewshed.sectors_metric``, remembered by the exact bytes of its inputs (the same answer, not rebuilt:
-    47,100 cameras' sectors take about a second)."""
+class ViewSet:
+    """The metric view polygons of one set of cameras, with what the questions asked of them need, each built
+    once (on first use, under a lock) and shared by every request on the same cameras: an STRtree over them
+    and a SHA-256 digest of each polygon's WKB. Treat as read-only; ``polygons`` is never handed out itself."""
+
+    def __init__(self, polygons: np.ndarray):
+        self._polygons = polygons
+        self._tree = None
+        self._digests = None
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._polygons)
+
+    def polygons(self) -> np.ndarray:
+        return self._polygons.copy()  # a new array of the same (immutable) polygons: nobody changes the cache
+
+    def tree(self) -> shapely.STRtree:
+        with self._lock:
+            if self._tree is None:
+                tree = shapely.STRtree(self._polygons)
+                tree.query(self._polygons[:1])  # GEOS builds a tree on its first query: build it here, locked
+                self._tree = tree
+            return self._tree
+
+    def digests(self) -> list[bytes]:
+        """SHA-256 of each polygon's WKB, in order: what a fingerprint of "the views reaching an area" hashes."""
+        with self._lock:
+            if self._digests is None:
+                self._digests = [hashlib.sha256(w).digest() for w in shapely.to_wkb(self._polygons)]
+            return self._digests
+
+
+def _view_set(x, y, az, fov, rng, disc) -> ViewSet:
+    """``viewshed.sectors_metric`` as a :class:`ViewSet`, remembered by the exact bytes of its inputs (the same
+    answer, not rebuilt: 47,100 cameras' sectors take about a second)."""
     arrays = [np.ascontiguousarray(a, dtype=float) for a in (x, y, az, fov, rng, disc)]
     key = hashlib.blake2b(b"".join(a.tobytes() for a in arrays), digest_size=20).digest()
     with _VIEWS_LOCK:
         hit = _VIEWS.get(key)
         if hit is not None:
             _VIEWS.move_to_end(key)
-            return hit.copy()  # a new array of the same (immutable) polygons: no caller can change the cache
-    views = viewshed.sectors_metric(x, y, az, fov, rng, disc)
+            return hit
+    views = ViewSet(viewshed.sectors_metric(x, y, az, fov, rng, disc))
     with _VIEWS_LOCK:
-        _VIEWS[key] = views
+        views = _VIEWS.setdefault(key, views)  # two threads that built it at once keep the first
         while len(_VIEWS) > _VIEWS_MAX:
             _VIEWS.popitem(last=False)
-    return views.copy()
+    return views
+
+
+def _sectors(x, y, az, fov, rng, disc) -> np.ndarray:
+    return _view_set(x, y, az, fov, rng, disc).polygons()
+
+
+def _view_inputs(cameras: gpd.GeoDataFrame, include_offline: bool):
+    cams = working(cameras, include_offline)
+    pts = _metric(cams.geometry) if len(cams) else gpd.GeoSeries([], crs=METRIC_CRS)
+    x, y = pts.x.to_numpy(), pts.y.to_numpy()
+    return cams, x, y, viewshed.camera_parameters(cams)
 
 
 def _views(cameras: gpd.GeoDataFrame, *, buildings=None, include_offline: bool = False):
     """(filtered cameras, metric x, y, range, metric view polygons)."""
-    cams = working(cameras, include_offline)
-    pts = _metric(cams.geometry) if len(cams) else gpd.GeoSeries([], crs=METRIC_CRS)
-    x, y = pts.x.to_numpy(), pts.y.to_numpy()
-    az, fov, rng, disc = viewshed.camera_parameters(cams)
+    cams, x, y, (az, fov, rng, disc) = _view_inputs(cameras, include_offline)
     views = _sectors(x, y, az, fov, rng, disc)
     if buildings is not None and len(buildings) and len(views):
         views = viewshed.occlude(views, x, y, rng, _metric(gpd.GeoSeries(buildings.geometry)).to_numpy())
     return cams, x, y, rng, views
+
+
+def view_set(cameras: gpd.GeoDataFrame, *, include_offline: bool = False) -> ViewSet:
+    """The :class:`ViewSet` of the working ``cameras`` (no occlusion), in the order of ``working(cameras)``."""
+    _cams, x, y, (az, fov, rng, disc) = _view_inputs(cameras, include_offline)
+    return _view_set(x, y, az, fov, rng, disc)
 
 
 def view_sector(lon: float, lat: float, azimuth_deg: float, fov_deg: float, range_m: float, *,
@@ -294,11 +341,16 @@ def _filter_incidents(incidents, categories, start, end, category_column, time_c
 def seen_mask(cameras: gpd.GeoDataFrame, points: gpd.GeoSeries, *, include_offline: bool = False,
               buildings: gpd.GeoDataFrame | None = None) -> np.ndarray:
     """True for each point inside the view of at least one working camera (boundary counts)."""
-    _c, _x, _y, _r, views = _views(cameras, buildings=buildings, include_offline=include_offline)
     pts = _metric(gpd.GeoSeries(points)).to_numpy()
     seen = np.zeros(len(pts), dtype=bool)
-    if len(views) and len(pts):
-        hit, _v = shapely.STRtree(views).query(pts, predicate="intersects")
+    if buildings is not None and len(buildings):
+        _c, _x, _y, _r, views = _views(cameras, buildings=buildings, include_offline=include_offline)
+        tree = shapely.STRtree(views) if len(views) else None
+    else:  # the views of these cameras and their tree, built once for every question asked of them
+        views = view_set(cameras, include_offline=include_offline)
+        tree = views.tree() if len(views) else None
+    if tree is not None and len(pts):
+        hit, _v = tree.query(pts, predicate="intersects")
         seen[hit] = True
     return seen
 

@@ -103,17 +103,19 @@ def demand_incidents(session: Session, days: int | None = DEMAND_DAYS) -> gpd.Ge
 # -- the cache ------------------------------------------------------------------------------------
 def _fingerprints(areas: gpd.GeoDataFrame, cams: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame | None,
                   include_offline: bool) -> list[str]:
-    """Per area: sha256 of its geometry and of the view polygons of the working cameras that reach it."""
-    working = coverage.working(cams, include_offline)
-    views = coverage.view_sectors(working).to_crs(METRIC_CRS).to_numpy()
+    """Per area: sha256 of its geometry and of the view polygons of the working cameras that reach it (their
+    metric polygons exactly as the coverage is computed from, each hashed once per set of cameras:
+    ``gis.coverage.view_set``), and of the buildings those views reach."""
+    vs = coverage.view_set(cams, include_offline=include_offline)
     targets = areas.geometry.to_crs(METRIC_CRS).to_numpy()
-    keys = shapely.to_wkb(views, hex=True) if len(views) else np.array([], dtype=object)
-    a_i, v_i = shapely.STRtree(views).query(targets) if len(views) else (np.array([], int),) * 2
-    per_area: list[list[str]] = [[] for _ in range(len(targets))]
-    for a, v in zip(a_i, v_i):
-        per_area[a].append(keys[v])
+    a_i, v_i = vs.tree().query(targets) if len(vs) else (np.array([], int),) * 2
+    digests = vs.digests() if len(vs) else []
+    per_area: list[list[bytes]] = [[] for _ in range(len(targets))]
+    for a, v in zip(a_i.tolist(), v_i.tolist()):
+        per_area[a].append(digests[v])
     bld_keys: list[list[str]] = [[] for _ in range(len(targets))]
     if buildings is not None and len(buildings) and len(a_i):
+        views = vs.polygons()
         blds = buildings.geometry.to_crs(METRIC_CRS).to_numpy()
         bwkb = shapely.to_wkb(blds, hex=True)
         reach = shapely.STRtree(blds).query(views[v_i])
@@ -123,7 +125,7 @@ def _fingerprints(areas: gpd.GeoDataFrame, cams: gpd.GeoDataFrame, buildings: gp
     out = []
     for i in range(len(targets)):
         h = hashlib.sha256(wkb[i].encode())
-        h.update("|".join(sorted(per_area[i])).encode())
+        h.update(b"".join(sorted(per_area[i])))
         h.update("|".join(sorted(set(bld_keys[i]))).encode())
         out.append(h.hexdigest())
     return out
@@ -149,17 +151,19 @@ def _write_cache(path: Path, entries: dict) -> None:
 
 # -- reports ----------------------------------------------------------------------------------------
 def coverage_report(session: Session, by: str = "grid", include_offline: bool = False, occlusion: bool = False,
-                    *, cache_dir: Path | None = None, days: int | None = DEMAND_DAYS) -> gpd.GeoDataFrame:
+                    *, cache_dir: Path | None = None, days: int | None = DEMAND_DAYS,
+                    cameras: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
     """Coverage figures per area, with the incidents inside camera view.
 
     Returns the area layer (``code``, ``name``, …, geometry in EPSG:4326) with ``area_m2``,
     ``covered_m2``, ``ratio``, ``redundant_m2`` (m², EPSG:4544), ``incidents`` (the demand incidents of
     :func:`demand_incidents` in the area), ``seen_incidents``, ``unseen_incidents`` and ``seen_share``.
     ``attrs["recomputed"]`` counts the areas computed afresh (the rest came from the cache in
-    ``cache_dir``, when given).
+    ``cache_dir``, when given). ``cameras``: the frame :func:`load_cameras` gives, when the caller has
+    read it already in the same transaction (the planner page: one read of the registry, not two).
     """
     areas = read_layer(session, _kind(by))
-    cams = load_cameras(session)
+    cams = load_cameras(session) if cameras is None else cameras
     buildings = load_buildings(session) if occlusion else None
     prints = _fingerprints(areas, cams, buildings, include_offline)
     path = _cache_file(cache_dir, by, include_offline, occlusion) if cache_dir is not None else None

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 
-import geopandas as gpd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -15,6 +14,7 @@ from app.accounts.auth import mask_name, mask_phone, sees_member_phones, sees_re
 from app.dashboards.service import local_iso
 from app.grids.models import LEAD
 from app.incidents.models import OPEN_STATES
+from app.layers_db import read_postgis
 from gis.coverage import view_sector_frame
 from gis.errors import NotFound
 from gis.text import like_literal
@@ -170,7 +170,7 @@ def search(s: Session, q: str, grids, *, basemap: str, limit: int = 10) -> list[
     ]
     hits = []
     for kind, sql in queries:
-        frame = gpd.read_postgis(text(sql), s.connection(), geom_col="geom", crs=4326, params=params)
+        frame = read_postgis(s.connection(), text(sql), params)
         shown = to_display(frame, basemap)
         hits += [{"kind": kind, "id": i, "label": label, "lon": round(x, 6), "lat": round(y, 6)}
                  for i, label, x, y in zip(frame["id"], frame["label"], shown.geometry.x, shown.geometry.y)]

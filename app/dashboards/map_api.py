@@ -23,7 +23,7 @@ from app import web
 from app.accounts.auth import PAGE_ROLES, current_user, login_required, role_required, visible_grid_codes
 from app.dashboards.pages import light
 from app.dashboards.params import Params, display_bbox_to_wgs84
-from app.layers_db import read_layer
+from app.layers_db import read_layer, read_postgis
 from gis.geojson import collection_text
 from layers import cameras as camera_layer
 from layers.base import embedded_features, to_display
@@ -61,12 +61,11 @@ def camera_counts(s: Session, grids, basemap: str) -> gpd.GeoDataFrame:
     """Cameras per grid (``code``, ``n``, ``radius``) at a point inside the grid, in display coordinates;
     cameras outside every grid as one more disc (``code`` None) at their centre."""
     where, p = _scope(grids, "c.")
-    frame = gpd.read_postgis(text(
+    frame = read_postgis(s.connection(), text(
         "SELECT g.code, count(*) AS n, ST_PointOnSurface(g.geom) AS geom FROM cameras c JOIN grids g "
         f"ON g.code = c.grid_code WHERE {where} GROUP BY g.code, g.geom "
         "UNION ALL SELECT NULL, count(*), ST_Centroid(ST_Collect(geom)) FROM cameras c "
-        f"WHERE c.grid_code IS NULL AND {where} HAVING count(*) > 0 ORDER BY 1"),
-        s.connection(), geom_col="geom", crs=4326, params=p)
+        f"WHERE c.grid_code IS NULL AND {where} HAVING count(*) > 0 ORDER BY 1"), p)
     frame["radius"] = (COUNT_RADIUS_PX * frame["n"].astype(float) ** 0.5).clip(upper=COUNT_RADIUS_MAX).round(1)
     return to_display(frame, basemap)
 

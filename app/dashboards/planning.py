@@ -44,11 +44,11 @@ def cache_dir(settings) -> Path:
     return settings.var_path / "cache" / "coverage"
 
 
-def grid_coverage(s: Session, settings) -> gpd.GeoDataFrame:
+def grid_coverage(s: Session, settings, cams: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
     """Grids with the coverage report's figures (``service.coverage_report``: ``area_m2``, ``covered_m2``,
     ``ratio``, ``redundant_m2``, ``incidents``, ``unseen_incidents``) and ``cameras``, how many cameras
-    (built, any status) stand in each grid."""
-    cov = service.coverage_report(s, by="grid", cache_dir=cache_dir(settings))
+    (built, any status) stand in each grid; ``cams``: ``service.load_cameras`` when already read."""
+    cov = service.coverage_report(s, by="grid", cache_dir=cache_dir(settings), cameras=cams)
     counts = dict(s.execute(text("SELECT grid_code, count(*) FROM cameras WHERE lifecycle = 'active' "
                                  "AND grid_code IS NOT NULL GROUP BY grid_code")).all())
     cov["cameras"] = cov["code"].map(counts).fillna(0).astype(int)
@@ -78,10 +78,10 @@ def least_covered_table(cov: pd.DataFrame, n: int = LEAST_COVERED) -> pd.DataFra
 def planner_map(s: Session, settings, *, lang: str = "zh") -> tuple[MapParts, pd.DataFrame]:
     basemap, say = settings.basemap, say_in(lang)
     m = base_map(district_bounds(s), basemap=basemap, tianditu_key=settings.tianditu_key)
-    cov = grid_coverage(s, settings)
+    cams = service.load_cameras(s)
+    cov = grid_coverage(s, settings, cams)
     coverage_layer.coverage_choropleth(_light(cov, basemap), say=say).add_to(m)
     coverage_layer.ratio_legend(say("coverage")).add_to(m)
-    cams = service.load_cameras(s)
     frames = map_frames(s, basemap, None)  # the district's cameras as the operator's map draws them
     cam_names = camera_layers(m, frames, say)
     camera_legend(lang).add_to(m)

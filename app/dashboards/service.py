@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.incidents.models import OPEN_STATES, Category, Incident
 from app.incidents.queries import incident_conditions, overdue_condition
+from app.layers_db import read_postgis
 from gis.geojson import collection_text, feature_text, point_geojson
 from layers.base import shift_lonlat
 from layers.incidents import PROPERTIES as MARKER_PROPERTIES
@@ -77,7 +78,7 @@ def incident_frame(s: Session, flt: IncidentFilter, grids, *, tz: str, limit: in
                    overdue.label("overdue"), func.ST_AsEWKB(Incident.geom).label("geom"))
             .join(Category, Category.code == Incident.category_code).where(*conds)
             .order_by(Incident.reported_at.desc(), Incident.id.desc()).limit(limit))
-    frame = gpd.read_postgis(stmt, s.connection(), geom_col="geom", crs=4326)
+    frame = read_postgis(s.connection(), stmt)
     total = len(frame) if len(frame) < limit else s.scalar(
         select(func.count()).select_from(Incident).where(*conds))
     for col in ("reported_at", "deadline", "updated_at"):
@@ -174,4 +175,4 @@ def heat_cells(s: Session, flt: IncidentFilter, grids) -> gpd.GeoDataFrame:
     cell = func.ST_SnapToGrid(Incident.geom, HEAT_CELL_DEG)
     stmt = (select(func.count().label("n"), func.ST_AsEWKB(cell).label("geom"))
             .where(*_conditions(flt, grids)).group_by(cell))
-    return gpd.read_postgis(stmt, s.connection(), geom_col="geom", crs=4326)
+    return read_postgis(s.connection(), stmt)

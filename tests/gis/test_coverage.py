@@ -298,3 +298,51 @@ def test_unseen_hotspots_find_the_unwatched_cluster():
     assert spots["incidents"].tolist() == [6]
     cell = to_metric(spots.geometry).iloc[0]
     assert cell.area == pytest.approx(10_000, rel=1e-3) and cell.contains(shapely.Point(X0 + 1030, Y0 + 1030))
+
+
+# -- one set of views per registry state -----------------------------------------------------------
+def _random_cams(rng, n):
+    rows = [(rng.uniform(-800, 800), rng.uniform(-800, 800), rng.uniform(0, 360), rng.uniform(20, 360),
+             rng.uniform(20, 200), int(rng.choice([1, 2, 3])), str(rng.choice(["ON", "ON", "OFF"]))) for _ in range(n)]
+    return cams(rows)
+
+
+def test_a_view_set_is_built_once_per_camera_state_and_answers_like_a_fresh_tree():
+    import hashlib
+
+    rng = np.random.default_rng(11)
+    frame = _random_cams(rng, 60)
+    vs = coverage.view_set(frame)
+    assert coverage.view_set(frame.copy()) is vs  # same content, another frame: the same views, not rebuilt
+    polys = vs.polygons()
+    working = coverage.working(frame)
+    assert len(vs) == len(polys) == len(working) < len(frame)  # the OFF cameras see nothing
+    fresh = coverage.view_sectors(working).to_crs(METRIC_CRS).to_numpy()
+    assert all(a.equals_exact(b, 1e-3) for a, b in zip(polys, fresh))  # the same polygons view_sectors gives
+    polys[0] = None  # a caller's copy: the set keeps its own
+    assert vs.polygons()[0] is not None
+    pts = shapely.points(X0 + rng.uniform(-900, 900, 400), Y0 + rng.uniform(-900, 900, 400))
+    ours = vs.tree().query(pts, predicate="intersects")
+    brute = np.array([(i, j) for i, p in enumerate(pts) for j, v in enumerate(vs.polygons()) if v.intersects(p)]).T
+    assert sorted(zip(*ours)) == sorted(zip(*brute)) and len(brute[0]) > 20
+    assert vs.tree() is vs.tree()
+    assert vs.digests() == [hashlib.sha256(shapely.to_wkb(p)).digest() for p in vs.polygons()]
+    moved = frame.copy()
+    bullet = moved.index[(moved["status"] == "ON") & (moved["ptz_type"] == 3) & (moved["fov"] < 300)][0]
+    moved.loc[bullet, "azimuth"] = (moved.loc[bullet, "azimuth"] + 90) % 360
+    assert coverage.view_set(moved) is not vs
+    assert coverage.view_set(frame, include_offline=True) is not vs
+
+
+def test_seen_mask_from_the_shared_tree_is_brute_force():
+    rng = np.random.default_rng(12)
+    frame = _random_cams(rng, 40)
+    pts = gpd.GeoSeries(shapely.points(X0 + rng.uniform(-900, 900, 300), Y0 + rng.uniform(-900, 900, 300)),
+                        crs=METRIC_CRS).to_crs(4326)
+    for offline in (False, True):
+        views = coverage.view_sectors(frame, include_offline=offline).to_crs(METRIC_CRS).to_numpy()
+        metric = pts.to_crs(METRIC_CRS).to_numpy()
+        brute = np.array([any(v.intersects(p) for v in views) for p in metric])
+        for _ in range(2):  # a second ask reuses the tree
+            assert (coverage.seen_mask(frame, pts, include_offline=offline) == brute).all()
+        assert 0 < brute.sum() < len(brute)
