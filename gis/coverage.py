@@ -60,6 +60,9 @@ def _metric(frame):
 _VIEWS: OrderedDict = OrderedDict()
 _VIEWS_MAX = 4
 _VIEWS_LOCK = threading.Lock()
+#: the same view sets by the cameras as stored (WKB of the points in their CRS and the view parameters), so a
+#: frame asked about again is not projected to metres again (47,100 points: 0.15 s each time)
+_ALIASES: OrderedDict = OrderedDict()
 
 
 class ViewSet:
@@ -95,21 +98,27 @@ class ViewSet:
             return self._digests
 
 
-def _view_set(x, y, az, fov, rng, disc) -> ViewSet:
+def _digest(*parts: bytes) -> bytes:
+    return hashlib.blake2b(b"".join(parts), digest_size=20).digest()
+
+
+def _view_set(x, y, az, fov, rng, disc, *, alias: bytes | None = None) -> ViewSet:
     """``viewshed.sectors_metric`` as a :class:`ViewSet`, remembered by the exact bytes of its inputs (the same
-    answer, not rebuilt: 47,100 cameras' sectors take about a second)."""
-    arrays = [np.ascontiguousarray(a, dtype=float) for a in (x, y, az, fov, rng, disc)]
-    key = hashlib.blake2b(b"".join(a.tobytes() for a in arrays), digest_size=20).digest()
+    answer, not rebuilt: 47,100 cameras' sectors take about a second), and by ``alias`` too when given."""
+    key = _digest(*(np.ascontiguousarray(a, dtype=float).tobytes() for a in (x, y, az, fov, rng, disc)))
     with _VIEWS_LOCK:
         hit = _VIEWS.get(key)
         if hit is not None:
             _VIEWS.move_to_end(key)
-            return hit
-    views = ViewSet(viewshed.sectors_metric(x, y, az, fov, rng, disc))
+    views = hit if hit is not None else ViewSet(viewshed.sectors_metric(x, y, az, fov, rng, disc))
     with _VIEWS_LOCK:
         views = _VIEWS.setdefault(key, views)  # two threads that built it at once keep the first
         while len(_VIEWS) > _VIEWS_MAX:
             _VIEWS.popitem(last=False)
+        if alias is not None:
+            _ALIASES[alias] = views
+            while len(_ALIASES) > _VIEWS_MAX:
+                _ALIASES.popitem(last=False)
     return views
 
 
@@ -135,8 +144,18 @@ def _views(cameras: gpd.GeoDataFrame, *, buildings=None, include_offline: bool =
 
 def view_set(cameras: gpd.GeoDataFrame, *, include_offline: bool = False) -> ViewSet:
     """The :class:`ViewSet` of the working ``cameras`` (no occlusion), in the order of ``working(cameras)``."""
+    cams = working(cameras, include_offline)
+    params = viewshed.camera_parameters(cams)
+    crs = cams.crs.to_string() if cams.crs is not None else ""
+    alias = _digest(f"{crs}|{len(cams)}|".encode(), *(bytes(w) for w in shapely.to_wkb(cams.geometry.to_numpy())),
+                    *(np.ascontiguousarray(a, dtype=float).tobytes() for a in params))
+    with _VIEWS_LOCK:
+        hit = _ALIASES.get(alias)
+        if hit is not None:
+            _ALIASES.move_to_end(alias)
+            return hit
     _cams, x, y, (az, fov, rng, disc) = _view_inputs(cameras, include_offline)
-    return _view_set(x, y, az, fov, rng, disc)
+    return _view_set(x, y, az, fov, rng, disc, alias=alias)
 
 
 def view_sector(lon: float, lat: float, azimuth_deg: float, fov_deg: float, range_m: float, *,
@@ -345,12 +364,13 @@ def seen_mask(cameras: gpd.GeoDataFrame, points: gpd.GeoSeries, *, include_offli
     seen = np.zeros(len(pts), dtype=bool)
     if buildings is not None and len(buildings):
         _c, _x, _y, _r, views = _views(cameras, buildings=buildings, include_offline=include_offline)
-        tree = shapely.STRtree(views) if len(views) else None
-    else:  # the views of these cameras and their tree, built once for every question asked of them
-        views = view_set(cameras, include_offline=include_offline)
-        tree = views.tree() if len(views) else None
-    if tree is not None and len(pts):
-        hit, _v = tree.query(pts, predicate="intersects")
+    else:  # the views of these cameras, built once for every question asked of them
+        views = view_set(cameras, include_offline=include_offline).polygons()
+    if len(views) and len(pts):
+        # a tree of the points, asked with each view (GEOS prepares the polygon it asks with): 4× faster than
+        # each point asked of a tree of views, whose polygons are tested unprepared (16,007 incidents against
+        # 44,800 views: 0.15 s against 0.62 s)
+        _v, hit = shapely.STRtree(pts).query(views, predicate="intersects")
         seen[hit] = True
     return seen
 
@@ -359,12 +379,13 @@ def incident_coverage(cameras: gpd.GeoDataFrame, incidents: gpd.GeoDataFrame, ar
                       code: str = "code", categories: Sequence[str] | None = None, start=None, end=None,
                       category_column: str = "category_code", time_column: str = "reported_at",
                       include_offline: bool = False, buildings: gpd.GeoDataFrame | None = None,
-                      tz: str | None = None) -> pd.DataFrame:
+                      tz: str | None = None, seen: np.ndarray | None = None) -> pd.DataFrame:
     """Share of incidents (事件) per area that fell inside the view of at least one working camera.
 
     ``categories`` keeps those category codes; ``start`` (inclusive) / ``end`` (exclusive) filter on
     ``time_column``; a naive ``start``/``end`` is read in ``tz`` (the district's IANA zone), and refused
-    without one. An incident counts in the first area that covers it.
+    without one. An incident counts in the first area that covers it. ``seen``: the :func:`seen_mask` of
+    ``incidents`` with the same cameras and options, when the caller has it (then no filter may be given).
 
     Returns
     -------
@@ -372,8 +393,13 @@ def incident_coverage(cameras: gpd.GeoDataFrame, incidents: gpd.GeoDataFrame, ar
         ``code``, ``incidents``, ``seen`` (counts) and ``share`` (seen / incidents; NaN with none), one
         row per area in input order.
     """
-    inc = _filter_incidents(incidents, categories, start, end, category_column, time_column, tz)
-    seen = seen_mask(cameras, inc.geometry, include_offline=include_offline, buildings=buildings)
+    if seen is None:
+        inc = _filter_incidents(incidents, categories, start, end, category_column, time_column, tz)
+        seen = seen_mask(cameras, inc.geometry, include_offline=include_offline, buildings=buildings)
+    elif categories is not None or start is not None or end is not None or len(seen) != len(incidents):
+        raise ValueError("seen is the mask of the incidents as given: one value per incident, and no filter")
+    else:
+        inc = incidents
     targets = _metric(gpd.GeoSeries(areas.geometry)).to_numpy()
     pts = _metric(gpd.GeoSeries(inc.geometry)).to_numpy()
     p_i, a_i = shapely.STRtree(targets).query(pts, predicate="intersects") if len(pts) else (np.array([], int),) * 2

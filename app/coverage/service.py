@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -100,6 +101,15 @@ def demand_incidents(session: Session, days: int | None = DEMAND_DAYS) -> gpd.Ge
                             geometry=gpd.points_from_xy(np.asarray(lon, float), np.asarray(lat, float)), crs=4326)
 
 
+@dataclass(frozen=True, eq=False)  # compared by identity: pandas compares attrs, and arrays have no truth value
+class DemandSeen:
+    """The demand incidents' ``ids`` (ascending, as :func:`demand_incidents` reads them) and ``seen``, whether
+    the view of a working camera contains each (``gis.coverage.seen_mask``)."""
+
+    ids: np.ndarray
+    seen: np.ndarray
+
+
 # -- the cache ------------------------------------------------------------------------------------
 def _fingerprints(areas: gpd.GeoDataFrame, cams: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame | None,
                   include_offline: bool) -> list[str]:
@@ -159,7 +169,8 @@ def coverage_report(session: Session, by: str = "grid", include_offline: bool = 
     ``covered_m2``, ``ratio``, ``redundant_m2`` (m², EPSG:4544), ``incidents`` (the demand incidents of
     :func:`demand_incidents` in the area), ``seen_incidents``, ``unseen_incidents`` and ``seen_share``.
     ``attrs["recomputed"]`` counts the areas computed afresh (the rest came from the cache in
-    ``cache_dir``, when given). ``cameras``: the frame :func:`load_cameras` gives, when the caller has
+    ``cache_dir``, when given); ``attrs["demand_seen"]`` (:class:`DemandSeen`) says which demand incidents
+    a camera sees. ``cameras``: the frame :func:`load_cameras` gives, when the caller has
     read it already in the same transaction (the planner page: one read of the registry, not two).
     """
     areas = read_layer(session, _kind(by))
@@ -179,14 +190,19 @@ def coverage_report(session: Session, by: str = "grid", include_offline: bool = 
         _write_cache(path, {c: cached[c] for c in codes})
     figures = pd.DataFrame([cached[c] for c in codes], columns=["fp", *FIGURES])[FIGURES]  # no areas: no rows
     out = areas.reset_index(drop=True).join(figures)
-    seen = coverage.incident_coverage(cams, demand_incidents(session, days), areas, include_offline=include_offline,
-                                      buildings=buildings)
+    demand = demand_incidents(session, days)
+    demand_seen = coverage.seen_mask(cams, demand.geometry, include_offline=include_offline, buildings=buildings)
+    seen = coverage.incident_coverage(cams, demand, areas, include_offline=include_offline, buildings=buildings,
+                                      seen=demand_seen)
     out["incidents"] = seen["incidents"].to_numpy()
     out["seen_incidents"] = seen["seen"].to_numpy()
     out["unseen_incidents"] = out["incidents"] - out["seen_incidents"]
     out["seen_share"] = seen["share"].to_numpy()
     out.attrs["recomputed"] = len(stale)
     out.attrs["days"] = days
+    # which demand incidents a camera sees (ids ascending, as demand_incidents reads them): the planner's
+    # "outside view" layer asks the same of the open ones among them, and need not ask GEOS again
+    out.attrs["demand_seen"] = DemandSeen(demand["code"].to_numpy(), demand_seen)
     return out
 
 

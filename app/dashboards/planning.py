@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -55,10 +56,15 @@ def grid_coverage(s: Session, settings, cams: gpd.GeoDataFrame | None = None) ->
     return cov
 
 
-def outside_view(s: Session, cams: gpd.GeoDataFrame, days: int | None = service.DEMAND_DAYS) -> gpd.GeoDataFrame:
+def outside_view(s: Session, cams: gpd.GeoDataFrame, days: int | None = service.DEMAND_DAYS,
+                 known: service.DemandSeen | None = None) -> gpd.GeoDataFrame:
     """Open incidents no working camera's view contains (in EPSG:4326), of the demand's period (reported in the
     ``days`` days up to the newest incident, ``service.demand_window``: the period the plan weighs; an
-    incident left open for years is the work-order list's business, not where the next camera goes)."""
+    incident left open for years is the work-order list's business, not where the next camera goes).
+
+    ``known``: incidents already asked about with the same cameras (the coverage report's
+    ``attrs["demand_seen"]``: every open incident of the period is a demand incident); only the incidents
+    not among them (one reported in between) are tested against the views."""
     from gis.coverage import seen_mask
 
     window, wp = service.demand_window(s, days, alias="")
@@ -66,7 +72,17 @@ def outside_view(s: Session, cams: gpd.GeoDataFrame, days: int | None = service.
                      params={"open": list(OPEN_STATES), **wp})
     if not len(inc):
         return inc
-    return inc[~seen_mask(cams, inc.geometry)]
+    seen = np.zeros(len(inc), dtype=bool)
+    ask = np.ones(len(inc), dtype=bool)
+    if known is not None and len(known.ids):
+        ids, known_seen = known.ids, known.seen
+        codes = inc["code"].to_numpy()
+        at = np.minimum(np.searchsorted(ids, codes), len(ids) - 1)
+        found = ids[at] == codes
+        seen[found], ask = known_seen[at[found]], ~found
+    if ask.any():
+        seen[ask] = seen_mask(cams, inc.geometry[ask])
+    return inc[~seen]
 
 
 def least_covered_table(cov: pd.DataFrame, n: int = LEAST_COVERED) -> pd.DataFrame:
@@ -99,7 +115,7 @@ def planner_map(s: Session, settings, *, lang: str = "zh") -> tuple[MapParts, pd
     spots.add_to(m)
     cam_names["blind_spots"] = descendant(spots, GeoJsonLayer)
     cam_names["blind_spots_group"] = spots.get_name()
-    out = outside_view(s, cams).assign(overdue=False)
+    out = outside_view(s, cams, known=cov.attrs.get("demand_seen")).assign(overdue=False)
     n_outside = len(out)
     out = out.sort_values("reported_at", ascending=False).head(OUTSIDE_MARKERS)  # the newest; count stays exact
     out = out.rename(columns={"code": "id"})

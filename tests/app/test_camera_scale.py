@@ -170,3 +170,14 @@ def test_outside_view_counts_the_open_incidents_of_the_demand_period(demo_sessio
     want = {i for i, x, y in rows if not any(v.covers(shapely.Point(x, y)) for v in views)}
     assert set(got["code"]) == want and len(want) > 0
     assert len(outside_view(s, cams, days=None)) >= len(want) + 1  # every year: the old ones come back
+    # what the coverage report already asked of the same cameras (the planner page passes it on)
+    import numpy as np
+
+    from app.coverage.service import DemandSeen, coverage_report
+
+    known = coverage_report(s, cameras=cams).attrs["demand_seen"]
+    assert set(outside_view(s, cams, known=known)["code"]) == want
+    keep = np.arange(len(known.ids)) % 2 == 0  # half of them unknown (as if reported since): asked of GEOS
+    assert set(outside_view(s, cams, known=DemandSeen(known.ids[keep], known.seen[keep]))["code"]) == want
+    lie = DemandSeen(known.ids[keep], np.ones(int(keep.sum()), dtype=bool))  # the known answers are used as given
+    assert set(outside_view(s, cams, known=lie)["code"]) == want - set(known.ids[keep].tolist())

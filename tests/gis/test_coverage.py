@@ -287,6 +287,13 @@ def test_incident_coverage_per_area_with_filters():
     out = coverage.incident_coverage(frame, inc, grid, categories=["street_order"], start="2025-03-02", end="2025-04-01",
                                     tz="Asia/Shanghai")
     assert out["incidents"].tolist() == [1, 0, 0] and out["seen"].tolist() == [0, 0, 0]
+    given = coverage.incident_coverage(frame, inc, grid, seen=coverage.seen_mask(frame, inc.geometry))
+    pd.testing.assert_frame_equal(given, coverage.incident_coverage(frame, inc, grid))
+    told = coverage.incident_coverage(frame, inc, grid, seen=np.array([False, False, False, True]))
+    assert told["seen"].tolist() == [0, 1, 0]  # the mask given is the one counted
+    for bad in ({"seen": np.ones(3, dtype=bool)}, {"seen": np.ones(4, dtype=bool), "categories": ["advertising"]}):
+        with pytest.raises(ValueError, match="seen"):
+            coverage.incident_coverage(frame, inc, grid, **bad)
 
 
 def test_unseen_hotspots_find_the_unwatched_cluster():
@@ -334,7 +341,7 @@ def test_a_view_set_is_built_once_per_camera_state_and_answers_like_a_fresh_tree
     assert coverage.view_set(frame, include_offline=True) is not vs
 
 
-def test_seen_mask_from_the_shared_tree_is_brute_force():
+def test_seen_mask_is_brute_force_with_and_without_offline_cameras():
     rng = np.random.default_rng(12)
     frame = _random_cams(rng, 40)
     pts = gpd.GeoSeries(shapely.points(X0 + rng.uniform(-900, 900, 300), Y0 + rng.uniform(-900, 900, 300)),
