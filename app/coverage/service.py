@@ -88,17 +88,19 @@ def demand_incidents(session: Session, days: int | None = DEMAND_DAYS) -> gpd.Ge
 
     Returns ``code`` (the incident id), ``weight`` and point geometry in EPSG:4326. Read as coordinates, not
     WKB, and only these columns (the whole incident layer, its 16,000 geometries parsed one by one, was a
-    second of every plan).
+    second of every plan), as one row of four arrays: 160,000 rows as rows took 0.8 s, as arrays 0.4 s.
     """
     window, wp = demand_window(session, days)
-    rows = session.execute(text(
-        "SELECT i.id, coalesce(k.weight, 1.0)::float8, ST_X(i.geom), ST_Y(i.geom) "
+    ids, weight, lon, lat = session.execute(text(
+        "SELECT array_agg(i.id ORDER BY i.id), array_agg(coalesce(k.weight, 1.0)::float8 ORDER BY i.id), "
+        "array_agg(ST_X(i.geom) ORDER BY i.id), array_agg(ST_Y(i.geom) ORDER BY i.id) "
         "FROM incidents i LEFT JOIN categories k ON k.code = i.category_code "
-        f"WHERE i.state <> ALL(:not_demand) AND {window} ORDER BY i.id"),
-        {"not_demand": list(NOT_DEMAND_STATES), **wp}).all()
-    ids, weight, lon, lat = (np.asarray(c) for c in zip(*rows)) if rows else ([], [], [], [])
-    return gpd.GeoDataFrame({"code": np.asarray(ids, dtype=np.int64), "weight": np.asarray(weight, dtype=float)},
-                            geometry=gpd.points_from_xy(np.asarray(lon, float), np.asarray(lat, float)), crs=4326)
+        f"WHERE i.state <> ALL(:not_demand) AND {window}"),
+        {"not_demand": list(NOT_DEMAND_STATES), **wp}).one()
+    return gpd.GeoDataFrame({"code": np.asarray(ids or [], dtype=np.int64),
+                             "weight": np.asarray(weight or [], dtype=float)},
+                            geometry=gpd.points_from_xy(np.asarray(lon or [], float), np.asarray(lat or [], float)),
+                            crs=4326)
 
 
 @dataclass(frozen=True, eq=False)  # compared by identity: pandas compares attrs, and arrays have no truth value
@@ -190,7 +192,7 @@ def coverage_report(session: Session, by: str = "grid", include_offline: bool = 
         _write_cache(path, {c: cached[c] for c in codes})
     figures = pd.DataFrame([cached[c] for c in codes], columns=["fp", *FIGURES])[FIGURES]  # no areas: no rows
     out = areas.reset_index(drop=True).join(figures)
-    demand = demand_incidents(session, days)
+    demand = demand_incidents(session, days).to_crs(METRIC_CRS)  # projected once for both questions
     demand_seen = coverage.seen_mask(cams, demand.geometry, include_offline=include_offline, buildings=buildings)
     seen = coverage.incident_coverage(cams, demand, areas, include_offline=include_offline, buildings=buildings,
                                       seen=demand_seen)

@@ -164,3 +164,28 @@ def test_report_lists_the_least_covered_in_the_pages_order(cli, demo_db):
         want = list(service.least_covered(service.coverage_report(s, days=90), 10)["code"])
     listed = [ln.split()[0] for ln in res.output.splitlines() if ln[:15].isdigit() and len(ln.split()[0]) == 15]
     assert listed == want
+
+
+def test_demand_incidents_are_the_rows_sql_selects(demo_session, session):
+    """One row of arrays, read back into the frame the plan weighs: the same ids, weights and exact
+    coordinates as a plain query of the rows; voided and older incidents are not demand."""
+    s = demo_session
+    s.execute(text("UPDATE categories SET weight = 2.5 WHERE code = (SELECT min(code) FROM categories)"))
+    s.execute(text("UPDATE incidents SET state = 'voided' WHERE id IN (SELECT id FROM incidents ORDER BY id DESC "
+                   "LIMIT 7)"))
+    s.execute(text("UPDATE incidents SET reported_at = reported_at - interval '2 years' WHERE id IN "
+                   "(SELECT id FROM incidents ORDER BY id LIMIT 5)"))  # older than the period
+    got = service.demand_incidents(s)
+    rows = s.execute(text(
+        "SELECT i.id, coalesce(k.weight, 1.0), ST_X(i.geom), ST_Y(i.geom) FROM incidents i "
+        "LEFT JOIN categories k ON k.code = i.category_code WHERE i.state <> 'voided' AND i.reported_at >= "
+        "(SELECT max(reported_at) FROM incidents) - make_interval(days => :d) ORDER BY i.id"),
+        {"d": service.DEMAND_DAYS}).all()
+    assert len(got) == len(rows) > 1000 and got.crs == 4326
+    assert got["code"].tolist() == [r[0] for r in rows] and str(got["code"].dtype) == "int64"
+    assert got["weight"].tolist() == [float(r[1]) for r in rows] and 2.5 in set(got["weight"])
+    assert got.geometry.x.tolist() == [r[2] for r in rows] and got.geometry.y.tolist() == [r[3] for r in rows]
+    every = service.demand_incidents(s, days=None)
+    assert len(every) == s.execute(text("SELECT count(*) FROM incidents WHERE state <> 'voided'")).scalar() > len(got)
+    none = service.demand_incidents(session)  # no incident at all
+    assert len(none) == 0 and str(none["code"].dtype) == "int64" and none.crs == 4326
