@@ -37,10 +37,7 @@ def cameras_frame(session: Session, where: str | None = None, params: dict | Non
         params["_device_ids"] = list(device_ids)
     sql = (f"SELECT {', '.join(COLUMNS)}, version, geom FROM cameras"
            + (f" WHERE {' AND '.join(f'({c})' for c in conditions)}" if conditions else "") + " ORDER BY device_id")
-    frame = wkb_frame(pd.read_sql(text(sql), session.connection(), params=params))
-    if frame.crs is None:
-        frame = frame.set_crs("EPSG:4326")
-    return frame
+    return wkb_frame(pd.read_sql(text(sql), session.connection(), params=params), crs=4326)
 
 
 def _for_file(frame: gpd.GeoDataFrame, suffix: str) -> gpd.GeoDataFrame:

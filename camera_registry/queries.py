@@ -107,8 +107,8 @@ def cameras_within(session: Session, lon: float, lat: float, distance_m: float) 
 
     from gis.io import wkb_frame
 
-    frame = wkb_frame(pd.read_sql(sql, session.connection(), params={"lon": lon, "lat": lat, "d": distance_m}))
-    return frame if frame.crs is not None else frame.set_crs("EPSG:4326")
+    return wkb_frame(pd.read_sql(sql, session.connection(), params={"lon": lon, "lat": lat, "d": distance_m}),
+                     crs=4326)
 
 
 def _counts(session: Session, table: str, key: str) -> pd.DataFrame:
@@ -159,8 +159,7 @@ def cameras_outside_declared_community(session: Session) -> gpd.GeoDataFrame:
 
     from gis.io import wkb_frame
 
-    frame = wkb_frame(pd.read_sql(text(DECLARED_SQL), session.connection()))
-    return frame if frame.crs is not None else frame.set_crs("EPSG:4326")
+    return wkb_frame(pd.read_sql(text(DECLARED_SQL), session.connection()), crs=4326)
 
 
 #: revision keys that are bookkeeping, not a change a reader of the history needs to see

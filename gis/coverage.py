@@ -126,16 +126,16 @@ def _sectors(x, y, az, fov, rng, disc) -> np.ndarray:
     return _view_set(x, y, az, fov, rng, disc).polygons()
 
 
-def _view_inputs(cameras: gpd.GeoDataFrame, include_offline: bool):
-    cams = working(cameras, include_offline)
+def _metric_xy(cams: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
     pts = _metric(cams.geometry) if len(cams) else gpd.GeoSeries([], crs=METRIC_CRS)
-    x, y = pts.x.to_numpy(), pts.y.to_numpy()
-    return cams, x, y, viewshed.camera_parameters(cams)
+    return pts.x.to_numpy(), pts.y.to_numpy()
 
 
 def _views(cameras: gpd.GeoDataFrame, *, buildings=None, include_offline: bool = False):
     """(filtered cameras, metric x, y, range, metric view polygons)."""
-    cams, x, y, (az, fov, rng, disc) = _view_inputs(cameras, include_offline)
+    cams = working(cameras, include_offline)
+    x, y = _metric_xy(cams)
+    az, fov, rng, disc = viewshed.camera_parameters(cams)
     views = _sectors(x, y, az, fov, rng, disc)
     if buildings is not None and len(buildings) and len(views):
         views = viewshed.occlude(views, x, y, rng, _metric(gpd.GeoSeries(buildings.geometry)).to_numpy())
@@ -154,8 +154,7 @@ def view_set(cameras: gpd.GeoDataFrame, *, include_offline: bool = False) -> Vie
         if hit is not None:
             _ALIASES.move_to_end(alias)
             return hit
-    _cams, x, y, (az, fov, rng, disc) = _view_inputs(cameras, include_offline)
-    return _view_set(x, y, az, fov, rng, disc, alias=alias)
+    return _view_set(*_metric_xy(cams), *params, alias=alias)
 
 
 def view_sector(lon: float, lat: float, azimuth_deg: float, fov_deg: float, range_m: float, *,
