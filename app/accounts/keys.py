@@ -11,7 +11,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import literal, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import ApiKey, User
@@ -111,6 +111,13 @@ def revoke_account_key(session: Session, username: str, key_id: int) -> ApiKey:
     return row
 
 
+# built once: a statement's construction cost more CPU than its execution (a report's biggest share)
+_BY_DIGEST = (select(ApiKey, User).outerjoin(User, User.id == ApiKey.user_id)
+              .where(ApiKey.key_sha256 == bindparam("digest")))
+_BY_DIGEST_STAMPED = _BY_DIGEST.add_columns(actor_setting(bindparam("actor_prefix", type_=ApiKey.name.type)
+                                                          + ApiKey.name))
+
+
 def authenticate(session: Session, key: str | None, *, actor_prefix: str | None = None) -> Caller:
     """The caller a key stands for. With ``actor_prefix``, the same query also makes ``actor_prefix`` + the
     key's name the audit log's actor of the transaction (``app.db.stamp_actor``): a writer's one round trip.
@@ -124,10 +131,10 @@ def authenticate(session: Session, key: str | None, *, actor_prefix: str | None 
     key = (key or "").strip()
     if not key:
         raise KeyRefused(401, "api_key is required: send it in the X-API-Key header (ask the district for one)")
-    stmt = select(ApiKey, User).outerjoin(User, User.id == ApiKey.user_id).where(ApiKey.key_sha256 == digest(key))
-    if actor_prefix is not None:
-        stmt = stmt.add_columns(actor_setting(literal(actor_prefix) + ApiKey.name))
-    row = session.execute(stmt).first()
+    if actor_prefix is None:
+        row = session.execute(_BY_DIGEST, {"digest": digest(key)}).first()
+    else:
+        row = session.execute(_BY_DIGEST_STAMPED, {"digest": digest(key), "actor_prefix": actor_prefix}).first()
     if row is None:
         raise KeyRefused(401, "api_key is not valid")
     api_key, user = row[0], row[1]
