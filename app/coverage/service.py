@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from app.layers_db import read_layer
 from camera_registry import planned
 from gis import coverage, placement, viewshed
-from gis.crs import METRIC_CRS
+from gis.crs import METRIC_CRS, metric_transformer
 from gis.errors import InvalidData
 
 AREA_LAYERS = {"grid": "grids", "community": "communities", "street": "streets"}
@@ -64,12 +64,14 @@ def load_buildings(session: Session) -> gpd.GeoDataFrame:
     return read_layer(session, "buildings")
 
 
-def demand_window(session: Session, days: int | None, alias: str = "i.") -> tuple[str, dict]:
+def demand_window(session: Session, days: int | None, alias: str = "i.", *,
+                  placeholder: str = ":demand_since") -> tuple[str, dict]:
     """The SQL condition of the demand's period and its parameters: reported in the ``days`` days up to the
     newest incident; TRUE for every incident (``days=None``). One definition for the plan, the coverage
     report and the planner's incidents outside view. The start is read first and bound as a value: with
     the newest incident as a subquery the planner could not see how few rows a year is, and at 1.6M
-    incidents it walked the whole primary key (1 s) instead of the ``reported_at`` index."""
+    incidents it walked the whole primary key (1 s) instead of the ``reported_at`` index. ``placeholder``: how
+    the statement names the start (SQLAlchemy's ``:demand_since``, or a driver cursor's ``%(demand_since)s``)."""
     if days is None:
         return "TRUE", {}
     if isinstance(days, bool) or int(days) != days or days < 1:
@@ -78,29 +80,41 @@ def demand_window(session: Session, days: int | None, alias: str = "i.") -> tupl
                             {"d": int(days)}).scalar()
     if since is None:  # no incident at all
         return "FALSE", {}
-    return f"{alias}reported_at >= :demand_since", {"demand_since": since}
+    return f"{alias}reported_at >= {placeholder}", {"demand_since": since}
 
 
-def demand_incidents(session: Session, days: int | None = DEMAND_DAYS) -> gpd.GeoDataFrame:
+def demand_incidents(session: Session, days: int | None = DEMAND_DAYS, *,
+                     metric: bool = False) -> gpd.GeoDataFrame:
     """The incidents coverage is weighed by (事件需求): every incident reported in the ``days`` days up to the
     newest one (all of them with ``days=None``), except voided ones (``NOT_DEMAND_STATES``), each with
     ``weight`` = its category's ``categories.weight`` (1 where unset).
 
-    Returns ``code`` (the incident id), ``weight`` and point geometry in EPSG:4326. Read as coordinates, not
-    WKB, and only these columns (the whole incident layer, its 16,000 geometries parsed one by one, was a
-    second of every plan), as one row of four arrays: 160,000 rows as rows took 0.8 s, as arrays 0.4 s.
+    Returns ``code`` (the incident id, ascending), ``weight`` and point geometry in EPSG:4326, or in
+    ``METRIC_CRS`` with ``metric`` (the coordinates projected before the points are made: exactly what
+    ``.to_crs(METRIC_CRS)`` gives, without making and copying every point twice).
+
+    Read as one row of four arrays in PostgreSQL's binary format, in no order, then sorted by id here:
+    at 160,000 incidents, rows took 0.8 s, text arrays each sorted by id in the database 0.4 s, this 0.15 s.
+    The four aggregates read the same rows in the same order, so the arrays stay aligned.
     """
-    window, wp = demand_window(session, days)
-    ids, weight, lon, lat = session.execute(text(
-        "SELECT array_agg(i.id ORDER BY i.id), array_agg(coalesce(k.weight, 1.0)::float8 ORDER BY i.id), "
-        "array_agg(ST_X(i.geom) ORDER BY i.id), array_agg(ST_Y(i.geom) ORDER BY i.id) "
-        "FROM incidents i LEFT JOIN categories k ON k.code = i.category_code "
-        f"WHERE i.state <> ALL(:not_demand) AND {window}"),
-        {"not_demand": list(NOT_DEMAND_STATES), **wp}).one()
-    return gpd.GeoDataFrame({"code": np.asarray(ids or [], dtype=np.int64),
-                             "weight": np.asarray(weight or [], dtype=float)},
-                            geometry=gpd.points_from_xy(np.asarray(lon or [], float), np.asarray(lat or [], float)),
-                            crs=4326)
+    window, wp = demand_window(session, days, placeholder="%(demand_since)s")
+    cur = session.connection().connection.dbapi_connection.cursor(binary=True)  # in the session's transaction
+    try:
+        cur.execute("SELECT array_agg(i.id), array_agg(coalesce(k.weight, 1.0)::float8), "
+                    "array_agg(ST_X(i.geom)), array_agg(ST_Y(i.geom)) "
+                    "FROM incidents i LEFT JOIN categories k ON k.code = i.category_code "
+                    f"WHERE i.state <> ALL(%(not_demand)s) AND {window}",
+                    {"not_demand": list(NOT_DEMAND_STATES), **wp})
+        ids, weight, lon, lat = cur.fetchone()
+    finally:
+        cur.close()
+    ids = np.asarray(ids or [], dtype=np.int64)
+    order = np.argsort(ids, kind="stable")
+    x, y = np.asarray(lon or [], float)[order], np.asarray(lat or [], float)[order]
+    if metric and len(x):
+        x, y = (np.asarray(v, dtype=float) for v in metric_transformer().transform(x, y))
+    return gpd.GeoDataFrame({"code": ids[order], "weight": np.asarray(weight or [], dtype=float)[order]},
+                            geometry=gpd.points_from_xy(x, y), crs=METRIC_CRS if metric else 4326)
 
 
 @dataclass(frozen=True, eq=False)  # compared by identity: pandas compares attrs, and arrays have no truth value
@@ -192,7 +206,7 @@ def coverage_report(session: Session, by: str = "grid", include_offline: bool = 
         _write_cache(path, {c: cached[c] for c in codes})
     figures = pd.DataFrame([cached[c] for c in codes], columns=["fp", *FIGURES])[FIGURES]  # no areas: no rows
     out = areas.reset_index(drop=True).join(figures)
-    demand = demand_incidents(session, days).to_crs(METRIC_CRS)  # projected once for both questions
+    demand = demand_incidents(session, days, metric=True)  # projected once for both questions
     demand_seen = coverage.seen_mask(cams, demand.geometry, include_offline=include_offline, buildings=buildings)
     seen = coverage.incident_coverage(cams, demand, areas, include_offline=include_offline, buildings=buildings,
                                       seen=demand_seen)

@@ -185,6 +185,12 @@ def test_demand_incidents_are_the_rows_sql_selects(demo_session, session):
     assert got["code"].tolist() == [r[0] for r in rows] and str(got["code"].dtype) == "int64"
     assert got["weight"].tolist() == [float(r[1]) for r in rows] and 2.5 in set(got["weight"])
     assert got.geometry.x.tolist() == [r[2] for r in rows] and got.geometry.y.tolist() == [r[3] for r in rows]
+    metric = service.demand_incidents(s, metric=True)  # projected before the points are made: as geopandas does
+    oracle = got.to_crs(METRIC_CRS)
+    assert metric.crs == METRIC_CRS and metric["code"].tolist() == got["code"].tolist()
+    assert metric["weight"].tolist() == got["weight"].tolist()
+    assert metric.geometry.x.tolist() == oracle.geometry.x.tolist()
+    assert metric.geometry.y.tolist() == oracle.geometry.y.tolist()
     every = service.demand_incidents(s, days=None)
     assert len(every) == s.execute(text("SELECT count(*) FROM incidents WHERE state <> 'voided'")).scalar() > len(got)
     none = service.demand_incidents(session)  # no incident at all
