@@ -5,6 +5,9 @@ parents' codes (``street_code``, ``community_code``, ``grid_code``).
 """
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
 import geopandas as gpd
 import pandas as pd
 from sqlalchemy import text
@@ -45,8 +48,11 @@ LAYER_SQL: dict[str, str] = {
 
 
 def read_layer(session: Session, name: str, *, where: str | None = None, params: dict | None = None,
-               typed: bool = False) -> gpd.GeoDataFrame:
+               typed: bool = False, columns: Sequence[str] | None = None) -> gpd.GeoDataFrame:
     """Layer ``name`` as a GeoDataFrame in EPSG:4326, optionally filtered by a SQL ``where`` on its rows.
+
+    ``columns``: only these of the layer's columns (with ``code`` and the geometry): what a caller that
+    needs a few of them does not pay for the rest (47,100 cameras: 0.26 s against 0.55 s for all 35).
 
     ``typed`` (for files): integer columns as nullable integers (``Int64``: a NULL does not turn them into
     floats, which GDAL would write as Real) and dates as ``datetime.date``, read from the result's column types.
@@ -54,11 +60,20 @@ def read_layer(session: Session, name: str, *, where: str | None = None, params:
     if name not in LAYER_SQL:
         raise NotFound(f"no layer {name!r}; layers: {', '.join(LAYER_SQL)}")
     sql = LAYER_SQL[name]
-    if where:
-        sql = f"SELECT * FROM ({sql}) AS layer WHERE {where}"
+    if columns is not None or where:
+        picked = "*"
+        if columns is not None:
+            bad = [c for c in columns if not _IDENTIFIER.fullmatch(c) or c in ("code", "geom")]
+            if bad:
+                raise ValueError(f"columns: {bad!r} are not plain column names (code and geom come anyway)")
+            picked = ", ".join(["code", *columns, "geom"])
+        sql = f"SELECT {picked} FROM ({sql}) AS layer" + (f" WHERE {where}" if where else "")
     conn = session.connection()
     frame = read_postgis(conn, text(sql), params)
     return _typed(conn, sql, params or {}, frame) if typed else frame
+
+
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 def read_postgis(conn, stmt, params: dict | None = None, *, crs=4326, geom_col: str = "geom") -> gpd.GeoDataFrame:

@@ -33,6 +33,9 @@ from gis.crs import METRIC_CRS, STORAGE_CRS, from_metric, metric_transformer
 EXCLUDED_STATUS = ("OFF", "VLOST", "DEFECT")
 #: PTZType values that can turn to a spot (1 dome, 4 remote bullet, 5 remote hemisphere)
 TURNABLE_PTZ = (1, 4, 5)
+#: what the coverage functions read of a camera besides its point: its id, its status (``working``) and its
+#: view parameters (``viewshed.camera_parameters``); a frame of only these columns gives the same answers
+VIEW_COLUMNS = ("device_id", "status", *viewshed.PARAMETER_COLUMNS)
 #: blind-spot slivers smaller than this (m²) are dropped: they are arc-approximation noise
 MIN_BLIND_SPOT_M2 = 1.0
 BLIND_SPOT_GRID_M = 1e-3

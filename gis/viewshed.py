@@ -31,6 +31,8 @@ DEFAULT_RANGE_M = 50.0
 DOME_PTZ_TYPES = (1,)
 #: a building closer than this to a camera is the one it is mounted on, and does not block its view
 MOUNT_TOLERANCE_M = 0.5
+#: the columns of a camera frame that :func:`camera_parameters` reads (a reader may read only these)
+PARAMETER_COLUMNS = ("azimuth", "fov", "range_m", "ptz_type")
 
 
 def camera_parameters(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -94,7 +94,7 @@ def least_covered_table(cov: pd.DataFrame, n: int = LEAST_COVERED) -> pd.DataFra
 def planner_map(s: Session, settings, *, lang: str = "zh") -> tuple[MapParts, pd.DataFrame]:
     basemap, say = settings.basemap, say_in(lang)
     m = base_map(district_bounds(s), basemap=basemap, tianditu_key=settings.tianditu_key)
-    cams = service.load_cameras(s)
+    cams = service.load_cameras(s, view_only=True)  # coverage, cones (device_id, status), outside view
     cov = grid_coverage(s, settings, cams)
     coverage_layer.coverage_choropleth(_light(cov, basemap), say=say).add_to(m)
     coverage_layer.ratio_legend(say("coverage")).add_to(m)

@@ -3,6 +3,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import pytest
 import shapely
 from sqlalchemy import text
 
@@ -195,3 +196,35 @@ def test_demand_incidents_are_the_rows_sql_selects(demo_session, session):
     assert len(every) == s.execute(text("SELECT count(*) FROM incidents WHERE state <> 'voided'")).scalar() > len(got)
     none = service.demand_incidents(session)  # no incident at all
     assert len(none) == 0 and str(none["code"].dtype) == "int64" and none.crs == 4326
+
+
+def test_the_view_columns_of_the_cameras_give_the_answers_of_every_column(demo_session, tmp_path):
+    """The planner reads only ``gis.coverage.VIEW_COLUMNS`` of the registry: the coverage figures, the
+    incidents seen, the cones and the cameras seeing a spot are those of the whole layer. Each view column
+    matters (dropping it changes the views), so the set is not merely larger than what is read."""
+    from gis.viewshed import PARAMETER_COLUMNS, camera_parameters
+
+    s = demo_session
+    full, narrow = service.load_cameras(s), service.load_cameras(s, view_only=True)
+    assert list(narrow.columns) == ["code", *coverage.VIEW_COLUMNS, "geom"] and len(narrow) == len(full) > 300
+    assert narrow["status"].isin(list(coverage.EXCLUDED_STATUS)).any()  # some cameras do not count
+    a = service.coverage_report(s, cache_dir=tmp_path / "a", cameras=full)
+    b = service.coverage_report(s, cache_dir=tmp_path / "b", cameras=narrow)
+    pd.testing.assert_frame_equal(pd.DataFrame(a.drop(columns="geometry", errors="ignore")),
+                                  pd.DataFrame(b.drop(columns="geometry", errors="ignore")))
+    assert (a.attrs["demand_seen"].ids == b.attrs["demand_seen"].ids).all()
+    assert (a.attrs["demand_seen"].seen == b.attrs["demand_seen"].seen).all()
+    cones_a, cones_b = coverage.view_sector_frame(full), coverage.view_sector_frame(narrow)
+    pd.testing.assert_frame_equal(pd.DataFrame(cones_a.drop(columns="geometry")),
+                                  pd.DataFrame(cones_b.drop(columns="geometry")))
+    assert shapely.equals_exact(cones_a.geometry.to_numpy(), cones_b.geometry.to_numpy(), 0).all()
+    lon, lat = full.geometry.x.iloc[7], full.geometry.y.iloc[7]
+    pd.testing.assert_frame_equal(coverage.cameras_seeing(full, lon, lat), coverage.cameras_seeing(narrow, lon, lat))
+    probe = full.copy()  # the demo's domes all say fov 360: one saying 90 shows that ptz_type is read too
+    probe.loc[probe.index[probe["ptz_type"] == 1][:1], "fov"] = 90.0
+    params = [np.asarray(p) for p in camera_parameters(probe)]
+    assert all((x == y).all() for x, y in zip(params, camera_parameters(probe[list(PARAMETER_COLUMNS)])))
+    for col in PARAMETER_COLUMNS:  # each is read: without it some camera's view changes
+        assert not all((x == y).all() for x, y in zip(params, camera_parameters(probe.drop(columns=col)))), col
+    with pytest.raises(ValueError, match="columns"):
+        read_layer(s, "cameras", columns=["status; DROP TABLE cameras"])
