@@ -22,6 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.incidents.importer import ALIASES, COLUMNS, TIMES
+from app.layers_db import binary_frame
 from gis.io import write_frame, write_frames
 
 #: the database column behind each export column named differently (the inverse of the importer's aliases)
@@ -47,7 +48,7 @@ def _read(session: Session, sql: str, params: dict | None = None) -> gpd.GeoData
     its values: times as UTC timestamps (a batch without a close time would be text), the code (id) a 64-bit
     integer. The points are built from their coordinates in one vectorised call (the stored doubles, exact):
     WKB parsed row by row was a third of the export's time."""
-    frame = pd.read_sql(text(sql), session.connection(), params=params)
+    frame = binary_frame(session.connection(), sql, params)
     for col in TIMES:
         frame[col] = pd.to_datetime(frame[col], utc=True)
     frame["code"] = frame["code"].astype("Int64")

@@ -65,3 +65,25 @@ def test_null_geometries_srid_and_the_callers_frame(demo_session):
         wkb_frame(rows.drop(columns="geom"))
     no_srid = wkb_frame(pd.DataFrame({"geom": [shapely.to_wkb(shapely.Point(1, 2))]}))
     assert no_srid.crs is None
+
+
+def test_a_binary_read_is_what_pandas_reads(demo_session):
+    """``binary_frame`` (the export's reader) against ``pandas.read_sql`` (the oracle): the export's batches,
+    an empty one, a layer with NULLs in integer and text columns, a ``%`` in the SQL and a list parameter."""
+    from app.incidents.exporter import _select
+    from app.layers_db import binary_frame
+
+    conn = demo_session.connection()
+    demo_session.execute(text("UPDATE incidents SET address = NULL, closed_at = NULL WHERE id % 5 = 0"))
+    batch = _select("i.id > :last AND i.id <= :upto", "LIMIT :n")
+    cases = [(batch, {"last": last, "upto": 2**63 - 1, "n": 4000}) for last in (0, 8000, 10**9)]
+    cases += [(f"SELECT code, external_id, name, phone, roles FROM ({LAYER_SQL['members']}) AS m", {}),
+              (f"SELECT code, device_id, height_m, install_date, record_days, status FROM ({LAYER_SQL['cameras']}) c", {}),
+              ("SELECT id, id % 7 AS r, state FROM incidents WHERE state = ANY(:s) ORDER BY id",
+               {"s": ["reported", "closed"]})]
+    for sql, params in cases:
+        oracle = pd.read_sql(text(sql), conn, params=params)
+        ours = binary_frame(conn, sql, params)
+        pd.testing.assert_frame_equal(ours, oracle)
+        assert list(ours.dtypes) == list(oracle.dtypes)
+    assert len(binary_frame(conn, *cases[0])) == 4000 and len(binary_frame(conn, *cases[2])) == 0
