@@ -93,8 +93,10 @@ def test_a_stale_edit_shows_the_conflict_and_writes_nothing(web, live_data):
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM camera_events WHERE device_id = :d"), {"d": did}).scalar() == 2
         # reloading gives the current version; saving then works
-        web.page.click("#cam-reload")
-        web.page.wait_for_selector("#cam-f-azimuth")
+        # a link: wait for the new page's load event, by which its script has taken over the form (waiting for
+        # the field alone let a click land before that, and the browser sent the form as a plain GET)
+        with web.page.expect_navigation(wait_until="load"):
+            web.page.click("#cam-reload")
         assert web.page.input_value("#cam-f-azimuth") == "45.0"
         web.page.fill("#cam-f-azimuth", "200")
         with web.page.expect_navigation():
