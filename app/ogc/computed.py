@@ -2,8 +2,9 @@
 proposed sites), memoised and handed to SQL as arrays so every collection is filtered and paged by the
 same query (``app.ogc.service``).
 
-Each frame is memoised per database and per *fingerprint*: one cheap query over its inputs (count and
-latest ``updated_at`` of the cameras, grids and, where they count, incidents). A camera moved, set OFF or
+Each frame is memoised per database and per *fingerprint*: one cheap query over its inputs (a hash of every
+camera's and grid's key and ``updated_at``; the count and latest ``updated_at`` of the incidents, where they
+count). A camera moved, set OFF or
 added changes the fingerprint, so the next request recomputes; otherwise a request pays only for binding
 the arrays (see docs/ogc.md for the figures). The coverage figures themselves come from
 ``app.dashboards.planning.grid_coverage`` (the planner page's, with its per-grid disk cache).
@@ -21,8 +22,21 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-CAMERAS_FP = "SELECT count(*) || '/' || coalesce(max(updated_at)::text, '') FROM public.cameras"
-GRIDS_FP = "SELECT count(*) || '/' || coalesce(max(updated_at)::text, '') FROM public.grids"
+
+
+def _content_fp(table: str, key: str) -> str:
+    """A fingerprint of every row's key and ``updated_at``: a sum of their hashes, so any insert, delete or
+    update changes it whichever order the transactions commit in. ``max(updated_at)`` alone missed a
+    transaction that began first (an older ``now()``) and committed after another had been fingerprinted."""
+    return (f"SELECT count(*) || '/' || coalesce(sum(hashtextextended({key}::text || '|' || "
+            f"coalesce(updated_at::text, ''), 0)), 0) FROM public.{table}")
+
+
+#: the cameras and the grids: hashed row by row (a few thousand rows, a few milliseconds)
+CAMERAS_FP = _content_fp("cameras", "device_id")
+GRIDS_FP = _content_fp("grids", "code")
+#: the incidents: count and newest change only (hashing 1.6M rows would cost every request a scan). An
+#: incident committed late with an older time is counted once anything else about the incidents changes.
 _INCIDENTS_FP = "SELECT count(*) || '/' || coalesce(max(updated_at)::text, '') FROM public.incidents"
 _PG_ARRAY = {"string": "text[]", "integer": "bigint[]", "number": "float8[]", "boolean": "boolean[]"}
 
