@@ -58,6 +58,12 @@ def make_engine(url: str, *, read_only: bool = False, **kw) -> Engine:
     return engine
 
 
+def driver_cursor(conn: Connection, *, binary: bool = False):
+    """A psycopg cursor on the driver connection under SQLAlchemy connection ``conn``, inside its transaction
+    (``binary``: results in PostgreSQL's binary format, which psycopg parses faster than text)."""
+    return conn.connection.dbapi_connection.cursor(binary=binary)
+
+
 # -- who is changing things: the audit log's actor (app.audit.models) -------------------------------------
 #: the actor of code outside a request (the CLI sets ``cli:<os user>``; tests may set their own)
 _ACTOR: ContextVar[str | None] = ContextVar("gridwatch_audit_actor", default=None)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from app.db import driver_cursor
 from gis.errors import Conflict, InvalidData, NotFound, RowError
 
 #: the group role whose members are the readers (and which holds their grants)
@@ -53,7 +54,7 @@ def _sql():
 
 def _cursor(session):
     """A psycopg cursor inside the session's transaction (one transaction for the whole change)."""
-    return session.connection().connection.dbapi_connection.cursor()
+    return driver_cursor(session.connection())
 
 
 def name_problem(name: str | None) -> str | None:

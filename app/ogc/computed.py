@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 def _content_fp(table: str, key: str) -> str:
     """A fingerprint of every row's key and ``updated_at``: a sum of their hashes, so any insert, delete or
     update changes it whichever order the transactions commit in. ``max(updated_at)`` alone missed a
-    transaction that began first (an older ``now()``) and committed after another had been fingerprinted."""
+    transaction that wrote first (an older time) and committed after another one's change was fingerprinted."""
     return (f"SELECT count(*) || '/' || coalesce(sum(hashtextextended({key}::text || '|' || "
             f"coalesce(updated_at::text, ''), 0)), 0) FROM public.{table}")
 
