@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+from scratch import checkout  # noqa: E402  (benchmarks/scratch.py, beside this file)
 
 #: runs inside the tree under test: only what both versions of the code have (app factory, demo accounts)
 CHILD = r"""
@@ -79,8 +80,7 @@ def main(argv=None) -> int:
     grow = {"gw_c10": {"cameras": 10}, "gw_c100": {"cameras": 100}, "gw_i10": {"incidents": 10},
             "gw_i100": {"incidents": 100}, "gw_i1": {}}
     with tempfile.TemporaryDirectory(prefix="gw-planner-before-") as tmp:
-        old = Path(tmp)
-        subprocess.run(f"git archive {a.before_ref} | tar -x -C {old}", shell=True, check=True, cwd=ROOT)
+        old = checkout(a.before_ref, Path(tmp))
         trees = {f"before ({a.before_ref})": old, "now": ROOT}
         print(f"planner page, {os.cpu_count()} cores, best of {a.repeat} warm requests × {a.rounds} rounds in turns")
         print(f"  {'database':10} {'cameras':>8} {'incidents':>10}   " + "   ".join(f"{k:>22}" for k in trees)

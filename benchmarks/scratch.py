@@ -1,8 +1,9 @@
 """What the benchmarks share: a throw-away PostGIS database (``DATABASE_URL`` when set, else a private
-cluster) and the best-of-N timer."""
+cluster), the best-of-N timer, and a commit's code unpacked beside this checkout (``--before-ref``)."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -52,3 +53,19 @@ def best_of(fn, repeat: int) -> float:
         fn()
         times.append(time.perf_counter() - t)
     return min(times)
+
+
+def checkout(ref: str, dest: Path) -> Path:
+    """The tree of commit ``ref`` of this repository, unpacked into ``dest`` (``git archive``, no shell): the
+    code a ``--before-ref`` measurement runs. A ref that names no commit stops with git's own message."""
+    commit = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd=ROOT,
+                            capture_output=True, text=True)
+    if commit.returncode != 0:
+        raise SystemExit(f"--before-ref {ref!r} names no commit of {ROOT}")
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.Popen(["git", "archive", commit.stdout.strip()], cwd=ROOT, stdout=subprocess.PIPE)
+    subprocess.run(["tar", "-x", "-C", str(dest)], stdin=archive.stdout, check=True)
+    archive.stdout.close()
+    if archive.wait() != 0:
+        raise SystemExit(f"git archive {ref} failed")
+    return dest

@@ -45,7 +45,7 @@ ROOT = _HERE.parent
 sys.path[:0] = [str(ROOT)]
 sys.path.append(str(_HERE))
 
-from scratch import scratch_engine  # noqa: E402  (benchmarks/scratch.py)
+from scratch import checkout, scratch_engine  # noqa: E402  (benchmarks/scratch.py)
 
 HOST = "127.0.0.1"  # loopback only: nothing here ever leaves the machine
 TIME_CAP_S = 60     # no load phase runs longer than this, whatever its request count
@@ -436,9 +436,7 @@ def main() -> int:
                                   "--workers", str(workers), "--threads", str(threads)])}
             envs = {"after": env, "before": env}
             if args.before_ref:
-                old = var / "before"
-                old.mkdir()
-                subprocess.run(f"git archive {args.before_ref} | tar -x -C {old}", shell=True, check=True, cwd=ROOT)
+                old = checkout(args.before_ref, var / "before")
                 envs["before"] = {**env, "PYTHONPATH": str(old)}
                 configs["before"] = (f"before: gridwatch serve of {args.before_ref}, gunicorn {workers} workers × "
                                      f"{threads} threads", configs["after"][1])
