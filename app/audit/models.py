@@ -27,7 +27,7 @@ from camera_registry.models import district_code_column
 #: names the object types by ``app.labels`` kind ``audit_object``.
 AUDITED: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {
     "cameras": ("camera", "device_id", ("updated_at", "updated_by", "version"), ()),
-    "incidents": ("incident", "id", ("updated_at", "version"), ()),
+    "incidents": ("incident", "id", ("updated_at", "version", "changed_xid"), ()),
     "streets": ("street", "code", (), ()),
     "communities": ("community", "code", ("updated_at",), ()),
     "grids": ("grid", "code", ("updated_at",), ()),

@@ -66,7 +66,8 @@ def messages(lang: str) -> dict[str, str]:
 
 def map_data(parts, *, page: str, lang: str, flt=None, poll_ms: int = POLL_MS) -> dict:
     """The ``map`` entry of a map page's data block: Folium names, whether the page's markers were
-    capped (then zooming in loads by area), the page's filter (sent again by every poll), the poll
+    capped (then zooming in loads by area), the page's filter (sent again by every poll), the cursor of
+    its markers (the first poll asks for what changed after it), the poll
     interval, whether right-click shows the cameras seeing a spot, the URLs and the styles."""
     from app.dashboards import map_api  # its routes import the views, which import this module
 
@@ -75,6 +76,7 @@ def map_data(parts, *, page: str, lang: str, flt=None, poll_ms: int = POLL_MS) -
         "names": parts.names,
         "truncated": info.get("total", 0) > info.get("shown", 0),
         "filters": flt.query_string() if flt is not None else {},
+        "cursor": info.get("cursor"),  # the snapshot the embedded markers were read under: the first poll's "after"
         "poll_ms": poll_ms,
         "spot": page == "operator",
         "page": page,

@@ -152,7 +152,7 @@ def incident_map(s: Session, settings, flt: service.IncidentFilter, grids, *, la
     finish(m)
     names = {"incidents": inc.get_name(), "cones": cones.get_name(), "cluster": descendant(inc, MarkerCluster),
              "markers": descendant(inc, GeoJsonLayer), **cam_names}
-    return render_parts(m, names, {"shown": len(markers.features), "total": markers.total})
+    return render_parts(m, names, {"shown": len(markers.features), "total": markers.total, "cursor": markers.cursor})
 
 
 def camera_layers(m, frames: dict, say) -> dict:

@@ -10,6 +10,7 @@ and a year from today; codes are checked against their code lists. No Flask and 
 from __future__ import annotations
 
 import math
+import re
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,12 @@ from gis.text import DECIMAL_NUMBER, WHOLE_NUMBER, check_text
 FUTURE_DAYS = 366
 #: ``since`` is a time the server sent (``now``); a client clock may run a little ahead
 SINCE_AHEAD = timedelta(days=1)
+#: a snapshot cursor (``pg_current_snapshot()``: ``xmin:xmax:xip,…``) the live map passes back as ``after``
+SNAPSHOT = re.compile(r"([0-9]{1,19}):([0-9]{1,19}):((?:[0-9]{1,19})(?:,[0-9]{1,19})*)?")
+#: longest cursor accepted (its list holds the transactions running then: at most a few hundred)
+SNAPSHOT_MAX_LEN = 8000
+#: largest transaction id a cursor may name (``xid8``, read into a ``bigint``)
+MAX_XID = 2**63 - 1
 #: largest value of an ``Integer`` (int4) primary key: a larger incident number cannot exist
 MAX_ID = 2**31 - 1
 
@@ -225,6 +232,23 @@ class Params:
             return None
         return t
 
+    def snapshot(self, name: str) -> str | None:
+        """A cursor the server gave (``pg_current_snapshot()`` as text), checked as PostgreSQL reads one:
+        ``xmin:xmax:xip,…`` with 1 ≤ xmin ≤ xmax < 2^63 and each listed id in [xmin, xmax), in order."""
+        value = self.raw(name)
+        if value is None:
+            return None
+        m = SNAPSHOT.fullmatch(value.strip()) if isinstance(value, str) and len(value) <= SNAPSHOT_MAX_LEN else None
+        ok = m is not None
+        if ok:
+            xmin, xmax = int(m.group(1)), int(m.group(2))
+            xip = [int(v) for v in m.group(3).split(",")] if m.group(3) else []
+            ok = 1 <= xmin <= xmax <= MAX_XID and all(xmin <= v < xmax for v in xip) and xip == sorted(xip)
+        if not ok:
+            self.bad(name, f"{_shown(value)} is not a cursor this server gave (pass back an answer's 'cursor')")
+            return None
+        return value.strip()
+
     def bbox(self, name: str = "bbox") -> tuple[float, float, float, float] | None:
         """``W,S,E,N`` in degrees: four finite numbers, −180 ≤ W < E ≤ 180 and −90 ≤ S < N ≤ 90."""
         value = self.raw(name)
@@ -351,7 +375,7 @@ def parse_filter(args, *, basemap: str = "none", categories=None, earliest: date
 
     ``state`` (repeatable, or ``all``) from ``STATES``; ``category`` (repeatable) from ``categories``
     (the stored code list; None = not checked); ``start``/``end`` district dates, the end day included;
-    ``street``/``community`` codes; ``since`` an ISO time; ``bbox`` in display coordinates.
+    ``street``/``community`` codes; ``since`` an ISO time; ``after`` a cursor (an answer's ``cursor``); ``bbox`` in display coordinates.
     """
     from app.dashboards.service import IncidentFilter
     from app.incidents.models import STATES
@@ -371,6 +395,7 @@ def parse_filter(args, *, basemap: str = "none", categories=None, earliest: date
         p.bad("end", f"{end.date().isoformat()} is before the start {flt.start.date().isoformat()}")
     flt.street, flt.community = p.code("street", STREET), p.code("community", COMMUNITY)
     flt.since = p.moment("since")
+    flt.after = p.snapshot("after")
     box = p.bbox("bbox")
     if box is not None:
         flt.bbox = display_bbox_to_wgs84(box, basemap)

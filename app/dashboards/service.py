@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import pandas as pd
-from sqlalchemy import Text, case, cast, func, literal, select, text
+from sqlalchemy import Text, and_, case, cast, false, func, literal, not_, select, text
 from sqlalchemy.orm import Session
 
 from app.incidents.models import OPEN_STATES, Category, Incident
@@ -25,6 +25,8 @@ from gis.geojson import collection_text, feature_text, point_geojson
 from layers.base import shift_lonlat
 from layers.incidents import PROPERTIES as MARKER_PROPERTIES
 
+#: the snapshot a read runs under, as the cursor of the live refresh (``after``), and the clock
+CURSOR_SQL = text("SELECT CAST(pg_current_snapshot() AS text), now()")
 PAGE_MARKERS = 1000       # most markers a page embeds; beyond that the page loads by bounding box
 API_LIMIT = 2000          # most features one /api/incidents answer carries
 HEAT_CELL_DEG = 0.001     # heat layer cell (about 100 m × 110 m at Da'an): one weighted point per cell
@@ -41,6 +43,7 @@ class IncidentFilter:
     street: str | None = None
     community: str | None = None
     since: datetime | None = None
+    after: str | None = None  # a cursor an answer gave (``Markers.cursor``): what changed since that answer
     bbox: tuple[float, float, float, float] | None = None
 
     def query_string(self) -> dict:
@@ -61,8 +64,8 @@ class IncidentFilter:
 
 def _conditions(flt: IncidentFilter, grids) -> list:
     return incident_conditions(states=flt.states, categories=flt.categories, start=flt.start, end=flt.end,
-                               street=flt.street, community=flt.community, since=flt.since, bbox=flt.bbox,
-                               grid_codes=sorted(grids) if grids is not None else None)
+                               street=flt.street, community=flt.community, since=flt.since, after=flt.after,
+                               bbox=flt.bbox, grid_codes=sorted(grids) if grids is not None else None)
 
 
 def incident_frame(s: Session, flt: IncidentFilter, grids, *, tz: str, limit: int = PAGE_MARKERS,
@@ -105,7 +108,8 @@ class Markers:
 
     features: list[str]   # one compact GeoJSON Feature text each (``gis.geojson.feature_text``), newest first
     total: int            # how many incidents match the filter (more than ``len(features)`` when capped)
-    now: datetime         # the database's clock when they were read (the live refresh's next ``since``)
+    now: datetime         # the database's clock when they were read (for ``since``)
+    cursor: str           # the snapshot they were read under (the live refresh's next ``after``)
 
 
 def _json_value(expr):
@@ -149,25 +153,49 @@ def incident_markers(s: Session, flt: IncidentFilter, grids, *, basemap: str, tz
     refresh read exactly as ``geojson_text`` would write them, at a fraction of the cost.
     """
     conds = _conditions(flt, grids)
-    stmt = (select(_marker_json(tz, lang), func.ST_X(Incident.geom), func.ST_Y(Incident.geom), func.now())
+    conn = s.connection()  # plain rows: the ORM's row processing cost more than the JSON
+    # the cursor first: a statement sees at least what an earlier snapshot saw, so whatever that snapshot
+    # missed (a transaction still running) is changed "after" it and comes with the next poll
+    cursor, now = conn.execute(CURSOR_SQL).one()
+    stmt = (select(_marker_json(tz, lang), func.ST_X(Incident.geom), func.ST_Y(Incident.geom))
             .join(Category, Category.code == Incident.category_code).where(*conds)
             .order_by(Incident.reported_at.desc(), Incident.id.desc()).limit(limit))
-    rows = s.connection().execute(stmt).all()  # plain rows: the ORM's row processing cost more than the JSON
+    rows = conn.execute(stmt).all()
     total = len(rows) if len(rows) < limit else s.scalar(select(func.count()).select_from(Incident).where(*conds))
-    now = rows[0][3] if rows else s.execute(text("SELECT now()")).scalar()  # the transaction's clock either way
     props = [r[0] for r in rows]
     lon, lat = shift_lonlat([r[1] for r in rows], [r[2] for r in rows], basemap)
-    return Markers([feature_text(g, p) for g, p in zip(point_geojson(lon, lat), props)], int(total), now)
+    return Markers([feature_text(g, p) for g, p in zip(point_geojson(lon, lat), props)], int(total), now, cursor)
+
+
+def gone_ids(s: Session, flt: IncidentFilter, grids, *, limit: int = API_LIMIT) -> tuple[list[int], bool]:
+    """For a poll of changes (``since`` or ``after``): the incidents in ``grids`` (None: all) changed then
+    that no longer match the rest of ``flt`` (closed while the map shows open ones, moved out of the view,
+    …), so the map drops their markers. At most ``limit`` ids, and whether there were more."""
+    if flt.since is None and flt.after is None:
+        return [], False
+    rest = incident_conditions(states=flt.states, categories=flt.categories, start=flt.start, end=flt.end,
+                               street=flt.street, community=flt.community, bbox=flt.bbox)
+    if not rest:  # nothing to stop matching
+        return [], False
+    changed = incident_conditions(since=flt.since, after=flt.after,
+                                  grid_codes=sorted(grids) if grids is not None else None)
+    stmt = (select(Incident.id).where(*changed, not_(func.coalesce(and_(*rest), false())))
+            .order_by(Incident.id).limit(limit + 1))
+    ids = list(s.connection().execute(stmt).scalars())
+    return ids[:limit], len(ids) > limit
 
 
 def incident_geojson(s: Session, flt: IncidentFilter, grids, *, basemap: str, tz: str, lang: str = "zh",
                      limit: int = API_LIMIT) -> str:
     """GeoJSON text of matching incidents for the map script (``incident_markers``), serialised like
     the page's markers (the page draws them with the marker layer's own options), plus ``total``,
-    ``truncated`` and ``now``."""
+    ``truncated``, ``now`` and ``cursor``; a poll of changes (``since``/``after``) also ``gone`` and
+    ``gone_truncated`` (``gone_ids``)."""
     m = incident_markers(s, flt, grids, basemap=basemap, tz=tz, lang=lang, limit=limit)
-    return collection_text(m.features, extra={"total": m.total, "truncated": m.total > len(m.features),
-                                              "now": m.now.isoformat()})
+    extra = {"total": m.total, "truncated": m.total > len(m.features), "now": m.now.isoformat(), "cursor": m.cursor}
+    if flt.since is not None or flt.after is not None:
+        extra["gone"], extra["gone_truncated"] = gone_ids(s, flt, grids, limit=limit)
+    return collection_text(m.features, extra=extra)
 
 
 def heat_cells(s: Session, flt: IncidentFilter, grids) -> gpd.GeoDataFrame:

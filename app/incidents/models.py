@@ -80,7 +80,9 @@ class Incident(Base):
     deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
-                                                 onupdate=func.now())
+                                                 onupdate=func.now(), index=True)  # index: 0016
+    # 0016_live_cursor: the transaction that last wrote the row (a trigger sets it; the live map's cursor)
+    changed_xid: Mapped[int | None] = mapped_column(BigInteger, index=True)
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
     duplicate_status: Mapped[str | None] = mapped_column(String(12))  # suspected | confirmed | rejected
     # 0008_field_loop: every change adds one (an action names the version it saw: a stale one is a 409)

@@ -61,7 +61,7 @@ def on_time_rate(session: Session, start: datetime, end: datetime, grid_codes=No
 
 
 def incident_conditions(*, states=None, categories=None, start=None, end=None, street=None, community=None,
-                        grid_codes=None, bbox=None, overdue=None, since=None, now=None) -> list:
+                        grid_codes=None, bbox=None, overdue=None, since=None, after=None, now=None) -> list:
     """WHERE conditions on ``Incident`` for the filters every incident list shares (API, pages, exports)."""
     conds = []
     if states:
@@ -83,10 +83,26 @@ def incident_conditions(*, states=None, categories=None, start=None, end=None, s
         conds.append(Incident.geom.intersects(func.ST_MakeEnvelope(w, s, e, n, 4326)))
     if since is not None:
         conds.append(Incident.updated_at > since)
+    if after is not None:
+        conds.append(changed_after(after))
     if overdue is not None:
         late = overdue_condition(now or _now())
         conds.append(late if overdue else or_(Incident.deadline.is_(None), ~late))
     return conds
+
+
+#: An incident written by a transaction that the snapshot ``:after_snapshot`` (``pg_current_snapshot()`` as
+#: text, checked by ``app.dashboards.params.Params.snapshot``) does not see: still running then, or begun
+#: later (migration 0016_live_cursor). The first half lets the index on ``changed_xid`` find them.
+CHANGED_AFTER_SQL = (
+    "incidents.changed_xid >= CAST(CAST(pg_snapshot_xmin(CAST(:after_snapshot AS pg_snapshot)) AS text) AS bigint) "
+    "AND NOT pg_visible_in_snapshot(CAST(CAST(incidents.changed_xid AS text) AS xid8), "
+    "CAST(:after_snapshot AS pg_snapshot))")
+
+
+def changed_after(snapshot: str):
+    """The condition ``CHANGED_AFTER_SQL`` for ``snapshot`` (a cursor the server gave)."""
+    return text(CHANGED_AFTER_SQL).bindparams(after_snapshot=snapshot)
 
 
 def list_incidents(session: Session, *, states=None, categories=None, start: datetime | None = None,

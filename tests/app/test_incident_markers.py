@@ -23,10 +23,13 @@ HOSTILE = "</script>'&\"\\\t\n{{7*7}}{%if 1%}{%endif%}网"  # fits external_id a
 def oracle(s, flt, grids, *, basemap, tz, lang, limit):
     """The Python path the SQL replaced (as ``incident_geojson`` was written before)."""
     frame, total = service.incident_frame(s, flt, grids, tz=tz, limit=limit, lang=lang)
-    now = s.execute(text("SELECT now()")).scalar()
+    now, cursor = s.execute(text("SELECT now(), pg_current_snapshot()::text")).one()
     props = gpd.GeoDataFrame(marker_properties(frame), geometry=to_display(frame, basemap).geometry.to_numpy(),
                              crs=4326)
-    return geojson_text(props, extra={"total": total, "truncated": total > len(frame), "now": now.isoformat()})
+    extra = {"total": total, "truncated": total > len(frame), "now": now.isoformat(), "cursor": cursor}
+    if flt.since is not None:  # the filters here that poll changes select every state: nothing can stop matching
+        extra.update(gone=[], gone_truncated=False)
+    return geojson_text(props, extra=extra)
 
 
 @pytest.fixture
@@ -107,7 +110,9 @@ def test_page_embeds_the_same_markers(hostile_session):
     features = want[:want.rindex("]") + 1] + "}"  # the page's collection has no total/truncated/now
     assert f".addData({features});" in parts.script
     assert "{{7*7}}{%if 1%}{%endif%}" in parts.script  # text, not a template run on the server
-    assert parts.info == {"shown": 300, "total": s.execute(text("SELECT count(*) FROM incidents")).scalar()}
+    # the cursor of the embedded markers: the snapshot they were read under (the first poll asks for what changed after)
+    assert parts.info == {"shown": 300, "total": s.execute(text("SELECT count(*) FROM incidents")).scalar(),
+                          "cursor": s.execute(text("SELECT pg_current_snapshot()::text")).scalar()}
 
 
 def test_embedded_text_is_never_a_template():

@@ -117,10 +117,53 @@ def test_live_update_draws_a_new_incident_like_the_others(web, live_data):
         web.page.evaluate("gw.poll()")
         assert web.page.evaluate("id => [gw.known[id].options.fillColor, gw.known[id].isPopupOpen()]", new_id) == \
             [STATE_COLOURS["in_progress"], True]
+        # closed elsewhere: it leaves the page's filter (open incidents), and the poll takes its marker away
+        marker = web.page.evaluate_handle("id => gw.known[id]", new_id)
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE incidents SET state = 'closed', closed_at = now() WHERE id = :i"), {"i": new_id})
+        web.page.evaluate("gw.poll()")
+        assert web.page.evaluate("([id, m]) => gw.known[id] === undefined && !gw.cluster.hasLayer(m)", [new_id, marker])
         _clean(web)
     finally:
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM incidents WHERE id = :i"), {"i": new_id})
+
+
+def test_a_page_with_all_its_markers_gets_every_change_in_its_scope(web, live_data):
+    """A page that embeds all its markers polls without a box: an incident changed out of view is redrawn
+    there (a poll by view would drop it from the map, or leave it stale)."""
+    from urllib.parse import parse_qs, urlparse
+
+    from layers.incidents import STATE_COLOURS
+
+    engine = live_data[0]
+    polls = []
+    web.page.on("request", lambda r: polls.append(r.url) if "/api/incidents?" in r.url else None)
+    web.login("operator")
+    web.goto("/dashboard/operator")
+    web.page.wait_for_function("() => window.gw && window.gw.ready && window.gw.since")
+    assert web.page.evaluate("() => gw.mapConfig.truncated === false")
+    with engine.connect() as conn:  # an open incident the page holds
+        inc = conn.execute(text("SELECT id, state FROM incidents WHERE state = 'reported' ORDER BY reported_at DESC, "
+                                "id DESC LIMIT 1")).one()
+    assert web.page.evaluate("id => gw.known[id] !== undefined", inc.id)
+    # look far away from it: the incident is out of view
+    web.page.evaluate("id => { const p = gw.known[id].getLatLng(); "
+                      "gw.map.setView([p.lat + 0.5, p.lng + 0.5], 17, {animate: false}); }", inc.id)
+    assert web.page.evaluate("id => !gw.map.getBounds().contains(gw.known[id].getLatLng())", inc.id)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE incidents SET state = 'dispatched' WHERE id = :i"), {"i": inc.id})
+        polls.clear()
+        web.page.evaluate("gw.poll()")
+        assert web.page.evaluate("id => gw.known[id] && gw.known[id].options.fillColor", inc.id) == \
+            STATE_COLOURS["dispatched"]
+        assert polls and all("bbox" not in parse_qs(urlparse(u).query) for u in polls), polls
+        assert all("after" in parse_qs(urlparse(u).query) for u in polls), polls
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE incidents SET state = :s WHERE id = :i"), {"s": inc.state, "i": inc.id})
+    _clean(web)
 
 
 def test_search_flies_to_a_grid(web, live_data):

@@ -2,7 +2,7 @@
    the cameras that see a spot, search. Its configuration is the page data's "map" entry
    (app.dashboards.page_js.map_data): Folium's variable names, the page's filter, the poll interval, the
    URLs and the style constants. Loaded after gw.js; extends window.gw (gw.map, gw.cluster, gw.markers,
-   gw.cones, gw.known, gw.poll, gw.addFeatures, gw.since, gw.url, gw.showSeeing; the live-view links come from
+   gw.cones, gw.known, gw.poll, gw.addFeatures, gw.dropGone, gw.since, gw.url, gw.showSeeing; the live-view links come from
    features.js's gw.liveLink and the page data's "live" entry). After each poll it
    dispatches the document event 'gw:features' ({features, first}). Server text goes in by textContent. */
 (function () {
@@ -83,17 +83,37 @@
     var shown = document.getElementById('gw-shown');
     if (shown) shown.textContent = Object.keys(known).length;
   }
-  var since = null;
+  /* incidents changed since a poll that no longer match the page's filter (closed, moved out of view): drop them */
+  function dropGone(ids) {
+    if (!cluster || !ids || !ids.length) return;
+    ids.forEach(function (id) {
+      var mk = known[id];
+      if (!mk) return;
+      cluster.removeLayer(mk);
+      delete known[id];
+    });
+    var shown = document.getElementById('gw-shown');
+    if (shown) shown.textContent = Object.keys(known).length;
+  }
+  /* each poll asks for what changed after the snapshot the last answer (or the page's markers) was read under:
+     a report still being written then comes with the next poll, however the clocks stand. A page that holds
+     all its markers asks for every change in its scope (an incident changed out of view is updated there);
+     a capped page asks for its view's, as it loads markers by view */
+  var cursor = cfg.cursor || null, polled = false;
   function poll() {
-    var first = since === null;
-    return gw.api(cfg.urls.incidents + '?' + query({since: since, bbox: bboxParam()})).then(function (fc) {
-      if (!first) addFeatures(fc);
-      since = gw.since = fc.now;
+    var first = !polled, delta = cursor !== null;
+    var box = (cfg.truncated || !delta) ? bboxParam() : null;
+    return gw.api(cfg.urls.incidents + '?' + query({after: cursor, bbox: box})).then(function (fc) {
+      if (delta) { addFeatures(fc); dropGone(fc.gone); }
+      polled = true;
+      cursor = fc.cursor;
+      gw.since = fc.now;
       document.dispatchEvent(new CustomEvent('gw:features', {detail: {features: fc.features, first: first}}));
     }).catch(function (e) { console.warn('poll failed', e.message); });
   }
   gw.poll = poll;
   gw.addFeatures = addFeatures;
+  gw.dropGone = dropGone;
   if (cluster) {
     poll();
     setInterval(poll, cfg.poll_ms);
