@@ -15,7 +15,9 @@ Prints per configuration: ``/healthz`` req/s at 50 clients (the server's own cei
 ratios); ``/api/incidents`` (1,000 newest) and the operator page, median latency against the
 in-process PostGIS query that writes the same features as GeoJSON (``json_agg``, ``ST_AsGeoJSON``);
 Open311 POST req/s and p50/p95/p99 at 1 and 50 clients; acknowledged (201) against stored (rows
-counted afterwards); POST req/s while 20 readers poll ``/api/incidents`` and the readers' req/s.
+counted afterwards); POST req/s while 20 readers read ``/api/incidents`` in full, and while 20 live maps
+poll it as the page does (one full read, then ``after=`` the last answer's cursor: what changed), with the
+readers' req/s.
 
     .venv/bin/python benchmarks/web_paths.py [--fast] [--posts 1500] [--only after] [--before-ref COMMIT]
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import os
 import random
 import re
@@ -87,9 +90,10 @@ class Client:
 
 
 def load(port: int, n_clients: int, make_request, *, total: int, cookie: str | None = None,
-         stop: threading.Event | None = None) -> dict:
+         stop: threading.Event | None = None, answered=None) -> dict:
     """``n_clients`` threads share ``total`` requests (``make_request(i) -> (method, path, body)``) until done,
-    ``TIME_CAP_S`` or ``stop``; returns req/s, latencies (s) and status counts."""
+    ``TIME_CAP_S`` or ``stop``; ``answered(status, body)`` is called in the client's thread after each answer
+    (a client that keeps state, in a ``threading.local``). Returns req/s, latencies (s) and status counts."""
     counter, lock = iter(range(total)), threading.Lock()
     lat: list[float] = []
     statuses: dict[int | str, int] = {}
@@ -104,7 +108,9 @@ def load(port: int, n_clients: int, make_request, *, total: int, cookie: str | N
                 return
             method, path, body = make_request(i)
             try:
-                status, _data, dt = c.request(method, path, body)
+                status, data, dt = c.request(method, path, body)
+                if answered:
+                    answered(status, data)
             except (OSError, http.client.HTTPException) as exc:
                 status, dt = type(exc).__name__, None
             with lock:
@@ -314,31 +320,49 @@ def measure(label: str, cmd: list[str], env: dict, engine, key: str, setup: dict
         many = timed(port, CLIENTS, post, total=posts)
         print(f"Open311 POST, {CLIENTS} clients    {many['rps']:7.0f} req/s   {pct(many)}   {many['status']}   "
               f"({many['rps'] / health['rps']:.0%} of /healthz)   {cpu(many)}")
-        stop = threading.Event()
-        readers: dict = {}
+        # readers: the full answer each time (the page's first read, over and over), then live maps: one full
+        # read, then polls of what changed after the last answer's cursor, as the map does every 30 s
+        # (here back to back, with no pause)
+        state = threading.local()
 
-        def read():
-            readers.update(load(port, READERS, lambda i: ("GET", "/api/incidents", None), total=10**6,
-                                cookie=cookie, stop=stop))
+        def live_map(i):
+            cursor = getattr(state, "cursor", None)
+            return "GET", "/api/incidents" + (f"?after={urllib.parse.quote(cursor)}" if cursor else ""), None
 
-        reader_thread = threading.Thread(target=read)
-        reader_thread.start()
-        time.sleep(0.5)  # readers at full speed before the writers start
-        c0, p0 = server_cpu(proc.pid), server_cpu(postmaster)
-        mixed = load(port, CLIENTS, post, total=posts)
-        stop.set()
-        reader_thread.join()
-        print(f"POST with {READERS} readers       {mixed['rps']:7.0f} req/s   {pct(mixed)}   {mixed['status']}")
-        print(f"  the {READERS} readers           {readers['rps']:7.0f} req/s   {pct(readers)}   {readers['status']}")
-        both = max(1, mixed['n'] + readers['n'])
-        print(f"  CPU per request: server {(server_cpu(proc.pid) - c0) * 1000 / both:.1f} · PostgreSQL "
-              f"{(server_cpu(postmaster) - p0) * 1000 / both:.1f} ms (reports and reads together)")
+        def live_answer(status, data):
+            if status == 200:
+                state.cursor = json.loads(data)["cursor"]
+
+        phases = {}
+        for name, make_read, answered in (("readers", lambda i: ("GET", "/api/incidents", None), None),
+                                          ("live maps", live_map, live_answer)):
+            stop = threading.Event()
+            readers: dict = {}
+
+            def read():
+                readers.update(load(port, READERS, make_read, total=10**6, cookie=cookie, stop=stop,
+                                    answered=answered))
+
+            reader_thread = threading.Thread(target=read)
+            reader_thread.start()
+            time.sleep(0.5)  # readers at full speed before the writers start
+            c0, p0 = server_cpu(proc.pid), server_cpu(postmaster)
+            mixed = load(port, CLIENTS, post, total=posts)
+            stop.set()
+            reader_thread.join()
+            print(f"POST with {READERS} {name:<10}  {mixed['rps']:7.0f} req/s   {pct(mixed)}   {mixed['status']}")
+            print(f"  the {READERS} {name:<10}      {readers['rps']:7.0f} req/s   {pct(readers)}   {readers['status']}")
+            both = max(1, mixed['n'] + readers['n'])
+            print(f"  CPU per request: server {(server_cpu(proc.pid) - c0) * 1000 / both:.1f} · PostgreSQL "
+                  f"{(server_cpu(postmaster) - p0) * 1000 / both:.1f} ms (reports and reads together)")
+            phases[name] = (mixed, dict(readers))
+        (mixed, readers), (live_mixed, live) = phases["readers"], phases["live maps"]
         with engine.connect() as conn:
             stored = conn.execute(text("SELECT count(*) FROM incidents")).scalar() - before
-        acked = sum(r["status"].get(201, 0) for r in (one, many, mixed))
+        acked = sum(r["status"].get(201, 0) for r in (one, many, mixed, live_mixed))
         print(f"acknowledged 201: {acked}   stored: {stored}   lost: {max(0, acked - stored)}")
-        out.update(health=health["rps"], one=one, many=many, mixed=mixed, readers=readers, acked=acked,
-                   stored=stored)
+        out.update(health=health["rps"], one=one, many=many, mixed=mixed, readers=readers, live_mixed=live_mixed,
+                   live=live, acked=acked, stored=stored)
         with engine.begin() as conn:  # the next configuration reads the same district
             conn.execute(text("DELETE FROM incidents WHERE id > :n"), {"n": newest_before})
         print(f"(load average {os.getloadavg()[0]:.1f} at the end)")
