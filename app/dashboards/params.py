@@ -234,7 +234,8 @@ class Params:
 
     def snapshot(self, name: str) -> str | None:
         """A cursor the server gave (``pg_current_snapshot()`` as text), checked as PostgreSQL reads one:
-        ``xmin:xmax:xip,…`` with 1 ≤ xmin ≤ xmax < 2^63 and each listed id in [xmin, xmax), in order."""
+        ``xmin:xmax:xip,…`` with 1 ≤ xmin ≤ xmax < 2^63, neither a multiple of 2^32, and each listed id in
+        [xmin, xmax), in order."""
         value = self.raw(name)
         if value is None:
             return None
@@ -243,7 +244,9 @@ class Params:
         if ok:
             xmin, xmax = int(m.group(1)), int(m.group(2))
             xip = [int(v) for v in m.group(3).split(",")] if m.group(3) else []
-            ok = 1 <= xmin <= xmax <= MAX_XID and all(xmin <= v < xmax for v in xip) and xip == sorted(xip)
+            # PostgreSQL refuses an xmin or xmax whose 32-bit transaction id is 0 (epoch · 2^32: invalid)
+            ok = (1 <= xmin <= xmax <= MAX_XID and xmin % 2**32 != 0 and xmax % 2**32 != 0
+                  and all(xmin <= v < xmax for v in xip) and xip == sorted(xip))
         if not ok:
             self.bad(name, f"{_shown(value)} is not a cursor this server gave (pass back an answer's 'cursor')")
             return None

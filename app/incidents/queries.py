@@ -93,9 +93,13 @@ def incident_conditions(*, states=None, categories=None, start=None, end=None, s
 
 #: An incident written by a transaction that the snapshot ``:after_snapshot`` (``pg_current_snapshot()`` as
 #: text, checked by ``app.dashboards.params.Params.snapshot``) does not see: still running then, or begun
-#: later (migration 0016_live_cursor). The first half lets the index on ``changed_xid`` find them.
+#: later (migration 0016_live_cursor). The bounds let the index on ``changed_xid`` find them. The upper one
+#: (the statement's own snapshot's xmax) is no bound for a row written in this cluster, whose writer has
+#: committed and so has a lower id; it leaves out rows restored from another cluster's dump with that
+#: cluster's larger ids, which would otherwise count as changed on every poll, forever.
 CHANGED_AFTER_SQL = (
     "incidents.changed_xid >= CAST(CAST(pg_snapshot_xmin(CAST(:after_snapshot AS pg_snapshot)) AS text) AS bigint) "
+    "AND incidents.changed_xid < CAST(CAST(pg_snapshot_xmax(pg_current_snapshot()) AS text) AS bigint) "
     "AND NOT pg_visible_in_snapshot(CAST(CAST(incidents.changed_xid AS text) AS xid8), "
     "CAST(:after_snapshot AS pg_snapshot))")
 

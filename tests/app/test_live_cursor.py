@@ -82,6 +82,58 @@ def test_a_report_stamped_before_a_poll_and_committed_after_it_comes_with_the_ne
         conn.execute(text("DELETE FROM incidents WHERE id IN (:a, :b)"), {"a": new_id, "b": quick_id})
 
 
+def test_rows_restored_from_another_clusters_dump_are_not_changes_on_every_poll(settings, live):
+    # pg_dump writes the rows before it creates the trigger: restored rows keep the old cluster's
+    # transaction ids, here larger than any this cluster has given
+    engine, database, grid, _ = live
+    client = _client(settings, database, "operator")
+    with engine.begin() as conn:
+        restored = conn.execute(text(NEW_INCIDENT), {"g": grid}).scalar()
+        conn.execute(text("ALTER TABLE incidents DISABLE TRIGGER gw_incident_xid"))
+        conn.execute(text("UPDATE incidents SET changed_xid = 5000000000 WHERE id = :i"), {"i": restored})
+        conn.execute(text("ALTER TABLE incidents ENABLE TRIGGER gw_incident_xid"))
+    try:
+        first = _poll(client)
+        assert restored in _ids(first)  # a marker like any other
+        assert _poll(client, after=first["cursor"])["features"] == []  # and not a change on each poll
+        with engine.begin() as conn:  # written again here, it is a change once
+            conn.execute(text("UPDATE incidents SET description = 'edited' WHERE id = :i"), {"i": restored})
+        again = _poll(client, after=first["cursor"])
+        assert _ids(again) == {restored}
+        assert _poll(client, after=again["cursor"])["features"] == []
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM incidents WHERE id = :i"), {"i": restored})
+
+
+def test_the_cursor_is_taken_before_the_markers_are_read(settings, live):
+    # a report committed between the two statements of an answer must come with the next poll: so the
+    # cursor must be the older of the two snapshots
+    from sqlalchemy import event
+
+    engine, database, grid, _ = live
+    client = _client(settings, database, "operator")
+    written = []
+
+    def between(conn, cursor, statement, params, context, executemany):
+        if not written and statement.startswith("SELECT concat("):  # the markers, after the cursor
+            with engine.begin() as other:  # commits after the first statement of the answer, before the next
+                written.append(other.execute(text(NEW_INCIDENT), {"g": grid}).scalar())
+
+    first = _poll(client)
+    event.listen(database.engine, "before_cursor_execute", between)
+    try:
+        answer = _poll(client, after=first["cursor"])
+    finally:
+        event.remove(database.engine, "before_cursor_execute", between)
+    try:
+        assert written and written[0] in _ids(answer)  # the markers' statement saw it
+        assert _ids(_poll(client, after=answer["cursor"])) == set(written)  # and the cursor did not
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM incidents WHERE id = ANY(:i)"), {"i": written})
+
+
 def test_the_page_embeds_the_cursor_of_its_markers(settings, live):
     from tests.app.dash_helpers import page_data
 
@@ -125,6 +177,24 @@ def test_an_incident_that_leaves_the_filter_is_gone_within_the_accounts_grids(se
             conn.execute(text("DELETE FROM incidents WHERE id IN (:a, :b)"), {"a": mine, "b": theirs})
 
 
+def test_an_incident_without_a_community_is_gone_from_a_street_filter(settings, live):
+    # community_code NULL: the street condition is NULL, not false, and an unknown is not a match
+    engine, database, grid, _ = live
+    client = _client(settings, database, "operator")
+    with engine.begin() as conn:
+        street = conn.execute(text("SELECT street_code FROM communities ORDER BY code LIMIT 1")).scalar()
+        cursor = _poll(client)["cursor"]
+        outside = conn.execute(text(NEW_INCIDENT), {"g": grid}).scalar()
+        conn.execute(text("UPDATE incidents SET community_code = NULL, grid_code = NULL WHERE id = :i"),
+                     {"i": outside})
+    try:
+        body = _poll(client, after=cursor, street=street)
+        assert outside not in _ids(body) and outside in body["gone"]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM incidents WHERE id = :i"), {"i": outside})
+
+
 def test_gone_is_capped_and_says_so(live, monkeypatch):
     from app.dashboards import service
 
@@ -147,7 +217,8 @@ def test_gone_is_capped_and_says_so(live, monkeypatch):
 
 
 @pytest.mark.parametrize("value", ["x", "5:3:", "3:10:5,4", "3:10:10", "3:10:2", "0:0:", "1:2:3:4", "1:2:,",
-                                   f"{MAX_XID + 1}:{MAX_XID + 1}:", "1:" + "9" * 20 + ":", "1:2: 1", "１:２:"])
+                                   f"{MAX_XID + 1}:{MAX_XID + 1}:", "1:" + "9" * 20 + ":", "1:2: 1", "１:２:",
+                                   f"{2**32}:{2**32}:", f"1:{2**32}:", f"5:{2 * 2**32}:6"])
 def test_a_cursor_the_server_never_gave_is_a_422_naming_after(client, lead_grid, value):
     login(client, "operator")
     r = client.get("/api/incidents", query_string={"after": value})
@@ -170,7 +241,10 @@ def _pg_reads(session, value: str) -> bool:
         return False
 
 
-XID = st.one_of(st.integers(0, 20), st.integers(MAX_XID - 3, MAX_XID + 3))
+# small ids, ids around each of the first epochs (PostgreSQL refuses an xmin or xmax of epoch · 2^32) and
+# around the largest a bigint holds
+XID = st.one_of(st.integers(0, 20), st.integers(1, 3).flatmap(lambda k: st.integers(k * 2**32 - 2, k * 2**32 + 2)),
+                st.integers(MAX_XID - 3, MAX_XID + 3))
 
 
 @hsettings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])

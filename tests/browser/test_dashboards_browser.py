@@ -166,6 +166,66 @@ def test_a_page_with_all_its_markers_gets_every_change_in_its_scope(web, live_da
     _clean(web)
 
 
+def test_a_change_poll_too_big_for_one_answer_reads_the_map_again(web, live_data):
+    """More incidents changed than one answer names (a grid import re-geocodes thousands): the map reads its
+    markers again and holds exactly what a full read holds, not the first page of the changes."""
+    from app.dashboards.service import API_LIMIT
+
+    engine = live_data[0]
+    web.login("operator")
+    web.goto("/dashboard/operator")
+    web.page.wait_for_function("() => window.gw && window.gw.ready && window.gw.since")
+    assert web.page.evaluate("() => gw.mapConfig.truncated === false")
+    with engine.connect() as conn:  # the open incident with the largest number: last in 'gone', past its cap
+        last = conn.execute(text("SELECT id, state FROM incidents WHERE state = 'reported' ORDER BY id DESC LIMIT 1")).one()
+        touched = list(conn.execute(text("SELECT id FROM incidents WHERE state = 'closed' ORDER BY id LIMIT :n"),
+                                    {"n": API_LIMIT + 100}).scalars())
+    assert len(touched) > API_LIMIT and web.page.evaluate("id => gw.known[id] !== undefined", last.id)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE incidents SET state = 'closed', closed_at = now() WHERE id = :i"), {"i": last.id})
+            conn.execute(text("UPDATE incidents SET description = description || ' ' WHERE id = ANY(:t)"),
+                         {"t": touched})
+        web.page.evaluate("gw.poll()")
+        assert web.page.evaluate("id => gw.known[id] === undefined", last.id)  # closed: off the map
+        full = web.page.evaluate("() => gw.api(gw.mapConfig.urls.incidents).then(fc => fc.features.map(f => f.properties.id))")
+        assert sorted(int(i) for i in web.page.evaluate("() => Object.keys(gw.known)")) == sorted(full)
+        assert int(web.page.inner_text("#gw-shown")) == len(full)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE incidents SET state = :s, closed_at = NULL WHERE id = :i"),
+                         {"s": last.state, "i": last.id})
+            conn.execute(text("UPDATE incidents SET description = left(description, -1) WHERE id = ANY(:t)"),
+                         {"t": touched})
+    _clean(web)
+
+
+def test_a_cursor_the_server_refuses_starts_the_map_again_from_a_full_read(web, live_data):
+    from urllib.parse import parse_qs, urlparse
+
+    refused, polls = [], []
+
+    def once(route):
+        if not refused:
+            refused.append(route.request.url)
+            return route.fulfill(status=422, content_type="application/json",
+                                 body='{"errors": [{"field": "after", "message": "not a cursor"}]}')
+        return route.continue_()
+
+    web.login("operator")
+    web.goto("/dashboard/operator")
+    web.page.wait_for_function("() => window.gw && window.gw.ready && window.gw.since")
+    web.page.route(lambda url: "/api/incidents?" in url and "after=" in url, once)
+    web.page.on("request", lambda r: polls.append(parse_qs(urlparse(r.url).query)) if "/api/incidents" in r.url else None)
+    web.page.evaluate("gw.poll()")
+    assert refused and polls[:2] and "after" in polls[0] and "after" not in polls[1]  # refused, then read in full
+    polls.clear()
+    web.page.evaluate("gw.poll()")
+    assert polls and "after" in polls[0]  # and polling by cursor again, with the full read's
+    web.errors[:] = [e for e in web.errors if "422" not in e]  # the browser logs the refused request itself
+    _clean(web)
+
+
 def test_search_flies_to_a_grid(web, live_data):
     web.login("operator")
     web.goto("/dashboard/operator?max=50")

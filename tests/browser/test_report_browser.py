@@ -200,11 +200,15 @@ def test_log_out_forgets_the_kept_form_but_not_the_drafts(phone, live_data):
     page = phone.page
     page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
     has_form = "() => caches.open('gridwatch-report-v1').then(c => c.match('/report')).then(r => !!r)"
+    # everything the page asked the worker to keep (the form and its files), each under its path
+    wanted = page.evaluate("() => new Set([gw.data.report.urls.report].concat(gw.data.report.urls.cache)"
+                           ".map(u => new URL(u, location.href).pathname)).size")
+    count = "() => caches.open('gridwatch-report-v1').then(c => c.keys()).then(k => k.length)"
     deadline = time.monotonic() + 15
-    while not page.evaluate(has_form):
-        assert time.monotonic() < deadline, "the service worker did not keep the form"
+    while not (page.evaluate(has_form) and page.evaluate(count) == wanted):  # the worker keeps them one by one
+        assert time.monotonic() < deadline, "the service worker did not keep the form and its files"
         page.wait_for_timeout(200)
-    assets = page.evaluate("() => caches.open('gridwatch-report-v1').then(c => c.keys()).then(k => k.length)")
+    assets = page.evaluate(count)
     dbs = page.evaluate("() => indexedDB.databases().then(d => d.map(x => x.name))")
     with page.expect_navigation():
         page.click("#gw-logout button[type=submit]")

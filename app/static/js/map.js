@@ -99,17 +99,52 @@
      a report still being written then comes with the next poll, however the clocks stand. A page that holds
      all its markers asks for every change in its scope (an incident changed out of view is updated there);
      a capped page asks for its view's, as it loads markers by view */
-  var cursor = cfg.cursor || null, polled = false;
+  var cursor = cfg.cursor || null, polled = false, inflight = null, queued = null;
+  function inView(mk) { return !mk.getLatLng || map.getBounds().contains(mk.getLatLng()); }
+  /* read the page's markers again and make the map hold exactly them: after a change poll that was capped
+     (a grid import re-geocoded thousands of incidents) or a cursor the server refused. A capped page reads its
+     view; a marker of the view that the answer does not hold is dropped (unless the view itself is capped) */
+  function resync() {
+    var box = cfg.truncated ? bboxParam() : null;
+    return gw.api(cfg.urls.incidents + '?' + query({bbox: box})).then(function (fc) {
+      if (!fc.truncated) {
+        var keep = {};
+        fc.features.forEach(function (f) { keep[String(f.properties.id)] = true; });
+        dropGone(Object.keys(known).filter(function (id) { return !keep[id] && (!box || inView(known[id])); }));
+      }
+      addFeatures(fc);
+      cursor = fc.cursor || null;
+      gw.since = fc.now;
+      fc.reset = true;
+      return fc;
+    });
+  }
   function poll() {
+    /* one poll at a time: a call while one is out (an action's gw.poll) polls again once it is back */
+    if (inflight) {
+      if (!queued) queued = inflight.then(function () { queued = null; return poll(); });
+      return queued;
+    }
     var first = !polled, delta = cursor !== null;
     var box = (cfg.truncated || !delta) ? bboxParam() : null;
-    return gw.api(cfg.urls.incidents + '?' + query({after: cursor, bbox: box})).then(function (fc) {
+    inflight = gw.api(cfg.urls.incidents + '?' + query({after: cursor, bbox: box})).then(function (fc) {
+      if (delta && (fc.truncated || fc.gone_truncated)) return resync();  /* more changed than one answer holds */
       if (delta) { addFeatures(fc); dropGone(fc.gone); }
-      polled = true;
-      cursor = fc.cursor;
+      cursor = fc.cursor || null;
       gw.since = fc.now;
-      document.dispatchEvent(new CustomEvent('gw:features', {detail: {features: fc.features, first: first}}));
-    }).catch(function (e) { console.warn('poll failed', e.message); });
+      return fc;
+    }, function (e) {
+      /* a cursor this server does not read (another database, an older release): start again from a full read */
+      if (e.status === 422 && delta) return resync();
+      throw e;
+    }).then(function (fc) {
+      /* the first poll of a page that embeds its cursor already brings changes: news, not the baseline; a full
+         read again (reset) is a new baseline */
+      polled = true;
+      document.dispatchEvent(new CustomEvent('gw:features',
+        {detail: {features: fc.features, first: (first && !delta) || !!fc.reset}}));
+    }).catch(function (e) { console.warn('poll failed', e.message); }).then(function () { inflight = null; });
+    return inflight;
   }
   gw.poll = poll;
   gw.addFeatures = addFeatures;
