@@ -6,7 +6,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element, MacroElement
+from branca.element import Element, Figure, MacroElement
 from folium.utilities import JsCode
 from jinja2 import Template
 
@@ -130,15 +130,6 @@ class GeoJsonLayer(MacroElement):
         self.on_each_feature = on_each_feature.js_code
         self.point = point
 
-    def render(self, **kwargs):
-        # MacroElement.render wraps the script in Element(text), which compiles the text as a Jinja
-        # template: a "{{ … }}" in any property (a camera's name) would run on the server, and lexing
-        # the embedded features cost ~40 ms a page. The script goes into the page verbatim instead.
-        script = self._template.module.__dict__["script"](self, kwargs)
-        self.get_root().script.add_child(_Verbatim(script), name=self.get_name())
-        for child in self._children.values():
-            child.render(**kwargs)
-
 
 def embedded_features(element) -> str | None:
     """The FeatureCollection text of the first ``GeoJsonLayer`` in ``element`` (depth first), or None."""
@@ -160,3 +151,34 @@ class _Verbatim(Element):
 
     def render(self, **kwargs) -> str:
         return self.text
+
+
+#: branca's own ``MacroElement.render``, kept for the test that shows the verbatim render writes the same page
+BRANCA_MACRO_RENDER = MacroElement.render
+
+
+def render_macro_verbatim(self: MacroElement, **kwargs) -> None:
+    """``MacroElement.render`` without its second template pass.
+
+    branca renders an element's ``header``, ``html`` and ``script`` macros and then wraps each output in
+    ``Element(text)``, which compiles that output as a new Jinja template and renders it again. So a
+    ``{{ … }}`` or ``{% … %}`` in any text a layer writes (a layer's name, a feature's property, an
+    attribution) would run on the server, and every page compiled some twenty templates from its own
+    text (about a third of the operator page's Python time). Here each output goes into the page as it
+    is; for text without template syntax the page is byte for byte what branca writes (tested).
+    """
+    figure = self.get_root()
+    if not isinstance(figure, Figure):
+        raise TypeError(f"{type(self).__name__} can only be rendered in a Figure")
+    macros = self._template.module.__dict__
+    for part in ("header", "html", "script"):
+        macro = macros.get(part)
+        if macro is not None:
+            getattr(figure, part).add_child(_Verbatim(str(macro(self, kwargs))), name=self.get_name())
+    for child in self._children.values():
+        child.render(**kwargs)
+
+
+# every Folium element whose render reaches MacroElement.render (the map, tile layers, feature groups,
+# the layer control, marker clusters, heat maps, GeoJsonLayer, the legend) renders verbatim in gridwatch
+MacroElement.render = render_macro_verbatim

@@ -207,3 +207,40 @@ def test_every_registered_layer_has_a_test_and_a_docs_line():
     missing = [n for n in LAYERS if f"test_{n}" not in tests]
     undocumented = [n for n in LAYERS if f"`{n}`" not in docs]
     assert not missing and not undocumented, (missing, undocumented)
+
+
+TEMPLATE_TEXT = "{{ 7*7 }}{% if true %}XYZZY{% endif %}{# QUUX #}"
+
+
+def test_text_in_folium_elements_is_never_run_as_a_template():
+    # a layer's name reaches the layer control's script, an attribution the tile layer's: branca compiled
+    # each rendered macro again as a Jinja template, so "{{ 7*7 }}" came out as 49 (and ran on the server)
+    m = base.base_map((104.6, 29.3, 104.9, 29.45))
+    folium.TileLayer(tiles="/tiles/{z}/{x}/{y}.png", attr=TEMPLATE_TEXT, name="t").add_to(m)
+    folium.FeatureGroup(name=TEMPLATE_TEXT).add_to(m)
+    base.finish(m)
+    html = m.get_root().render()
+    assert html.count(TEMPLATE_TEXT) == 2
+    assert "49XYZZY" not in html and html.count("QUUX") == 2
+
+
+def test_the_verbatim_render_writes_the_page_branca_writes(monkeypatch):
+    # text without template syntax: the same page, element for element (ids and order normalised)
+    def page():
+        m = base.base_map((104.6, 29.3, 104.9, 29.45), basemap="osm")
+        frame = gpd.GeoDataFrame({"id": [1, 2, 3], "external_id": ["A-1", None, "C-3"],
+                                  "state": ["reported", "dispatched", "closed"], "overdue": [False, True, False],
+                                  "category": ["a", "b", "c"], "description": ["x", "y", "z"]},
+                                 geometry=_points(), crs=4326)
+        incidents.incidents(frame).add_to(m)
+        incidents.heat(frame).add_to(m)
+        coverage.ratio_legend().add_to(m)
+        base.finish(m)
+        return m
+
+    ours = page().get_root().render()
+    monkeypatch.setattr(base.MacroElement, "render", base.BRANCA_MACRO_RENDER)
+    theirs = page().get_root().render()
+    ids = re.compile(r"[0-9a-f]{32}")
+    assert ids.sub("ID", ours) == ids.sub("ID", theirs)
+    assert "L.control.layers" in ours and "L.markerClusterGroup" in ours and "L.heatLayer" in ours
