@@ -302,6 +302,13 @@ def measure(label: str, cmd: list[str], env: dict, engine, key: str, setup: dict
             print(f"{name:<28} {t_http * 1000:7.1f} ms over HTTP ({size / 1024:.0f} KB, {n} features)   "
                   f"PostGIS json_agg {t_sql * 1000:6.1f} ms ({sql_size / 1024:.0f} KB)   ratio {t_http / t_sql:4.1f}×   "
                   f"(the first requests after the /healthz burst: {t_cold * 1000:.1f} ms)")
+        # the grid lead's page (their grids' map, tasks and last week's patrols): no single query to compare
+        # with, so the median over HTTP, after as many warm-up requests as the paired phase takes
+        lead = Client(port, log_in(port, "lead", setup["lead_password"]))
+        times = [lead.request("GET", "/dashboard/grid") for _ in range(31)]
+        assert all(t[0] == 200 for t in times), [t[0] for t in times]
+        out["grid lead page"] = float(np.median([t[2] for t in times[16:]]))
+        print(f"{'grid lead page':<28} {out['grid lead page'] * 1000:7.1f} ms over HTTP ({len(times[-1][1]) / 1024:.0f} KB)")
 
         cats, spots = setup["categories"], setup["spots"]
 
@@ -400,7 +407,7 @@ def prepare(engine, env: dict) -> tuple[str, dict]:
         first = conn.execute(text("SELECT CAST(:d AS date)::timestamp AT TIME ZONE :tz"), {"d": day, "tz": tz}).scalar()
     random.Random(7).shuffle(spots)
     return key, {
-        "password": DEMO_ACCOUNTS["operator"][1], "categories": cats, "spots": [tuple(p) for p in spots],
+        "password": DEMO_ACCOUNTS["operator"][1], "lead_password": DEMO_ACCOUNTS["lead"][1], "categories": cats, "spots": [tuple(p) for p in spots],
         "api_path": f"/api/incidents?state=all&start={day.isoformat()}",
         "api_params": {"open": list(OPEN_STATES), "tz": tz, "states": list(STATES), "start": first, "n": min(n, 2000)},
         "page_params": {"open": list(OPEN_STATES), "tz": tz, "states": list(OPEN_STATES),

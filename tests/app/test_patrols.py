@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import gpxpy.gpx
+import pandas as pd
 import pytest
 from sqlalchemy import text
 
@@ -294,3 +295,22 @@ def test_far_times_long_tracks_and_nul_members_are_refused_by_row(demo_session, 
     rep = import_patrols(demo_session, path, on_error="skip", settings=TEST_SETTINGS)
     assert (rep.inserted, rep.rejected) == (1, 5)
     assert demo_session.execute(text("SELECT track_id FROM patrol_points")).scalars().all() == ["ok"]
+
+
+def test_a_report_for_some_grids_is_the_district_report_of_those_grids(demo_session):
+    """The demo's own recent tracks (every member): asking for a lead's grids gives exactly the district
+    report's rows of those grids, members assigned elsewhere left out in SQL."""
+    newest = demo_session.execute(text("SELECT max(at) FROM patrol_points")).scalar()
+    assert newest is not None, "the demo has patrol points"
+    day_to = newest.astimezone(CST).date()
+    day_from = day_to - timedelta(days=6)
+    district = patrol_report(demo_session, day_from, day_to, settings=TEST_SETTINGS)
+    lead = demo_session.execute(text("SELECT member_id FROM member_roles WHERE role = 'lead' GROUP BY member_id "
+                                     "ORDER BY count(*) DESC, member_id LIMIT 1")).scalar()
+    grids = sorted(demo_session.execute(text("SELECT grid_code FROM member_roles WHERE member_id = :m"),
+                                        {"m": lead}).scalars())
+    scoped = patrol_report(demo_session, day_from, day_to, grids, settings=TEST_SETTINGS)
+    want = district[district["grid_code"].isin(grids)].reset_index(drop=True)
+    assert len(scoped) > 0 and district["member_id"].nunique() > scoped["member_id"].nunique()
+    pd.testing.assert_frame_equal(scoped.reset_index(drop=True), want)
+    assert patrol_report(demo_session, day_from, day_to, [], settings=TEST_SETTINGS).empty
