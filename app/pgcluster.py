@@ -74,6 +74,8 @@ def hba_lines(tcp: dict | None) -> list[str]:
     lines = ["# written by gridwatch (app/pgcluster.py); `gridwatch db start --listen/--no-listen` rewrites it",
              "# TYPE  DATABASE  USER  ADDRESS  METHOD",
              f"local   all  {SUPERUSER}  trust",
+             # the owner may stream this cluster to a standby (``Cluster.standby_of``), on the socket only
+             f"local   replication  {SUPERUSER}  trust",
              f"local   all  +{READER_GROUP}  scram-sha-256",
              "local   all  all  reject"]
     for allow in (tcp or {}).get("allow", []):
@@ -250,6 +252,23 @@ class Cluster:
         self._apply_config()
         self._run(["pg_ctl", "-D", str(self.datadir), "-l", str(self.logfile), "-w", "-t", "60", "start"])
         return True
+
+    def standby_of(self, primary: "Cluster") -> None:
+        """Make this (new, not initialised) cluster a hot standby of ``primary``, and start it: a base backup
+        over the primary's socket that writes ``standby.signal`` and ``primary_conninfo``
+        (``pg_basebackup -R``), then this cluster's own socket. Its URL is then ``database_read_url``
+        (docs/scaling.md, step 2); both clusters run on this machine, as the same server user."""
+        if self.initialised:
+            raise ClusterError(f"{self.datadir} holds a cluster already: a standby starts from an empty directory")
+        for d in (self.root, self.sockdir):
+            d.mkdir(parents=True, exist_ok=True)
+            os.chmod(d, 0o700)
+            self._own(d)
+        primary._run(["pg_basebackup", "-D", str(self.datadir), "-R", "-X", "stream", "-c", "fast",
+                      "-h", str(primary.sockdir), "-p", str(primary.port), "-U", SUPERUSER])
+        with open(self.datadir / "postgresql.auto.conf", "a") as fh:  # the copy names the primary's socket
+            fh.write(f"unix_socket_directories = '{self.sockdir}'\nhot_standby = on\n")
+        self.start()
 
     def stop(self) -> bool:
         if not self.running():

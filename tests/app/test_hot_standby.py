@@ -5,7 +5,6 @@ on the primary reaches what the replica serves."""
 from __future__ import annotations
 
 import base64
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -15,7 +14,7 @@ from sqlalchemy import text
 
 from app.config import Settings
 from app.db import Database, make_engine
-from app.pgcluster import SUPERUSER, Cluster
+from app.pgcluster import Cluster
 from tests.app.dash_helpers import login
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,10 +46,6 @@ def pair():
     engines = []
     try:
         primary.start()
-        # gridwatch's pg_hba lets the owner in on the socket for databases only; a replica needs replication
-        with open(primary.datadir / "pg_hba.conf", "a") as fh:
-            fh.write(f"local   replication  {SUPERUSER}  trust\n")
-        primary._run(["pg_ctl", "-D", str(primary.datadir), "reload"])
         primary.ensure_database("gridwatch")
         p_engine = make_engine(primary.url())
         engines.append(p_engine)
@@ -58,16 +53,7 @@ def pair():
         with Database(p_engine).session() as s:
             load_demo(s, ROOT / "data", settings=TEST_SETTINGS, keep_dates=True)
             create_demo_accounts(s)
-        for d in (standby.root, standby.sockdir):
-            d.mkdir(parents=True, exist_ok=True)
-            os.chmod(d, 0o700)
-            standby._own(d)
-        # the replica as docs/scaling.md makes it: a base backup that writes standby.signal and primary_conninfo
-        primary._run(["pg_basebackup", "-D", str(standby.datadir), "-R", "-X", "stream", "-c", "fast",
-                      "-h", str(primary.sockdir), "-U", SUPERUSER])
-        with open(standby.datadir / "postgresql.auto.conf", "a") as fh:  # its own socket (a later line wins)
-            fh.write(f"unix_socket_directories = '{standby.sockdir}'\nhot_standby = on\n")
-        standby.start()
+        standby.standby_of(primary)  # the replica as docs/scaling.md makes it
         s_engine = make_engine(standby.url(), read_only=True)
         engines.append(s_engine)
         var = Path(tempfile.mkdtemp(prefix="gridwatch-test-standby-var-"))
