@@ -259,15 +259,21 @@ class Cluster:
         (``pg_basebackup -R``), then this cluster's own socket. Its URL is then ``database_read_url``
         (docs/scaling.md, step 2); both clusters run on this machine, as the same server user."""
         if self.initialised:
-            raise ClusterError(f"{self.datadir} holds a cluster already: a standby starts from an empty directory")
+            raise ClusterError(f"{self.datadir} holds a cluster already: a standby starts from an empty directory "
+                               "(after a failed attempt, destroy() this cluster and call again)")
+        primary._apply_config()  # a primary started by an older gridwatch: its pg_hba gains the replication line
+        primary._run(["pg_ctl", "-D", str(primary.datadir), "reload"])
         for d in (self.root, self.sockdir):
             d.mkdir(parents=True, exist_ok=True)
             os.chmod(d, 0o700)
             self._own(d)
         primary._run(["pg_basebackup", "-D", str(self.datadir), "-R", "-X", "stream", "-c", "fast",
                       "-h", str(primary.sockdir), "-p", str(primary.port), "-U", SUPERUSER])
-        with open(self.datadir / "postgresql.auto.conf", "a") as fh:  # the copy names the primary's socket
-            fh.write(f"unix_socket_directories = '{self.sockdir}'\nhot_standby = on\n")
+        # the copy has the primary's settings: its own socket instead, and its own durability (a later line wins)
+        durable = "off" if self.fast else "on"
+        with open(self.datadir / "postgresql.auto.conf", "a") as fh:
+            fh.write(f"unix_socket_directories = '{self.sockdir}'\nhot_standby = on\n"
+                     + "".join(f"{k} = {durable}\n" for k in ("fsync", "synchronous_commit", "full_page_writes")))
         self.start()
 
     def stop(self) -> bool:

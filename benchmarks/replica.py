@@ -4,8 +4,9 @@
 - **Lag**: reports committed on the primary (``report_incident``, as Open311 writes them), each looked for
   on the standby until it is there; idle, then while four writers report as fast as they can.
 - **What the replica buys**: ``/dashboard/stats`` read from the primary, then from the standby
-  (``database_read_url``), in turns, while the writers run: the page's time, and the primary's CPU per page
-  (its postmaster and backends, from /proc), which is what moving the reads away frees.
+  (``database_read_url``), in turns, on an idle primary (before the writers start, so the primary's CPU is
+  the page's): the page's time, and the primary's CPU per page (its postmaster and backends, from /proc),
+  which is what moving the reads away frees.
 
     .venv/bin/python benchmarks/replica.py [--reports 200] [--pages 20]
 
@@ -60,6 +61,9 @@ def lag(report, standby, n: int, start: int) -> np.ndarray:
             iid = report(start + i)
             t0 = time.perf_counter()
             while not conn.execute(text("SELECT EXISTS (SELECT 1 FROM incidents WHERE id = :i)"), {"i": iid}).scalar():
+                conn.rollback()
+                if time.perf_counter() - t0 > 60:
+                    raise SystemExit(f"report {iid} did not reach the standby in 60 s: is it streaming?")
                 time.sleep(0.0005)
             out.append(time.perf_counter() - t0)
             conn.rollback()
@@ -139,14 +143,18 @@ def main() -> int:
         print(f"  the primary's CPU per statistics page: {cpu['primary'] * 1000 / args.pages:.1f} ms read there, "
               f"{cpu['standby'] * 1000 / args.pages:.1f} ms read on the standby (the request's log-in check stays there)")
 
-        stop, written = threading.Event(), [0]
+        stop, lock, written, failed = threading.Event(), threading.Lock(), [0], []
 
         def writer(k: int):
             i = 10**6 * (k + 1)
-            while not stop.is_set():
-                report(i)
-                i += 1
-                written[0] += 1
+            try:
+                while not stop.is_set():
+                    report(i)
+                    i += 1
+                    with lock:
+                        written[0] += 1
+            except Exception as e:  # noqa: BLE001  said below, not lost in a thread
+                failed.append(repr(e))
 
         writers = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
         for w in writers:
@@ -159,6 +167,8 @@ def main() -> int:
             stop.set()
             for w in writers:
                 w.join()
+        if failed:
+            raise SystemExit(f"a writer failed: {failed[0]}")
         print(f"lag, 4 writers reporting   {_pct(busy)}   ({rate:.0f} reports/s from the writers meanwhile)")
         s_engine.dispose()
         p_engine.dispose()

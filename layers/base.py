@@ -180,5 +180,8 @@ def render_macro_verbatim(self: MacroElement, **kwargs) -> None:
 
 
 # every Folium element whose render reaches MacroElement.render (the map, tile layers, feature groups,
-# the layer control, marker clusters, heat maps, GeoJsonLayer, the legend) renders verbatim in gridwatch
+# the layer control, marker clusters, heat maps, GeoJsonLayer, the legend) renders verbatim in gridwatch.
+# Not folium.Popup, which has a render of its own that still compiles its text: the app's only popups of
+# that kind (the proposed sites') hold numbers and fixed labels. Nor would folium.GeoJson's style mapping
+# work (it writes placeholders for the second pass): the app draws GeoJSON with GeoJsonLayer.
 MacroElement.render = render_macro_verbatim

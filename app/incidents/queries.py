@@ -96,7 +96,8 @@ def incident_conditions(*, states=None, categories=None, start=None, end=None, s
 #: later (migration 0016_live_cursor). The bounds let the index on ``changed_xid`` find them. The upper one
 #: (the statement's own snapshot's xmax) is no bound for a row written in this cluster, whose writer has
 #: committed and so has a lower id; it leaves out rows restored from another cluster's dump with that
-#: cluster's larger ids, which would otherwise count as changed on every poll, forever.
+#: cluster's larger ids, which would otherwise count as changed on every poll, forever. (A transaction that
+#: wrote an incident itself would not see its own row here: only read-only polls ask.)
 CHANGED_AFTER_SQL = (
     "incidents.changed_xid >= CAST(CAST(pg_snapshot_xmin(CAST(:after_snapshot AS pg_snapshot)) AS text) AS bigint) "
     "AND incidents.changed_xid < CAST(CAST(pg_snapshot_xmax(pg_current_snapshot()) AS text) AS bigint) "

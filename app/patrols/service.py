@@ -82,6 +82,8 @@ def patrol_report(session: Session, day_from: date, day_to: date, grid_codes=Non
         "SELECT DISTINCT r.member_id, r.grid_code, m.name FROM member_roles r JOIN members m ON m.id = r.member_id "
         "WHERE CAST(:codes AS text[]) IS NULL OR r.grid_code = ANY(:codes)"), codes)],
         columns=["member_id", "grid_code", "member_name"])
+    # the two reads are two statements: a role removed in between leaves points of a member with no grid here
+    pts = pts[pts["member_id"].isin(assigned["member_id"])]
     if pts.empty:
         return pd.DataFrame(columns=REPORT_COLUMNS)
     at = pd.to_datetime(pts["at"], utc=True)

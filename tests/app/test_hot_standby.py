@@ -5,6 +5,7 @@ on the primary reaches what the replica serves."""
 from __future__ import annotations
 
 import base64
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -22,16 +23,32 @@ ADMIN = {"Authorization": "Basic " + base64.b64encode(b"admin:demo-admin-pw").de
 REPLAY_WAIT_S = 60
 
 
+def _wait(engine, sql: str, params: dict, what: str) -> None:
+    deadline = time.monotonic() + REPLAY_WAIT_S
+    with engine.connect() as conn:
+        while not conn.execute(text(sql), params).scalar():
+            assert time.monotonic() < deadline, f"{what} within {REPLAY_WAIT_S} s"
+            conn.rollback()
+            time.sleep(0.05)
+
+
+def _insert_lsn(primary) -> str:
+    # the insert position: with synchronous_commit off (a fast test cluster) a commit may not be written yet
+    with primary.connect() as conn:
+        return conn.execute(text("SELECT pg_current_wal_insert_lsn()")).scalar()
+
+
+def _received(primary, standby) -> None:
+    """Wait until the standby has received (not necessarily replayed) what the primary has written so far."""
+    lsn = _insert_lsn(primary)
+    _wait(standby, "SELECT coalesce(pg_last_wal_receive_lsn() >= CAST(:l AS pg_lsn), false)", {"l": lsn},
+          f"the standby received {lsn}")
+
+
 def _replayed(primary, standby) -> None:
     """Wait until the standby has replayed everything the primary has written so far."""
-    with primary.connect() as conn:
-        # the insert position: with synchronous_commit off (a fast test cluster) a commit may not be written yet
-        lsn = conn.execute(text("SELECT pg_current_wal_insert_lsn()")).scalar()
-    deadline = time.monotonic() + REPLAY_WAIT_S
-    with standby.connect() as conn:
-        while not conn.execute(text("SELECT pg_last_wal_replay_lsn() >= CAST(:l AS pg_lsn)"), {"l": lsn}).scalar():
-            assert time.monotonic() < deadline, f"the standby did not replay {lsn} in {REPLAY_WAIT_S} s"
-            time.sleep(0.05)
+    lsn = _insert_lsn(primary)
+    _wait(standby, "SELECT pg_last_wal_replay_lsn() >= CAST(:l AS pg_lsn)", {"l": lsn}, f"the standby replayed {lsn}")
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +61,7 @@ def pair():
     primary = Cluster(tempfile.mkdtemp(prefix="gridwatch-test-primary-"), fast=True)
     standby = Cluster(tempfile.mkdtemp(prefix="gridwatch-test-standby-"), fast=True)
     engines = []
+    var = Path(tempfile.mkdtemp(prefix="gridwatch-test-standby-var-"))
     try:
         primary.start()
         primary.ensure_database("gridwatch")
@@ -56,12 +74,15 @@ def pair():
         standby.standby_of(primary)  # the replica as docs/scaling.md makes it
         s_engine = make_engine(standby.url(), read_only=True)
         engines.append(s_engine)
-        var = Path(tempfile.mkdtemp(prefix="gridwatch-test-standby-var-"))
         settings = Settings({"var_dir": str(var), "secret_key": "standby", "database_url": primary.url(),
                              "database_read_url": standby.url()}, environ={}, config_file=var / "none.toml")
+        # streaming, not only the base backup's own WAL replayed
+        _wait(p_engine, "SELECT count(*) = 1 FROM pg_stat_replication WHERE state = 'streaming'", {},
+              "the standby streams from the primary")
         _replayed(p_engine, s_engine)
         yield p_engine, s_engine, settings
     finally:
+        shutil.rmtree(var, ignore_errors=True)
         for e in engines:
             e.dispose()
         standby.destroy()
@@ -135,7 +156,7 @@ def test_a_report_on_the_primary_is_served_by_the_standby_once_replayed(app, pai
                 "INSERT INTO incidents (category_code, source, description, state, grid_code, community_code, geom) "
                 "SELECT (SELECT min(code) FROM categories), 'patrol', 'via the standby', 'reported', code, "
                 "community_code, ST_PointOnSurface(geom) FROM grids ORDER BY code LIMIT 1"))
-        time.sleep(0.5)  # past the WAL writer's delay: the record has reached the standby, unreplayed
+        _received(p_engine, s_engine)  # the report has reached the standby, unreplayed
         assert total() == before  # so the answer is the standby's, not the primary's
     finally:
         with s_engine.connect() as conn:

@@ -33,7 +33,8 @@
     return m ? m.content : '';
   };
   /* fetch JSON (same origin, CSRF header on writes); rejects with an Error carrying .status and .body and
-     the server's message, so a caller can tell a 409 (reload) from a 422 (fix the field) */
+     the server's message, so a caller can tell a 409 (reload) from a 422 (fix the field); opts.timeoutMs
+     gives up (aborts) a request that has not answered by then */
   var inflight = [];   /* the controllers of the requests under way: log-out aborts them (see below) */
   gw.api = function (url, opts) {
     opts = opts || {};
@@ -49,7 +50,11 @@
     Object.keys(opts.headers || {}).forEach(function (k) { headers[k] = opts.headers[k]; });
     var ctrl = window.AbortController ? new AbortController() : null;
     if (ctrl) inflight.push(ctrl);
-    var settle = function () { var i = inflight.indexOf(ctrl); if (i >= 0) inflight.splice(i, 1); };
+    var timer = (ctrl && opts.timeoutMs) ? setTimeout(function () { ctrl.abort(); }, opts.timeoutMs) : null;
+    var settle = function () {
+      if (timer) clearTimeout(timer);
+      var i = inflight.indexOf(ctrl); if (i >= 0) inflight.splice(i, 1);
+    };
     return fetch(url, {method: method, credentials: 'same-origin', headers: headers, body: body,
                        signal: opts.signal || (ctrl ? ctrl.signal : undefined)}).then(function (r) {
       settle();

@@ -100,17 +100,19 @@
      all its markers asks for every change in its scope (an incident changed out of view is updated there);
      a capped page asks for its view's, as it loads markers by view */
   var cursor = cfg.cursor || null, polled = false, inflight = null, queued = null;
-  function inView(mk) { return !mk.getLatLng || map.getBounds().contains(mk.getLatLng()); }
+  function inView(mk, bounds) { return !mk.getLatLng || bounds.contains(mk.getLatLng()); }
+  /* a poll that has not answered by then is given up (a stalled connection must not stop the polls behind it) */
+  var pollTimeout = Math.max(10000, 3 * cfg.poll_ms);
   /* read the page's markers again and make the map hold exactly them: after a change poll that was capped
      (a grid import re-geocoded thousands of incidents) or a cursor the server refused. A capped page reads its
      view; a marker of the view that the answer does not hold is dropped (unless the view itself is capped) */
   function resync() {
-    var box = cfg.truncated ? bboxParam() : null;
-    return gw.api(cfg.urls.incidents + '?' + query({bbox: box})).then(function (fc) {
+    var box = cfg.truncated ? bboxParam() : null, bounds = box ? map.getBounds() : null;  /* the box as asked */
+    return gw.api(cfg.urls.incidents + '?' + query({bbox: box}), {timeoutMs: pollTimeout}).then(function (fc) {
       if (!fc.truncated) {
         var keep = {};
         fc.features.forEach(function (f) { keep[String(f.properties.id)] = true; });
-        dropGone(Object.keys(known).filter(function (id) { return !keep[id] && (!box || inView(known[id])); }));
+        dropGone(Object.keys(known).filter(function (id) { return !keep[id] && (!bounds || inView(known[id], bounds)); }));
       }
       addFeatures(fc);
       cursor = fc.cursor || null;
@@ -127,9 +129,9 @@
     }
     var first = !polled, delta = cursor !== null;
     var box = (cfg.truncated || !delta) ? bboxParam() : null;
-    inflight = gw.api(cfg.urls.incidents + '?' + query({after: cursor, bbox: box})).then(function (fc) {
-      if (delta && (fc.truncated || fc.gone_truncated)) return resync();  /* more changed than one answer holds */
+    inflight = gw.api(cfg.urls.incidents + '?' + query({after: cursor, bbox: box}), {timeoutMs: pollTimeout}).then(function (fc) {
       if (delta) { addFeatures(fc); dropGone(fc.gone); }
+      if (delta && (fc.truncated || fc.gone_truncated)) return resync();  /* more changed than one answer holds */
       cursor = fc.cursor || null;
       gw.since = fc.now;
       return fc;
