@@ -1,6 +1,8 @@
 """Each dashboard in headless Chromium, with every non-local request blocked and recorded."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from sqlalchemy import text
@@ -223,6 +225,35 @@ def test_a_cursor_the_server_refuses_starts_the_map_again_from_a_full_read(web, 
     web.page.evaluate("gw.poll()")
     assert polls and "after" in polls[0]  # and polling by cursor again, with the full read's
     web.errors[:] = [e for e in web.errors if "422" not in e]  # the browser logs the refused request itself
+    _clean(web)
+
+
+def test_a_poll_that_never_answers_is_given_up_and_the_map_polls_on(web, live_data):
+    """Polls go one at a time: one stalled on a dead connection must not stop every poll behind it."""
+    from urllib.parse import parse_qs, urlparse
+
+    hung, polls = [], []
+
+    def hang_once(route):
+        if not hung:
+            hung.append(route)  # never answered: a half-open connection
+            return None
+        return route.continue_()
+
+    web.login("operator")
+    web.goto("/dashboard/operator?poll=3000")  # given up after max(10 s, three intervals)
+    web.page.wait_for_function("() => window.gw && window.gw.ready && window.gw.since")
+    web.page.route(lambda url: "/api/incidents?" in url and "after=" in url, hang_once)
+    web.page.on("request", lambda r: polls.append(parse_qs(urlparse(r.url).query)) if "/api/incidents" in r.url else None)
+    started = time.monotonic()
+    # comes back when the stalled poll is given up (and says 'stuck' rather than hang the suite if it is not)
+    done = web.page.evaluate("Promise.race([gw.poll().then(() => 'done'), "
+                             "new Promise(r => setTimeout(() => r('stuck'), 25000))])")
+    assert hung and done == "done" and 9.5 <= time.monotonic() - started < 25
+    polls.clear()
+    web.page.evaluate("gw.poll()")
+    assert polls and "after" in polls[0]  # polling again, from the same cursor
+    web.errors[:] = [e for e in web.errors if "abort" not in e.lower()]
     _clean(web)
 
 
