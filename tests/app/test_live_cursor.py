@@ -54,6 +54,12 @@ def _poll(client, **query):
     return r.get_json()
 
 
+def _drop(engine, *ids: int) -> None:
+    """Remove the incidents a test wrote (the module's demo copy is shared by its tests)."""
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM incidents WHERE id = ANY(:i)"), {"i": list(ids)})
+
+
 def _ids(body) -> set[int]:
     return {f["properties"]["id"] for f in body["features"]}
 
@@ -78,8 +84,7 @@ def test_a_report_stamped_before_a_poll_and_committed_after_it_comes_with_the_ne
     later = _poll(client, after=during["cursor"])
     assert _ids(later) == {new_id}  # the one that poll could not see, and not the one it delivered
     assert _poll(client, after=later["cursor"])["features"] == []  # delivered once, then quiet
-    with engine.begin() as conn:
-        conn.execute(text("DELETE FROM incidents WHERE id IN (:a, :b)"), {"a": new_id, "b": quick_id})
+    _drop(engine, new_id, quick_id)
 
 
 def test_rows_restored_from_another_clusters_dump_are_not_changes_on_every_poll(settings, live):
@@ -102,8 +107,7 @@ def test_rows_restored_from_another_clusters_dump_are_not_changes_on_every_poll(
         assert _ids(again) == {restored}
         assert _poll(client, after=again["cursor"])["features"] == []
     finally:
-        with engine.begin() as conn:
-            conn.execute(text("DELETE FROM incidents WHERE id = :i"), {"i": restored})
+        _drop(engine, restored)
 
 
 def test_the_cursor_is_taken_before_the_markers_are_read(settings, live):
@@ -130,8 +134,7 @@ def test_the_cursor_is_taken_before_the_markers_are_read(settings, live):
         assert written and written[0] in _ids(answer)  # the markers' statement saw it
         assert _ids(_poll(client, after=answer["cursor"])) == set(written)  # and the cursor did not
     finally:
-        with engine.begin() as conn:
-            conn.execute(text("DELETE FROM incidents WHERE id = ANY(:i)"), {"i": written})
+        _drop(engine, *written)
 
 
 def test_the_page_embeds_the_cursor_of_its_markers(settings, live):
@@ -146,8 +149,7 @@ def test_the_page_embeds_the_cursor_of_its_markers(settings, live):
     try:
         assert _ids(_poll(client, after=cursor)) == {new_id}  # written after the page: the first poll brings it
     finally:
-        with engine.begin() as conn:
-            conn.execute(text("DELETE FROM incidents WHERE id = :i"), {"i": new_id})
+        _drop(engine, new_id)
 
 
 @pytest.mark.parametrize("account", ["operator", "lead"])
@@ -173,8 +175,7 @@ def test_an_incident_that_leaves_the_filter_is_gone_within_the_accounts_grids(se
             assert theirs in open_poll["gone"] and theirs in _ids(every)
         assert "gone" not in _poll(client)  # a full read has nothing to take back
     finally:
-        with engine.begin() as conn:
-            conn.execute(text("DELETE FROM incidents WHERE id IN (:a, :b)"), {"a": mine, "b": theirs})
+        _drop(engine, mine, theirs)
 
 
 def test_an_incident_without_a_community_is_gone_from_a_street_filter(settings, live):
@@ -191,8 +192,7 @@ def test_an_incident_without_a_community_is_gone_from_a_street_filter(settings, 
         body = _poll(client, after=cursor, street=street)
         assert outside not in _ids(body) and outside in body["gone"]
     finally:
-        with engine.begin() as conn:
-            conn.execute(text("DELETE FROM incidents WHERE id = :i"), {"i": outside})
+        _drop(engine, outside)
 
 
 def test_gone_is_capped_and_says_so(live, monkeypatch):
@@ -212,8 +212,7 @@ def test_gone_is_capped_and_says_so(live, monkeypatch):
             assert service.gone_ids(s, flt, {grid}, limit=3) == (sorted(ids), False)
             assert service.gone_ids(s, flt, set(), limit=3) == ([], False)  # no grids: nothing to name
     finally:
-        with engine.begin() as conn:
-            conn.execute(text("DELETE FROM incidents WHERE id = ANY(:i)"), {"i": ids})
+        _drop(engine, *ids)
 
 
 @pytest.mark.parametrize("value", ["x", "5:3:", "3:10:5,4", "3:10:10", "3:10:2", "0:0:", "1:2:3:4", "1:2:,",
