@@ -257,6 +257,42 @@ def test_a_poll_that_never_answers_is_given_up_and_the_map_polls_on(web, live_da
     _clean(web)
 
 
+def test_a_view_load_read_before_a_poll_does_not_bring_back_what_the_poll_dropped(web, live_data):
+    """A capped page loads each view's markers as the map moves. A load read before an incident was closed
+    and answered after the poll that dropped it catches up from its own cursor, and the incident stays off."""
+    engine = live_data[0]
+    page = web.page
+    web.login("operator")
+    web.goto("/dashboard/operator?max=5&poll=600000")  # capped: views are loaded as the map moves
+    page.wait_for_function("() => window.gw && window.gw.ready && window.gw.since")
+    assert page.evaluate("() => gw.mapConfig.truncated === true")
+    with engine.connect() as conn:
+        inc = conn.execute(text("SELECT id, state, ST_X(geom) AS x, ST_Y(geom) AS y FROM incidents "
+                                "WHERE state = 'reported' ORDER BY id LIMIT 1")).one()
+    view_load = lambda r: "/api/incidents?" in r.url and "bbox=" in r.url and "after=" not in r.url  # noqa: E731
+    with page.expect_response(view_load) as first:
+        page.evaluate("([lat, lon]) => { gw.map.setView([lat, lon], 17, {animate: false}); }", [inc.y, inc.x])
+    stale = first.value.text()  # the view as it was read: the incident open
+    page.wait_for_function("id => gw.known[id] !== undefined", arg=inc.id)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE incidents SET state = 'closed', closed_at = now() WHERE id = :i"), {"i": inc.id})
+        page.evaluate("gw.poll()")
+        assert page.evaluate("id => gw.known[id] === undefined", inc.id)  # closed: the poll dropped it
+        page.route(lambda url: "/api/incidents?" in url and "bbox=" in url and "after=" not in url,
+                   lambda route: route.fulfill(status=200, content_type="application/json", body=stale))
+        catch_up = lambda r: "/api/incidents?" in r.url and "bbox=" in r.url and "after=" in r.url  # noqa: E731
+        with page.expect_response(catch_up):
+            page.evaluate("() => { gw.map.fire('moveend'); }")  # the old answer arrives now
+        page.wait_for_timeout(200)  # the catch-up's answer applied
+        assert page.evaluate("id => gw.known[id] === undefined", inc.id)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE incidents SET state = :s, closed_at = NULL WHERE id = :i"),
+                         {"s": inc.state, "i": inc.id})
+    _clean(web)
+
+
 def test_search_flies_to_a_grid(web, live_data):
     web.login("operator")
     web.goto("/dashboard/operator?max=50")

@@ -100,6 +100,11 @@
      all its markers asks for every change in its scope (an incident changed out of view is updated there);
      a capped page asks for its view's, as it loads markers by view */
   var cursor = cfg.cursor || null, polled = false, inflight = null, queued = null;
+  /* whether snapshot a was taken before snapshot b (by their xmax: decimal digits, longer is larger) */
+  function olderCursor(a, b) {
+    var xa = String(a).split(':')[1] || '', xb = String(b).split(':')[1] || '';
+    return xa.length !== xb.length ? xa.length < xb.length : xa < xb;
+  }
   function inView(mk, bounds) { return !mk.getLatLng || bounds.contains(mk.getLatLng()); }
   /* a poll that has not answered by then is given up (a stalled connection must not stop the polls behind it) */
   var pollTimeout = Math.max(10000, 3 * cfg.poll_ms);
@@ -155,10 +160,19 @@
     poll();
     setInterval(poll, cfg.poll_ms);
     if (cfg.truncated) {
+      /* a view's load can be read before a poll and answer after it: it would draw again an incident that the
+         poll has just dropped (closed meanwhile), and no later poll would name it. So a load read under an
+         older snapshot than the polls' catches up from its own cursor, in its own box */
       map.on('moveend', function () {
         var box = bboxParam();
-        if (box && map.getZoom() >= 14) gw.api(cfg.urls.incidents + '?' + query({bbox: box})).then(addFeatures)
-          .catch(function (e) { console.warn('bbox load failed', e.message); });
+        if (!box || map.getZoom() < 14) return;
+        gw.api(cfg.urls.incidents + '?' + query({bbox: box}), {timeoutMs: pollTimeout}).then(function (fc) {
+          addFeatures(fc);
+          if (fc.cursor && cursor && olderCursor(fc.cursor, cursor)) {
+            return gw.api(cfg.urls.incidents + '?' + query({bbox: box, after: fc.cursor}), {timeoutMs: pollTimeout})
+              .then(function (late) { addFeatures(late); dropGone(late.gone); });
+          }
+        }).catch(function (e) { console.warn('bbox load failed', e.message); });
       });
     }
   }
