@@ -169,6 +169,13 @@ class Cluster:
             pw = pwd.getpwnam(self.server_user)
             os.chown(path, pw.pw_uid, pw.pw_gid)
 
+    def _make_dirs(self) -> None:
+        """The cluster's directory and socket directory, for the server user only."""
+        for d in (self.root, self.sockdir):
+            d.mkdir(parents=True, exist_ok=True)
+            os.chmod(d, 0o700)
+            self._own(d)
+
     # -- lifecycle --------------------------------------------------------------------
     @property
     def initialised(self) -> bool:
@@ -178,10 +185,7 @@ class Cluster:
         """Create the cluster if it does not exist. Returns True when it was created now."""
         if self.initialised:
             return False
-        for d in (self.root, self.sockdir):
-            d.mkdir(parents=True, exist_ok=True)
-            os.chmod(d, 0o700)
-            self._own(d)
+        self._make_dirs()
         self._run(["initdb", "-D", str(self.datadir), "-U", SUPERUSER, "-A", "trust", "-E", "UTF8",
                    "--locale=C.UTF-8", "--no-instructions"])
         conf = ["listen_addresses = ''", f"unix_socket_directories = '{self.sockdir}'",
@@ -263,10 +267,7 @@ class Cluster:
                                "(after a failed attempt, destroy() this cluster and call again)")
         primary._apply_config()  # a primary started by an older gridwatch: its pg_hba gains the replication line
         primary._run(["pg_ctl", "-D", str(primary.datadir), "reload"])
-        for d in (self.root, self.sockdir):
-            d.mkdir(parents=True, exist_ok=True)
-            os.chmod(d, 0o700)
-            self._own(d)
+        self._make_dirs()
         primary._run(["pg_basebackup", "-D", str(self.datadir), "-R", "-X", "stream", "-c", "fast",
                       "-h", str(primary.sockdir), "-p", str(primary.port), "-U", SUPERUSER])
         # the copy has the primary's settings: its own socket instead, and its own durability (a later line wins)

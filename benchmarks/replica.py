@@ -31,13 +31,8 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import text  # noqa: E402
 
-from benchmarks.web_paths import server_cpu  # noqa: E402
-
-
-def _postmaster(engine) -> int:
-    with engine.connect() as conn:
-        backend = conn.execute(text("SELECT pg_backend_pid()")).scalar()
-    return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+from benchmarks.scale import logged_in  # noqa: E402
+from benchmarks.web_paths import postmaster_pid, server_cpu  # noqa: E402
 
 
 def _reporter(db, settings, spots, cats):
@@ -84,7 +79,7 @@ def main() -> int:
     from app import create_app, migrate
     from app.config import Settings
     from app.db import Database, make_engine
-    from app.demo import DEMO_ACCOUNTS, create_demo_accounts, load_demo
+    from app.demo import create_demo_accounts, load_demo
     from app.pgcluster import Cluster
 
     primary = Cluster(tempfile.mkdtemp(prefix="gridwatch-bench-primary-"))  # durable, as `gridwatch db start`
@@ -117,18 +112,13 @@ def main() -> int:
 
         on_primary = create_app(settings, database=Database(p_engine))
         on_standby = create_app(settings, database=Database(p_engine, s_engine))
-        from tests.app.dash_helpers import csrf
-
         clients = {}
         for name, app in (("primary", on_primary), ("standby", on_standby)):
-            c = app.test_client()
-            r = c.post("/login", data={"username": "operator", "password": DEMO_ACCOUNTS["operator"][1],
-                                       "csrf_token": csrf(c)})
-            assert r.status_code == 302, r.status_code
+            c = logged_in(app, "operator")
             for _ in range(3):  # warm: per-process caches, the pools' connections
                 assert c.get("/dashboard/stats").status_code == 200
             clients[name] = c
-        pm = _postmaster(p_engine)
+        pm = postmaster_pid(p_engine)
         times = {"primary": [], "standby": []}
         cpu = {"primary": 0.0, "standby": 0.0}
         for _ in range(args.pages):  # in turns: both sides see the same machine

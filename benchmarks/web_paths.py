@@ -129,6 +129,15 @@ def load(port: int, n_clients: int, make_request, *, total: int, cookie: str | N
             "status": statuses}
 
 
+def postmaster_pid(engine) -> int:
+    """PostgreSQL's postmaster: the parent of any backend (its CPU and its children's, ``server_cpu``)."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        backend = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+    return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
 def server_cpu(pid: int) -> float:
     """CPU seconds used so far by the server process and its workers (Linux /proc): a per-request cost
     that other programs on a busy machine do not inflate the way they inflate latencies."""
@@ -270,9 +279,7 @@ def measure(label: str, cmd: list[str], env: dict, engine, key: str, setup: dict
     port = free_port()
     out = {}
     with running([a.replace("{port}", str(port)) for a in cmd], env, port) as proc:
-        with engine.connect() as conn:  # PostgreSQL's postmaster: the parent of any backend
-            postmaster = int(Path(f"/proc/{conn.execute(text('SELECT pg_backend_pid()')).scalar()}/stat")
-                             .read_text().rsplit(")", 1)[1].split()[1])
+        postmaster = postmaster_pid(engine)
 
         def timed(*a, **kw):  # a load phase, with the CPU per answered request of each part of the machine
             c0, p0, b0 = server_cpu(proc.pid), server_cpu(postmaster), time.process_time()

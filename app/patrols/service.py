@@ -70,20 +70,19 @@ def patrol_report(session: Session, day_from: date, day_to: date, grid_codes=Non
     """
     tz = district_zone(settings)
     t0, t1 = _day_bounds(day_from, day_to, tz)
-    codes = {"codes": list(grid_codes) if grid_codes is not None else None}
     # rows as plain tuples: pandas probes each SQLAlchemy Row for namedtuple attributes, and every miss
     # raises inside SQLAlchemy (two thirds of a grid lead's page went there)
-    pts = pd.DataFrame([tuple(r) for r in session.execute(text(
-        "SELECT p.member_id, p.at, ST_X(p.geom) AS lon, ST_Y(p.geom) AS lat, p.grid_code FROM patrol_points p "
-        "WHERE p.at >= :t0 AND p.at < :t1 AND p.member_id IN (SELECT r.member_id FROM member_roles r "
-        "WHERE CAST(:codes AS text[]) IS NULL OR r.grid_code = ANY(:codes)) ORDER BY p.member_id, p.at"),
-        {"t0": t0, "t1": t1, **codes})], columns=["member_id", "at", "lon", "lat", "grid_code"])
     assigned = pd.DataFrame([tuple(r) for r in session.execute(text(
         "SELECT DISTINCT r.member_id, r.grid_code, m.name FROM member_roles r JOIN members m ON m.id = r.member_id "
-        "WHERE CAST(:codes AS text[]) IS NULL OR r.grid_code = ANY(:codes)"), codes)],
+        "WHERE CAST(:codes AS text[]) IS NULL OR r.grid_code = ANY(:codes)"),
+        {"codes": list(grid_codes) if grid_codes is not None else None})],
         columns=["member_id", "grid_code", "member_name"])
-    # the two reads are two statements: a role removed in between leaves points of a member with no grid here
-    pts = pts[pts["member_id"].isin(assigned["member_id"])]
+    # only the points of those members (not the district's), so every member read has a grid here
+    pts = pd.DataFrame([tuple(r) for r in session.execute(text(
+        "SELECT p.member_id, p.at, ST_X(p.geom) AS lon, ST_Y(p.geom) AS lat, p.grid_code FROM patrol_points p "
+        "WHERE p.at >= :t0 AND p.at < :t1 AND p.member_id = ANY(:members) ORDER BY p.member_id, p.at"),
+        {"t0": t0, "t1": t1, "members": sorted({int(m) for m in assigned["member_id"]})})],
+        columns=["member_id", "at", "lon", "lat", "grid_code"])
     if pts.empty:
         return pd.DataFrame(columns=REPORT_COLUMNS)
     at = pd.to_datetime(pts["at"], utc=True)

@@ -126,6 +126,8 @@
       return fc;
     });
   }
+  /* an answer of changes (after=CURSOR): the changed markers drawn, those that left the filter dropped */
+  function applyChanges(fc) { addFeatures(fc); dropGone(fc.gone); }
   function poll() {
     /* one poll at a time: a call while one is out (an action's gw.poll) polls again once it is back */
     if (inflight) {
@@ -135,7 +137,7 @@
     var first = !polled, delta = cursor !== null;
     var box = (cfg.truncated || !delta) ? bboxParam() : null;
     inflight = gw.api(cfg.urls.incidents + '?' + query({after: cursor, bbox: box}), {timeoutMs: pollTimeout}).then(function (fc) {
-      if (delta) { addFeatures(fc); dropGone(fc.gone); }
+      if (delta) applyChanges(fc);
       if (delta && (fc.truncated || fc.gone_truncated)) return resync();  /* more changed than one answer holds */
       cursor = fc.cursor || null;
       gw.since = fc.now;
@@ -170,7 +172,7 @@
           addFeatures(fc);
           if (fc.cursor && cursor && olderCursor(fc.cursor, cursor)) {
             return gw.api(cfg.urls.incidents + '?' + query({bbox: box, after: fc.cursor}), {timeoutMs: pollTimeout})
-              .then(function (late) { addFeatures(late); dropGone(late.gone); });
+              .then(applyChanges);
           }
         }).catch(function (e) { console.warn('bbox load failed', e.message); });
       });
