@@ -30,7 +30,7 @@ KEYS_MATCH_SQL = ("gn = :gn AND cn = :cn AND gt IS NOT DISTINCT FROM CAST(:gt AS
                   "AND ct IS NOT DISTINCT FROM CAST(:ct AS timestamptz)")
 
 
-def _database_id(session: Session) -> str:
+def database_id(session: Session) -> str:
     bind = session.get_bind()
     url = bind.engine.url if hasattr(bind, "engine") else bind.url
     return url.render_as_string(hide_password=True)
@@ -41,7 +41,7 @@ def _cached(session: Session, table: str, key: tuple | None = None) -> tuple[Gri
 
     if key is None:
         key = tuple(session.execute(text(_KEY_SQL[table])).one())
-    slot = (_database_id(session), table)
+    slot = (database_id(session), table)
     with _LOCK:
         hit = _CACHE.get(slot)
         if hit is not None and hit[0] == key:
@@ -75,7 +75,7 @@ def index_keys(session: Session) -> tuple:
 def cached_keys(session: Session) -> tuple | None:
     """The keys of the grid and community indexes this process holds for ``session``'s database, or None
     when it holds either not yet: no query (they may be stale; a writer checks them as it writes)."""
-    db = _database_id(session)
+    db = database_id(session)
     with _LOCK:
         grids, communities = _CACHE.get((db, "grids")), _CACHE.get((db, "communities"))
     if grids is None or communities is None:

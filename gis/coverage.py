@@ -73,8 +73,11 @@ class ViewSet:
     once (on first use, under a lock) and shared by every request on the same cameras: an STRtree over them
     and a SHA-256 digest of each polygon's WKB. Treat as read-only; ``polygons`` is never handed out itself."""
 
-    def __init__(self, polygons: np.ndarray):
+    def __init__(self, polygons: np.ndarray, key: bytes | None = None):
         self._polygons = polygons
+        #: a digest of what the polygons are built from (the cameras' metric positions and view parameters):
+        #: equal keys, equal polygons, so a caller may keep answers about these views under it
+        self.key = key
         self._tree = None
         self._digests = None
         self._lock = threading.Lock()
@@ -113,7 +116,7 @@ def _view_set(x, y, az, fov, rng, disc, *, alias: bytes | None = None) -> ViewSe
         hit = _VIEWS.get(key)
         if hit is not None:
             _VIEWS.move_to_end(key)
-    views = hit if hit is not None else ViewSet(viewshed.sectors_metric(x, y, az, fov, rng, disc))
+    views = hit if hit is not None else ViewSet(viewshed.sectors_metric(x, y, az, fov, rng, disc), key)
     with _VIEWS_LOCK:
         views = _VIEWS.setdefault(key, views)  # two threads that built it at once keep the first
         while len(_VIEWS) > _VIEWS_MAX:
@@ -404,15 +407,35 @@ def incident_coverage(cameras: gpd.GeoDataFrame, incidents: gpd.GeoDataFrame, ar
         inc = incidents
     targets = _metric(gpd.GeoSeries(areas.geometry)).to_numpy()
     pts = _metric(gpd.GeoSeries(inc.geometry)).to_numpy()
-    p_i, a_i = shapely.STRtree(targets).query(pts, predicate="intersects") if len(pts) else (np.array([], int),) * 2
-    p_i, first = np.unique(p_i, return_index=True)
-    a_i = a_i[first]
-    total = np.bincount(a_i, minlength=len(targets))
-    hits = np.bincount(a_i, weights=seen[p_i], minlength=len(targets)).astype(int)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(total > 0, hits / np.maximum(total, 1), np.nan)
+    total, hits, share = area_counts(first_area(targets, pts), seen, len(targets))
     return pd.DataFrame({"code": areas[code].astype(str).to_numpy(), "incidents": total, "seen": hits,
                          "share": share})
+
+
+def first_area(targets: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """For each of ``points``, the index of the first of ``targets`` (polygons, same CRS) that covers it
+    (boundary counts), -1 for none: the area an incident counts in (:func:`incident_coverage`). A point's
+    answer depends on that point and the targets only, so answers for some points equal those for all."""
+    out = np.full(len(points), -1, dtype=np.int64)
+    if not len(points) or not len(targets):
+        return out
+    p_i, a_i = shapely.STRtree(targets).query(points, predicate="intersects")
+    order = np.lexsort((a_i, p_i))  # by point, then area: the first pair of a point names its first area
+    p_i, a_i = p_i[order], a_i[order]
+    p_i, first = np.unique(p_i, return_index=True)
+    out[p_i] = a_i[first]
+    return out
+
+
+def area_counts(area: np.ndarray, seen: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per area of ``n``: the incidents counted in it (``area``, :func:`first_area`'s answer per incident), how
+    many of them a camera sees (``seen``, per incident) and that share (NaN with none)."""
+    inside = area >= 0
+    total = np.bincount(area[inside], minlength=n)
+    hits = np.bincount(area[inside], weights=np.asarray(seen, dtype=float)[inside], minlength=n).astype(int)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(total > 0, hits / np.maximum(total, 1), np.nan)
+    return total, hits, share
 
 
 def unseen_hotspots(cameras: gpd.GeoDataFrame, incidents: gpd.GeoDataFrame, *, cell_m: float = 100.0,

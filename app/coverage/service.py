@@ -31,6 +31,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.coverage.demand import PERIOD_START_SQL, TRACKER
 from app.layers_db import binary_rows, read_layer
 from camera_registry import planned
 from gis import coverage, placement, viewshed
@@ -78,8 +79,7 @@ def demand_window(session: Session, days: int | None, alias: str = "i.") -> tupl
         return "TRUE", {}
     if isinstance(days, bool) or int(days) != days or days < 1:
         raise InvalidData(f"days: {days!r}; give a whole number of days ≥ 1")
-    since = session.execute(text("SELECT max(reported_at) - make_interval(days => :d) FROM incidents"),
-                            {"d": int(days)}).scalar()
+    since = session.execute(text(PERIOD_START_SQL), {"days": int(days)}).scalar()
     if since is None:  # no incident at all
         return "FALSE", {}
     return f"{alias}reported_at >= :demand_since", {"demand_since": since}
@@ -126,13 +126,12 @@ class DemandSeen:
 
 
 # -- the cache ------------------------------------------------------------------------------------
-def _fingerprints(areas: gpd.GeoDataFrame, cams: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame | None,
+def _fingerprints(targets: np.ndarray, cams: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame | None,
                   include_offline: bool) -> list[str]:
-    """Per area: sha256 of its geometry and of the view polygons of the working cameras that reach it (their
-    metric polygons exactly as the coverage is computed from, each hashed once per set of cameras:
-    ``gis.coverage.view_set``), and of the buildings those views reach."""
+    """Per area (``targets``: their metric polygons): sha256 of its geometry and of the view polygons of the
+    working cameras that reach it (their metric polygons exactly as the coverage is computed from, each hashed
+    once per set of cameras: ``gis.coverage.view_set``), and of the buildings those views reach."""
     vs = coverage.view_set(cams, include_offline=include_offline)
-    targets = areas.geometry.to_crs(METRIC_CRS).to_numpy()
     a_i, v_i = vs.tree().query(targets) if len(vs) else (np.array([], int),) * 2
     digests = vs.digests() if len(vs) else []
     per_area: list[list[bytes]] = [[] for _ in range(len(targets))]
@@ -191,7 +190,8 @@ def coverage_report(session: Session, by: str = "grid", include_offline: bool = 
     areas = read_layer(session, _kind(by))
     cams = load_cameras(session) if cameras is None else cameras
     buildings = load_buildings(session) if occlusion else None
-    prints = _fingerprints(areas, cams, buildings, include_offline)
+    targets = areas.geometry.to_crs(METRIC_CRS).to_numpy()
+    prints = _fingerprints(targets, cams, buildings, include_offline)
     path = _cache_file(cache_dir, by, include_offline, occlusion) if cache_dir is not None else None
     cached = _read_cache(path) if path is not None else {}
     codes = areas["code"].astype(str).tolist()
@@ -205,20 +205,33 @@ def coverage_report(session: Session, by: str = "grid", include_offline: bool = 
         _write_cache(path, {c: cached[c] for c in codes})
     figures = pd.DataFrame([cached[c] for c in codes], columns=["fp", *FIGURES])[FIGURES]  # no areas: no rows
     out = areas.reset_index(drop=True).join(figures)
-    demand = demand_incidents(session, days, metric=True)  # projected once for both questions
-    demand_seen = coverage.seen_mask(cams, demand.geometry, include_offline=include_offline, buildings=buildings)
-    seen = coverage.incident_coverage(cams, demand, areas, include_offline=include_offline, buildings=buildings,
-                                      seen=demand_seen)
-    out["incidents"] = seen["incidents"].to_numpy()
-    out["seen_incidents"] = seen["seen"].to_numpy()
+    ids, demand_seen, area = _demand(session, days, cams, targets, include_offline, buildings)
+    total, hits, share = coverage.area_counts(area, demand_seen, len(targets))
+    out["incidents"] = total
+    out["seen_incidents"] = hits
     out["unseen_incidents"] = out["incidents"] - out["seen_incidents"]
-    out["seen_share"] = seen["share"].to_numpy()
+    out["seen_share"] = share
     out.attrs["recomputed"] = len(stale)
     out.attrs["days"] = days
     # which demand incidents a camera sees (ids ascending, as demand_incidents reads them): the planner's
     # "outside view" layer asks the same of the open ones among them, and need not ask GEOS again
-    out.attrs["demand_seen"] = DemandSeen(demand["code"].to_numpy(), demand_seen)
+    out.attrs["demand_seen"] = DemandSeen(ids, demand_seen)
     return out
+
+
+def _demand(session: Session, days: int | None, cams: gpd.GeoDataFrame, targets: np.ndarray, include_offline: bool,
+            buildings: gpd.GeoDataFrame | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The demand incidents' ids (ascending), whether a working camera sees each and the area (of ``targets``)
+    each counts in: kept between requests by ``demand.TRACKER`` (a period, no occlusion), else read afresh."""
+    if days is not None and buildings is None:
+        held = TRACKER.demand(session, days, cams, targets, include_offline=include_offline,
+                              not_demand=NOT_DEMAND_STATES)
+        if held is None:
+            return np.array([], dtype=np.int64), np.array([], dtype=bool), np.array([], dtype=np.int64)
+        return held.ids, held.seen, held.area
+    demand = demand_incidents(session, days, metric=True)  # projected once for both questions
+    seen = coverage.seen_mask(cams, demand.geometry, include_offline=include_offline, buildings=buildings)
+    return demand["code"].to_numpy(), seen, coverage.first_area(targets, demand.geometry.to_numpy())
 
 
 def least_covered(report: pd.DataFrame, n: int | None = None) -> pd.DataFrame:

@@ -10,6 +10,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings, strategies as st
 import shapely
 
 from gis import coverage, viewshed
@@ -353,3 +354,24 @@ def test_seen_mask_is_brute_force_with_and_without_offline_cameras():
         for _ in range(2):  # a second ask reuses the tree
             assert (coverage.seen_mask(frame, pts, include_offline=offline) == brute).all()
         assert 0 < brute.sum() < len(brute)
+
+
+@given(st.integers(0, 2**32 - 1))
+@settings(max_examples=40, deadline=None)
+def test_first_area_is_the_lowest_index_of_the_areas_covering_each_point_by_brute_force(seed):
+    """Overlapping squares and points on their edges: each point's answer is the lowest index of an area that
+    intersects it (boundary counts), -1 for none; answers asked for some points equal those for all."""
+    rng = np.random.default_rng(seed)
+    corners = rng.integers(0, 8, size=(12, 2))
+    sizes = rng.integers(1, 5, size=12)
+    areas = shapely.box(corners[:, 0], corners[:, 1], corners[:, 0] + sizes, corners[:, 1] + sizes)
+    pts = shapely.points(rng.integers(-1, 13, size=(60, 2)).astype(float))  # whole numbers: on edges and corners
+    want = np.array([next((i for i, a in enumerate(areas) if a.intersects(p)), -1) for p in pts])
+    got = coverage.first_area(areas, pts)
+    assert got.tolist() == want.tolist()
+    some = rng.random(len(pts)) < 0.3
+    assert coverage.first_area(areas, pts[some]).tolist() == want[some].tolist()
+    total, hits, share = coverage.area_counts(got, np.arange(len(pts)) % 2 == 0, len(areas))
+    assert total.tolist() == [int((want == i).sum()) for i in range(len(areas))]
+    assert hits.tolist() == [int(((want == i) & (np.arange(len(pts)) % 2 == 0)).sum()) for i in range(len(areas))]
+    assert all(np.isnan(s) if t == 0 else s == h / t for s, h, t in zip(share, hits, total))
