@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -55,6 +56,8 @@ from gis.crs import METRIC_CRS, metric_transformer
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _US = timedelta(microseconds=1)
+#: the (database, period) pairs kept, the last asked about (a deployment asks about one)
+_SLOTS = 4
 #: compact (drop incidents before the period, raise the floor) once this share of those held are before it
 _COMPACT_SHARE = 0.1
 
@@ -138,7 +141,7 @@ class DemandTracker:
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._held: dict[tuple, _Held] = {}
+        self._held: OrderedDict[tuple, _Held] = OrderedDict()
         #: how the last answer was made ("built", "updated", "fresh"), and how many incidents it read: for tests
         #: and benchmarks, which must tell a kept answer from one computed again
         self.last: tuple[str, int] = ("", 0)
@@ -158,22 +161,34 @@ class DemandTracker:
         views = coverage.view_set(cameras, include_offline=include_offline)
         with self._lock:
             slot = (database_id(session), int(days), tuple(not_demand))
-            held = self._held.get(slot) if read_only else None
-            if held is not None:
-                held = self._update(conn, held, cursor, db_oid, params)
-            if held is None:
-                held = self._build(conn, cursor, db_oid, params)
-                self.last = ("built" if read_only else "fresh", len(held.ids) if held else 0)
-            if held is None:
+            try:
+                held = self._answer(conn, slot, cursor, read_only, db_oid, params)
+                if held is None:
+                    return None
+                self._derive(held, cameras, views.key, include_offline, targets)
+            except BaseException:  # half brought up to date: read it all again next time
                 self._held.pop(slot, None)
-                return None
-            self._derive(held, cameras, views.key, include_offline, targets)
+                raise
             if read_only:
                 self._held[slot] = held
-            else:
-                self._held.pop(slot, None)
+                self._held.move_to_end(slot)
+                while len(self._held) > _SLOTS:
+                    self._held.popitem(last=False)
             keep = (held.when >= _us(held.since)) & ~held.voided
             return Demand(held.ids[keep], held.seen[1][keep], held.area[1][keep])
+
+    def _answer(self, conn, slot: tuple, cursor: str, read_only: bool, db_oid: int, params: dict) -> _Held | None:
+        """The held incidents brought up to date, or read afresh (the first time, after a delete, in a
+        transaction that wrote: then what is held stays as it was, for the next read-only request)."""
+        held = self._held.get(slot) if read_only else None
+        if held is not None:
+            held = self._update(conn, held, cursor, db_oid, params)
+        if held is None:
+            held = self._build(conn, cursor, db_oid, params)
+            self.last = ("built" if read_only else "fresh", len(held.ids) if held else 0)
+            if held is None and read_only:
+                self._held.pop(slot, None)
+        return held
 
     # -- reading ---------------------------------------------------------------------------------------
     def _build(self, conn, cursor: str, db_oid: int, params: dict) -> _Held | None:
