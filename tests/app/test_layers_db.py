@@ -87,3 +87,51 @@ def test_a_binary_read_is_what_pandas_reads(demo_session):
         pd.testing.assert_frame_equal(ours, oracle)
         assert list(ours.dtypes) == list(oracle.dtypes)
     assert len(binary_frame(conn, *cases[0])) == 4000 and len(binary_frame(conn, *cases[2])) == 0
+
+
+def test_the_exports_copy_read_is_what_a_binary_read_gives(demo_session):
+    """``exporter._read`` (COPY into Arrow, ``copy_table``) against ``binary_frame`` of the same rows with the times
+    as timestamps (the oracle): text with commas, quotes, line breaks, tabs, ``NULL`` and ``\\N`` spelled out,
+    leading zeros, the empty text apart from NULL, microseconds, and coordinates to the last bit."""
+    from app.incidents.exporter import _read, _select
+    from app.incidents.importer import TIMES
+    from app.layers_db import binary_frame, copy_table
+
+    s = demo_session
+    tricky = ['a,b "c"\nd\r\ne', "", "NULL", "null", "NaN", "N/A", "#N/A", "nan", "None", "\\N",
+              "\t lead and trail \t", "0012", "\"", "大安区,\"引号\"\n第二行"]
+    ids = [i for i, in s.execute(text("SELECT id FROM incidents ORDER BY id LIMIT :n"), {"n": len(tricky)})]
+    for i, value in zip(ids, tricky):
+        s.execute(text("UPDATE incidents SET description = CAST(:v AS text), address = CAST(:v AS text), "
+                       "reporter_phone = CAST(:v AS text), "
+                       "reported_at = reported_at + interval '0.123457 seconds', "
+                       "geom = ST_SetSRID(ST_MakePoint(104.78 + 1e-13 * id, 29.36 - 1e-13 * id), 4326) "
+                       "WHERE id = :i"), {"v": value, "i": i})
+    s.execute(text("UPDATE incidents SET address = NULL, reporter_name = NULL, closed_at = NULL WHERE id = :i"),
+              {"i": ids[0] + len(tricky)})
+    last = ids[0] - 1
+    ours = _read(s, _select("i.id > :last", "LIMIT :n"), {"last": last, "n": 500})
+    plain = _select("i.id > :last", "LIMIT :n")
+    for col in TIMES:  # the oracle's query: the times as PostgreSQL's timestamps
+        plain = plain.replace(f"CAST(extract(epoch FROM i.{col}) * 1000000 AS bigint) AS {col}", f"i.{col} AS {col}")
+    assert plain != _select("i.id > :last", "LIMIT :n")
+    oracle = binary_frame(s.connection(), plain, {"last": last, "n": 500})
+    assert len(ours) == len(oracle) == 500
+    assert ours["description"].tolist()[:len(tricky)] == tricky
+    for col in oracle.columns.drop(["gw_x", "gw_y"]):
+        want, got = oracle[col], ours[col]
+        if col in TIMES:
+            want = pd.to_datetime(want, utc=True)
+            assert str(got.dtype) == "datetime64[us, UTC]"
+        assert (got.isna().to_numpy() == want.isna().to_numpy()).all(), col
+        known = ~want.isna().to_numpy()
+        assert got[known].tolist() == want[known].tolist(), col
+    assert ours.loc[ours["code"] == ids[0] + len(tricky), "address"].isna().all()
+    assert (ours.loc[ours["code"] == ids[1], "address"] == "").all()  # the empty text is no NULL
+    assert (ours.geometry.x.to_numpy() == oracle["gw_x"].to_numpy()).all()
+    assert (ours.geometry.y.to_numpy() == oracle["gw_y"].to_numpy()).all()
+    assert str(ours["code"].dtype) == "Int64"
+    with pytest.raises(ValueError, match="not those typed"):
+        import pyarrow as pa
+
+        copy_table(s.connection(), "SELECT 1 AS a, 2 AS b", None, {"b": pa.int64(), "a": pa.int64()})
