@@ -116,19 +116,29 @@ def copy_table(conn, sql: str, params: dict | None, types: dict):
     as it was. Floats come back exact (PostgreSQL writes the shortest text that reads back to the same double)."""
     import io
 
+    import psycopg
     import pyarrow.csv as pcsv
 
     stmt = text(sql).compile(dialect=conn.dialect)
+    raw = conn.connection.dbapi_connection
+    # the parameters merged here, always: psycopg merges them for COPY only when there are some, and the
+    # compiled SQL has every % doubled for the merge
+    query = psycopg.ClientCursor(raw).mogrify(stmt.string, stmt.construct_params(params or {}))
     cur = driver_cursor(conn)
     buf = bytearray()
     try:
-        with cur.copy(f"COPY ({stmt.string}) TO STDOUT WITH (FORMAT csv, HEADER true)",
-                      stmt.construct_params(params or {})) as copy:
+        # doubles as their shortest exact text whatever a role's extra_float_digits (≤ 0 would round them)
+        cur.execute("SELECT set_config('extra_float_digits', '3', true)")
+        # UTF-8 whatever the connection's client_encoding (PGCLIENTENCODING=GBK would hand Arrow GBK bytes)
+        with cur.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')") as copy:
             for chunk in copy:
                 buf += chunk
     finally:
         cur.close()
-    table = pcsv.read_csv(io.BytesIO(buf), parse_options=pcsv.ParseOptions(newlines_in_values=True),
+    # one block for the whole batch: a quoted field with line breaks may not straddle two blocks; a line with
+    # nothing on it is a row (a one-column NULL), not a blank to skip
+    table = pcsv.read_csv(io.BytesIO(buf), read_options=pcsv.ReadOptions(block_size=max(len(buf) + 1, 1 << 20)),
+                          parse_options=pcsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
                           convert_options=pcsv.ConvertOptions(column_types=types, null_values=[""],
                                                               strings_can_be_null=True,
                                                               quoted_strings_can_be_null=False))

@@ -28,8 +28,10 @@ Why the answer stays exact:
   before the floor (the newest incident deleted), everything is read again.
 - **Cameras and areas** are named by content keys (``gis.coverage.ViewSet.key``, a digest of the areas' metric
   WKB): other views or other areas recompute ``seen`` or the areas for all the incidents held, nothing else.
-- **Only read-only transactions** use it: a transaction that has written incidents would not see its own
-  writes as changes (its id is no "later" for its own snapshot), so there it computes afresh and keeps nothing.
+- **Only read-only transactions on the primary** use it: a transaction that has written incidents would not
+  see its own writes as changes (its id is no "later" for its own snapshot), and a hot standby's snapshots
+  name no transaction running on the primary; there it computes afresh and keeps nothing. A snapshot older
+  than the one held (a long REPEATABLE READ transaction; another cluster's lower ids) reads afresh too.
 
 One tracker per process (:data:`TRACKER`); a page asks under its lock, so two pages of one worker never update it
 at once. It holds about 40 bytes per incident of the period (6.5 MB at 160,000).
@@ -61,8 +63,11 @@ _SLOTS = 4
 #: compact (drop incidents before the period, raise the floor) once this share of those held are before it
 _COMPACT_SHARE = 0.1
 
-#: the snapshot a request reads from, whether its transaction has written (then: no tracker), the database
-_CURSOR_SQL = ("SELECT CAST(pg_current_snapshot() AS text), pg_current_xact_id_if_assigned() IS NULL, "
+#: the snapshot a request reads from; whether what it reads may be kept: not when its transaction has written,
+#: nor on a hot standby (whose snapshots list no running transaction of the primary: a cursor taken there
+#: would count a primary's write still in flight as seen); the database
+_CURSOR_SQL = ("SELECT CAST(pg_current_snapshot() AS text), "
+               "pg_current_xact_id_if_assigned() IS NULL AND NOT pg_is_in_recovery(), "
                "(SELECT oid FROM pg_database WHERE datname = current_database())")
 #: where the demand's period starts: ``:days`` days before the newest incident (``service.demand_window``)
 PERIOD_START_SQL = "SELECT max(reported_at) - make_interval(days => :days) FROM incidents"
@@ -76,6 +81,11 @@ _ROWS_SQL = f"SELECT {_ARRAYS} FROM incidents WHERE reported_at >= CAST(:floor A
 _UPDATE_SQL = (f"SELECT {_SINCE_SQL}, pg_relation_filenode('incidents'), "
                f"(SELECT count(*) FROM incidents WHERE reported_at >= CAST(:floor AS timestamptz)), c.* "
                f"FROM (SELECT {_ARRAYS} FROM incidents WHERE {CHANGED_AFTER_SQL}) AS c")
+
+
+def _xmax(snapshot: str) -> int:
+    """The xmax of a ``pg_snapshot`` text (``xmin:xmax:xip,…``): every transaction id from it on is unseen."""
+    return int(snapshot.split(":")[1])
 
 
 def _us(when: datetime) -> int:
@@ -155,11 +165,11 @@ class DemandTracker:
         """The demand of the ``days`` days up to the newest incident, seen by ``cameras``'s working views
         (``include_offline`` as in ``gis.coverage.working``) and counted in ``targets`` (metric area polygons);
         ``not_demand``: the states that are no demand. None when the period holds no incident."""
-        cursor, read_only, db_oid = session.execute(text(_CURSOR_SQL)).one()
         conn = session.connection()
         params = {"days": int(days), "not_demand": list(not_demand)}
         views = coverage.view_set(cameras, include_offline=include_offline)
-        with self._lock:
+        with self._lock:  # the cursor read under the lock: one request after another, each cursor no older
+            cursor, read_only, db_oid = session.execute(text(_CURSOR_SQL)).one()
             slot = (database_id(session), int(days), tuple(not_demand))
             try:
                 held = self._answer(conn, slot, cursor, read_only, db_oid, params)
@@ -181,6 +191,10 @@ class DemandTracker:
         """The held incidents brought up to date, or read afresh (the first time, after a delete, in a
         transaction that wrote: then what is held stays as it was, for the next read-only request)."""
         held = self._held.get(slot) if read_only else None
+        if held is not None and _xmax(cursor) < _xmax(held.cursor):
+            # a snapshot older than what is held (a transaction that took it before the last update) would be
+            # told about writes it cannot see; or the ids went backwards (another cluster): read afresh
+            held = None
         if held is not None:
             held = self._update(conn, held, cursor, db_oid, params)
         if held is None:

@@ -191,3 +191,27 @@ def test_the_coverage_report_counts_as_the_fresh_path(engine, tmp_path):
     assert cov["incidents"].tolist() == total.tolist() and cov["seen_incidents"].tolist() == hits.tolist()
     assert cov["incidents"].sum() == (area >= 0).sum() > 0
     assert np.array_equal(cov.attrs["demand_seen"].ids, ids)
+
+
+def test_a_snapshot_older_than_the_kept_one_is_not_told_of_writes_it_cannot_see(engine):
+    """A REPEATABLE READ transaction takes its snapshot; a void commits and another request brings the tracker
+    past it; the old transaction then asks: its answer is its own snapshot's (the void not yet seen)."""
+    tracker = DemandTracker()
+    before = _ask(tracker, engine)
+    victim = int(before.ids[len(before.ids) // 3])
+    (state,), = _sql(engine, "SELECT state FROM incidents WHERE id = :i", i=victim)
+    with Session(engine) as old:
+        old.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+        old.execute(text("SELECT 1")).one()  # the snapshot is taken here
+        _sql(engine, "UPDATE incidents SET state = 'voided' WHERE id = :i", i=victim)
+        newer = _ask(tracker, engine)
+        assert tracker.last == ("updated", 1) and victim not in newer.ids
+        targets = _targets(old)
+        got = tracker.demand(old, DAYS, service.load_cameras(old, view_only=True), targets,
+                             not_demand=service.NOT_DEMAND_STATES)
+        want = _fresh(old, targets)
+        assert victim in want[0] and np.array_equal(got.ids, want[0])
+        assert np.array_equal(got.seen, want[1]) and np.array_equal(got.area, want[2])
+    got = _ask(tracker, engine)  # and the request after it is told of the void again
+    assert victim not in got.ids
+    _sql(engine, "UPDATE incidents SET state = :s WHERE id = :i", s=state, i=victim)

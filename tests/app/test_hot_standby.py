@@ -179,3 +179,46 @@ def test_writes_stay_on_the_primary(app, pair):
     with s_engine.connect() as conn:
         with pytest.raises(Exception, match="read-only transaction|recovery"):
             conn.execute(text("DELETE FROM user_sessions"))
+
+
+def test_the_demand_tracker_keeps_nothing_read_on_a_standby(pair):
+    """A standby's snapshot lists no transaction running on the primary: a cursor taken there would count a move
+    still in flight as seen, and miss it once committed. On the standby the tracker answers afresh, keeps
+    nothing, and sees the move once replayed."""
+    import numpy as np
+    from sqlalchemy.orm import Session
+
+    from app.coverage import service
+    from app.coverage.demand import DemandTracker
+    from app.layers_db import read_layer
+    from gis.crs import METRIC_CRS
+
+    p_engine, s_engine, _ = pair
+    tracker = DemandTracker()
+
+    def ask():
+        with Session(s_engine) as s:
+            targets = read_layer(s, "grids").geometry.to_crs(METRIC_CRS).to_numpy()
+            return tracker.demand(s, service.DEMAND_DAYS, service.load_cameras(s, view_only=True), targets,
+                                  not_demand=service.NOT_DEMAND_STATES)
+
+    before = ask()
+    assert tracker.last[0] == "fresh"
+    moved = int(before.ids[~before.seen][0])
+    with p_engine.connect() as conn:
+        was = conn.execute(text("SELECT geom FROM incidents WHERE id = :i"), {"i": moved}).scalar()
+    with p_engine.connect() as writer:  # the move in flight, and a later transaction committed past it
+        writer.begin()
+        writer.execute(text("UPDATE incidents SET geom = (SELECT geom FROM cameras WHERE lifecycle = 'active' "
+                            "AND status = 'ON' ORDER BY device_id LIMIT 1) WHERE id = :i"), {"i": moved})
+        with p_engine.begin() as other:
+            other.execute(text("UPDATE grids SET name = name WHERE code = (SELECT min(code) FROM grids)"))
+        _replayed(p_engine, s_engine)
+        assert not ask().seen[np.searchsorted(before.ids, moved)]
+        writer.commit()
+    _replayed(p_engine, s_engine)
+    after = ask()
+    assert tracker.last[0] == "fresh" and after.seen[np.searchsorted(after.ids, moved)]
+    with p_engine.begin() as conn:  # the module's primary as it was
+        conn.execute(text("UPDATE incidents SET geom = :g WHERE id = :i"), {"g": was, "i": moved})
+    _replayed(p_engine, s_engine)

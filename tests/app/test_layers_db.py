@@ -131,7 +131,34 @@ def test_the_exports_copy_read_is_what_a_binary_read_gives(demo_session):
     assert (ours.geometry.x.to_numpy() == oracle["gw_x"].to_numpy()).all()
     assert (ours.geometry.y.to_numpy() == oracle["gw_y"].to_numpy()).all()
     assert str(ours["code"].dtype) == "Int64"
-    with pytest.raises(ValueError, match="not those typed"):
-        import pyarrow as pa
+    import pyarrow as pa
 
+    with pytest.raises(ValueError, match="not those typed"):
         copy_table(s.connection(), "SELECT 1 AS a, 2 AS b", None, {"b": pa.int64(), "a": pa.int64()})
+    # the same rows whatever the connection's client encoding and extra_float_digits
+    s.execute(text("SET LOCAL client_encoding TO 'GBK'"))
+    s.execute(text("SET LOCAL extra_float_digits TO -3"))
+    again = _read(s, _select("i.id > :last", "LIMIT :n"), {"last": last, "n": 500})
+    assert again["description"].tolist() == ours["description"].tolist()
+    assert (again.geometry.x.to_numpy() == oracle["gw_x"].to_numpy()).all()
+    s.execute(text("SET LOCAL client_encoding TO 'UTF8'"))
+
+
+def test_copy_table_reads_what_the_query_says(demo_session):
+    """A ``%`` with no parameters, a one-column NULL row (an empty line in CSV), a field of several MB with line
+    breaks (longer than Arrow's default block), and a header-only answer with its types."""
+    import pyarrow as pa
+
+    from app.layers_db import copy_table
+
+    conn = demo_session.connection()
+    assert copy_table(conn, "SELECT '50%' AS a", None, {"a": pa.string()}).column("a").to_pylist() == ["50%"]
+    got = copy_table(conn, "SELECT CAST(NULL AS text) AS a UNION ALL SELECT 'x' UNION ALL SELECT NULL", {},
+                     {"a": pa.string()})
+    assert sorted(got.column("a").to_pylist(), key=str) == [None, None, "x"]
+    big = "长行\n" * 400_000  # 3.6 MB of text with 400,000 line breaks
+    got = copy_table(conn, "SELECT replace(:v, '\\n', chr(10)) AS a, 1 AS n", {"v": big},
+                     {"a": pa.string(), "n": pa.int64()})
+    assert got.column("a").to_pylist() == [big.replace("\\n", "\n")]
+    empty = copy_table(conn, "SELECT 1 AS n, 'a' AS t WHERE FALSE", None, {"n": pa.int64(), "t": pa.string()})
+    assert empty.num_rows == 0 and empty.schema.types == [pa.int64(), pa.string()]
