@@ -161,13 +161,15 @@ class DemandTracker:
             self._held.clear()
 
     def demand(self, session: Session, days: int, cameras: gpd.GeoDataFrame, targets: np.ndarray, *,
-               include_offline: bool = False, not_demand: tuple[str, ...]) -> Demand | None:
+               include_offline: bool = False, not_demand: tuple[str, ...],
+               views: coverage.ViewSet | None = None) -> Demand | None:
         """The demand of the ``days`` days up to the newest incident, seen by ``cameras``'s working views
         (``include_offline`` as in ``gis.coverage.working``) and counted in ``targets`` (metric area polygons);
-        ``not_demand``: the states that are no demand. None when the period holds no incident."""
+        ``not_demand``: the states that are no demand; ``views``: ``gis.coverage.view_set`` of those cameras
+        when the caller has it. None when the period holds no incident."""
         conn = session.connection()
         params = {"days": int(days), "not_demand": list(not_demand)}
-        views = coverage.view_set(cameras, include_offline=include_offline)
+        views = views if views is not None else coverage.view_set(cameras, include_offline=include_offline)
         with self._lock:  # the cursor read under the lock: one request after another, each cursor no older
             cursor, read_only, db_oid = session.execute(text(_CURSOR_SQL)).one()
             slot = (database_id(session), int(days), tuple(not_demand))

@@ -126,12 +126,10 @@ class DemandSeen:
 
 
 # -- the cache ------------------------------------------------------------------------------------
-def _fingerprints(targets: np.ndarray, cams: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame | None,
-                  include_offline: bool) -> list[str]:
+def _fingerprints(targets: np.ndarray, vs: coverage.ViewSet, buildings: gpd.GeoDataFrame | None) -> list[str]:
     """Per area (``targets``: their metric polygons): sha256 of its geometry and of the view polygons of the
     working cameras that reach it (their metric polygons exactly as the coverage is computed from, each hashed
-    once per set of cameras: ``gis.coverage.view_set``), and of the buildings those views reach."""
-    vs = coverage.view_set(cams, include_offline=include_offline)
+    once per set of cameras: ``vs``, ``gis.coverage.view_set``), and of the buildings those views reach."""
     a_i, v_i = vs.tree().query(targets) if len(vs) else (np.array([], int),) * 2
     digests = vs.digests() if len(vs) else []
     per_area: list[list[bytes]] = [[] for _ in range(len(targets))]
@@ -191,7 +189,8 @@ def coverage_report(session: Session, by: str = "grid", include_offline: bool = 
     cams = load_cameras(session) if cameras is None else cameras
     buildings = load_buildings(session) if occlusion else None
     targets = areas.geometry.to_crs(METRIC_CRS).to_numpy()
-    prints = _fingerprints(targets, cams, buildings, include_offline)
+    views = coverage.view_set(cams, include_offline=include_offline)  # one set of views for both questions
+    prints = _fingerprints(targets, views, buildings)
     path = _cache_file(cache_dir, by, include_offline, occlusion) if cache_dir is not None else None
     cached = _read_cache(path) if path is not None else {}
     codes = areas["code"].astype(str).tolist()
@@ -205,7 +204,7 @@ def coverage_report(session: Session, by: str = "grid", include_offline: bool = 
         _write_cache(path, {c: cached[c] for c in codes})
     figures = pd.DataFrame([cached[c] for c in codes], columns=["fp", *FIGURES])[FIGURES]  # no areas: no rows
     out = areas.reset_index(drop=True).join(figures)
-    ids, demand_seen, area = _demand(session, days, cams, targets, include_offline, buildings)
+    ids, demand_seen, area = _demand(session, days, cams, views, targets, include_offline, buildings)
     total, hits, share = coverage.area_counts(area, demand_seen, len(targets))
     out["incidents"] = total
     out["seen_incidents"] = hits
@@ -219,13 +218,13 @@ def coverage_report(session: Session, by: str = "grid", include_offline: bool = 
     return out
 
 
-def _demand(session: Session, days: int | None, cams: gpd.GeoDataFrame, targets: np.ndarray, include_offline: bool,
-            buildings: gpd.GeoDataFrame | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _demand(session: Session, days: int | None, cams: gpd.GeoDataFrame, views: coverage.ViewSet, targets: np.ndarray,
+            include_offline: bool, buildings: gpd.GeoDataFrame | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The demand incidents' ids (ascending), whether a working camera sees each and the area (of ``targets``)
     each counts in: kept between requests by ``demand.TRACKER`` (a period, no occlusion), else read afresh."""
     if days is not None and buildings is None:
         held = TRACKER.demand(session, days, cams, targets, include_offline=include_offline,
-                              not_demand=NOT_DEMAND_STATES)
+                              not_demand=NOT_DEMAND_STATES, views=views)
         if held is None:
             return np.array([], dtype=np.int64), np.array([], dtype=bool), np.array([], dtype=np.int64)
         return held.ids, held.seen, held.area
